@@ -418,17 +418,24 @@ class ZipWriter:
         date_time: tuple[int, int],
         compress: bool = True,
         size_hint: int = 0,
+        template: Member | None = None,
     ) -> Written:
         """Compress and write a member from a stream, hashing it on the way; the local header
-        is written first with placeholders and patched once sizes and CRC are known."""
+        is written first with placeholders and patched once sizes and CRC are known.
+
+        ``template`` is the member this one replaces: its attributes (modes, creator) are kept.
+        """
         check_member_name(name)
         dos_time, dos_date = date_time
         zip64 = size_hint >= ZIP64_LIMIT // 2
         entry = Member(
             name=name, method=DEFLATED if compress else STORED, flags=FLAG_UTF8, crc=0,
             compressed_size=ZIP64_LIMIT if zip64 else 0, size=ZIP64_LIMIT if zip64 else 0,
-            dos_time=dos_time, dos_date=dos_date, external_attr=(mode & 0xFFFF) << 16, internal_attr=0,
-            create_version=(3 << 8) | 20, extract_version=20, header_offset=self.file.tell(), extra=b"",
+            dos_time=dos_time, dos_date=dos_date,
+            external_attr=template.external_attr if template else (mode & 0xFFFF) << 16,
+            internal_attr=template.internal_attr if template else 0,
+            create_version=template.create_version if template else (3 << 8) | 20,
+            extract_version=20, header_offset=self.file.tell(), extra=b"",
         )
         header = self._local_header(entry)
         self.file.write(header)

@@ -1,0 +1,196 @@
+"""Dependency analysis: what each module needs and whether the runtime will find it.
+
+Resolution follows the target ABI's own search order (``abi.search``), on the wheel's paths as
+they will sit under site-packages.  Libraries found in ``--libdir`` are followed transitively,
+since vendoring one brings its own needs along.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from .abi import Abi
+from .dylink import ModuleHead, read_head
+from .libsearch import LibrarySearch
+from .wheel import InputTree, WheelName
+
+Status = Literal["included", "found", "excluded", "missing"]
+Origin = Literal["wheel", "libdir"]
+SITE_PACKAGES_PREFIX = "/lib/python3."
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """One NEEDED entry of a module and where it resolves.
+
+    ``location`` is a path inside the input for *included*, a file-system path for *found*,
+    and, for *missing*, a file of that name elsewhere in the wheel that the runtime will not
+    look at (a hint), else None.
+    """
+
+    name: str
+    status: Status
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class ModuleReport:
+    path: str
+    origin: Origin
+    needed: tuple[str, ...]
+    runtime_paths: tuple[str, ...]
+    dependencies: tuple[Dependency, ...]
+    head: ModuleHead = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    input: str
+    kind: str
+    wheel: WheelName | None
+    abi: Abi
+    modules: tuple[ModuleReport, ...]
+    notes: tuple[str, ...] = ()
+
+    def dependencies_with(self, status: Status) -> dict[str, list[str]]:
+        """Library name → the modules needing it, for one status."""
+        result: dict[str, list[str]] = {}
+        for module in self.modules:
+            for dependency in module.dependencies:
+                if dependency.status == status:
+                    result.setdefault(dependency.name, []).append(module.path)
+        return result
+
+    @property
+    def missing(self) -> dict[str, list[str]]:
+        return self.dependencies_with("missing")
+
+    @property
+    def wheel_modules(self) -> tuple[ModuleReport, ...]:
+        return tuple(module for module in self.modules if module.origin == "wheel")
+
+    @property
+    def found_libraries(self) -> tuple[ModuleReport, ...]:
+        return tuple(module for module in self.modules if module.origin == "libdir")
+
+
+def wheel_path_of_runtime_dir(entry: str, module_dir: str, site_packages: str) -> str | None:
+    """The wheel-relative directory a RUNTIME_PATH entry points at, if inside the wheel.
+
+    ``$ORIGIN`` counts only as a prefix (as in emscripten's ``replaceORIGIN``); absolute
+    entries under any ``/lib/python3.N/site-packages`` map onto the wheel root.  None means
+    the entry points outside the wheel.
+    """
+    if entry.startswith("$ORIGIN"):
+        rest = entry[len("$ORIGIN") :]
+        if rest and not rest.startswith("/"):
+            return None
+        joined = posixpath.normpath(posixpath.join(module_dir or ".", rest.lstrip("/") or "."))
+    elif entry.startswith(SITE_PACKAGES_PREFIX) or (site_packages and entry.startswith(site_packages)):
+        parts = entry.split("/")
+        if len(parts) < 4 or parts[3] != "site-packages":
+            return None
+        joined = posixpath.normpath("/".join(parts[4:]) or ".")
+    else:
+        return None
+    if joined == ".." or joined.startswith("../"):
+        return None
+    return "" if joined == "." else joined
+
+
+def _join(directory: str, name: str) -> str:
+    return f"{directory}/{name}" if directory else name
+
+
+class Resolver:
+    """Resolves NEEDED entries against one input tree, one ABI and the library search path."""
+
+    def __init__(self, tree: InputTree, abi: Abi, search: LibrarySearch, exclude: Sequence[str]) -> None:
+        self.tree = tree
+        self.abi = abi
+        self.search = search
+        self.exclude = tuple(exclude)
+        self.files = set(tree.files())
+        self.libs_dir = f"{tree.wheel.file_dist}.libs" if tree.wheel else ""
+        self._by_basename: dict[str, list[str]] = {}
+        for path in sorted(self.files):
+            self._by_basename.setdefault(path.rsplit("/", 1)[-1], []).append(path)
+
+    def candidate_dirs(self, module_path: str, runtime_paths: Sequence[str], in_wheel: bool) -> list[str]:
+        """Wheel directories the runtime searches for this module, in order."""
+        module_dir = posixpath.dirname(module_path) if in_wheel else ""
+        dirs: list[str] = []
+        for step in self.abi.search:
+            if step in ("ld_library_path", "site_packages"):
+                dirs.append("")
+            elif step == "libs_dir" and self.libs_dir:
+                dirs.append(self.libs_dir)
+            elif step == "own_dir" and in_wheel:
+                dirs.append(module_dir)
+            elif step == "runtime_path":
+                for entry in runtime_paths:
+                    resolved = wheel_path_of_runtime_dir(entry, module_dir, self.abi.site_packages)
+                    if resolved is not None:
+                        dirs.append(resolved)
+        return dirs
+
+    def in_wheel(self, name: str, dirs: Sequence[str]) -> str | None:
+        if name.startswith("/"):
+            resolved = wheel_path_of_runtime_dir(posixpath.dirname(name), "", self.abi.site_packages)
+            candidate = None if resolved is None else _join(resolved, posixpath.basename(name))
+            return candidate if candidate in self.files else None
+        if "/" in name:
+            return None
+        return next((path for path in (_join(d, name) for d in dirs) if path in self.files), None)
+
+    def is_excluded(self, name: str) -> bool:
+        base = name.rsplit("/", 1)[-1]
+        return any(fnmatch.fnmatchcase(base, pattern) or fnmatch.fnmatchcase(name, pattern) for pattern in self.exclude)
+
+    def resolve(self, name: str, dirs: Sequence[str]) -> tuple[Dependency, tuple[Path, ModuleHead] | None]:
+        included = self.in_wheel(name, dirs)
+        if included is not None:
+            return Dependency(name, "included", included), None
+        if self.is_excluded(name):
+            return Dependency(name, "excluded"), None
+        found = self.search.find(name)
+        if found is not None:
+            return Dependency(name, "found", str(found[0])), found
+        elsewhere = self._by_basename.get(name.rsplit("/", 1)[-1])
+        return Dependency(name, "missing", elsewhere[0] if elsewhere else None), None
+
+
+def analyze_tree(tree: InputTree, libdirs: Sequence[Path] = (), exclude: Sequence[str] = ()) -> Analysis:
+    search = LibrarySearch(list(libdirs))
+    resolver = Resolver(tree, tree.abi, search, exclude)
+    reports: list[ModuleReport] = []
+    pending: list[tuple[Path, ModuleHead]] = []
+    queued: set[Path] = set()
+
+    def report(path: str, origin: Origin, head: ModuleHead) -> None:
+        dylink = head.dylink
+        dirs = resolver.candidate_dirs(path, dylink.runtime_paths, origin == "wheel")
+        if origin == "libdir":
+            # Once vendored, a library sits in the libs directory beside its siblings.
+            dirs = [*dirs, resolver.libs_dir] if resolver.libs_dir else dirs
+        dependencies = []
+        for name in dylink.needed:
+            dependency, found = resolver.resolve(name, dirs)
+            dependencies.append(dependency)
+            if found is not None and found[0] not in queued:
+                queued.add(found[0])
+                pending.append(found)
+        reports.append(ModuleReport(path, origin, dylink.needed, dylink.runtime_paths, tuple(dependencies), head))
+
+    for path in tree.module_paths():
+        head_bytes = tree.read_module_head(path)
+        report(path, "wheel", read_head(head_bytes, f"module {path}"))
+    while pending:
+        library_path, head = pending.pop(0)
+        report(str(library_path), "libdir", head)
+    return Analysis(tree.display, tree.kind, tree.wheel, tree.abi, tuple(reports), tuple(search.skipped))

@@ -1,0 +1,265 @@
+"""Carrying out a repair plan: one streaming pass from the input wheel to the output.
+
+Unchanged members are copied as compressed bytes; patched modules are decompressed as a
+stream, their first section replaced, and recompressed; vendored libraries are added before
+the ``.dist-info`` directory; RECORD is rewritten last.  The output is written to a temporary
+file beside the target, checked, and renamed over the target only when everything succeeded,
+so an interrupted repair leaves the input untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import BinaryIO
+
+from .dylink import read_head
+from .errors import AuditwheelError, RecordError
+from .plan import ModulePatch, RepairPlan
+from .strip import strip_debug
+from .wasm import HEADER, first_section_extent
+from .wheel import Record, RecordRow, WheelArchive, record_hash
+from .zipio import Member, ZipReader, ZipWriter, dos_datetime
+
+VENDORED_MODE = 0o100755
+ProgressHook = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class ApplyOutcome:
+    output: Path
+    changed: bool
+    stripped_bytes: int
+    record_problems: tuple[str, ...]
+
+
+def patch_module_stream(chunks: Iterable[bytes], patch: ModulePatch, what: str) -> Iterator[bytes]:
+    """Rewrite the dylink section at the head of a module stream; the rest passes through.
+
+    Only the first section is buffered; with ``patch.strip`` the whole module is (stripping
+    must see every section).
+    """
+    iterator = iter(chunks)
+    buffer = bytearray()
+    extent: int | None = None
+    for chunk in iterator:
+        buffer += chunk
+        extent = first_section_extent(buffer, what)
+        if extent is not None and len(buffer) >= extent:
+            break
+    head = read_head(bytes(buffer[: extent if extent is not None else len(buffer)]), what)
+    dylink = head.dylink
+    if patch.renames:
+        dylink = dylink.with_needed([patch.renames.get(name, name) for name in dylink.needed])
+    if patch.runtime_paths is not None:
+        dylink = dylink.with_runtime_paths(patch.runtime_paths)
+    new_head = HEADER + dylink.encode()
+    if patch.strip:
+        whole = new_head + bytes(buffer[head.first_section_end :]) + b"".join(iterator)
+        yield strip_debug(whole, what)
+        return
+    yield new_head
+    yield bytes(buffer[head.first_section_end :])
+    yield from iterator
+
+
+class HashingStream:
+    """Passes chunks through while hashing them, so bytes read anyway are checked for free."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self.chunks = chunks
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.chunks:
+            self.digest.update(chunk)
+            self.size += len(chunk)
+            yield chunk
+
+
+def new_member_time(reader: ZipReader) -> tuple[int, int]:
+    """Timestamp for members we create: ``SOURCE_DATE_EPOCH`` if set, else the newest time in
+    the input wheel, so the output never depends on when the repair ran."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is not None:
+        try:
+            return dos_datetime(int(epoch))
+        except ValueError:
+            raise AuditwheelError(f"SOURCE_DATE_EPOCH={epoch!r} is not a whole number of seconds.") from None
+    newest = max(((m.dos_date, m.dos_time) for m in reader.members), default=(33, 0))
+    return newest[1], newest[0]
+
+
+@contextlib.contextmanager
+def _terminate_as_exception() -> Iterator[None]:
+    """Turn SIGTERM into SystemExit while writing, so the cleanup below runs (SIGKILL cannot be
+    caught: then a temporary file may stay, but the input is still untouched)."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not in the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class WheelRewriter:
+    def __init__(
+        self,
+        source: WheelArchive,
+        plan: RepairPlan,
+        *,
+        verify_record: bool = False,
+        allow_bad_record: bool = False,
+        progress: ProgressHook | None = None,
+    ) -> None:
+        self.source = source
+        self.reader = source.zip
+        self.plan = plan
+        self.verify_record = verify_record
+        self.allow_bad_record = allow_bad_record
+        self.progress = progress or (lambda _n: None)
+        self.record = source.record()
+        self.record.check_matches(source.files())
+        self.problems: list[str] = []
+        self.stripped_bytes = 0
+
+    def _record_problem(self, problem: str | None) -> None:
+        if problem is None:
+            return
+        if not self.allow_bad_record:
+            raise RecordError(f"bad RECORD: {problem}; the wheel was modified after it was built (use --allow-bad-record to repair it anyway).")
+        self.problems.append(problem)
+
+    def check_all_hashes(self) -> None:
+        for member in self.reader.members:
+            if member.is_dir or member.name == self.record.path:
+                continue
+            stream = HashingStream(self.reader.chunks(member))
+            for _ in stream:
+                pass
+            self._record_problem(self.record.check_digest(member.name, stream.digest.digest(), stream.size))
+
+    def write(self, output: Path) -> ApplyOutcome:
+        if self.verify_record:
+            self.check_all_hashes()
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if self.plan.is_noop:
+            if output.resolve() != self.source.path.resolve():
+                self._atomic(output, self._copy_input)
+            return ApplyOutcome(output, False, 0, tuple(self.problems))
+        self._atomic(output, self._write_archive)
+        return ApplyOutcome(output, True, self.stripped_bytes, tuple(self.problems))
+
+    def _atomic(self, output: Path, body: Callable[[BinaryIO], None]) -> None:
+        fd, temp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+        temp = Path(temp_name)
+        try:
+            with _terminate_as_exception(), os.fdopen(fd, "w+b") as handle:
+                body(handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+                self._verify(handle)
+            os.chmod(temp, _mode_of(self.source.path))
+            os.replace(temp, output)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+            raise
+
+    def _copy_input(self, handle: BinaryIO) -> None:
+        """Nothing to change: the output is the input, byte for byte."""
+        self.source.file.seek(0)
+        shutil.copyfileobj(self.source.file, handle)
+
+    def _write_archive(self, handle: BinaryIO) -> None:
+        writer = ZipWriter(handle)
+        created = new_member_time(self.reader)
+        rows: dict[str, RecordRow] = dict(self.record.rows)
+        vendored_written = False
+        for member in self.reader.members:
+            if member.name == self.record.path:
+                continue
+            if not vendored_written and ".dist-info/" in member.name:
+                self._write_vendored(writer, rows, created)
+                vendored_written = True
+            patch = self.plan.patches.get(member.name)
+            if patch is not None:
+                self._write_patched(writer, member, patch, rows)
+            else:
+                writer.copy_raw(self.reader, member)
+            self.progress(member.compressed_size)
+        if not vendored_written:
+            self._write_vendored(writer, rows, created)
+        rows.pop(self.record.path, None)
+        ordered = [*rows.values(), RecordRow(self.record.path, "", "")]
+        record_member = self.reader.by_name[self.record.path]
+        writer.add_bytes(
+            self.record.path, self.record.encode(ordered), mode=record_member.mode or 0o100644,
+            date_time=(record_member.dos_time, record_member.dos_date),
+        )
+        writer.close()
+
+    def _write_patched(self, writer: ZipWriter, member: Member, patch: ModulePatch, rows: dict[str, RecordRow]) -> None:
+        original = HashingStream(self.reader.chunks(member))
+        written = writer.add_chunks(
+            member.name, patch_module_stream(original, patch, f"module {member.name}"),
+            mode=member.mode or 0o100755, date_time=(member.dos_time, member.dos_date), size_hint=member.size,
+            template=member,
+        )
+        self._record_problem(self.record.check_digest(member.name, original.digest.digest(), original.size))
+        self.stripped_bytes += max(0, original.size - written.size) if patch.strip else 0
+        rows[member.name] = RecordRow(member.name, record_hash(written.sha256), str(written.size))
+
+    def _write_vendored(self, writer: ZipWriter, rows: dict[str, RecordRow], created: tuple[int, int]) -> None:
+        for library in self.plan.vendored:
+            data = library.source.read_bytes()
+            if hashlib.sha256(data).hexdigest() != library.sha256:
+                raise AuditwheelError(f"{library.source} changed while the wheel was being repaired.")
+            patch = self.plan.patches.get(library.dest)
+            chunks: Iterable[bytes] = [data] if patch is None else patch_module_stream([data], patch, f"library {library.source}")
+            written = writer.add_chunks(library.dest, chunks, mode=VENDORED_MODE, date_time=created, size_hint=len(data))
+            if patch is not None and patch.strip:
+                self.stripped_bytes += max(0, len(data) - written.size)
+            rows[library.dest] = RecordRow(library.dest, record_hash(written.sha256), str(written.size))
+
+    def _verify(self, handle: BinaryIO) -> None:
+        """Re-read what was written: structure, local headers, and CRC of every member we
+        compressed ourselves (copied ones carry their original, already-checked CRC)."""
+        handle.seek(0)
+        written = ZipReader(handle, "the repaired wheel")
+        expected = {m.name for m in self.reader.members} | {lib.dest for lib in self.plan.vendored}
+        if {m.name for m in written.members} != expected:
+            raise AuditwheelError("internal error: the repaired wheel does not hold the expected members; nothing was written.")
+        if self.plan.is_noop:
+            return
+        recheck = set(self.plan.patches) | {self.record.path}
+        for member in written.members:
+            if member.name in recheck:
+                for _ in written.chunks(member):
+                    pass
+        record = Record.parse(self.record.path, written.read(written.by_name[self.record.path]))
+        record.check_matches([m.name for m in written.members])
+
+
+def _mode_of(path: Path) -> int:
+    """The input's permission bits, so an in-place repair does not change them."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        return 0o644

@@ -1,0 +1,89 @@
+"""Finding libraries a wheel does not contain in the directories the user names.
+
+A ``--libdir`` may be a plain directory of ``.so`` files or the root of an Emscripten sysroot;
+in the latter, relocatable (``pic``) builds are preferred, because only they can be side
+modules.  A candidate that is not a wasm side module (a host ELF library of the same name, for
+instance) is passed over rather than vendored.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .dylink import ModuleHead, read_head
+from .errors import LibdirError, WasmError
+from .wasm import first_section_extent
+
+LIBDIR_ENV = "PYODIDE_AUDITWHEEL_LIBDIR"
+SYSROOT_SUBDIRS = ("", "lib/wasm32-emscripten/pic", "lib/wasm32-emscripten", "lib")
+
+
+def libdirs_from_env() -> list[Path]:
+    """Extra search directories from ``PYODIDE_AUDITWHEEL_LIBDIR`` (``os.pathsep``-separated),
+    searched after the ones on the command line."""
+    value = os.environ.get(LIBDIR_ENV, "")
+    return [Path(item) for item in value.split(os.pathsep) if item]
+
+
+def _check_libdir(path: Path) -> None:
+    try:
+        path.stat()
+        if not path.is_dir():
+            raise LibdirError(f"--libdir {path} is not a directory.")
+        os.listdir(path)
+    except FileNotFoundError:
+        raise LibdirError(f"--libdir {path} does not exist.") from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise LibdirError(f"--libdir {path} is a symbolic link loop.") from None
+        raise LibdirError(f"--libdir {path} cannot be read: {error.strerror or error}.") from None
+
+
+@dataclass
+class LibrarySearch:
+    libdirs: list[Path]
+    skipped: list[str] = field(default_factory=list)
+    _cache: dict[str, tuple[Path, ModuleHead] | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for libdir in self.libdirs:
+            _check_libdir(libdir)
+
+    def search_path(self) -> list[Path]:
+        """Every directory searched, in order."""
+        return [libdir / sub if sub else libdir for libdir in self.libdirs for sub in SYSROOT_SUBDIRS]
+
+    def find(self, name: str) -> tuple[Path, ModuleHead] | None:
+        """The first side module called ``name`` on the search path, with its dylink head."""
+        if name in self._cache:
+            return self._cache[name]
+        result = None
+        if "/" not in name:
+            for directory in self.search_path():
+                candidate = directory / name
+                head = self._side_module_head(candidate)
+                if head is not None:
+                    result = (candidate, head)
+                    break
+        self._cache[name] = result
+        return result
+
+    def _side_module_head(self, candidate: Path) -> ModuleHead | None:
+        try:
+            if not candidate.is_file():
+                return None
+            with open(candidate, "rb") as handle:
+                head = handle.read(64 * 1024)
+                extent = first_section_extent(head, f"library {candidate}")
+                if extent is not None and extent > len(head):
+                    head += handle.read(extent - len(head))
+            return read_head(head, f"library {candidate}")
+        except WasmError as error:
+            self.skipped.append(f"{candidate}: {error}")
+            return None
+        except OSError as error:
+            self.skipped.append(f"{candidate}: {error.strerror or error}")
+            return None

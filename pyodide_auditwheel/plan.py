@@ -1,0 +1,177 @@
+"""From an analysis to a repair plan: what to copy, rename and patch.
+
+The plan is plain data, so ``--dry-run`` can print it and tests can check it, and one writer
+(:mod:`pyodide_auditwheel.apply`) carries it out.  Its decisions:
+
+* every library found in ``--libdir`` (transitively) is vendored into ``<libs dir>/``, named
+  ``<stem>-<8 hex of its sha256><suffix>`` unless mangling is off for it;
+* every module (wheel's own or vendored) whose NEEDED names a vendored library gets that entry
+  renamed, and RUNTIME_PATH entries that reach the libs directory, following the ABI's scheme
+  (see ``docs/abi.md``); existing entries are kept and none is written twice;
+* nothing else changes, so repairing a repaired wheel plans nothing.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import posixpath
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .abi import Abi
+from .analysis import Analysis, ModuleReport
+from .errors import AuditwheelError, MissingLibrariesError, UnsafePathError
+from .zipio import check_member_name
+
+SAFE_DIR_COMPONENT = re.compile(r"^[A-Za-z0-9_.+-]+$")
+
+
+@dataclass(frozen=True)
+class VendoredLibrary:
+    source: Path
+    original_name: str
+    dest: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ModulePatch:
+    """Changes to one module: NEEDED renames and the RUNTIME_PATH to write (``None``: keep)."""
+
+    path: str
+    renames: dict[str, str]
+    runtime_paths: tuple[str, ...] | None
+    added_runtime_paths: tuple[str, ...]
+    strip: bool = False
+
+    @property
+    def changes_dylink(self) -> bool:
+        return bool(self.renames) or self.runtime_paths is not None
+
+
+@dataclass(frozen=True)
+class RepairOptions:
+    lib_sdir: str | None = None
+    mangle: bool = True
+    no_mangle: tuple[str, ...] = ()
+    strip: bool = False
+    strip_wheel_modules: bool = False
+
+
+@dataclass(frozen=True)
+class RepairPlan:
+    wheel: str
+    abi: Abi
+    libs_dir: str
+    vendored: tuple[VendoredLibrary, ...]
+    patches: dict[str, ModulePatch] = field(default_factory=dict)
+    excluded: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def is_noop(self) -> bool:
+        return not self.vendored and not self.patches
+
+
+def validate_lib_sdir(value: str) -> str:
+    """A libs directory name must stay one level inside the wheel root."""
+    cleaned = value.strip("/")
+    if not cleaned or "/" in cleaned or not SAFE_DIR_COMPONENT.match(cleaned) or cleaned in (".", ".."):
+        raise UnsafePathError(
+            f"unsafe --lib-sdir {value!r}: give a single directory name of letters, digits, '.', '_', '+' or '-'."
+        )
+    return cleaned
+
+
+def mangled_name(name: str, digest_hex: str) -> str:
+    """``libfoo.so.1.2`` → ``libfoo-1a2b3c4d.so.1.2``: unique per content, still a ``.so``."""
+    base = posixpath.basename(name)
+    index = base.find(".so")
+    stem, suffix = (base[:index], base[index:]) if index > 0 else posixpath.splitext(base)
+    return f"{stem}-{digest_hex[:8]}{suffix}"
+
+
+def runtime_path_entries(abi: Abi, module_dir: str, libs_dir: str) -> tuple[str, ...]:
+    """The RUNTIME_PATH entries that reach ``libs_dir`` from a module in ``module_dir``.
+
+    With ``absolute-then-origin``, the absolute site-packages path comes first: every module,
+    whatever its depth, then names a vendored library by the same string, which is what the
+    0.28/0.29 loader de-duplicates on.  The ``$ORIGIN`` entry after it keeps the wheel working
+    when installed somewhere else (a virtual environment).
+    """
+    relative = posixpath.relpath(libs_dir, module_dir or ".")
+    origin = "$ORIGIN" if relative == "." else f"$ORIGIN/{relative}"
+    if abi.runtime_path_scheme == "absolute-then-origin" and abi.site_packages:
+        return (f"{abi.site_packages}/{libs_dir}", origin)
+    return (origin,)
+
+
+def _keeps_name(name: str, options: RepairOptions) -> bool:
+    if not options.mangle:
+        return True
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in options.no_mangle)
+
+
+def make_plan(analysis: Analysis, options: RepairOptions) -> RepairPlan:
+    """Decide the repair; raises :class:`MissingLibrariesError` listing *every* missing library."""
+    if analysis.kind != "wheel" or analysis.wheel is None:
+        raise AuditwheelError(f"cannot repair {analysis.input}: repair takes .whl files.")
+    missing = analysis.missing
+    if missing:
+        raise MissingLibrariesError(missing)
+    abi = analysis.abi
+    libs_dir = validate_lib_sdir(options.lib_sdir or f"{analysis.wheel.file_dist}.libs")
+    wheel_files = {module.path for module in analysis.wheel_modules}
+
+    vendored: dict[str, VendoredLibrary] = {}
+    for library in analysis.found_libraries:
+        source = Path(library.path)
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+        name = source.name
+        dest_name = name if _keeps_name(name, options) else mangled_name(name, digest)
+        dest = f"{libs_dir}/{dest_name}"
+        check_member_name(dest)
+        if dest in wheel_files:
+            raise UnsafePathError(f"cannot vendor {name}: the wheel already has a different file at {dest}.")
+        vendored[library.path] = VendoredLibrary(source, name, dest, digest)
+
+    dest_names = [lib.dest.casefold() for lib in vendored.values()]
+    if len(set(dest_names)) != len(dest_names):
+        raise UnsafePathError("cannot vendor: two libraries would get the same name in the libs directory; use mangling.")
+
+    patches: dict[str, ModulePatch] = {}
+    for module in analysis.modules:
+        in_wheel = module.origin == "wheel"
+        path = module.path if in_wheel else vendored[module.path].dest
+        patch = _patch_for(module, path, vendored, abi, libs_dir)
+        strip = (options.strip and not in_wheel) or (options.strip_wheel_modules and in_wheel)
+        if patch.changes_dylink or strip:
+            patches[path] = ModulePatch(patch.path, patch.renames, patch.runtime_paths, patch.added_runtime_paths, strip)
+    return RepairPlan(
+        wheel=analysis.input,
+        abi=abi,
+        libs_dir=libs_dir,
+        vendored=tuple(vendored.values()),
+        patches=patches,
+        excluded=analysis.dependencies_with("excluded"),
+    )
+
+
+def _patch_for(
+    module: ModuleReport, path: str, vendored: dict[str, VendoredLibrary], abi: Abi, libs_dir: str
+) -> ModulePatch:
+    renames: dict[str, str] = {}
+    for dependency in module.dependencies:
+        if dependency.status == "found" and dependency.location in vendored:
+            new_name = posixpath.basename(vendored[dependency.location].dest)
+            if new_name != dependency.name:
+                renames[dependency.name] = new_name
+    needs_vendored = any(d.status == "found" for d in module.dependencies)
+    if not needs_vendored:
+        return ModulePatch(path, renames, None, ())
+    wanted = runtime_path_entries(abi, posixpath.dirname(path), libs_dir)
+    existing = module.runtime_paths
+    added = tuple(entry for entry in wanted if entry not in existing)
+    runtime_paths = existing + added if added else None
+    return ModulePatch(path, renames, runtime_paths, added)

@@ -1,0 +1,331 @@
+"""Wheels as inputs: names and tags, RECORD, and the three shapes a user may hand us.
+
+An input is seen as a *tree*: the relative paths of its files, and a way to read the head or
+the whole of any of them.  A wheel archive is read through its central directory without
+extracting it, an unpacked wheel directory through the file system, and a lone module is a
+tree of one file.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from .abi import Abi, abi_for_platforms, unknown_abi
+from .errors import AuditwheelError, InvalidWheelNameError, RecordError, WheelError
+from .wasm import first_section_extent
+from .zipio import ZipReader, check_member_name
+
+InputKind = Literal["wheel", "directory", "module"]
+
+MODULE_SUFFIXES = (".so", ".wasm")
+# The first read of a module; the dylink section of real modules is well under this.
+HEAD_PROBE = 64 * 1024
+# A dylink section larger than this is not something any toolchain writes: refuse instead of
+# decompressing an attacker's choice of bytes.
+MAX_HEAD = 16 * 1024 * 1024
+RECORD_EXEMPT_SUFFIXES = ("RECORD", "RECORD.jws", "RECORD.p7s")
+
+
+def is_module_name(path: str) -> bool:
+    """Whether the runtime treats the file as a shared library to load (``.so``, ``.so.N``,
+    ``.wasm``)."""
+    name = path.rsplit("/", 1)[-1]
+    return name.endswith(MODULE_SUFFIXES) or ".so." in name
+
+
+@dataclass(frozen=True)
+class WheelName:
+    """A parsed wheel file name.  ``file_dist`` is the name's first component as written,
+    which is what Pyodide 0.26/0.27 use for the ``<name>.libs`` directory."""
+
+    filename: str
+    dist: str
+    version: str
+    file_dist: str
+    platforms: frozenset[str]
+    abi: Abi
+
+    @classmethod
+    def parse(cls, filename: str) -> WheelName:
+        try:
+            name, version, _build, tags = parse_wheel_filename(filename)
+        except InvalidWheelFilename as error:
+            raise InvalidWheelNameError(f"not a wheel: {filename!r} is not a valid wheel file name ({error}).") from None
+        platforms = frozenset(tag.platform for tag in tags)
+        return cls(filename, str(name), str(version), filename.split("-", 1)[0], platforms, abi_for_platforms(platforms))
+
+
+def record_hash(digest: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    path: str
+    hash: str
+    size: str
+
+
+class Record:
+    """A wheel's RECORD: the hash and size of every file, in its original row order."""
+
+    def __init__(self, path: str, rows: list[RecordRow]) -> None:
+        self.path = path
+        self.rows = {row.path: row for row in rows}
+
+    @classmethod
+    def parse(cls, path: str, data: bytes) -> Record:
+        try:
+            text = data.decode("utf-8")
+            rows = []
+            for fields in csv.reader(io.StringIO(text)):
+                if not fields:
+                    continue
+                if len(fields) != 3:
+                    raise RecordError(f"bad RECORD: the row {','.join(fields)!r} does not have 3 fields.")
+                rows.append(RecordRow(*fields))
+        except (UnicodeDecodeError, csv.Error) as error:
+            raise RecordError(f"bad RECORD: {path} cannot be read as CSV ({error}).") from None
+        seen: set[str] = set()
+        for row in rows:
+            if row.path in seen:
+                raise RecordError(f"bad RECORD: {row.path!r} is listed twice.")
+            seen.add(row.path)
+        return cls(path, rows)
+
+    def check_matches(self, files: list[str]) -> None:
+        """RECORD and the archive must list the same files (directories and RECORD's own
+        signatures aside): a wheel where they differ was tampered with or badly built."""
+        listed = {path for path in self.rows if not path.endswith("/")}
+        present = {path for path in files if not path.endswith("/")}
+        exempt = {f"{self.path.rsplit('/', 1)[0]}/{suffix}" for suffix in RECORD_EXEMPT_SUFFIXES}
+        absent = sorted(listed - present - exempt)
+        if absent:
+            raise RecordError(f"bad RECORD: it lists {len(absent)} file(s) not in the wheel, e.g. {absent[0]!r}.")
+        unlisted = sorted(present - listed - exempt)
+        if unlisted:
+            raise RecordError(f"bad RECORD: {len(unlisted)} file(s) in the wheel are not listed in it, e.g. {unlisted[0]!r}.")
+
+    def check_digest(self, path: str, digest: bytes, size: int) -> str | None:
+        """None when ``path``'s row agrees with the bytes read, else why not."""
+        row = self.rows.get(path)
+        if row is None:
+            return f"{path!r} is not listed in RECORD"
+        algorithm, _, _ = row.hash.partition("=")
+        if algorithm != "sha256":
+            return None if not row.hash else f"{path!r} has a RECORD hash of unsupported type {algorithm!r}"
+        if row.hash != record_hash(digest):
+            return f"{path!r} does not match its RECORD hash"
+        if row.size and row.size != str(size):
+            return f"{path!r} is {size} bytes but RECORD says {row.size}"
+        return None
+
+    def encode(self, rows: list[RecordRow]) -> bytes:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        for row in rows:
+            writer.writerow([row.path, row.hash, row.size])
+        return out.getvalue().encode("utf-8")
+
+
+def find_record_path(files: list[str]) -> str:
+    records = [path for path in files if path.count("/") == 1 and path.endswith(".dist-info/RECORD")]
+    if len(records) != 1:
+        raise RecordError(
+            "bad wheel: it has no .dist-info/RECORD." if not records else f"bad wheel: it has {len(records)} .dist-info/RECORD files."
+        )
+    return records[0]
+
+
+class InputTree:
+    """What analysis needs from an input: its files, and a way to read a module's head."""
+
+    kind: InputKind
+    display: str
+    wheel: WheelName | None = None
+
+    @property
+    def abi(self) -> Abi:
+        return self.wheel.abi if self.wheel else unknown_abi()
+
+    def files(self) -> list[str]:
+        raise NotImplementedError
+
+    def read_prefix(self, path: str, size: int) -> bytes:
+        raise NotImplementedError
+
+    def read(self, path: str) -> bytes:
+        raise NotImplementedError
+
+    def module_paths(self) -> list[str]:
+        return [path for path in self.files() if is_module_name(path)]
+
+    def read_module_head(self, path: str) -> bytes:
+        """The wasm header and first section of a module, reading no more than needed."""
+        what = f"module {path}"
+        head = self.read_prefix(path, HEAD_PROBE)
+        extent = first_section_extent(head, what)
+        if extent is None or extent > len(head):
+            if extent is not None and extent > MAX_HEAD:
+                raise WheelError(f"refusing {what}: its first section claims {extent} bytes, more than the {MAX_HEAD} allowed.")
+            head = self.read_prefix(path, extent if extent is not None else HEAD_PROBE)
+        return head
+
+    def close(self) -> None:
+        """Release the underlying file, if any."""
+
+
+class WheelArchive(InputTree):
+    kind: InputKind = "wheel"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.display = str(path)
+        self.wheel = WheelName.parse(path.name)
+        self.file: BinaryIO = open_input_file(path)
+        try:
+            self.zip = ZipReader(self.file, path.name)
+        except BaseException:
+            self.file.close()
+            raise
+
+    def files(self) -> list[str]:
+        return [member.name for member in self.zip.members if not member.is_dir]
+
+    def read_prefix(self, path: str, size: int) -> bytes:
+        return self.zip.read_head(self.zip.by_name[path], size)
+
+    def read(self, path: str) -> bytes:
+        return self.zip.read(self.zip.by_name[path])
+
+    def record(self) -> Record:
+        path = find_record_path(self.files())
+        return Record.parse(path, self.read(path))
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class WheelDirectory(InputTree):
+    """An unpacked wheel (or any directory of modules); symlinks are not followed out."""
+
+    kind: InputKind = "directory"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.display = str(path)
+        self.wheel = self._guess_wheel_name()
+        self._files = sorted(self._walk())
+
+    def _guess_wheel_name(self) -> WheelName | None:
+        """An unpacked wheel has its tags in ``*.dist-info/WHEEL``; read the platform from there."""
+        for info in sorted(self.path.glob("*.dist-info")):
+            wheel_file = info / "WHEEL"
+            if not wheel_file.is_file():
+                continue
+            tags = [line.split(":", 1)[1].strip() for line in wheel_file.read_text("utf-8", "replace").splitlines() if line.startswith("Tag:")]
+            if tags:
+                dist_version = info.name[: -len(".dist-info")]
+                return WheelName.parse(f"{dist_version}-{tags[0]}.whl")
+        return None
+
+    def _walk(self) -> Iterator[str]:
+        for root, dirs, names in os.walk(self.path, onerror=_raise_walk_error):
+            dirs.sort()
+            for name in names:
+                full = Path(root) / name
+                relative = full.relative_to(self.path).as_posix()
+                if full.is_symlink():
+                    continue
+                check_member_name(relative)
+                yield relative
+
+    def files(self) -> list[str]:
+        return self._files
+
+    def read_prefix(self, path: str, size: int) -> bytes:
+        with open_input_file(self.path / path) as handle:
+            return handle.read(size)
+
+    def read(self, path: str) -> bytes:
+        with open_input_file(self.path / path) as handle:
+            return handle.read()
+
+
+def _raise_walk_error(error: OSError) -> None:
+    raise AuditwheelError(f"cannot read directory {error.filename}: {error.strerror}.")
+
+
+class ModuleFile(InputTree):
+    """A single side module given on the command line: a tree of one file."""
+
+    kind: InputKind = "module"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.display = str(path)
+        self.name = path.name
+
+    def files(self) -> list[str]:
+        return [self.name]
+
+    def module_paths(self) -> list[str]:
+        return [self.name]
+
+    def read_prefix(self, path: str, size: int) -> bytes:
+        with open_input_file(self.path) as handle:
+            return handle.read(size)
+
+    def read(self, path: str) -> bytes:
+        with open_input_file(self.path) as handle:
+            return handle.read()
+
+
+def open_input_file(path: Path) -> BinaryIO:
+    """Open for reading, turning every OS failure into one sentence."""
+    try:
+        if stat.S_ISDIR(path.stat().st_mode):
+            raise AuditwheelError(f"cannot read {path}: it is a directory.")
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise AuditwheelError(f"no such file: {path}.") from None
+    except OSError as error:
+        raise AuditwheelError(f"cannot read {path}: {error.strerror or error}.") from None
+
+
+def open_input(path: Path) -> InputTree:
+    """Choose the input shape from what is on disk, refusing what is none of them."""
+    try:
+        is_dir = path.is_dir()
+        exists = path.exists()
+    except OSError as error:
+        raise AuditwheelError(f"cannot read {path}: {error.strerror or error}.") from None
+    if is_dir:
+        return WheelDirectory(path)
+    if not exists:
+        raise AuditwheelError(f"no such file: {path}.")
+    if path.suffix == ".whl":
+        return WheelArchive(path)
+    if is_module_name(path.name) or path.suffix == "":
+        return ModuleFile(path)
+    raise AuditwheelError(f"unsupported input {path}: give a .whl wheel, a .so/.wasm module or an unpacked wheel directory.")
+
+
+def sha256_of_chunks(chunks: Iterator[bytes]) -> tuple[bytes, int]:
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in chunks:
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.digest(), size
