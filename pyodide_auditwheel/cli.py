@@ -1,0 +1,193 @@
+"""The command line: a thin typer layer over :mod:`pyodide_auditwheel.api`.
+
+Exit codes: 0 success, 1 libraries missing, 2 unusable input (one sentence on stderr, never a
+traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+from .api import repair as api_repair
+from .api import show as api_show
+from .errors import AuditwheelError, MissingLibrariesError
+from .plan import RepairOptions
+from .report import analysis_json, document, render_analysis, render_repair, repair_json
+from .wasm import read_interface
+from .wheel import open_input
+
+app = typer.Typer(
+    name="auditwheel",
+    help="Show and repair the shared-library needs of Emscripten/Pyodide wheels.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_MISSING = 1
+EXIT_BAD_INPUT = 2
+
+LibdirOption = Annotated[list[Path], typer.Option("--libdir", "-l", help="Directory (or Emscripten sysroot) to search for libraries; repeatable.")]
+ExcludeOption = Annotated[list[str], typer.Option("--exclude", "-e", help="Glob of library names never to vendor; repeatable.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts (schema in pyodide_auditwheel/schemas).")]
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def _fail(error: Exception, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    message = str(error)
+    _stderr().print(f"[bold red]error:[/] {message[0].upper() + message[1:] if message else type(error).__name__}", markup=True, highlight=False)
+    raise typer.Exit(code)
+
+
+@app.command()
+def show(
+    inputs: Annotated[list[Path], typer.Argument(help="Wheels, .so/.wasm modules or unpacked wheel directories.")],
+    libdir: LibdirOption = [],  # noqa: B006 - typer reads defaults, never mutates them
+    exclude: ExcludeOption = [],  # noqa: B006
+    with_runtime_paths: Annotated[bool, typer.Option("--with-runtime-paths", "-r", help="Show each module's RUNTIME_PATH.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Show what each module needs and whether it is included, found, excluded or missing."""
+    console = Console(highlight=False)
+    documents: list[dict[str, Any]] = []
+    worst = 0
+    for path in inputs:
+        try:
+            analysis = api_show(path, libdir, exclude)
+        except AuditwheelError as error:
+            worst = EXIT_BAD_INPUT
+            if as_json:
+                documents.append({"input": str(path), "error": str(error)})
+            else:
+                _stderr().print(f"[bold red]error:[/] {error}", highlight=False)
+            continue
+        if analysis.missing:
+            worst = max(worst, EXIT_MISSING)
+        if as_json:
+            documents.append(analysis_json(analysis))
+        else:
+            render_analysis(console, analysis, with_runtime_paths)
+    if as_json:
+        sys.stdout.write(json.dumps(document(documents), indent=2) + "\n")
+    raise typer.Exit(worst)
+
+
+@app.command()
+def repair(
+    wheels: Annotated[list[Path], typer.Argument(help="Wheels to repair.")],
+    libdir: LibdirOption = [],  # noqa: B006
+    exclude: ExcludeOption = [],  # noqa: B006
+    output_dir: Annotated[Path | None, typer.Option("--output-dir", "-o", "-w", help="Write repaired wheels here (created if missing) instead of in place.")] = None,
+    lib_sdir: Annotated[str | None, typer.Option("--lib-sdir", "-L", help="Directory for vendored libraries (default: <name>.libs).")] = None,
+    no_mangle: Annotated[list[str], typer.Option("--no-mangle", help="Keep this library's name (glob; repeatable).")] = [],  # noqa: B006
+    no_mangle_all: Annotated[bool, typer.Option("--no-mangle-all", help="Keep every vendored library's name.")] = False,
+    strip: Annotated[bool, typer.Option("--strip", help="Drop name and .debug_* sections from vendored libraries.")] = False,
+    strip_wheel_modules: Annotated[bool, typer.Option("--strip-wheel-modules", help="Also strip the wheel's own modules.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan, write nothing.")] = False,
+    verify_record: Annotated[bool, typer.Option("--verify-record", help="Check every member against RECORD.")] = False,
+    allow_bad_record: Annotated[bool, typer.Option("--allow-bad-record", help="Repair even when RECORD hashes do not match.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Vendor missing libraries into the wheel and patch its modules so every runtime finds them."""
+    console = Console(highlight=False)
+    options = RepairOptions(
+        lib_sdir=lib_sdir, mangle=not no_mangle_all, no_mangle=tuple(no_mangle), strip=strip, strip_wheel_modules=strip_wheel_modules
+    )
+    results: list[dict[str, Any]] = []
+    worst = 0
+    for wheel in wheels:
+        try:
+            with _progress(wheel) as hook:
+                result = api_repair(
+                    wheel, libdir, output_dir=output_dir, exclude=exclude, options=options, dry_run=dry_run,
+                    verify_record=verify_record, allow_bad_record=allow_bad_record, progress=hook,
+                )
+        except MissingLibrariesError as error:
+            worst = max(worst, EXIT_MISSING)
+            _stderr().print(f"[bold red]error:[/] {wheel}: {error}", highlight=False)
+            results.append({"input": str(wheel), "error": str(error), "missing": error.missing})
+            continue
+        except AuditwheelError as error:
+            worst = EXIT_BAD_INPUT
+            _stderr().print(f"[bold red]error:[/] {wheel}: {error}", highlight=False)
+            results.append({"input": str(wheel), "error": str(error)})
+            continue
+        if as_json:
+            results.append(repair_json(result))
+        else:
+            render_repair(console, result, dry_run)
+    if as_json:
+        sys.stdout.write(json.dumps({"schema_version": 1, "tool": "pyodide-auditwheel", "results": results}, indent=2) + "\n")
+    raise typer.Exit(worst)
+
+
+class _progress:
+    """A byte progress bar on stderr for long repairs, only when stderr is a terminal."""
+
+    def __init__(self, wheel: Path) -> None:
+        self.wheel = wheel
+        self.bar: Progress | None = None
+
+    def __enter__(self) -> Any:
+        console = _stderr()
+        if not console.is_terminal:
+            return None
+        try:
+            total = self.wheel.stat().st_size
+        except OSError:
+            return None
+        self.bar = Progress(TextColumn(self.wheel.name), BarColumn(), DownloadColumn(), console=console, transient=True)
+        task = self.bar.add_task("repair", total=total)
+        self.bar.start()
+        bar = self.bar
+        return lambda advance: bar.advance(task, advance)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _interface_command(kind: str, path: Path, show_type: bool) -> None:
+    try:
+        tree = open_input(path)
+        try:
+            for module in tree.module_paths():
+                interface = read_interface(tree.read(module), f"module {module}")
+                entries = interface.exports if kind == "exports" else interface.imports
+                typer.echo(f"{module}:")
+                for entry in entries:
+                    name = entry.name if kind == "exports" else f"{entry.module}.{entry.field}"  # type: ignore[union-attr]
+                    suffix = f" {entry.type}" if show_type and entry.type is not None else ""
+                    typer.echo(f"\t{entry.kind}\t{name}{suffix}")
+        finally:
+            tree.close()
+    except AuditwheelError as error:
+        _fail(error)
+
+
+@app.command()
+def exports(
+    path: Annotated[Path, typer.Argument(help="A wheel, module or unpacked wheel.")],
+    show_type: Annotated[bool, typer.Option("--show-type", help="Print function signatures.")] = False,
+) -> None:
+    """List what each module exports (tab-separated: kind, name[, signature])."""
+    _interface_command("exports", path, show_type)
+
+
+@app.command()
+def imports(
+    path: Annotated[Path, typer.Argument(help="A wheel, module or unpacked wheel.")],
+    show_type: Annotated[bool, typer.Option("--show-type", help="Print function signatures.")] = False,
+) -> None:
+    """List what each module imports (tab-separated: kind, module.field[, signature])."""
+    _interface_command("imports", path, show_type)

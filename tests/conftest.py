@@ -1,0 +1,68 @@
+"""Shared fixtures.  Real-world data, the ziglang toolchain and the Pyodide runtimes are
+optional on a user's clone (the tests skip, saying why) and mandatory in CI, where
+``PYODIDE_AUDITWHEEL_REQUIRE_ALL=1`` turns each such skip into a failure."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import wheelbuilder  # noqa: E402
+from runtime_driver import runtimes_missing  # noqa: E402
+
+REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "realworld"
+REQUIRE_ALL = os.environ.get("PYODIDE_AUDITWHEEL_REQUIRE_ALL") == "1"
+
+
+def unavailable(reason: str) -> None:
+    if REQUIRE_ALL:
+        pytest.fail(f"required in CI but unavailable: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def realworld() -> Path:
+    if not (REALWORLD / "Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl").is_file():
+        unavailable(f"real-world data not found at {REALWORLD}")
+    return REALWORLD
+
+
+@pytest.fixture(scope="session")
+def fixture_libs(tmp_path_factory: pytest.TempPathFactory) -> wheelbuilder.FixtureLibs:
+    try:
+        return wheelbuilder.build_fixture_libs(tmp_path_factory.mktemp("zig"))
+    except wheelbuilder.ToolchainMissing as error:
+        unavailable(str(error))
+        raise
+
+
+@pytest.fixture(scope="session")
+def runtimes() -> None:
+    reason = runtimes_missing()
+    if reason:
+        unavailable(reason)
+
+
+@pytest.fixture
+def geos_libdir(realworld: Path, tmp_path: Path) -> Path:
+    libdir = tmp_path / "geos"
+    libdir.mkdir()
+    for name in ("libgeos_c.so", "libgeos.so.3.10.3"):
+        shutil.copy(realworld / name, libdir / name)
+    return libdir
+
+
+@pytest.fixture
+def shapely(realworld: Path, tmp_path: Path) -> Iterator[Path]:
+    """A writable copy of the real Shapely wheel."""
+    target = tmp_path / "in" / "Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl"
+    target.parent.mkdir()
+    shutil.copy(realworld / target.name, target)
+    target.chmod(0o644)
+    yield target

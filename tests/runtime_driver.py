@@ -1,0 +1,34 @@
+"""Runs Python code with wheels loaded in a real Pyodide runtime (Node + tests/runtime/run.mjs)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+RUNTIME_DIR = Path(__file__).parent / "runtime"
+# runtime package (tests/runtime/package.json) -> the ABI its wheels are tagged for
+RUNTIMES = {"pyodide-0.27": "pyodide_2024_0", "pyodide-0.29": "pyodide_2025_0", "pyodide-314": "pyemscripten_2026_0"}
+
+
+def runtimes_missing() -> str | None:
+    if shutil.which("node") is None:
+        return "node is not installed"
+    absent = [name for name in RUNTIMES if not (RUNTIME_DIR / "node_modules" / name / "package.json").is_file()]
+    if absent:
+        return f"Pyodide runtimes not installed ({', '.join(absent)}): run npm ci --prefix tests/runtime"
+    return None
+
+
+def run_in_pyodide(runtime: str, code: str, *wheels: Path) -> dict[str, Any]:
+    completed = subprocess.run(
+        ["node", str(RUNTIME_DIR / "run.mjs"), runtime, code, *map(str, (w.resolve() for w in wheels))],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
+    if completed.returncode != 0 or not lines:
+        raise RuntimeError(f"the runtime driver failed ({completed.returncode}): {completed.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
