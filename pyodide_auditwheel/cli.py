@@ -39,6 +39,11 @@ ExcludeOption = Annotated[list[str], typer.Option("--exclude", "-e", help="Glob 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts (schema in pyodide_auditwheel/schemas).")]
 
 
+def _stdout() -> Console:
+    """Tables for people; when piped (CI logs), wide enough that names are not folded."""
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 240)
+
+
 def _stderr() -> Console:
     return Console(stderr=True, highlight=False)
 
@@ -58,7 +63,7 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """Show what each module needs and whether it is included, found, excluded or missing."""
-    console = Console(highlight=False)
+    console = _stdout()
     documents: list[dict[str, Any]] = []
     worst = 0
     for path in inputs:
@@ -99,7 +104,7 @@ def repair(
     as_json: JsonOption = False,
 ) -> None:
     """Vendor missing libraries into the wheel and patch its modules so every runtime finds them."""
-    console = Console(highlight=False)
+    console = _stdout()
     options = RepairOptions(
         lib_sdir=lib_sdir, mangle=not no_mangle_all, no_mangle=tuple(no_mangle), strip=strip, strip_wheel_modules=strip_wheel_modules
     )

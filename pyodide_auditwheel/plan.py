@@ -76,7 +76,7 @@ class RepairPlan:
 
 def validate_lib_sdir(value: str) -> str:
     """A libs directory name must stay one level inside the wheel root."""
-    cleaned = value.strip("/")
+    cleaned = value.rstrip("/")
     if not cleaned or "/" in cleaned or not SAFE_DIR_COMPONENT.match(cleaned) or cleaned in (".", ".."):
         raise UnsafePathError(
             f"unsafe --lib-sdir {value!r}: give a single directory name of letters, digits, '.', '_', '+' or '-'."

@@ -45,12 +45,12 @@ def document(inputs: list[dict[str, Any]]) -> dict[str, Any]:
 def render_analysis(console: Console, analysis: Analysis, with_runtime_paths: bool) -> None:
     title = f"{analysis.input} [dim]({analysis.kind}, ABI {analysis.abi.name})[/dim]"
     table = Table(title=title, title_justify="left", show_lines=False)
-    table.add_column("module")
-    table.add_column("needs")
+    table.add_column("module", overflow="fold")
+    table.add_column("needs", overflow="fold")
     table.add_column("status")
-    table.add_column("where")
+    table.add_column("where", overflow="fold")
     if with_runtime_paths:
-        table.add_column("RUNTIME_PATH")
+        table.add_column("RUNTIME_PATH", overflow="fold")
     for module in analysis.modules:
         label = module.path if module.origin == "wheel" else f"{module.path} [dim](from libdir)[/dim]"
         rows = module.dependencies or ()
@@ -102,8 +102,8 @@ def render_repair(console: Console, result: RepairResult, dry_run: bool) -> None
     verb = "would vendor" if dry_run else "vendored"
     table = Table(title=f"{result.input} → {result.output or '(dry run)'} [dim](ABI {plan.abi.name})[/dim]", title_justify="left")
     table.add_column("action")
-    table.add_column("what")
-    table.add_column("detail")
+    table.add_column("what", overflow="fold")
+    table.add_column("detail", overflow="fold")
     for lib in plan.vendored:
         table.add_row(verb, lib.dest, str(lib.source))
     for patch in plan.patches.values():

@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+import base64
+import hashlib
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import wheelbuilder
+
+import pyodide_auditwheel as paw
+from pyodide_auditwheel.dylink import read_head
+from pyodide_auditwheel.errors import MissingLibrariesError, RecordError, UnsafePathError
+from pyodide_auditwheel.plan import RepairOptions, mangled_name
+from pyodide_auditwheel.zipio import ZipWriter
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    pyodide = Path(sys.executable).parent / "pyodide"
+    return subprocess.run([str(pyodide), "auditwheel", *args], capture_output=True, text=True, check=False)
+
+
+def check_wheel_valid(path: Path) -> dict[str, bytes]:
+    """Central directory, CRCs and every RECORD hash check out; returns the contents."""
+    with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None
+        contents = {name: archive.read(name) for name in archive.namelist()}
+    record_name = next(n for n in contents if n.endswith(".dist-info/RECORD"))
+    rows = [line.split(",") for line in contents[record_name].decode().splitlines() if line]
+    assert {r[0] for r in rows} == set(contents)
+    for name, digest, size in rows:
+        if name == record_name:
+            continue
+        expected = "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(contents[name]).digest()).rstrip(b"=").decode()
+        assert digest == expected, name
+        assert size == str(len(contents[name]))
+    return contents
+
+
+def test_repair_shapely_structure(shapely: Path, geos_libdir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = paw.repair(shapely, [geos_libdir], output_dir=out)
+    assert result.output == out / shapely.name and result.changed
+    contents = check_wheel_valid(result.output)
+    geos_c_digest = hashlib.sha256((geos_libdir / "libgeos_c.so").read_bytes()).hexdigest()
+    geos_digest = hashlib.sha256((geos_libdir / "libgeos.so.3.10.3").read_bytes()).hexdigest()
+    geos_c_name = f"Shapely.libs/libgeos_c-{geos_c_digest[:8]}.so"
+    geos_name = f"Shapely.libs/libgeos-{geos_digest[:8]}.so.3.10.3"
+    assert geos_c_name in contents and geos_name in contents
+    speedups = read_head(contents["shapely/speedups/_speedups.cpython-310-wasm32-emscripten.so"]).dylink
+    assert speedups.needed == (geos_c_name.split("/")[1],)
+    assert speedups.runtime_paths == ("$ORIGIN/../../Shapely.libs",)
+    vectorized = read_head(contents["shapely/vectorized/_vectorized.cpython-310-wasm32-emscripten.so"]).dylink
+    assert vectorized.runtime_paths == ("$ORIGIN/../../Shapely.libs",)
+    vendored_c = read_head(contents[geos_c_name]).dylink
+    assert vendored_c.needed == (geos_name.split("/")[1],)
+    assert vendored_c.runtime_paths == ("$ORIGIN",)
+    # unchanged members: same bytes; the input is untouched
+    with zipfile.ZipFile(shapely) as original:
+        for name in original.namelist():
+            if not name.endswith((".so", "RECORD")):
+                assert original.read(name) == contents[name]
+    assert paw.show(result.output).missing == {}
+
+
+def test_second_repair_changes_nothing_and_output_is_reproducible(shapely: Path, geos_libdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "a").output
+    assert first is not None
+    again = paw.repair(first, [geos_libdir], output_dir=tmp_path / "b")
+    assert again.plan.is_noop and not again.changed
+    assert again.output is not None and again.output.read_bytes() == first.read_bytes()
+    before = first.read_bytes()
+    in_place = paw.repair(first, [geos_libdir])
+    assert not in_place.changed and first.read_bytes() == before
+    # same inputs -> byte-identical output, with or without SOURCE_DATE_EPOCH
+    second = paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "c").output
+    assert second is not None and second.read_bytes() == before
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    x = paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "x").output
+    y = paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "y").output
+    assert x is not None and y is not None and x.read_bytes() == y.read_bytes()
+
+
+def test_file_modes_survive(shapely: Path, geos_libdir: Path, tmp_path: Path) -> None:
+    output = paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "o").output
+    assert output is not None
+    with zipfile.ZipFile(shapely) as a, zipfile.ZipFile(output) as b:
+        for info in a.infolist():
+            assert b.getinfo(info.filename).external_attr == info.external_attr, info.filename
+        assert [i.filename for i in b.infolist() if i.filename in a.namelist()] == a.namelist()
+
+
+def test_in_place_repair_is_atomic_under_injected_failures(shapely: Path, geos_libdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = shapely.read_bytes()
+    calls = {"n": 0}
+    real_copy = ZipWriter.copy_raw
+
+    def failing_copy(self: ZipWriter, reader, member) -> None:  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 10:
+            raise OSError(28, "No space left on device")
+        real_copy(self, reader, member)
+
+    monkeypatch.setattr(ZipWriter, "copy_raw", failing_copy)
+    with pytest.raises(OSError):
+        paw.repair(shapely, [geos_libdir])
+    assert shapely.read_bytes() == original
+    assert sorted(p.name for p in shapely.parent.iterdir()) == [shapely.name]
+    monkeypatch.setattr(ZipWriter, "close", lambda self: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        paw.repair(shapely, [geos_libdir])
+    assert shapely.read_bytes() == original
+    assert sorted(p.name for p in shapely.parent.iterdir()) == [shapely.name]
+
+
+def test_all_missing_reported_at_once_nothing_written(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    libdir = tmp_path / "only-outer"
+    libdir.mkdir()
+    (libdir / "libouter.so").write_bytes(fixture_libs.outer.read_bytes())
+    with pytest.raises(MissingLibrariesError) as info:
+        paw.repair(wheel, [libdir], output_dir=tmp_path / "out")
+    assert set(info.value.missing) == {"libcounter.so"}
+    assert not (tmp_path / "out").exists()
+    result = cli("repair", str(wheel), "-o", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert "libouter.so (needed by chainpkg/_ext.so, chainpkg/sub/deep/libuser.so)" in " ".join(result.stderr.split())
+    assert not (tmp_path / "out").exists()
+
+
+def test_dry_run_and_json(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    before = wheel.read_bytes()
+    dry = cli("repair", str(wheel), "--libdir", str(fixture_libs.libdir), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "would vendor" in dry.stdout and "RUNTIME_PATH += /lib/python3.13/site-packages/chainpkg.libs" in dry.stdout
+    assert wheel.read_bytes() == before
+    import json
+
+    done = cli("repair", str(wheel), "--libdir", str(fixture_libs.libdir), "--json", "-o", str(tmp_path / "o"))
+    data = json.loads(done.stdout)["results"][0]
+    assert data["changed"] and data["abi"] == "pyodide_2025_0"
+    assert sorted(v["name"] for v in data["vendored"]) == ["libcounter.so", "libouter.so"]
+
+
+def test_cibuildwheel_style_command_line(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "built", "pyemscripten_2026_0")
+    dest_dir = tmp_path / "repaired" / "nested"
+    result = cli("repair", "--libdir", str(fixture_libs.libdir), "--output-dir", str(dest_dir), str(wheel))
+    assert result.returncode == 0, result.stderr
+    check_wheel_valid(dest_dir / wheel.name)
+    assert paw.show(dest_dir / wheel.name).missing == {}
+
+
+def test_no_mangle_exclude_strip_and_lib_sdir(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    result = paw.repair(
+        wheel, [fixture_libs.libdir], output_dir=tmp_path / "o",
+        options=RepairOptions(lib_sdir="_vendor", no_mangle=("libcounter*",), strip=True),
+    )
+    dests = sorted(lib.dest for lib in result.plan.vendored)
+    assert dests[0] == "_vendor/libcounter.so" and dests[1].startswith("_vendor/libouter-")
+    assert result.output is not None
+    check_wheel_valid(result.output)
+    excluded = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "e", exclude=["libcounter.so"])
+    assert [lib.original_name for lib in excluded.plan.vendored] == ["libouter.so"]
+    assert "libcounter.so" in excluded.plan.excluded
+    for bad in ("../escape", "a/b", "/abs", ".."):
+        with pytest.raises(UnsafePathError):
+            paw.repair(wheel, [fixture_libs.libdir], dry_run=True, options=RepairOptions(lib_sdir=bad))
+
+
+def test_mangled_names() -> None:
+    assert mangled_name("libgeos.so.3.10.3", "abcdef0123") == "libgeos-abcdef01.so.3.10.3"
+    assert mangled_name("libfoo.so", "12345678ff") == "libfoo-12345678.so"
+    assert mangled_name("thing.wasm", "12345678ff") == "thing-12345678.wasm"
+
+
+def test_bad_record_is_refused(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    files = {"pkg/_ext.so": fixture_libs.ext.read_bytes()}
+    rows = [("pkg/_ext.so", "sha256=AAAA", "1"), ("pkg-1.0.dist-info/METADATA", "", ""), ("pkg-1.0.dist-info/WHEEL", "", "")]
+    wheel = wheelbuilder.write_wheel(tmp_path, "pkg", "1.0", wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"], files, record_rows=rows)
+    with pytest.raises(RecordError, match="does not match its RECORD hash"):
+        paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "o")
+    ok = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "o", allow_bad_record=True)
+    assert ok.record_problems
+    missing_row = wheelbuilder.write_wheel(tmp_path / "m", "pkg", "1.0", wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"], files, record_rows=rows[1:])
+    result = cli("repair", str(missing_row), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "o2"))
+    assert result.returncode == 2 and "not listed" in result.stderr

@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import pytest
+import wheelbuilder
+
+import pyodide_auditwheel as paw
+
+SHAPELY = "Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl"
+NUMPY = "numpy-1.22.4-cp310-cp310-emscripten_3_1_14_wasm32.whl"
+SCHEMA = json.loads(resources.files("pyodide_auditwheel").joinpath("schemas/show.schema.json").read_text())
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """Through the real pyodide-cli entry point, as users run it."""
+    pyodide = Path(sys.executable).parent / "pyodide"
+    return subprocess.run([str(pyodide), "auditwheel", *args], capture_output=True, text=True, check=False)
+
+
+def test_shapely_needs_libgeos_c(realworld: Path) -> None:
+    analysis = paw.show(realworld / SHAPELY)
+    assert len(analysis.wheel_modules) == 2
+    assert set(analysis.missing) == {"libgeos_c.so"}
+    assert len(analysis.missing["libgeos_c.so"]) == 2
+
+
+def test_shapely_with_libdir_finds_transitive_geos(realworld: Path, geos_libdir: Path) -> None:
+    analysis = paw.show(realworld / SHAPELY, libdirs=[geos_libdir])
+    assert analysis.missing == {}
+    found = analysis.dependencies_with("found")
+    assert set(found) == {"libgeos_c.so", "libgeos.so.3.10.3"}
+    assert found["libgeos.so.3.10.3"] == [str(geos_libdir / "libgeos_c.so")]
+
+
+def test_exclude_glob(realworld: Path) -> None:
+    analysis = paw.show(realworld / SHAPELY, exclude=["libgeos*"])
+    assert analysis.missing == {}
+    assert set(analysis.dependencies_with("excluded")) == {"libgeos_c.so"}
+
+
+def test_numpy_needs_nothing(realworld: Path) -> None:
+    analysis = paw.show(realworld / NUMPY)
+    assert len(analysis.wheel_modules) > 15
+    assert analysis.missing == {}
+
+
+def test_cli_show_exit_codes_and_text(realworld: Path, geos_libdir: Path) -> None:
+    missing = cli("show", str(realworld / SHAPELY))
+    assert missing.returncode == 1
+    assert "libgeos_c.so" in missing.stdout and "missing" in missing.stdout
+    assert "2 module(s), 1 missing library" in missing.stdout
+    fine = cli("show", str(realworld / SHAPELY), "--libdir", str(geos_libdir), "-r")
+    assert fine.returncode == 0, fine.stdout + fine.stderr
+    assert "libgeos.so.3.10.3" in fine.stdout and "found" in fine.stdout
+    assert cli("show", str(realworld / NUMPY)).returncode == 0
+
+
+def test_cli_json_is_valid_against_schema(realworld: Path, geos_libdir: Path) -> None:
+    result = cli("show", "--json", str(realworld / SHAPELY), str(realworld / NUMPY), str(realworld / "elf"))
+    assert result.returncode == 2
+    data = json.loads(result.stdout)
+    jsonschema.validate(data, SCHEMA)
+    shapely, numpy, elf = data["inputs"]
+    assert shapely["summary"]["missing"] == ["libgeos_c.so"]
+    assert shapely["abi"] == "unknown"
+    assert numpy["summary"]["missing"] == []
+    assert "not a wasm module" in elf["error"]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d, rw: rw / "elf", "not a wasm module"),
+        (lambda d, rw: d / "absent.whl", "no such file"),
+        (lambda d, rw: _write(d / "x-1.0-cp313-cp313-pyodide_2025_0_wasm32.whl", b"PK\x03\x04garbage"), "not a zip archive"),
+        (lambda d, rw: _write(d / "notawheel.whl", b""), "not a wheel"),
+        (lambda d, rw: _copy(rw / SHAPELY, d / "Shapely-1.8.2-cp310-cp310-linux_x86_64.whl"), "unsupported platform"),
+        (lambda d, rw: _write(d / "trunc.so", (rw / "libgeos_c.so").read_bytes()[:30]), "truncated section"),
+        (lambda d, rw: _write(d / "notes.txt", b"hi"), "unsupported input"),
+    ],
+)
+def test_unusable_input_is_one_sentence_and_exit_2(realworld: Path, tmp_path: Path, make, message: str) -> None:  # type: ignore[no-untyped-def]
+    path = make(tmp_path, realworld)
+    result = cli("show", str(path))
+    assert result.returncode == 2
+    assert message in result.stderr.lower()
+    assert "Traceback" not in result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.strip()]) <= 3
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _copy(source: Path, target: Path) -> Path:
+    shutil.copy(source, target)
+    return target
+
+
+def test_toolchain_fixtures(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    """Module with NEEDED, module whose RUNTIME_PATH resolves inside the wheel, a chain of two
+    libraries, a module with no needs."""
+    inner = wheelbuilder.build_c("user", tmp_path / "obj", "libinner.so", needs=[fixture_libs.outer], rpaths=["$ORIGIN/../vendored"])
+    wheel = wheelbuilder.write_wheel(
+        tmp_path / "w", "fix", "1.0", wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"],
+        {
+            "fix/_ext.so": fixture_libs.ext.read_bytes(),
+            "fix/sub/libinner.so": inner.read_bytes(),
+            "fix/vendored/libouter.so": fixture_libs.outer.read_bytes(),
+            "fix/libstandalone.so": fixture_libs.standalone.read_bytes(),
+        },
+    )
+    analysis = paw.show(wheel, libdirs=[fixture_libs.libdir])
+    by_path = {m.path: m for m in analysis.modules}
+    assert analysis.abi.name == "pyodide_2025_0"
+    assert by_path["fix/_ext.so"].dependencies[0].status == "found"
+    assert by_path["fix/sub/libinner.so"].runtime_paths == ("$ORIGIN/../vendored",)
+    assert by_path["fix/sub/libinner.so"].dependencies[0].status == "included"
+    assert by_path["fix/sub/libinner.so"].dependencies[0].location == "fix/vendored/libouter.so"
+    assert by_path["fix/libstandalone.so"].dependencies == ()
+    # the chain: libouter.so (in the wheel, but not on fix/libouter's own search path) needs libcounter.so
+    assert by_path["fix/vendored/libouter.so"].dependencies[0].name == "libcounter.so"
+    assert by_path["fix/vendored/libouter.so"].dependencies[0].status == "found"
+    # without the libdir, the chain's end is missing, and the ext module's need is missing
+    # with a hint that a file of that name is elsewhere in the wheel
+    bare = paw.show(wheel)
+    assert set(bare.missing) == {"libouter.so", "libcounter.so"}
+    ext_dep = next(m for m in bare.modules if m.path == "fix/_ext.so").dependencies[0]
+    assert ext_dep.location == "fix/vendored/libouter.so"
+
+
+def test_single_module_and_directory_inputs(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    assert set(paw.show(fixture_libs.ext).missing) == {"libouter.so"}
+    assert paw.show(fixture_libs.ext, libdirs=[fixture_libs.libdir]).missing == {}
+    unpacked = tmp_path / "unpacked"
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path, "pyodide_2025_0")
+    shutil.unpack_archive(wheel, unpacked, "zip")
+    analysis = paw.show(unpacked)
+    assert analysis.kind == "directory" and analysis.abi.name == "pyodide_2025_0"
+    assert set(analysis.missing) == {"libouter.so"}
+
+
+def test_exports_and_imports(fixture_libs: wheelbuilder.FixtureLibs) -> None:
+    exports = cli("exports", "--show-type", str(fixture_libs.ext))
+    assert exports.returncode == 0
+    assert "PyInit__ext () -> i32" in exports.stdout
+    imports = cli("imports", "--show-type", str(fixture_libs.ext))
+    assert "env.outer_next () -> i32" in imports.stdout
+    assert "env.PyLong_FromLong (i32) -> i32" in imports.stdout
+    assert cli("exports", "/nonexistent.so").returncode == 2
