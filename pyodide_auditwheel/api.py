@@ -9,10 +9,10 @@ from pathlib import Path
 
 from .analysis import Analysis, analyze_tree
 from .apply import ProgressHook, WheelRewriter
+from .errors import AuditwheelError
 from .libsearch import libdirs_from_env
 from .plan import RepairOptions, RepairPlan, make_plan
 from .wheel import WheelArchive, open_input
-from .errors import AuditwheelError
 
 PathLike = str | os.PathLike[str]
 

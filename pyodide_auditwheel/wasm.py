@@ -33,7 +33,7 @@ MAX_LEB128_BYTES_U32 = 5
 class ByteReader:
     """A cursor over ``data[pos:end]`` whose every read is bounds-checked."""
 
-    def __init__(self, data: bytes | memoryview, pos: int = 0, end: int | None = None, *, what: str = "module") -> None:
+    def __init__(self, data: bytes | bytearray | memoryview, pos: int = 0, end: int | None = None, *, what: str = "module") -> None:
         self.data = data
         self.pos = pos
         self.end = len(data) if end is None else end
@@ -141,7 +141,7 @@ class Section:
         return self.end - self.start
 
 
-def check_header(data: bytes | memoryview, what: str = "file") -> None:
+def check_header(data: bytes | bytearray | memoryview, what: str = "file") -> None:
     if bytes(data[:4]) != WASM_MAGIC:
         raise NotWasmModuleError(f"not a wasm module: the {what} does not start with the wasm magic number.")
     if len(data) < HEADER_SIZE:
@@ -175,7 +175,7 @@ def iter_sections(data: bytes | memoryview, what: str = "module") -> Iterator[Se
         yield read_section_header(reader)
 
 
-def first_section_extent(head: bytes | memoryview, what: str = "module") -> int | None:
+def first_section_extent(head: bytes | bytearray | memoryview, what: str = "module") -> int | None:
     """How many bytes from the start of the file hold the header and the first section.
 
     Returns ``None`` when ``head`` is too short to tell (the size field is incomplete), so a

@@ -10,6 +10,7 @@ bytes.  Only stored (0) and deflate (8) members are supported: they are all a wh
 from __future__ import annotations
 
 import hashlib
+import itertools
 import stat
 import struct
 import time
@@ -192,7 +193,7 @@ class ZipReader:
                 raise self._fail("the central directory is truncated")
             (
                 sig, create_version, extract_version, flags, method, dos_time, dos_date, crc,
-                csize, usize, name_len, extra_len, comment_len, disk_start, internal_attr,
+                csize, usize, name_len, extra_len, comment_len, _disk_start, internal_attr,
                 external_attr, header_offset,
             ) = CENTRAL.unpack_from(directory, pos)
             if sig != CENTRAL_SIG:
@@ -278,7 +279,7 @@ class ZipReader:
                 raise self._fail(f"member {member.name!r} declares more data than the archive holds")
             located.append(replace(member, data_offset=data_offset))
         ordered = sorted(located, key=lambda m: m.header_offset)
-        for before, after in zip(ordered, ordered[1:]):
+        for before, after in itertools.pairwise(ordered):
             if before.data_offset + before.compressed_size > after.header_offset:
                 raise self._fail(f"members {before.name!r} and {after.name!r} overlap")
         return located

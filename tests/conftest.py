@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-import wheelbuilder  # noqa: E402
-from runtime_driver import runtimes_missing  # noqa: E402
+import wheelbuilder
+from runtime_driver import runtimes_missing
 
 REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "realworld"
 REQUIRE_ALL = os.environ.get("PYODIDE_AUDITWHEEL_REQUIRE_ALL") == "1"

@@ -8,8 +8,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import wheelbuilder  # noqa: E402
-from runtime_driver import RUNTIMES, run_in_pyodide  # noqa: E402
+import wheelbuilder
+from runtime_driver import RUNTIMES, run_in_pyodide
 
 OUT = Path("demo-out")
 
