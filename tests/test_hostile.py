@@ -1,0 +1,130 @@
+"""Hostile or broken archives: each refused with one sentence and exit 2, input untouched."""
+
+from __future__ import annotations
+
+import io
+import stat
+import struct
+import subprocess
+import sys
+import warnings
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pyodide_auditwheel.errors import AuditwheelError
+from pyodide_auditwheel.zipio import ZipReader
+
+TAG = "cp313-cp313-pyodide_2025_0_wasm32"
+
+
+def zip_bytes(entries: list[tuple[zipfile.ZipInfo | str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        warnings.simplefilter("ignore")
+        for info, data in entries:
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+def symlink_entry() -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo("pkg/link.so")
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    return info
+
+
+def set_flag(data: bytes, flag: int) -> bytes:
+    """Set a general-purpose flag in every local and central header."""
+    out = bytearray(data)
+    for sig, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        pos = out.find(sig)
+        while pos >= 0:
+            value = struct.unpack_from("<H", out, pos + offset)[0] | flag
+            struct.pack_into("<H", out, pos + offset, value)
+            pos = out.find(sig, pos + 4)
+    return bytes(out)
+
+
+def lie_about_size(data: bytes) -> bytes:
+    """Make the central directory declare a larger uncompressed size than the data holds."""
+    out = bytearray(data)
+    pos = out.find(b"PK\x01\x02")
+    size = struct.unpack_from("<I", out, pos + 24)[0]
+    struct.pack_into("<I", out, pos + 24, size + 5)
+    return bytes(out)
+
+
+BASE = [("pkg/__init__.py", b"")]
+CASES: dict[str, tuple[Callable[[], bytes], str]] = {
+    "dotdot": (lambda: zip_bytes([*BASE, ("../evil.so", b"x")]), "'..' or '.' component"),
+    "absolute": (lambda: zip_bytes([*BASE, ("/etc/evil.so", b"x")]), "absolute path"),
+    "backslash": (lambda: zip_bytes([*BASE, ("pkg\\evil.so", b"x")]), "backslash"),
+    "drive": (lambda: zip_bytes([*BASE, ("C:/evil.so", b"x")]), "drive letter"),
+    # zipfile cuts names at NUL when writing, so the byte is put in afterwards
+    "nul": (lambda: zip_bytes([*BASE, ("pkg/a@@NUL@@.so", b"x")]).replace(b"@@NUL@@", b"\0" * 7), "nul byte"),
+    "symlink": (lambda: zip_bytes([*BASE, (symlink_entry(), b"/etc/passwd")]), "symbolic link"),
+    "duplicate": (lambda: zip_bytes([*BASE, ("pkg/a.so", b"1"), ("pkg/a.so", b"2")]), "appears twice"),
+    "case collision": (lambda: zip_bytes([*BASE, ("pkg/A.so", b"1"), ("pkg/a.so", b"2")]), "case-insensitive"),
+    "encrypted": (lambda: set_flag(zip_bytes(BASE), 0x1), "encrypted"),
+    "truncated": (lambda: zip_bytes(BASE)[:-30], "not a zip archive"),
+    "bomb": (lambda: zip_bytes([("pkg/big.so", b"\0" * 5_000_000)]), None),  # legit ratio ~1000:1: accepted by the reader
+}
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if CASES[c][1] is not None])
+def test_hostile_archive_refused_by_cli(case: str, tmp_path: Path) -> None:
+    make, message = CASES[case]
+    wheel = tmp_path / f"pkg-1.0-{TAG}.whl"
+    data = make()
+    wheel.write_bytes(data)
+    pyodide = Path(sys.executable).parent / "pyodide"
+    for command in (["show"], ["repair", "-o", str(tmp_path / "out")]):
+        result = subprocess.run([str(pyodide), "auditwheel", *command, str(wheel)], capture_output=True, text=True, check=False)
+        assert result.returncode == 2, (case, result.stdout, result.stderr)
+        assert message is not None and message in " ".join(result.stderr.lower().split()), result.stderr
+        assert "Traceback" not in result.stderr
+    assert wheel.read_bytes() == data
+    assert not (tmp_path / "out").exists()
+
+
+def test_declared_size_lie_is_refused_on_read() -> None:
+    data = lie_about_size(zip_bytes([("pkg/a.so", b"hello world" * 10)]))
+    reader = ZipReader(io.BytesIO(data), "lying.whl")
+    with pytest.raises(AuditwheelError, match="not its declared"):
+        reader.read(reader.members[0])
+
+
+def test_overlapping_members_are_refused() -> None:
+    data = bytearray(zip_bytes([("a", b"1" * 100), ("b", b"2" * 100)]))
+    # point b's central entry at a's local header
+    first = data.find(b"PK\x01\x02")
+    second = data.find(b"PK\x01\x02", first + 4)
+    struct.pack_into("<I", data, second + 42, 0)
+    with pytest.raises(AuditwheelError):
+        ZipReader(io.BytesIO(bytes(data)), "overlap.whl")
+
+
+def test_impossible_compression_ratio_is_refused() -> None:
+    data = bytearray(zip_bytes([("pkg/a.so", b"abc")]))
+    pos = data.find(b"PK\x01\x02")
+    struct.pack_into("<I", data, pos + 24, 2_000_000_000)
+    with pytest.raises(AuditwheelError, match="decompression bomb"):
+        ZipReader(io.BytesIO(bytes(data)), "bomb.whl")
+
+
+@given(st.binary(max_size=400), st.integers(0, 400))
+@settings(max_examples=400, deadline=None)
+def test_corrupted_archives_never_raise_anything_else(noise: bytes, position: int) -> None:
+    data = bytearray(zip_bytes([("pkg/a.so", b"\0asm\1\0\0\0" + b"x" * 50), ("pkg/b.txt", b"text")]))
+    position = min(position, len(data))
+    data[position : position + len(noise)] = noise
+    try:
+        reader = ZipReader(io.BytesIO(bytes(data)), "fuzz.whl")
+        for member in reader.members:
+            reader.read(member)
+    except AuditwheelError:
+        pass
