@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["tests", "lint"]
@@ -34,3 +36,14 @@ def demo(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     install_runtimes(session)
     session.run("python", "tests/demo.py", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Ours vs auditwheel-emscripten (latest, in its own venv) vs cp on a ≈90 MB wheel."""
+    session.install("-e", ".")
+    theirs = Path(session.create_tmp()) / "auditwheel-emscripten"
+    session.run("python", "-m", "venv", str(theirs))
+    # its CLI imports wheel.cli, which wheel >= 0.42 no longer has
+    session.run(str(theirs / "bin" / "pip"), "install", "-q", "auditwheel-emscripten", "wheel<0.42", external=True)
+    session.run("python", "benchmarks/bench.py", "--theirs", str(theirs / "bin" / "pyodide"), *session.posargs)

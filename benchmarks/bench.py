@@ -1,0 +1,146 @@
+"""Benchmark: `show` and `repair` of ours vs auditwheel-emscripten vs `cp`, on one large wheel.
+
+The wheel is built deterministically from ../shared/realworld: numpy's members replicated into
+N packages (≈90 MB, ≈12,000 members at N=30) plus Shapely's two extension modules copied into
+ten subpackages (they need libgeos_c.so -> libgeos.so.3.10.3).  Every command runs as a child
+process several times; we report the median wall time and the child's peak RSS (ru_maxrss).
+
+usage: python benchmarks/bench.py --theirs PATH_TO_THEIR_pyodide [--copies 30] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from pyodide_auditwheel.zipio import ZipReader, ZipWriter
+
+REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "realworld"
+NUMPY = REALWORLD / "numpy-1.22.4-cp310-cp310-emscripten_3_1_14_wasm32.whl"
+SHAPELY = REALWORLD / "Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl"
+DIST = "bigpkg"
+TAG = "cp310-cp310-emscripten_3_1_14_wasm32"
+
+
+def build_big_wheel(out_dir: Path, copies: int) -> Path:
+    """Raw-copies members under new names, so building costs no compression."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"{DIST}-1.0-{TAG}.whl"
+    info = f"{DIST}-1.0.dist-info"
+    rows: list[list[str]] = []
+    with open(NUMPY, "rb") as nf, open(SHAPELY, "rb") as sf, open(out, "wb") as handle:
+        numpy_zip, shapely_zip = ZipReader(nf, NUMPY.name), ZipReader(sf, SHAPELY.name)
+        numpy_rows = {r[0]: r for r in csv.reader(io.StringIO(numpy_zip.read(numpy_zip.by_name["numpy-1.22.4.dist-info/RECORD"]).decode()))}
+        shapely_rows = {r[0]: r for r in csv.reader(io.StringIO(shapely_zip.read(shapely_zip.by_name["Shapely-1.8.2.dist-info/RECORD"]).decode()))}
+        writer = ZipWriter(handle)
+        for index in range(copies):
+            for member in numpy_zip.members:
+                if member.is_dir or ".dist-info/" in member.name:
+                    continue
+                name = f"{DIST}{index}/{member.name}"
+                writer.copy_raw(numpy_zip, replace(member, name=name))
+                rows.append([name, *numpy_rows[member.name][1:]])
+        for index in range(10):
+            for member in shapely_zip.members:
+                if member.name.endswith(".so"):
+                    name = f"{DIST}_geo{index}/{member.name}"
+                    writer.copy_raw(shapely_zip, replace(member, name=name))
+                    rows.append([name, *shapely_rows[member.name][1:]])
+        meta = {
+            f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {DIST}\nVersion: 1.0\n".encode(),
+            f"{info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: bench\nRoot-Is-Purelib: false\nTag: {TAG}\n".encode(),
+        }
+        for name, data in meta.items():
+            written = writer.add_bytes(name, data, mode=0o100644, date_time=(0, 33))
+            from pyodide_auditwheel.wheel import record_hash
+
+            rows.append([name, record_hash(written.sha256), str(written.size)])
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows([*rows, [f"{info}/RECORD", "", ""]])
+        writer.add_bytes(f"{info}/RECORD", text.getvalue().encode(), mode=0o100644, date_time=(0, 33))
+        writer.close()
+    return out
+
+
+def measure(command: list[str], runs: int, before: list[str] | None = None) -> dict[str, float]:
+    """Median wall seconds and max peak RSS (MB) of a child process over ``runs`` runs."""
+    times, rss = [], []
+    for _ in range(runs):
+        if before:
+            subprocess.run(before, check=True)
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(process.pid, 0)
+        times.append(time.perf_counter() - start)
+        code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 1):
+            raise SystemExit(f"{' '.join(command)} failed ({code}): {process.stderr.read().decode()[-2000:] if process.stderr else ''}")
+        rss.append(usage.ru_maxrss / 1024)
+    return {"seconds": statistics.median(times), "peak_rss_mb": max(rss)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--theirs", required=True, help="the `pyodide` script of a venv with auditwheel-emscripten")
+    parser.add_argument("--copies", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--out", default="bench-out")
+    args = parser.parse_args()
+    ours = str(Path(sys.executable).parent / "pyodide-auditwheel")
+    out = Path(args.out)
+    out.mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="paw-bench-"))
+    libdir = work / "libs"
+    libdir.mkdir()
+    for name in ("libgeos_c.so", "libgeos.so.3.10.3"):
+        shutil.copy(REALWORLD / name, libdir / name)
+    results: dict[str, object] = {}
+    for label, copies in (("wheel", args.copies), ("double", args.copies * 2)):
+        wheel = build_big_wheel(work / label, copies)
+        with open(wheel, "rb") as handle:
+            members = len(ZipReader(handle).members)
+        size_mb = wheel.stat().st_size / 1e6
+        print(f"{label}: {wheel.name}: {size_mb:.1f} MB, {members} members", flush=True)
+        row: dict[str, object] = {"size_mb": size_mb, "members": members}
+        row["ours_show"] = measure([ours, "show", str(wheel), "--libdir", str(libdir)], args.runs)
+        row["ours_repair"] = measure([ours, "repair", str(wheel), "--libdir", str(libdir), "-o", str(work / "ours-out")], args.runs)
+        row["cp"] = measure(["cp", str(wheel), str(work / "copy.whl")], args.runs)
+        if label == "wheel":
+            row["theirs_show"] = measure([args.theirs, "auditwheel", "show", str(wheel)], args.runs)
+            row["theirs_repair"] = measure(
+                [args.theirs, "auditwheel", "repair", str(wheel), "--libdir", str(libdir), "--output-dir", str(work / "theirs-out")],
+                args.runs, before=["rm", "-rf", str(work / "theirs-out")],
+            )
+        results[label] = row
+        print(json.dumps(row, indent=1), flush=True)
+    base = results["wheel"]
+    assert isinstance(base, dict)
+    double = results["double"]
+    assert isinstance(double, dict)
+    summary = {
+        "show_speedup": base["theirs_show"]["seconds"] / base["ours_show"]["seconds"],
+        "repair_speedup": base["theirs_repair"]["seconds"] / base["ours_repair"]["seconds"],
+        "ours_peak_rss_mb": max(base["ours_show"]["peak_rss_mb"], base["ours_repair"]["peak_rss_mb"]),
+        "rss_growth_when_doubled": double["ours_repair"]["peak_rss_mb"] / base["ours_repair"]["peak_rss_mb"] - 1,
+        "repair_vs_cp": base["ours_repair"]["seconds"] / base["cp"]["seconds"],
+    }
+    results["summary"] = summary
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(summary, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
