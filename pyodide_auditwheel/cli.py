@@ -45,7 +45,7 @@ def _stdout() -> Console:
 
 
 def _stderr() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _fail(error: Exception, code: int = EXIT_BAD_INPUT) -> NoReturn:

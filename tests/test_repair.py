@@ -189,3 +189,52 @@ def test_bad_record_is_refused(fixture_libs: wheelbuilder.FixtureLibs, tmp_path:
     missing_row = wheelbuilder.write_wheel(tmp_path / "m", "pkg", "1.0", wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"], files, record_rows=rows[1:])
     result = cli("repair", str(missing_row), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "o2"))
     assert result.returncode == 2 and "not listed" in result.stderr
+
+
+def test_strip_removes_debug_sections_and_reports_savings(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    from pyodide_auditwheel.wasm import iter_sections
+
+    def custom_names(data: bytes) -> set[str | None]:
+        return {s.custom_name for s in iter_sections(data) if s.id == 0}
+
+    assert "name" in custom_names(fixture_libs.outer.read_bytes())  # wasm-ld writes one
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    result = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "o", options=RepairOptions(strip=True))
+    assert result.output is not None and result.stripped_bytes > 0
+    contents = check_wheel_valid(result.output)
+    vendored_outer = next(v for k, v in contents.items() if "libouter-" in k)
+    assert "name" not in custom_names(vendored_outer)
+    assert "name" in custom_names(contents["chainpkg/_ext.so"])  # the wheel's own: only with --strip-wheel-modules
+    both = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "b", options=RepairOptions(strip=True, strip_wheel_modules=True))
+    assert both.output is not None
+    assert "name" not in custom_names(check_wheel_valid(both.output)["chainpkg/_ext.so"])
+
+
+def test_sysroot_layout_env_var_and_several_wheels(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sysroot = tmp_path / "sysroot"
+    pic = sysroot / "lib" / "wasm32-emscripten" / "pic"
+    plain = sysroot / "lib" / "wasm32-emscripten"
+    pic.mkdir(parents=True)
+    (pic / "libouter.so").write_bytes(fixture_libs.outer.read_bytes())
+    (plain / "libouter.so").write_bytes(b"\x7fELF not a side module")
+    (sysroot / "lib" / "libcounter.so").write_bytes(fixture_libs.counter.read_bytes())
+    analysis = paw.show(fixture_libs.ext, libdirs=[sysroot])
+    assert analysis.missing == {}
+    assert analysis.modules[0].dependencies[0].location == str(pic / "libouter.so")
+    monkeypatch.setenv("PYODIDE_AUDITWHEEL_LIBDIR", str(sysroot))
+    assert paw.show(fixture_libs.ext).missing == {}
+    monkeypatch.delenv("PYODIDE_AUDITWHEEL_LIBDIR")
+    one = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "w", "pyodide_2025_0")
+    two = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "w", "pyodide_2024_0")
+    result = cli("repair", str(one), str(two), "--libdir", str(sysroot), "-o", str(tmp_path / "o"))
+    assert result.returncode == 0, result.stderr
+    for wheel in (one, two):
+        check_wheel_valid(tmp_path / "o" / wheel.name)
+
+
+def test_bad_libdir_is_one_sentence(tmp_path: Path, fixture_libs: wheelbuilder.FixtureLibs) -> None:
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    for libdir, message in ((loop, "symbolic link loop"), (tmp_path / "absent", "does not exist")):
+        result = cli("show", str(fixture_libs.ext), "--libdir", str(libdir))
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
