@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from .abi import Abi
-from .dylink import ModuleHead, read_head
+from .dylink import ModuleHead
 from .libsearch import LibrarySearch
 from .wheel import InputTree, WheelName
 
@@ -188,8 +188,7 @@ def analyze_tree(tree: InputTree, libdirs: Sequence[Path] = (), exclude: Sequenc
         reports.append(ModuleReport(path, origin, dylink.needed, dylink.runtime_paths, tuple(dependencies), head))
 
     for path in tree.module_paths():
-        head_bytes = tree.read_module_head(path)
-        report(path, "wheel", read_head(head_bytes, f"module {path}"))
+        report(path, "wheel", tree.read_module_head(path))
     while pending:
         library_path, head = pending.pop(0)
         report(str(library_path), "libdir", head)

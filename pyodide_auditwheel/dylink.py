@@ -11,6 +11,7 @@ that pad their LEB128 sizes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from .errors import DylinkMissingError, MalformedModuleError, WasmError
@@ -294,6 +295,28 @@ def read_head(head: bytes, what: str = "module") -> ModuleHead:
     except WasmError as error:
         raise type(error)(f"{str(error).rstrip('.')} (in the {what}).") from None
     return ModuleHead(dylink, section.end)
+
+
+# The first read of a module; the dylink section of real modules is well under this.
+HEAD_PROBE = 64 * 1024
+# A dylink section larger than this is not something any toolchain writes: refuse it instead
+# of decompressing an attacker's choice of bytes.
+MAX_HEAD = 16 * 1024 * 1024
+
+
+def read_module_head(read_prefix: Callable[[int], bytes], what: str) -> ModuleHead:
+    """Decode a module's dylink section reading only its first bytes.
+
+    ``read_prefix(n)`` returns at most the first ``n`` bytes of the module, from a file or
+    from a zip member, so both inputs share one bounded reading strategy.
+    """
+    head = read_prefix(HEAD_PROBE)
+    extent = first_section_extent(head, what)
+    if extent is not None and extent > MAX_HEAD:
+        raise WasmError(f"refusing {what}: its first section claims {extent} bytes, more than the {MAX_HEAD} allowed.")
+    if extent is not None and extent > len(head):
+        head = read_prefix(extent)
+    return read_head(head, what)
 
 
 def patched_head(original: ModuleHead, new: DylinkSection) -> bytes:

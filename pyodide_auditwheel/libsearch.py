@@ -12,10 +12,10 @@ import errno
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
-from .dylink import ModuleHead, read_head
+from .dylink import ModuleHead, read_module_head
 from .errors import LibdirError, WasmError
-from .wasm import first_section_extent
 
 LIBDIR_ENV = "PYODIDE_AUDITWHEEL_LIBDIR"
 SYSROOT_SUBDIRS = ("", "lib/wasm32-emscripten/pic", "lib/wasm32-emscripten", "lib")
@@ -76,14 +76,15 @@ class LibrarySearch:
             if not candidate.is_file():
                 return None
             with open(candidate, "rb") as handle:
-                head = handle.read(64 * 1024)
-                extent = first_section_extent(head, f"library {candidate}")
-                if extent is not None and extent > len(head):
-                    head += handle.read(extent - len(head))
-            return read_head(head, f"library {candidate}")
+                return read_module_head(lambda size: _prefix(handle, size), f"library {candidate}")
         except WasmError as error:
             self.skipped.append(f"{candidate}: {error}")
             return None
         except OSError as error:
             self.skipped.append(f"{candidate}: {error.strerror or error}")
             return None
+
+
+def _prefix(handle: BinaryIO, size: int) -> bytes:
+    handle.seek(0)
+    return handle.read(size)

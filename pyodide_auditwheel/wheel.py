@@ -22,18 +22,13 @@ from typing import BinaryIO, Literal
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from .abi import Abi, abi_for_platforms, unknown_abi
-from .errors import AuditwheelError, InvalidWheelNameError, RecordError, WheelError
-from .wasm import first_section_extent
+from .dylink import ModuleHead, read_module_head
+from .errors import AuditwheelError, InvalidWheelNameError, RecordError
 from .zipio import ZipReader, check_member_name
 
 InputKind = Literal["wheel", "directory", "module"]
 
 MODULE_SUFFIXES = (".so", ".wasm")
-# The first read of a module; the dylink section of real modules is well under this.
-HEAD_PROBE = 64 * 1024
-# A dylink section larger than this is not something any toolchain writes: refuse instead of
-# decompressing an attacker's choice of bytes.
-MAX_HEAD = 16 * 1024 * 1024
 RECORD_EXEMPT_SUFFIXES = ("RECORD", "RECORD.jws", "RECORD.p7s")
 
 
@@ -171,16 +166,9 @@ class InputTree:
     def module_paths(self) -> list[str]:
         return [path for path in self.files() if is_module_name(path)]
 
-    def read_module_head(self, path: str) -> bytes:
-        """The wasm header and first section of a module, reading no more than needed."""
-        what = f"module {path}"
-        head = self.read_prefix(path, HEAD_PROBE)
-        extent = first_section_extent(head, what)
-        if extent is None or extent > len(head):
-            if extent is not None and extent > MAX_HEAD:
-                raise WheelError(f"refusing {what}: its first section claims {extent} bytes, more than the {MAX_HEAD} allowed.")
-            head = self.read_prefix(path, extent if extent is not None else HEAD_PROBE)
-        return head
+    def read_module_head(self, path: str) -> ModuleHead:
+        """The dylink section of a module, reading no more of it than needed."""
+        return read_module_head(lambda size: self.read_prefix(path, size), f"module {path}")
 
     def close(self) -> None:
         """Release the underlying file, if any."""

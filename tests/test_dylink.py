@@ -148,3 +148,18 @@ def test_hostile_count_is_refused_without_looping() -> None:
 def test_padded_leb_width_is_kept() -> None:
     assert encode_uleb_width(3, 5) == b"\x83\x80\x80\x80\x00"
     assert ByteReader(encode_uleb_width(3, 5)).uleb32() == 3
+
+
+def test_oversized_first_section_is_refused_before_reading_it() -> None:
+    from pyodide_auditwheel.dylink import MAX_HEAD, read_module_head
+
+    claim = HEADER + b"\x00" + encode_uleb(MAX_HEAD * 4) + encode_name("dylink.0")
+    asked: list[int] = []
+
+    def read_prefix(size: int) -> bytes:
+        asked.append(size)
+        return claim[:size]
+
+    with pytest.raises(WasmError, match="more than the"):
+        read_module_head(read_prefix, "module big.so")
+    assert max(asked) <= 64 * 1024
