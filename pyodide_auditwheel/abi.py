@@ -70,10 +70,6 @@ def _table() -> tuple[tuple[Abi, ...], Abi]:
     return tuple(_abi_from_json(entry) for entry in raw["abis"]), _abi_from_json(raw["unknown"])
 
 
-def known_abis() -> tuple[Abi, ...]:
-    return _table()[0]
-
-
 def is_emscripten_platform(platform: str) -> bool:
     return bool(EMSCRIPTEN_PLATFORM.match(platform))
 

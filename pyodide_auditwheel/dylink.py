@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 from .errors import DylinkMissingError, MalformedModuleError, WasmError
 from .wasm import (
     CUSTOM_SECTION_ID,
-    HEADER,
     ByteReader,
     encode_name,
     encode_uleb,
@@ -319,11 +318,6 @@ def read_module_head(read_prefix: Callable[[int], bytes], what: str) -> ModuleHe
     return read_head(head, what)
 
 
-def patched_head(original: ModuleHead, new: DylinkSection) -> bytes:
-    """The bytes that replace ``original.first_section_end`` bytes at the start of the module."""
-    return HEADER + new.encode()
-
-
 __all__ = [
     "DYLINK_SECTION",
     "DylinkSection",
@@ -332,6 +326,5 @@ __all__ = [
     "ModuleHead",
     "Subsection",
     "first_section_extent",
-    "patched_head",
     "read_head",
 ]

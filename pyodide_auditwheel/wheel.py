@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import hashlib
 import io
 import os
 import stat
@@ -309,11 +308,3 @@ def open_input(path: Path) -> InputTree:
         return ModuleFile(path)
     raise AuditwheelError(f"unsupported input {path}: give a .whl wheel, a .so/.wasm module or an unpacked wheel directory.")
 
-
-def sha256_of_chunks(chunks: Iterator[bytes]) -> tuple[bytes, int]:
-    digest = hashlib.sha256()
-    size = 0
-    for chunk in chunks:
-        digest.update(chunk)
-        size += len(chunk)
-    return digest.digest(), size
