@@ -21,11 +21,11 @@ from pathlib import Path
 from types import FrameType
 from typing import BinaryIO
 
-from .dylink import read_head
+from .dylink import bounded_first_section_extent, read_head
 from .errors import AuditwheelError, RecordError
 from .plan import ModulePatch, RepairPlan
 from .strip import strip_debug
-from .wasm import HEADER, first_section_extent
+from .wasm import HEADER
 from .wheel import Record, RecordRow, WheelArchive, record_hash
 from .zipio import Member, ZipReader, ZipWriter, dos_datetime
 
@@ -52,7 +52,7 @@ def patch_module_stream(chunks: Iterable[bytes], patch: ModulePatch, what: str) 
     extent: int | None = None
     for chunk in iterator:
         buffer += chunk
-        extent = first_section_extent(buffer, what)
+        extent = bounded_first_section_extent(buffer, what)
         if extent is not None and len(buffer) >= extent:
             break
     head = read_head(bytes(buffer[: extent if extent is not None else len(buffer)]), what)

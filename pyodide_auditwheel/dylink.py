@@ -303,6 +303,18 @@ HEAD_PROBE = 64 * 1024
 MAX_HEAD = 16 * 1024 * 1024
 
 
+def bounded_first_section_extent(head: bytes | bytearray, what: str) -> int | None:
+    """:func:`first_section_extent`, refusing a first section larger than ``MAX_HEAD``.
+
+    Every reader of module heads (prefix reads and the repair stream) goes through this, so no
+    path buffers more than ``MAX_HEAD`` bytes for a dylink section.
+    """
+    extent = first_section_extent(head, what)
+    if extent is not None and extent > MAX_HEAD:
+        raise WasmError(f"refusing {what}: its first section claims {extent} bytes, more than the {MAX_HEAD} allowed.")
+    return extent
+
+
 def read_module_head(read_prefix: Callable[[int], bytes], what: str) -> ModuleHead:
     """Decode a module's dylink section reading only its first bytes.
 
@@ -310,9 +322,7 @@ def read_module_head(read_prefix: Callable[[int], bytes], what: str) -> ModuleHe
     from a zip member, so both inputs share one bounded reading strategy.
     """
     head = read_prefix(HEAD_PROBE)
-    extent = first_section_extent(head, what)
-    if extent is not None and extent > MAX_HEAD:
-        raise WasmError(f"refusing {what}: its first section claims {extent} bytes, more than the {MAX_HEAD} allowed.")
+    extent = bounded_first_section_extent(head, what)
     if extent is not None and extent > len(head):
         head = read_prefix(extent)
     return read_head(head, what)

@@ -163,3 +163,14 @@ def test_oversized_first_section_is_refused_before_reading_it() -> None:
     with pytest.raises(WasmError, match="more than the"):
         read_module_head(read_prefix, "module big.so")
     assert max(asked) <= 64 * 1024
+
+
+def test_repair_stream_refuses_oversized_first_section_too() -> None:
+    from pyodide_auditwheel.apply import patch_module_stream
+    from pyodide_auditwheel.dylink import MAX_HEAD
+    from pyodide_auditwheel.plan import ModulePatch
+
+    claim = HEADER + b"\x00" + encode_uleb(MAX_HEAD * 4) + encode_name("dylink.0")
+    chunks = iter([claim, b"\0" * 1024])
+    with pytest.raises(WasmError, match="more than the"):
+        list(patch_module_stream(chunks, ModulePatch("m.so", {}, ("$ORIGIN",), ("$ORIGIN",)), "module m.so"))
