@@ -45,14 +45,14 @@ def build_big_wheel(out_dir: Path, copies: int) -> Path:
         shapely_rows = {r[0]: r for r in csv.reader(io.StringIO(shapely_zip.read(shapely_zip.by_name["Shapely-1.8.2.dist-info/RECORD"]).decode()))}
         writer = ZipWriter(handle)
         for index in range(copies):
-            for member in numpy_zip.members:
+            for member in numpy_zip:
                 if member.is_dir or ".dist-info/" in member.name:
                     continue
                 name = f"{DIST}{index}/{member.name}"
                 writer.copy_raw(numpy_zip, replace(member, name=name))
                 rows.append([name, *numpy_rows[member.name][1:]])
         for index in range(10):
-            for member in shapely_zip.members:
+            for member in shapely_zip:
                 if member.name.endswith(".so"):
                     name = f"{DIST}_geo{index}/{member.name}"
                     writer.copy_raw(shapely_zip, replace(member, name=name))
@@ -109,7 +109,7 @@ def main() -> int:
     for label, copies in (("wheel", args.copies), ("double", args.copies * 2)):
         wheel = build_big_wheel(work / label, copies)
         with open(wheel, "rb") as handle:
-            members = len(ZipReader(handle).members)
+            members = len(ZipReader(handle))
         size_mb = wheel.stat().st_size / 1e6
         print(f"{label}: {wheel.name}: {size_mb:.1f} MB, {members} members", flush=True)
         row: dict[str, object] = {"size_mb": size_mb, "members": members}

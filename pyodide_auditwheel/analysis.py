@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -115,11 +115,25 @@ class Resolver:
         self.abi = abi
         self.search = search
         self.exclude = tuple(exclude)
-        self.files = set(tree.files())
         self.libs_dir = f"{tree.wheel.file_dist}.libs" if tree.wheel else ""
+        # Wheel files by base name, only for the names some module needs: a NEEDED entry can
+        # only ever resolve to a file of that name, and indexing every file of a large wheel
+        # would cost memory for nothing.
         self._by_basename: dict[str, list[str]] = {}
-        for path in sorted(self.files):
-            self._by_basename.setdefault(path.rsplit("/", 1)[-1], []).append(path)
+
+    def index_names(self, names: Iterable[str]) -> None:
+        """Learn where files with these base names are, in one pass over the input."""
+        wanted = {posixpath.basename(name) for name in names} - self._by_basename.keys()
+        if not wanted:
+            return
+        self._by_basename.update(self.tree.files_named(wanted))
+
+    def paths_named(self, base: str) -> list[str]:
+        self.index_names([base])
+        return self._by_basename[base]
+
+    def has_file(self, path: str) -> bool:
+        return path in self.paths_named(path.rsplit("/", 1)[-1])
 
     def candidate_dirs(self, module_path: str, runtime_paths: Sequence[str], in_wheel: bool) -> list[str]:
         """Wheel directories the runtime searches for this module, in order."""
@@ -143,10 +157,10 @@ class Resolver:
         if name.startswith("/"):
             resolved = wheel_path_of_runtime_dir(posixpath.dirname(name), "", self.abi.site_packages)
             candidate = None if resolved is None else _join(resolved, posixpath.basename(name))
-            return candidate if candidate in self.files else None
+            return candidate if candidate is not None and self.has_file(candidate) else None
         if "/" in name:
             return None
-        return next((path for path in (_join(d, name) for d in dirs) if path in self.files), None)
+        return next((path for path in (_join(d, name) for d in dirs) if self.has_file(path)), None)
 
     def is_excluded(self, name: str) -> bool:
         base = name.rsplit("/", 1)[-1]
@@ -161,7 +175,7 @@ class Resolver:
         found = self.search.find(name)
         if found is not None:
             return Dependency(name, "found", str(found[0])), found
-        elsewhere = self._by_basename.get(name.rsplit("/", 1)[-1])
+        elsewhere = self.paths_named(name.rsplit("/", 1)[-1])
         return Dependency(name, "missing", elsewhere[0] if elsewhere else None), None
 
 
@@ -187,8 +201,10 @@ def analyze_tree(tree: InputTree, libdirs: Sequence[Path] = (), exclude: Sequenc
                 pending.append(found)
         reports.append(ModuleReport(path, origin, dylink.needed, dylink.runtime_paths, tuple(dependencies), head))
 
-    for path in tree.module_paths():
-        report(path, "wheel", tree.read_module_head(path))
+    heads = [(path, tree.read_module_head(path)) for path in tree.module_paths()]
+    resolver.index_names(name for _, head in heads for name in head.dylink.needed)
+    for path, head in heads:
+        report(path, "wheel", head)
     while pending:
         library_path, head = pending.pop(0)
         report(str(library_path), "libdir", head)

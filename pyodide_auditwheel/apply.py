@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import shutil
 import signal
@@ -26,7 +27,7 @@ from .errors import AuditwheelError, RecordError
 from .plan import ModulePatch, RepairPlan
 from .strip import strip_debug
 from .wasm import HEADER
-from .wheel import Record, RecordRow, WheelArchive, record_hash
+from .wheel import Record, RecordRow, WheelArchive, insert_before_dist_info, record_hash
 from .zipio import Member, ZipReader, ZipWriter, dos_datetime
 
 VENDORED_MODE = 0o100755
@@ -95,8 +96,8 @@ def new_member_time(reader: ZipReader) -> tuple[int, int]:
             return dos_datetime(int(epoch))
         except ValueError:
             raise AuditwheelError(f"SOURCE_DATE_EPOCH={epoch!r} is not a whole number of seconds.") from None
-    newest = max(((m.dos_date, m.dos_time) for m in reader.members), default=(33, 0))
-    return newest[1], newest[0]
+    dos_date, dos_time = reader.newest_date_time
+    return dos_time, dos_date
 
 
 @contextlib.contextmanager
@@ -135,7 +136,9 @@ class WheelRewriter:
         self.allow_bad_record = allow_bad_record
         self.progress = progress or (lambda _n: None)
         self.record = source.record()
-        self.record.check_matches(source.files())
+        self.record.check_matches(source.files)
+        # Rows of the members whose bytes a repair reads anyway (RECORD is checked for free).
+        self.rows_to_check = self.record.rows_for(None if verify_record else set(plan.patches))
         self.problems: list[str] = []
         self.stripped_bytes = 0
 
@@ -147,13 +150,18 @@ class WheelRewriter:
         self.problems.append(problem)
 
     def check_all_hashes(self) -> None:
-        for member in self.reader.members:
+        """``--verify-record``: every member against its row, before anything is written."""
+        for member in self.reader:
             if member.is_dir or member.name == self.record.path:
                 continue
             stream = HashingStream(self.reader.chunks(member))
             for _ in stream:
                 pass
-            self._record_problem(self.record.check_digest(member.name, stream.digest.digest(), stream.size))
+            self._check_digest(member.name, stream)
+
+    def _check_digest(self, path: str, stream: HashingStream) -> None:
+        row = self.rows_to_check.get(path)
+        self._record_problem(Record.check_digest(row, path, stream.digest.digest(), stream.size))
 
     def write(self, output: Path) -> ApplyOutcome:
         if self.verify_record:
@@ -190,43 +198,40 @@ class WheelRewriter:
     def _write_archive(self, handle: BinaryIO) -> None:
         writer = ZipWriter(handle)
         created = new_member_time(self.reader)
-        rows: dict[str, RecordRow] = dict(self.record.rows)
-        vendored_written = False
-        for member in self.reader.members:
-            if member.name == self.record.path:
+        replaced: dict[str, RecordRow] = {}
+        added: list[RecordRow] = []
+        originals: Iterator[Member | None] = (m for m in self.reader if m.name != self.record.path)
+        # None marks where the vendored libraries go, the same place RECORD lists them.
+        for member in insert_before_dist_info(originals, [None], lambda m: m.name if m else ""):
+            if member is None:
+                added = self._write_vendored(writer, created)
                 continue
-            if not vendored_written and ".dist-info/" in member.name:
-                self._write_vendored(writer, rows, created)
-                vendored_written = True
             patch = self.plan.patches.get(member.name)
             if patch is not None:
-                self._write_patched(writer, member, patch, rows)
+                replaced[member.name] = self._write_patched(writer, member, patch)
             else:
                 writer.copy_raw(self.reader, member)
             self.progress(member.compressed_size)
-        if not vendored_written:
-            self._write_vendored(writer, rows, created)
-        rows.pop(self.record.path, None)
-        ordered = [*rows.values(), RecordRow(self.record.path, "", "")]
         record_member = self.reader.by_name[self.record.path]
-        writer.add_bytes(
-            self.record.path, self.record.encode(ordered), mode=record_member.mode or 0o100644,
-            date_time=(record_member.dos_time, record_member.dos_date),
+        writer.add_chunks(
+            self.record.path, self.record.rewritten(replaced, added), mode=record_member.mode or 0o100644,
+            date_time=(record_member.dos_time, record_member.dos_date), size_hint=len(self.record.data) * 2,
         )
         writer.close()
 
-    def _write_patched(self, writer: ZipWriter, member: Member, patch: ModulePatch, rows: dict[str, RecordRow]) -> None:
+    def _write_patched(self, writer: ZipWriter, member: Member, patch: ModulePatch) -> RecordRow:
         original = HashingStream(self.reader.chunks(member))
         written = writer.add_chunks(
             member.name, patch_module_stream(original, patch, f"module {member.name}"),
             mode=member.mode or 0o100755, date_time=(member.dos_time, member.dos_date), size_hint=member.size,
             template=member,
         )
-        self._record_problem(self.record.check_digest(member.name, original.digest.digest(), original.size))
+        self._check_digest(member.name, original)
         self.stripped_bytes += max(0, original.size - written.size) if patch.strip else 0
-        rows[member.name] = RecordRow(member.name, record_hash(written.sha256), str(written.size))
+        return RecordRow(member.name, record_hash(written.sha256), str(written.size))
 
-    def _write_vendored(self, writer: ZipWriter, rows: dict[str, RecordRow], created: tuple[int, int]) -> None:
+    def _write_vendored(self, writer: ZipWriter, created: tuple[int, int]) -> list[RecordRow]:
+        rows = []
         for library in self.plan.vendored:
             data = library.source.read_bytes()
             if hashlib.sha256(data).hexdigest() != library.sha256:
@@ -236,25 +241,30 @@ class WheelRewriter:
             written = writer.add_chunks(library.dest, chunks, mode=VENDORED_MODE, date_time=created, size_hint=len(data))
             if patch is not None and patch.strip:
                 self.stripped_bytes += max(0, len(data) - written.size)
-            rows[library.dest] = RecordRow(library.dest, record_hash(written.sha256), str(written.size))
+            rows.append(RecordRow(library.dest, record_hash(written.sha256), str(written.size)))
+        return rows
 
     def _verify(self, handle: BinaryIO) -> None:
-        """Re-read what was written: structure, local headers, and CRC of every member we
-        compressed ourselves (copied ones carry their original, already-checked CRC)."""
+        """Re-read what was written: structure, local headers, the member list, RECORD, and
+        the CRC of every member we compressed ourselves (copied ones carry their original,
+        already-checked CRC)."""
         handle.seek(0)
-        written = ZipReader(handle, "the repaired wheel")
-        expected = {m.name for m in self.reader.members} | {lib.dest for lib in self.plan.vendored}
-        if {m.name for m in written.members} != expected:
+        recheck = set(self.plan.patches) | {self.record.path}
+        written = ZipReader(handle, "the repaired wheel", index=recheck.__contains__)
+        expected: Iterator[str] = self.reader.names()
+        if not self.plan.is_noop:
+            record_path = self.record.path
+            originals = (name for name in self.reader.names() if name != record_path)
+            expected = itertools.chain(insert_before_dist_info(originals, [lib.dest for lib in self.plan.vendored], str), [record_path])
+        if any(a != b for a, b in itertools.zip_longest(expected, written.names())):
             raise AuditwheelError("internal error: the repaired wheel does not hold the expected members; nothing was written.")
         if self.plan.is_noop:
             return
-        recheck = set(self.plan.patches) | {self.record.path}
-        for member in written.members:
-            if member.name in recheck:
-                for _ in written.chunks(member):
-                    pass
+        for member in written.by_name.values():
+            for _ in written.chunks(member):
+                pass
         record = Record.parse(self.record.path, written.read(written.by_name[self.record.path]))
-        record.check_matches([m.name for m in written.members])
+        record.check_matches(written.names)
 
 
 def _mode_of(path: Path) -> int:

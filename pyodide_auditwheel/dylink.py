@@ -297,7 +297,7 @@ def read_head(head: bytes, what: str = "module") -> ModuleHead:
 
 
 # The first read of a module; the dylink section of real modules is well under this.
-HEAD_PROBE = 64 * 1024
+HEAD_PROBE = 4 * 1024
 # A dylink section larger than this is not something any toolchain writes: refuse it instead
 # of decompressing an attacker's choice of bytes.
 MAX_HEAD = 16 * 1024 * 1024

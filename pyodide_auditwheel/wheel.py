@@ -10,25 +10,28 @@ from __future__ import annotations
 
 import base64
 import csv
+import hashlib
 import io
+import itertools
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, NamedTuple, TypeVar
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from .abi import Abi, abi_for_platforms, unknown_abi
 from .dylink import ModuleHead, read_module_head
 from .errors import AuditwheelError, InvalidWheelNameError, RecordError
-from .zipio import ZipReader, check_member_name
+from .zipio import Member, ZipReader, check_member_name
 
 InputKind = Literal["wheel", "directory", "module"]
 
 MODULE_SUFFIXES = (".so", ".wasm")
 RECORD_EXEMPT_SUFFIXES = ("RECORD", "RECORD.jws", "RECORD.p7s")
+RECORD_FLUSH_ROWS = 1024
 
 
 def is_module_name(path: str) -> bool:
@@ -64,56 +67,93 @@ def record_hash(digest: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-@dataclass(frozen=True)
-class RecordRow:
+class RecordRow(NamedTuple):
     path: str
     hash: str
     size: str
 
 
-class Record:
-    """A wheel's RECORD: the hash and size of every file, in its original row order."""
+_FINGERPRINT_KEY = os.urandom(16)
 
-    def __init__(self, path: str, rows: list[RecordRow]) -> None:
+
+def name_fingerprint(names: Iterable[str]) -> list[int]:
+    """A sorted list of keyed 64-bit hashes of ``names``: two collections of names are the
+    same multiset exactly when their fingerprints are equal (up to a 2**-64 chance per pair,
+    which no input can aim at since the key is drawn per process).  Comparing fingerprints
+    instead of sets of names keeps the check at 8 bytes per name."""
+    key = _FINGERPRINT_KEY
+    return sorted(int.from_bytes(hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=8, key=key).digest(), "little") for name in names)
+
+
+class Record:
+    """A wheel's RECORD, kept as its bytes and read row by row when needed.
+
+    Holding every row as an object would cost more memory than the rest of a repair on wheels
+    with many files; the rows are parsed (and checked) once here and again only when the
+    RECORD is compared with the archive or rewritten.
+    """
+
+    def __init__(self, path: str, data: bytes) -> None:
         self.path = path
-        self.rows = {row.path: row for row in rows}
+        self.data = data
 
     @classmethod
     def parse(cls, path: str, data: bytes) -> Record:
+        return cls(path, data)
+
+    def rows(self) -> Iterator[RecordRow]:
+        """Every row, in order; blank lines are skipped."""
         try:
-            text = data.decode("utf-8")
-            rows = []
-            for fields in csv.reader(io.StringIO(text)):
+            for fields in csv.reader(line.decode("utf-8") for line in io.BytesIO(self.data)):
                 if not fields:
                     continue
                 if len(fields) != 3:
                     raise RecordError(f"bad RECORD: the row {','.join(fields)!r} does not have 3 fields.")
-                rows.append(RecordRow(*fields))
+                yield RecordRow(*fields)
         except (UnicodeDecodeError, csv.Error) as error:
-            raise RecordError(f"bad RECORD: {path} cannot be read as CSV ({error}).") from None
+            raise RecordError(f"bad RECORD: {self.path} cannot be read as CSV ({error}).") from None
+
+    def rows_for(self, paths: Collection[str] | None) -> dict[str, RecordRow]:
+        """The rows of ``paths`` (of every file when None), for checking bytes read anyway."""
+        return {row.path: row for row in self.rows() if paths is None or row.path in paths}
+
+    def _exempt(self) -> set[str]:
+        return {f"{self.path.rsplit('/', 1)[0]}/{suffix}" for suffix in RECORD_EXEMPT_SUFFIXES}
+
+    def check_matches(self, files: Callable[[], Iterable[str]]) -> None:
+        """RECORD and the archive must list the same files, each once (directories and RECORD's
+        own signatures aside): a wheel where they differ was tampered with or badly built.
+
+        ``files`` is called again only to explain a mismatch."""
+        exempt = self._exempt()
+
+        def listed() -> Iterator[str]:
+            return (row.path for row in self.rows() if not row.path.endswith("/") and row.path not in exempt)
+
+        def present() -> Iterator[str]:
+            return (path for path in files() if not path.endswith("/") and path not in exempt)
+
+        # Wheel builders write RECORD in archive order: then one streaming comparison decides.
+        if all(a == b for a, b in itertools.zip_longest(listed(), present())):
+            return
+        if name_fingerprint(listed()) == name_fingerprint(present()):
+            return
         seen: set[str] = set()
-        for row in rows:
+        for row in self.rows():
             if row.path in seen:
                 raise RecordError(f"bad RECORD: {row.path!r} is listed twice.")
             seen.add(row.path)
-        return cls(path, rows)
-
-    def check_matches(self, files: list[str]) -> None:
-        """RECORD and the archive must list the same files (directories and RECORD's own
-        signatures aside): a wheel where they differ was tampered with or badly built."""
-        listed = {path for path in self.rows if not path.endswith("/")}
-        present = {path for path in files if not path.endswith("/")}
-        exempt = {f"{self.path.rsplit('/', 1)[0]}/{suffix}" for suffix in RECORD_EXEMPT_SUFFIXES}
-        absent = sorted(listed - present - exempt)
+        listed_paths = {path for path in seen if not path.endswith("/")}
+        present_paths = {path for path in files() if not path.endswith("/")}
+        absent = sorted(listed_paths - present_paths - exempt)
         if absent:
             raise RecordError(f"bad RECORD: it lists {len(absent)} file(s) not in the wheel, e.g. {absent[0]!r}.")
-        unlisted = sorted(present - listed - exempt)
-        if unlisted:
-            raise RecordError(f"bad RECORD: {len(unlisted)} file(s) in the wheel are not listed in it, e.g. {unlisted[0]!r}.")
+        unlisted = sorted(present_paths - listed_paths - exempt)
+        raise RecordError(f"bad RECORD: {len(unlisted)} file(s) in the wheel are not listed in it, e.g. {unlisted[0]!r}.")
 
-    def check_digest(self, path: str, digest: bytes, size: int) -> str | None:
+    @staticmethod
+    def check_digest(row: RecordRow | None, path: str, digest: bytes, size: int) -> str | None:
         """None when ``path``'s row agrees with the bytes read, else why not."""
-        row = self.rows.get(path)
         if row is None:
             return f"{path!r} is not listed in RECORD"
         algorithm, _, _ = row.hash.partition("=")
@@ -125,15 +165,52 @@ class Record:
             return f"{path!r} is {size} bytes but RECORD says {row.size}"
         return None
 
-    def encode(self, rows: list[RecordRow]) -> bytes:
+    def rewritten(self, replaced: Mapping[str, RecordRow], added: Iterable[RecordRow]) -> Iterator[bytes]:
+        """The new RECORD as a stream: the original rows in their order with ``replaced`` ones
+        swapped in, ``added`` ones just before the first ``.dist-info`` row (where a repair
+        puts those files in the archive), and RECORD's own row last, without a hash."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        for row in rows:
-            writer.writerow([row.path, row.hash, row.size])
-        return out.getvalue().encode("utf-8")
+
+        def flush() -> bytes:
+            data = out.getvalue().encode("utf-8")
+            out.seek(0)
+            out.truncate()
+            return data
+
+        for count, row in enumerate(
+            itertools.chain(insert_before_dist_info((replaced.get(row.path, row) for row in self.rows() if row.path != self.path), added, lambda row: row.path), [RecordRow(self.path, "", "")])
+        ):
+            writer.writerow(row)
+            if count % RECORD_FLUSH_ROWS == RECORD_FLUSH_ROWS - 1:
+                yield flush()
+        yield flush()
 
 
-def find_record_path(files: list[str]) -> str:
+T = TypeVar("T")
+
+
+def insert_before_dist_info(items: Iterable[T], inserted: Iterable[T], path_of: Callable[[T], str]) -> Iterator[T]:
+    """``items`` with ``inserted`` placed before the first item inside a ``.dist-info``
+    directory (or at the end): where a repair adds vendored libraries, in the archive and in
+    RECORD alike."""
+    pending = True
+    for item in items:
+        if pending and ".dist-info/" in path_of(item):
+            yield from inserted
+            pending = False
+        yield item
+    if pending:
+        yield from inserted
+
+
+def _worth_indexing(path: str) -> bool:
+    """Members looked up by name: modules (for their heads) and the top-level ``.dist-info``
+    files (RECORD, WHEEL).  Everything else is only ever streamed past."""
+    return is_module_name(path) or (path.count("/") == 1 and ".dist-info/" in path)
+
+
+def find_record_path(files: Iterable[str]) -> str:
     records = [path for path in files if path.count("/") == 1 and path.endswith(".dist-info/RECORD")]
     if len(records) != 1:
         raise RecordError(
@@ -153,7 +230,8 @@ class InputTree:
     def abi(self) -> Abi:
         return self.wheel.abi if self.wheel else unknown_abi()
 
-    def files(self) -> list[str]:
+    def files(self) -> Iterable[str]:
+        """The relative paths of the input's files (not directories), streamed."""
         raise NotImplementedError
 
     def read_prefix(self, path: str, size: int) -> bytes:
@@ -164,6 +242,17 @@ class InputTree:
 
     def module_paths(self) -> list[str]:
         return [path for path in self.files() if is_module_name(path)]
+
+    def files_named(self, bases: Collection[str]) -> dict[str, list[str]]:
+        """The paths of the files with each of these base names, sorted, in one pass."""
+        found: dict[str, list[str]] = {base: [] for base in bases}
+        for path in self.files():
+            paths = found.get(path.rsplit("/", 1)[-1])
+            if paths is not None:
+                paths.append(path)
+        for paths in found.values():
+            paths.sort()
+        return found
 
     def read_module_head(self, path: str) -> ModuleHead:
         """The dylink section of a module, reading no more of it than needed."""
@@ -182,22 +271,40 @@ class WheelArchive(InputTree):
         self.wheel = WheelName.parse(path.name)
         self.file: BinaryIO = open_input_file(path)
         try:
-            self.zip = ZipReader(self.file, path.name)
+            self.zip = ZipReader(self.file, path.name, index=_worth_indexing)
         except BaseException:
             self.file.close()
             raise
 
-    def files(self) -> list[str]:
-        return [member.name for member in self.zip.members if not member.is_dir]
+    def files(self) -> Iterator[str]:
+        return (name for name in self.zip.names() if not name.endswith("/"))
+
+    def module_paths(self) -> list[str]:
+        return [path for path in self.zip.by_name if is_module_name(path)]
+
+    def files_named(self, bases: Collection[str]) -> dict[str, list[str]]:
+        # Module-like base names are answered from the reader's index, which holds every
+        # module: only other names cost a pass over the archive.
+        found = super().files_named([base for base in bases if not is_module_name(base)])
+        for base in bases:
+            if is_module_name(base):
+                found[base] = sorted(path for path in self.zip.by_name if path.rsplit("/", 1)[-1] == base)
+        return found
+
+    def _member(self, path: str) -> Member:
+        member = self.zip.find(path)
+        if member is None:
+            raise AuditwheelError(f"{self.display} has no member {path!r}.")
+        return member
 
     def read_prefix(self, path: str, size: int) -> bytes:
-        return self.zip.read_head(self.zip.by_name[path], size)
+        return self.zip.read_head(self._member(path), size)
 
     def read(self, path: str) -> bytes:
-        return self.zip.read(self.zip.by_name[path])
+        return self.zip.read(self._member(path))
 
     def record(self) -> Record:
-        path = find_record_path(self.files())
+        path = find_record_path(list(self.zip.by_name))
         return Record.parse(path, self.read(path))
 
     def close(self) -> None:

@@ -10,12 +10,16 @@ bytes.  Only stored (0) and deflate (8) members are supported: they are all a wh
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
+import os
+import re
 import stat
 import struct
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from array import array
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
@@ -44,14 +48,17 @@ ZIP64_EXTRA_ID = 0x0001
 ZIP64_LIMIT = 0xFFFFFFFF
 ZIP64_COUNT_LIMIT = 0xFFFF
 CHUNK = 1 << 20
+CD_WINDOW = 256 * 1024
+HASH_MASK = (1 << 64) - 1
 
 # Deflate cannot expand data more than ~1032:1; a member declaring more is lying about its
 # size, and reading it would be a decompression bomb.
 MAX_DEFLATE_RATIO = 1100
 MAX_COMMENT_SEARCH = 0xFFFF + EOCD.size
+HEAD_READ_SLACK = 1024
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Member:
     """One central-directory entry, with the offset of its data checked against its local header."""
 
@@ -69,7 +76,7 @@ class Member:
     extract_version: int
     header_offset: int
     extra: bytes
-    data_offset: int = -1
+    data_offset: int
 
     @property
     def is_dir(self) -> bool:
@@ -100,9 +107,16 @@ def _without_zip64(extra: bytes) -> bytes:
     )
 
 
+# Names made only of these characters, with no component starting with a dot, are safe; the
+# rest get the detailed checks below.  (Nearly every name in a wheel takes the fast path.)
+_PLAIN_NAME = re.compile(r"(?:[\w+-][\w.+-]*/)*[\w+-][\w.+-]*/?")
+
+
 def check_member_name(name: str) -> None:
     """Refuse names that could write outside an extraction directory or mean different files
     on different systems."""
+    if _PLAIN_NAME.fullmatch(name):
+        return
     reason = None
     if not name:
         reason = "is empty"
@@ -122,16 +136,70 @@ def check_member_name(name: str) -> None:
         raise UnsafePathError(f"unsafe member name {name!r} in the wheel: it {reason}.")
 
 
-class ZipReader:
-    """A read-only view of a zip archive on a seekable binary file."""
+def _index_all(_name: str) -> bool:
+    return True
 
-    def __init__(self, file: BinaryIO, display_name: str = "archive") -> None:
+
+def _folded(name: str) -> str:
+    """The key under which two names are the same file on a case-insensitive file system."""
+    return name.rstrip("/").casefold()
+
+
+def _real_fd(file: BinaryIO) -> int | None:
+    """The OS file descriptor behind ``file``, if it has one (in-memory files do not)."""
+    try:
+        return file.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return None
+
+
+class ZipReader:
+    """A read-only view of a zip archive on a seekable binary file.
+
+    The central directory is checked entry by entry when the reader is made (names, flags,
+    local headers, duplicates, overlaps) and streamed again, in windows, whenever the members
+    are iterated.  What stays in memory per member is 8 bytes (where its data starts), plus
+    full entries only for the members ``index`` selects for lookup by name: a wheel with
+    twice the members does not need twice the memory.
+    """
+
+    def __init__(self, file: BinaryIO, display_name: str = "archive", index: Callable[[str], bool] | None = None) -> None:
         self.file = file
         self.display_name = display_name
+        self._fd = _real_fd(file)
         file.seek(0, 2)
         self.file_size = file.tell()
-        self.members = self._read_central_directory()
-        self.by_name = {member.name: member for member in self.members}
+        self._cd_offset, self._cd_size, self.count = self._locate_central_directory()
+        self._data_offsets = array("Q")
+        self.by_name: dict[str, Member] = {}
+        # dos_date << 16 | dos_time of the newest member: the default time of members we add.
+        self._newest = 33 << 16
+        self._scan(index or _index_all)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[Member]:
+        """Every member, in central-directory order, decoded afresh from the directory."""
+        for position, (raw_name, fields, extra) in enumerate(self._raw_entries()):
+            yield self._member(raw_name, fields, extra, self._data_offsets[position])
+
+    @property
+    def newest_date_time(self) -> tuple[int, int]:
+        """(dos_date, dos_time) of the newest member (1980-01-01 for an empty archive)."""
+        return self._newest >> 16, self._newest & 0xFFFF
+
+    def names(self) -> Iterator[str]:
+        """Every member's name, in central-directory order (cheaper than whole members)."""
+        for raw_name, fields, _extra in self._raw_entries():
+            yield self._decode_name(raw_name, fields[3])
+
+    def find(self, name: str) -> Member | None:
+        """The member called ``name``: from the index when it holds it, else by a scan."""
+        member = self.by_name.get(name)
+        if member is None:
+            member = next((m for m in self if m.name == name), None)
+        return member
 
     # -- structure ---------------------------------------------------------------------------
 
@@ -139,8 +207,13 @@ class ZipReader:
         return ArchiveError(f"corrupt zip archive {self.display_name}: {why}.")
 
     def _read_at(self, offset: int, size: int) -> bytes:
-        self.file.seek(offset)
-        data = self.file.read(size)
+        # pread reads exactly what is asked; seek+read on a buffered file would pull a whole
+        # buffer for every 30-byte local header.
+        if self._fd is not None:
+            data = os.pread(self._fd, size, offset)
+        else:
+            self.file.seek(offset)
+            data = self.file.read(size)
         if len(data) != size:
             raise self._fail("it is truncated")
         return data
@@ -159,7 +232,8 @@ class ZipReader:
             pos = tail.rfind(b"PK\x05\x06", 0, pos)
         raise ArchiveError(f"not a zip archive: {self.display_name} has no end-of-central-directory record.")
 
-    def _read_central_directory(self) -> list[Member]:
+    def _locate_central_directory(self) -> tuple[int, int, int]:
+        """(offset, size, entry count) of the central directory, ZIP64 records followed."""
         eocd_offset, fields = self._find_eocd()
         _, disk, cd_disk, _entries_disk, entries, cd_size, cd_offset, _ = fields
         if disk != 0 or cd_disk != 0:
@@ -183,35 +257,39 @@ class ZipReader:
         # that would otherwise make us loop (or allocate) for nothing.
         if entries * CENTRAL.size > cd_size:
             raise self._fail(f"the end record announces {entries} members, more than the central directory can hold")
-        directory = self._read_at(cd_offset, cd_size)
-        members: list[Member] = []
-        seen: dict[str, str] = {}
-        raw_names: dict[str, bytes] = {}
-        pos = 0
-        for _ in range(entries):
-            if pos + CENTRAL.size > len(directory):
-                raise self._fail("the central directory is truncated")
-            (
-                sig, create_version, extract_version, flags, method, dos_time, dos_date, crc,
-                csize, usize, name_len, extra_len, comment_len, _disk_start, internal_attr,
-                external_attr, header_offset,
-            ) = CENTRAL.unpack_from(directory, pos)
-            if sig != CENTRAL_SIG:
+        return cd_offset, cd_size, entries
+
+    def _raw_entries(self) -> Iterator[tuple[bytes, tuple[int, ...], bytes]]:
+        """(raw name, fixed fields, extra field) of each central entry, reading the directory
+        in windows so it is never held whole."""
+        end = self._cd_offset + self._cd_size
+        pos = self._cd_offset
+        window, window_start = b"", pos
+        for _ in range(self.count):
+            rel = pos - window_start
+            if rel + CENTRAL.size > len(window):
+                window, window_start, rel = self._window(pos, end, CENTRAL.size), pos, 0
+            fields = CENTRAL.unpack_from(window, rel)
+            if fields[0] != CENTRAL_SIG:
                 raise self._fail("a central directory entry has a bad signature")
-            pos += CENTRAL.size
-            if pos + name_len + extra_len + comment_len > len(directory):
-                raise self._fail("the central directory is truncated")
-            raw_name = directory[pos : pos + name_len]
-            extra = directory[pos + name_len : pos + name_len + extra_len]
-            pos += name_len + extra_len + comment_len
-            # Wheels are written with UTF-8 names whether or not the flag is set (as pip reads
-            # them); cp437 is only the fallback for bytes that are not UTF-8 at all.
-            try:
-                name = raw_name.decode("utf-8")
-            except UnicodeDecodeError:
-                if flags & FLAG_UTF8:
-                    raise self._fail(f"member name {raw_name!r} is flagged UTF-8 but is not") from None
-                name = raw_name.decode("cp437")
+            name_len, extra_len, comment_len = fields[10], fields[11], fields[12]
+            total = CENTRAL.size + name_len + extra_len + comment_len
+            if rel + total > len(window):
+                window, window_start, rel = self._window(pos, end, total), pos, 0
+            name_start = rel + CENTRAL.size
+            yield window[name_start : name_start + name_len], fields, window[name_start + name_len : name_start + name_len + extra_len]
+            pos += total
+
+    def _window(self, pos: int, end: int, needed: int) -> bytes:
+        if pos + needed > end:
+            raise self._fail("the central directory is truncated")
+        return self._read_at(pos, min(end - pos, max(CD_WINDOW, needed)))
+
+    def _decode(self, raw_name: bytes, fields: tuple[int, ...], extra: bytes) -> tuple[str, int, int, int]:
+        """(name, compressed size, size, local header offset), ZIP64 values applied."""
+        csize, usize, header_offset = fields[8], fields[9], fields[16]
+        name = self._decode_name(raw_name, fields[3])
+        if ZIP64_LIMIT in (csize, usize, header_offset):
             for field_id, body in _split_extra(extra):
                 if field_id == ZIP64_EXTRA_ID:
                     values = list(struct.unpack_from(f"<{len(body) // 8}Q", body)) if len(body) >= 8 else []
@@ -221,77 +299,125 @@ class ZipReader:
                         csize = values.pop(0)
                     if header_offset == ZIP64_LIMIT and values:
                         header_offset = values.pop(0)
-            member = Member(
-                name, method, flags, crc, csize, usize, dos_time, dos_date, external_attr,
-                internal_attr, create_version, extract_version, header_offset, extra,
-            )
-            self._check_member(member, seen)
-            raw_names[name] = raw_name
-            members.append(member)
-        return self._locate_data(members, raw_names, cd_offset)
+        return name, csize, usize, header_offset
 
-    def _check_member(self, member: Member, seen: dict[str, str]) -> None:
-        check_member_name(member.name)
-        if member.is_symlink:
-            raise UnsafePathError(f"unsafe member {member.name!r} in the wheel: it is a symbolic link.")
-        if member.flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION):
-            raise ArchiveError(f"unsupported zip archive {self.display_name}: member {member.name!r} is encrypted.")
-        if member.method not in (STORED, DEFLATED):
+    def _decode_name(self, raw_name: bytes, flags: int) -> str:
+        # Wheels are written with UTF-8 names whether or not the flag is set (as pip reads
+        # them); cp437 is only the fallback for bytes that are not UTF-8 at all.
+        try:
+            return raw_name.decode("utf-8")
+        except UnicodeDecodeError:
+            if flags & FLAG_UTF8:
+                raise self._fail(f"member name {raw_name!r} is flagged UTF-8 but is not") from None
+            return raw_name.decode("cp437")
+
+    def _member(self, raw_name: bytes, fields: tuple[int, ...], extra: bytes, data_offset: int) -> Member:
+        name, csize, usize, header_offset = self._decode(raw_name, fields, extra)
+        return Member(
+            name, fields[4], fields[3], fields[7], csize, usize, fields[5], fields[6], fields[15], fields[14],
+            fields[1], fields[2], header_offset, extra, data_offset,
+        )
+
+    def _scan(self, index: Callable[[str], bool]) -> None:
+        """Check every entry once; remember where each member's data starts."""
+        folded_hashes = array("Q")
+        previous_end = 0
+        in_offset_order = True
+        for raw_name, fields, extra in self._raw_entries():
+            name, csize, usize, header_offset = self._decode(raw_name, fields, extra)
+            self._check_entry(name, fields[4], fields[3], csize, usize, (fields[15] >> 16) & 0xFFFF)
+            data_offset = self._data_offset(name, raw_name, fields[4], fields[3], header_offset, csize)
+            self._data_offsets.append(data_offset)
+            folded_hashes.append(hash(_folded(name)) & HASH_MASK)
+            if header_offset < previous_end:
+                in_offset_order = False
+            previous_end = data_offset + csize
+            stamp = fields[6] << 16 | fields[5]
+            if stamp > self._newest:
+                self._newest = stamp
+            if index(name):
+                self.by_name[name] = self._member(raw_name, fields, extra, data_offset)
+        self._check_unique(folded_hashes)
+        if not in_offset_order:
+            self._check_no_overlap()
+
+    def _check_entry(self, name: str, method: int, flags: int, csize: int, usize: int, mode: int) -> None:
+        check_member_name(name)
+        if stat.S_ISLNK(mode):
+            raise UnsafePathError(f"unsafe member {name!r} in the wheel: it is a symbolic link.")
+        if flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION):
+            raise ArchiveError(f"unsupported zip archive {self.display_name}: member {name!r} is encrypted.")
+        if method not in (STORED, DEFLATED):
             raise ArchiveError(
-                f"unsupported zip archive {self.display_name}: member {member.name!r} uses compression method "
-                f"{member.method}; wheels use stored or deflate."
+                f"unsupported zip archive {self.display_name}: member {name!r} uses compression method "
+                f"{method}; wheels use stored or deflate."
             )
-        if member.method == STORED and member.size != member.compressed_size:
-            raise self._fail(f"stored member {member.name!r} declares {member.size} bytes but holds {member.compressed_size}")
-        if member.method == DEFLATED and member.size > max(member.compressed_size, 1) * MAX_DEFLATE_RATIO:
+        if method == STORED and usize != csize:
+            raise self._fail(f"stored member {name!r} declares {usize} bytes but holds {csize}")
+        if method == DEFLATED and usize > max(csize, 1) * MAX_DEFLATE_RATIO:
             raise ArchiveError(
-                f"refusing {self.display_name}: member {member.name!r} declares a compression ratio no deflate "
+                f"refusing {self.display_name}: member {name!r} declares a compression ratio no deflate "
                 "stream can reach (a decompression bomb)."
             )
-        key = member.name.rstrip("/").casefold()
-        if key in seen:
-            what = "appears twice" if seen[key] == member.name else f"collides with {seen[key]!r} on case-insensitive file systems"
-            raise UnsafePathError(f"unsafe member {member.name!r} in the wheel: it {what}.")
-        seen[key] = member.name
 
-    def _locate_data(self, members: list[Member], raw_names: dict[str, bytes], cd_offset: int) -> list[Member]:
-        """Check every local header against its central entry; find where each member's data is.
+    def _check_unique(self, folded_hashes: array[int]) -> None:
+        """Refuse names that repeat, exactly or once case is folded (they overwrite each other
+        on extraction).  Hashes are compared first so no set of names is kept; an equal pair
+        of hashes is confirmed on the names themselves."""
+        ordered = sorted(folded_hashes)
+        suspects = {a for a, b in itertools.pairwise(ordered) if a == b}
+        if not suspects:
+            return
+        seen: dict[str, str] = {}
+        for member in self:
+            key = _folded(member.name)
+            if hash(key) & HASH_MASK not in suspects:
+                continue
+            if key in seen:
+                what = "appears twice" if seen[key] == member.name else f"collides with {seen[key]!r} on case-insensitive file systems"
+                raise UnsafePathError(f"unsafe member {member.name!r} in the wheel: it {what}.")
+            seen[key] = member.name
 
-        Overlapping members (the trick behind non-recursive zip bombs) are refused.
-        """
-        located = []
-        for member in members:
-            if member.header_offset + LOCAL.size > cd_offset:
-                raise self._fail(f"member {member.name!r} starts past the central directory")
-            header = LOCAL.unpack(self._read_at(member.header_offset, LOCAL.size))
-            sig, _version, flags, method, _t, _d, _crc, _cs, _us, name_len, extra_len = header
-            if sig != LOCAL_SIG:
-                raise self._fail(f"the local header of {member.name!r} is missing")
-            local_name = self._read_at(member.header_offset + LOCAL.size, name_len)
-            if local_name != raw_names[member.name]:
-                raise self._fail(
-                    f"the central directory names {member.name!r} but its local header names {local_name.decode('utf-8', 'replace')!r}"
-                )
-            if method != member.method or (flags & FLAG_ENCRYPTED) != (member.flags & FLAG_ENCRYPTED):
-                raise self._fail(f"the local header of {member.name!r} disagrees with the central directory")
-            data_offset = member.header_offset + LOCAL.size + name_len + extra_len
-            if data_offset + member.compressed_size > cd_offset:
-                raise self._fail(f"member {member.name!r} declares more data than the archive holds")
-            located.append(replace(member, data_offset=data_offset))
-        ordered = sorted(located, key=lambda m: m.header_offset)
-        for before, after in itertools.pairwise(ordered):
-            if before.data_offset + before.compressed_size > after.header_offset:
-                raise self._fail(f"members {before.name!r} and {after.name!r} overlap")
-        return located
+    def _data_offset(self, name: str, raw_name: bytes, method: int, flags: int, header_offset: int, csize: int) -> int:
+        """Where a member's data starts, after checking its local header agrees with its central
+        entry: a reader that trusts only one of the two can be shown a different file than
+        another tool extracts."""
+        cd_offset = self._cd_offset
+        if header_offset + LOCAL.size > cd_offset:
+            raise self._fail(f"member {name!r} starts past the central directory")
+        # One read covers the fixed header and the name, which must match the central one.
+        header = self._read_at(header_offset, min(LOCAL.size + len(raw_name), cd_offset - header_offset))
+        sig, _version, local_flags, local_method, _t, _d, _crc, _cs, _us, name_len, extra_len = LOCAL.unpack_from(header)
+        if sig != LOCAL_SIG:
+            raise self._fail(f"the local header of {name!r} is missing")
+        if name_len != len(raw_name) or header[LOCAL.size :] != raw_name:
+            local_name = self._read_at(header_offset + LOCAL.size, min(name_len, max(cd_offset - header_offset - LOCAL.size, 0)))
+            raise self._fail(
+                f"the central directory names {name!r} but its local header names {local_name.decode('utf-8', 'replace')!r}"
+            )
+        if local_method != method or (local_flags & FLAG_ENCRYPTED) != (flags & FLAG_ENCRYPTED):
+            raise self._fail(f"the local header of {name!r} disagrees with the central directory")
+        data_offset: int = header_offset + LOCAL.size + name_len + extra_len
+        if data_offset + csize > cd_offset:
+            raise self._fail(f"member {name!r} declares more data than the archive holds")
+        return data_offset
+
+    def _check_no_overlap(self) -> None:
+        """Refuse overlapping members, the trick behind non-recursive zip bombs.  Only archives
+        whose directory is not in file order get here; they pay for a sort."""
+        spans = sorted((m.header_offset, m.data_offset + m.compressed_size, m.name) for m in self)
+        for before, after in itertools.pairwise(spans):
+            if before[1] > after[0]:
+                raise self._fail(f"members {before[2]!r} and {after[2]!r} overlap")
 
     # -- data --------------------------------------------------------------------------------
 
-    def raw_chunks(self, member: Member) -> Iterator[bytes]:
-        """The member's compressed bytes, as stored."""
+    def raw_chunks(self, member: Member, chunk_size: int = CHUNK) -> Iterator[bytes]:
+        """The member's compressed bytes, as stored, in pieces of at most ``chunk_size``."""
         remaining = member.compressed_size
         offset = member.data_offset
         while remaining:
-            size = min(CHUNK, remaining)
+            size = min(chunk_size, remaining)
             chunk = self._read_at(offset, size)
             offset += size
             remaining -= size
@@ -302,14 +428,19 @@ class ZipReader:
         the declared size: more data than declared is an error, not a longer file."""
         produced = 0
         decompressor = zlib.decompressobj(-15) if member.method == DEFLATED else None
-        for raw in self.raw_chunks(member):
+        # A head read pulls compressed bytes in pieces little larger than the head: deflate
+        # output is never much smaller than its input, so this reads (and inflates) no more
+        # than the head needs instead of a whole megabyte per module.
+        piece = CHUNK if limit is None else min(CHUNK, limit + HEAD_READ_SLACK)
+        for raw in self.raw_chunks(member, piece):
             pending = raw
             while pending:
                 if decompressor is None:
                     out, pending = pending, b""
                 else:
+                    wanted = CHUNK if limit is None else max(limit - produced, 1)
                     try:
-                        out = decompressor.decompress(pending, CHUNK)
+                        out = decompressor.decompress(pending, wanted)
                     except zlib.error:
                         raise self._fail(f"member {member.name!r} has invalid compressed data") from None
                     pending = decompressor.unconsumed_tail
@@ -374,41 +505,95 @@ class Written:
     size: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """What the central directory needs to know about one written member."""
+
+    name: bytes
+    method: int
+    flags: int
+    crc: int
+    compressed_size: int
+    size: int
+    dos_time: int
+    dos_date: int
+    external_attr: int
+    internal_attr: int
+    create_version: int
+    extract_version: int
+    extra: bytes
+
+
 class ZipWriter:
-    """Writes an archive member by member to a seekable file, keeping only the central
-    directory in memory."""
+    """Writes an archive member by member to a seekable file.
+
+    The central directory is accumulated as its final encoded bytes (about 100 bytes per
+    member), not as objects, so memory stays small and flat however many members pass.
+    """
 
     def __init__(self, file: BinaryIO) -> None:
         self.file = file
-        self.entries: list[Member] = []
+        self._directory = bytearray()
+        self.count = 0
 
-    def _local_header(self, member: Member) -> bytes:
-        name = member.name.encode("utf-8")
-        needs_zip64 = member.size >= ZIP64_LIMIT or member.compressed_size >= ZIP64_LIMIT
-        extra = _without_zip64(member.extra)
+    @staticmethod
+    def _local_header(entry: _Entry) -> bytes:
+        needs_zip64 = entry.size >= ZIP64_LIMIT or entry.compressed_size >= ZIP64_LIMIT
+        extra = entry.extra
         if needs_zip64:
-            extra = struct.pack("<HHQQ", ZIP64_EXTRA_ID, 16, member.size, member.compressed_size) + extra
+            extra = struct.pack("<HHQQ", ZIP64_EXTRA_ID, 16, entry.size, entry.compressed_size) + extra
         return LOCAL.pack(
             LOCAL_SIG,
-            45 if needs_zip64 else max(member.extract_version, 20),
-            member.flags & ~FLAG_DATA_DESCRIPTOR,
-            member.method,
-            member.dos_time,
-            member.dos_date,
-            member.crc,
-            ZIP64_LIMIT if needs_zip64 else member.compressed_size,
-            ZIP64_LIMIT if needs_zip64 else member.size,
-            len(name),
+            45 if needs_zip64 else max(entry.extract_version, 20),
+            entry.flags,
+            entry.method,
+            entry.dos_time,
+            entry.dos_date,
+            entry.crc,
+            ZIP64_LIMIT if needs_zip64 else entry.compressed_size,
+            ZIP64_LIMIT if needs_zip64 else entry.size,
+            len(entry.name),
             len(extra),
-        ) + name + extra
+        ) + entry.name + extra
+
+    def _add_to_directory(self, entry: _Entry, offset: int) -> None:
+        zip64_values = []
+        usize, csize = entry.size, entry.compressed_size
+        if usize >= ZIP64_LIMIT:
+            zip64_values.append(usize)
+            usize = ZIP64_LIMIT
+        if csize >= ZIP64_LIMIT:
+            zip64_values.append(csize)
+            csize = ZIP64_LIMIT
+        if offset >= ZIP64_LIMIT:
+            zip64_values.append(offset)
+            offset = ZIP64_LIMIT
+        extra = entry.extra
+        if zip64_values:
+            body = struct.pack(f"<{len(zip64_values)}Q", *zip64_values)
+            extra = struct.pack("<HH", ZIP64_EXTRA_ID, len(body)) + body + extra
+        self._directory += CENTRAL.pack(
+            CENTRAL_SIG, entry.create_version, 45 if zip64_values else max(entry.extract_version, 20),
+            entry.flags, entry.method, entry.dos_time, entry.dos_date, entry.crc, csize, usize,
+            len(entry.name), len(extra), 0, 0, entry.internal_attr, entry.external_attr, offset,
+        )
+        self._directory += entry.name
+        self._directory += extra
+        self.count += 1
 
     def copy_raw(self, reader: ZipReader, member: Member) -> None:
         """Copy a member's compressed bytes verbatim; only its offset changes."""
-        entry = replace(member, header_offset=self.file.tell(), flags=member.flags & ~FLAG_DATA_DESCRIPTOR)
+        entry = _Entry(
+            member.name.encode("utf-8"), member.method, member.flags & ~FLAG_DATA_DESCRIPTOR, member.crc,
+            member.compressed_size, member.size, member.dos_time, member.dos_date, member.external_attr,
+            member.internal_attr, member.create_version, member.extract_version,
+            _without_zip64(member.extra) if member.extra else b"",
+        )
+        offset = self.file.tell()
         self.file.write(self._local_header(entry))
         for chunk in reader.raw_chunks(member):
             self.file.write(chunk)
-        self.entries.append(entry)
+        self._add_to_directory(entry, offset)
 
     def add_chunks(
         self,
@@ -429,15 +614,16 @@ class ZipWriter:
         check_member_name(name)
         dos_time, dos_date = date_time
         zip64 = size_hint >= ZIP64_LIMIT // 2
-        entry = Member(
-            name=name, method=DEFLATED if compress else STORED, flags=FLAG_UTF8, crc=0,
+        entry = _Entry(
+            name=name.encode("utf-8"), method=DEFLATED if compress else STORED, flags=FLAG_UTF8, crc=0,
             compressed_size=ZIP64_LIMIT if zip64 else 0, size=ZIP64_LIMIT if zip64 else 0,
             dos_time=dos_time, dos_date=dos_date,
             external_attr=template.external_attr if template else (mode & 0xFFFF) << 16,
             internal_attr=template.internal_attr if template else 0,
             create_version=template.create_version if template else (3 << 8) | 20,
-            extract_version=20, header_offset=self.file.tell(), extra=b"",
+            extract_version=20, extra=b"",
         )
+        offset = self.file.tell()
         header = self._local_header(entry)
         self.file.write(header)
         compressor = zlib.compressobj(6, zlib.DEFLATED, -15) if compress else None
@@ -460,12 +646,12 @@ class ZipWriter:
         if not zip64 and (size >= ZIP64_LIMIT or compressed >= ZIP64_LIMIT):
             raise ArchiveError(f"member {name!r} grew past 4 GiB while being written; this is not supported.")
         entry = replace(entry, crc=crc, size=size, compressed_size=compressed)
-        self.file.seek(entry.header_offset)
+        self.file.seek(offset)
         new_header = self._local_header(entry)
         assert len(new_header) == len(header)
         self.file.write(new_header)
         self.file.seek(end)
-        self.entries.append(entry)
+        self._add_to_directory(entry, offset)
         return Written(digest.digest(), size)
 
     def add_bytes(self, name: str, data: bytes, *, mode: int, date_time: tuple[int, int]) -> Written:
@@ -474,36 +660,10 @@ class ZipWriter:
     def close(self) -> None:
         """Write the central directory and end records (ZIP64 ones only when needed)."""
         cd_offset = self.file.tell()
-        for entry in self.entries:
-            name = entry.name.encode("utf-8")
-            extra_values = []
-            usize, csize, offset = entry.size, entry.compressed_size, entry.header_offset
-            if usize >= ZIP64_LIMIT:
-                extra_values.append(usize)
-                usize = ZIP64_LIMIT
-            if csize >= ZIP64_LIMIT:
-                extra_values.append(csize)
-                csize = ZIP64_LIMIT
-            if offset >= ZIP64_LIMIT:
-                extra_values.append(offset)
-                offset = ZIP64_LIMIT
-            extra = _without_zip64(entry.extra)
-            if extra_values:
-                body = struct.pack(f"<{len(extra_values)}Q", *extra_values)
-                extra = struct.pack("<HH", ZIP64_EXTRA_ID, len(body)) + body + extra
-            self.file.write(
-                CENTRAL.pack(
-                    CENTRAL_SIG, entry.create_version, 45 if extra_values else max(entry.extract_version, 20),
-                    entry.flags & ~FLAG_DATA_DESCRIPTOR, entry.method, entry.dos_time, entry.dos_date,
-                    entry.crc, csize, usize, len(name), len(extra), 0, 0, entry.internal_attr,
-                    entry.external_attr, offset,
-                )
-                + name
-                + extra
-            )
+        self.file.write(self._directory)
         cd_end = self.file.tell()
         cd_size = cd_end - cd_offset
-        count = len(self.entries)
+        count = self.count
         if count >= ZIP64_COUNT_LIMIT or cd_offset >= ZIP64_LIMIT or cd_size >= ZIP64_LIMIT:
             self.file.write(ZIP64_EOCD.pack(ZIP64_EOCD_SIG, ZIP64_EOCD.size - 12, 45, 45, 0, 0, count, count, cd_size, cd_offset))
             self.file.write(ZIP64_LOCATOR.pack(ZIP64_LOCATOR_SIG, 0, cd_end, 1))
@@ -511,3 +671,4 @@ class ZipWriter:
                                       min(cd_size, ZIP64_LIMIT), min(cd_offset, ZIP64_LIMIT), 0))
         else:
             self.file.write(EOCD.pack(EOCD_SIG, 0, 0, count, count, cd_size, cd_offset, 0))
+        self._directory = bytearray()
