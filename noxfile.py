@@ -41,7 +41,8 @@ def demo(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Ours vs auditwheel-emscripten (latest, in its own venv) vs cp on a ≈90 MB wheel."""
-    session.install("-e", ".")
+    # Installed as users get it (not editable): pip byte-compiles it, so start-up is theirs.
+    session.install(".")
     theirs = Path(session.create_tmp()) / "auditwheel-emscripten"
     session.run("python", "-m", "venv", str(theirs))
     # its CLI imports wheel.cli, which wheel >= 0.42 no longer has

@@ -24,6 +24,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from pyodide_auditwheel.wheel import record_hash
 from pyodide_auditwheel.zipio import ZipReader, ZipWriter
 
 REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "realworld"
@@ -63,8 +64,6 @@ def build_big_wheel(out_dir: Path, copies: int) -> Path:
         }
         for name, data in meta.items():
             written = writer.add_bytes(name, data, mode=0o100644, date_time=(0, 33))
-            from pyodide_auditwheel.wheel import record_hash
-
             rows.append([name, record_hash(written.sha256), str(written.size)])
         text = io.StringIO()
         csv.writer(text, lineterminator="\n").writerows([*rows, [f"{info}/RECORD", "", ""]])
@@ -114,8 +113,11 @@ def main() -> int:
         print(f"{label}: {wheel.name}: {size_mb:.1f} MB, {members} members", flush=True)
         row: dict[str, object] = {"size_mb": size_mb, "members": members}
         row["ours_show"] = measure([ours, "show", str(wheel), "--libdir", str(libdir)], args.runs)
-        row["ours_repair"] = measure([ours, "repair", str(wheel), "--libdir", str(libdir), "-o", str(work / "ours-out")], args.runs)
-        row["cp"] = measure(["cp", str(wheel), str(work / "copy.whl")], args.runs)
+        row["ours_repair"] = measure(
+            [ours, "repair", str(wheel), "--libdir", str(libdir), "-o", str(work / "ours-out")],
+            args.runs, before=["rm", "-rf", str(work / "ours-out")],
+        )
+        row["cp"] = measure(["cp", str(wheel), str(work / "copy.whl")], args.runs, before=["rm", "-f", str(work / "copy.whl")])
         if label == "wheel":
             row["theirs_show"] = measure([args.theirs, "auditwheel", "show", str(wheel)], args.runs)
             row["theirs_repair"] = measure(

@@ -1,13 +1,42 @@
-"""pyodide-auditwheel: show and repair the shared-library needs of Emscripten/Pyodide wheels."""
+"""pyodide-auditwheel: show and repair the shared-library needs of Emscripten/Pyodide wheels.
+
+The public names are imported on first use: ``pyodide auditwheel show`` should not pay for
+loading the repair machinery (start-up is a visible share of a run on small wheels).
+"""
 
 from __future__ import annotations
 
-from .analysis import Analysis, Dependency, ModuleReport
-from .api import RepairResult, repair, show
-from .errors import AuditwheelError, MissingLibrariesError
-from .plan import RepairOptions, RepairPlan
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_HOMES = {
+    "Analysis": "analysis",
+    "Dependency": "analysis",
+    "ModuleReport": "analysis",
+    "RepairResult": "api",
+    "repair": "api",
+    "show": "api",
+    "AuditwheelError": "errors",
+    "MissingLibrariesError": "errors",
+    "RepairOptions": "plan",
+    "RepairPlan": "plan",
+}
+
+if TYPE_CHECKING:
+    from .analysis import Analysis, Dependency, ModuleReport
+    from .api import RepairResult, repair, show
+    from .errors import AuditwheelError, MissingLibrariesError
+    from .plan import RepairOptions, RepairPlan
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{home}", __name__), name)
+
 
 __all__ = [
     "Analysis",

@@ -6,13 +6,16 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .analysis import Analysis, analyze_tree
-from .apply import ProgressHook, WheelRewriter
 from .errors import AuditwheelError
 from .libsearch import libdirs_from_env
-from .plan import RepairOptions, RepairPlan, make_plan
 from .wheel import WheelArchive, open_input
+
+if TYPE_CHECKING:
+    from .apply import ProgressHook
+    from .plan import RepairOptions, RepairPlan
 
 PathLike = str | os.PathLike[str]
 
@@ -62,6 +65,10 @@ def repair(
     Raises :class:`~pyodide_auditwheel.errors.MissingLibrariesError` (listing all of them) and
     writes nothing when a library cannot be found.  With ``dry_run`` only the plan is made.
     """
+    # Imported here so that `show` does not load the repair machinery.
+    from .apply import WheelRewriter
+    from .plan import RepairOptions, make_plan
+
     source_path = Path(wheel)
     if source_path.suffix != ".whl":
         raise AuditwheelError(f"cannot repair {source_path}: repair takes .whl files.")

@@ -27,7 +27,7 @@ from .errors import AuditwheelError, RecordError
 from .plan import ModulePatch, RepairPlan
 from .strip import strip_debug
 from .wasm import HEADER
-from .wheel import Record, RecordRow, WheelArchive, insert_before_dist_info, record_hash
+from .wheel import RECORD_CHUNK, Record, RecordRow, WheelArchive, insert_before_dist_info, record_hash
 from .zipio import Member, ZipReader, ZipWriter, dos_datetime
 
 VENDORED_MODE = 0o100755
@@ -175,13 +175,18 @@ class WheelRewriter:
         return ApplyOutcome(output, True, self.stripped_bytes, tuple(self.problems))
 
     def _atomic(self, output: Path, body: Callable[[BinaryIO], None]) -> None:
+        # Replacing the input itself: flush the new bytes to disk before the rename, so that
+        # a power cut cannot leave an empty file where the user's wheel was.  A new output
+        # puts nothing of the user's at risk and skips the (slow) fsync.
+        in_place = output.resolve() == self.source.path.resolve()
         fd, temp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
         temp = Path(temp_name)
         try:
             with _terminate_as_exception(), os.fdopen(fd, "w+b") as handle:
                 body(handle)
                 handle.flush()
-                os.fsync(handle.fileno())
+                if in_place:
+                    os.fsync(handle.fileno())
                 self._verify(handle)
             os.chmod(temp, _mode_of(self.source.path))
             os.replace(temp, output)
@@ -215,7 +220,7 @@ class WheelRewriter:
         record_member = self.reader.by_name[self.record.path]
         writer.add_chunks(
             self.record.path, self.record.rewritten(replaced, added), mode=record_member.mode or 0o100644,
-            date_time=(record_member.dos_time, record_member.dos_date), size_hint=len(self.record.data) * 2,
+            date_time=(record_member.dos_time, record_member.dos_date), size_hint=record_member.size * 2,
         )
         writer.close()
 
@@ -263,7 +268,8 @@ class WheelRewriter:
         for member in written.by_name.values():
             for _ in written.chunks(member):
                 pass
-        record = Record.parse(self.record.path, written.read(written.by_name[self.record.path]))
+        record_member = written.by_name[self.record.path]
+        record = Record(self.record.path, lambda: written.chunks(record_member, RECORD_CHUNK))
         record.check_matches(written.names)
 
 

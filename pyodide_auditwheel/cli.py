@@ -9,19 +9,20 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from .api import repair as api_repair
 from .api import show as api_show
 from .errors import AuditwheelError, MissingLibrariesError
-from .plan import RepairOptions
 from .report import analysis_json, document, render_analysis, render_repair, repair_json
 from .wasm import read_interface
 from .wheel import open_input
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 app = typer.Typer(
     name="auditwheel",
@@ -60,6 +61,7 @@ def show(
     libdir: LibdirOption = [],  # noqa: B006 - typer reads defaults, never mutates them
     exclude: ExcludeOption = [],  # noqa: B006
     with_runtime_paths: Annotated[bool, typer.Option("--with-runtime-paths", "-r", help="Show each module's RUNTIME_PATH.")] = False,
+    list_all: Annotated[bool, typer.Option("--all", "-a", help="Also list the modules that need no shared library.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show what each module needs and whether it is included, found, excluded or missing."""
@@ -81,7 +83,7 @@ def show(
         if as_json:
             documents.append(analysis_json(analysis))
         else:
-            render_analysis(console, analysis, with_runtime_paths)
+            render_analysis(console, analysis, with_runtime_paths, list_all)
     if as_json:
         sys.stdout.write(json.dumps(document(documents), indent=2) + "\n")
     raise typer.Exit(worst)
@@ -104,6 +106,8 @@ def repair(
     as_json: JsonOption = False,
 ) -> None:
     """Vendor missing libraries into the wheel and patch its modules so every runtime finds them."""
+    from .plan import RepairOptions
+
     console = _stdout()
     options = RepairOptions(
         lib_sdir=lib_sdir, mangle=not no_mangle_all, no_mangle=tuple(no_mangle), strip=strip, strip_wheel_modules=strip_wheel_modules
@@ -151,6 +155,8 @@ class _progress:
             total = self.wheel.stat().st_size
         except OSError:
             return None
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
         self.bar = Progress(TextColumn(self.wheel.name), BarColumn(), DownloadColumn(), console=console, transient=True)
         task = self.bar.add_task("repair", total=total)
         self.bar.start()

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from .analysis import Analysis
+from .analysis import Analysis, ModuleReport
 from .api import RepairResult
 
 STATUS_STYLE = {"included": "green", "found": "cyan", "excluded": "yellow", "missing": "bold red"}
@@ -42,35 +42,48 @@ def document(inputs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, "tool": "pyodide-auditwheel", "version": __version__, "inputs": inputs}
 
 
-def render_analysis(console: Console, analysis: Analysis, with_runtime_paths: bool) -> None:
+def render_analysis(console: Console, analysis: Analysis, with_runtime_paths: bool, list_all: bool = False) -> None:
+    """One row per needed library.  Modules that need nothing are counted, not listed, unless
+    ``list_all``: in a large wheel they are most of the table and none of the news (rendering
+    them also costs more than the whole analysis)."""
     title = f"{analysis.input} [dim]({analysis.kind}, ABI {analysis.abi.name})[/dim]"
-    table = Table(title=title, title_justify="left", show_lines=False)
-    table.add_column("module", overflow="fold")
-    table.add_column("needs", overflow="fold")
-    table.add_column("status")
-    table.add_column("where", overflow="fold")
-    if with_runtime_paths:
-        table.add_column("RUNTIME_PATH", overflow="fold")
-    for module in analysis.modules:
-        label = module.path if module.origin == "wheel" else f"{module.path} [dim](from libdir)[/dim]"
-        rows = module.dependencies or ()
-        rpath = "\n".join(module.runtime_paths)
-        if not rows:
-            table.add_row(label, "[dim]-[/dim]", "[dim]no needs[/dim]", "", *([rpath] if with_runtime_paths else []))
-        for index, dep in enumerate(rows):
-            where = dep.location or ""
-            if dep.status == "missing" and dep.location:
-                where = f"{dep.location} is in the wheel but not on the runtime's search path"
-            cells = [label if index == 0 else "", dep.name, f"[{STATUS_STYLE[dep.status]}]{dep.status}[/]", where]
-            if with_runtime_paths:
-                cells.append(rpath if index == 0 else "")
-            table.add_row(*cells)
-    console.print(table)
+    shown = [m for m in analysis.modules if list_all or m.dependencies or (with_runtime_paths and m.runtime_paths)]
+    quiet = len(analysis.modules) - len(shown)
+    if shown:
+        table = Table(title=title, title_justify="left", show_lines=False)
+        table.add_column("module", overflow="fold")
+        table.add_column("needs", overflow="fold")
+        table.add_column("status")
+        table.add_column("where", overflow="fold")
+        if with_runtime_paths:
+            table.add_column("RUNTIME_PATH", overflow="fold")
+        for module in shown:
+            _add_module_rows(table, module, with_runtime_paths)
+        console.print(table)
+    else:
+        console.print(title)
+    if quiet:
+        console.print(f"[dim]{quiet} module(s) need no shared library (--all lists them)[/dim]")
     missing = analysis.missing
     summary = f"{len(analysis.wheel_modules)} module(s), {len(missing)} missing librar{'y' if len(missing) == 1 else 'ies'}"
     if missing:
         summary += ": " + ", ".join(sorted(missing))
     console.print(summary, style="bold red" if missing else "bold green")
+
+
+def _add_module_rows(table: Table, module: ModuleReport, with_runtime_paths: bool) -> None:
+    label = module.path if module.origin == "wheel" else f"{module.path} [dim](from libdir)[/dim]"
+    rpath = "\n".join(module.runtime_paths)
+    if not module.dependencies:
+        table.add_row(label, "[dim]-[/dim]", "[dim]no needs[/dim]", "", *([rpath] if with_runtime_paths else []))
+    for index, dep in enumerate(module.dependencies):
+        where = dep.location or ""
+        if dep.status == "missing" and dep.location:
+            where = f"{dep.location} is in the wheel but not on the runtime's search path"
+        cells = [label if index == 0 else "", dep.name, f"[{STATUS_STYLE[dep.status]}]{dep.status}[/]", where]
+        if with_runtime_paths:
+            cells.append(rpath if index == 0 else "")
+        table.add_row(*cells)
 
 
 def repair_json(result: RepairResult) -> dict[str, Any]:

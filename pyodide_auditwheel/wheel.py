@@ -32,6 +32,8 @@ InputKind = Literal["wheel", "directory", "module"]
 MODULE_SUFFIXES = (".so", ".wasm")
 RECORD_EXEMPT_SUFFIXES = ("RECORD", "RECORD.jws", "RECORD.p7s")
 RECORD_FLUSH_ROWS = 1024
+# RECORD is streamed in small pieces: its lines are split out of each piece at once.
+RECORD_CHUNK = 64 * 1024
 
 
 def is_module_name(path: str) -> bool:
@@ -85,26 +87,38 @@ def name_fingerprint(names: Iterable[str]) -> list[int]:
     return sorted(int.from_bytes(hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=8, key=key).digest(), "little") for name in names)
 
 
-class Record:
-    """A wheel's RECORD, kept as its bytes and read row by row when needed.
+def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Split a byte stream into lines (each with its newline, the last perhaps without)."""
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line + b"\n"
+    if pending:
+        yield pending
 
-    Holding every row as an object would cost more memory than the rest of a repair on wheels
-    with many files; the rows are parsed (and checked) once here and again only when the
-    RECORD is compared with the archive or rewritten.
+
+class Record:
+    """A wheel's RECORD, read row by row from its source each time it is needed.
+
+    For a wheel with many files RECORD is the largest thing a repair would otherwise hold:
+    rows are streamed (decompressed again if need be) when RECORD is compared with the
+    archive, when particular rows are looked up, and when it is rewritten.
     """
 
-    def __init__(self, path: str, data: bytes) -> None:
+    def __init__(self, path: str, chunks: Callable[[], Iterable[bytes]]) -> None:
         self.path = path
-        self.data = data
+        self._chunks = chunks
 
     @classmethod
     def parse(cls, path: str, data: bytes) -> Record:
-        return cls(path, data)
+        return cls(path, lambda: [data])
 
     def rows(self) -> Iterator[RecordRow]:
         """Every row, in order; blank lines are skipped."""
         try:
-            for fields in csv.reader(line.decode("utf-8") for line in io.BytesIO(self.data)):
+            for fields in csv.reader(line.decode("utf-8") for line in _lines(self._chunks())):
                 if not fields:
                     continue
                 if len(fields) != 3:
@@ -285,7 +299,8 @@ class WheelArchive(InputTree):
     def files_named(self, bases: Collection[str]) -> dict[str, list[str]]:
         # Module-like base names are answered from the reader's index, which holds every
         # module: only other names cost a pass over the archive.
-        found = super().files_named([base for base in bases if not is_module_name(base)])
+        others = [base for base in bases if not is_module_name(base)]
+        found = super().files_named(others) if others else {}
         for base in bases:
             if is_module_name(base):
                 found[base] = sorted(path for path in self.zip.by_name if path.rsplit("/", 1)[-1] == base)
@@ -305,7 +320,8 @@ class WheelArchive(InputTree):
 
     def record(self) -> Record:
         path = find_record_path(list(self.zip.by_name))
-        return Record.parse(path, self.read(path))
+        member = self._member(path)
+        return Record(path, lambda: self.zip.chunks(member, RECORD_CHUNK))
 
     def close(self) -> None:
         self.file.close()

@@ -59,7 +59,15 @@ def test_cli_show_exit_codes_and_text(realworld: Path, geos_libdir: Path) -> Non
     fine = cli("show", str(realworld / SHAPELY), "--libdir", str(geos_libdir), "-r")
     assert fine.returncode == 0, fine.stdout + fine.stderr
     assert "libgeos.so.3.10.3" in fine.stdout and "found" in fine.stdout
-    assert cli("show", str(realworld / NUMPY)).returncode == 0
+    # modules that need nothing are counted, not listed, unless --all
+    quiet = cli("show", str(realworld / NUMPY))
+    assert quiet.returncode == 0
+    assert "19 module(s) need no shared library (--all lists them)" in quiet.stdout
+    assert "_multiarray_umath" not in quiet.stdout
+    listed = cli("show", "--all", str(realworld / NUMPY))
+    assert listed.returncode == 0
+    assert "_multiarray_umath" in listed.stdout and "no needs" in listed.stdout
+    assert "need no shared library" not in listed.stdout
 
 
 def test_cli_json_is_valid_against_schema(realworld: Path, geos_libdir: Path) -> None:
