@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from pyodide_auditwheel.wheel import record_hash
@@ -50,13 +49,13 @@ def build_big_wheel(out_dir: Path, copies: int) -> Path:
                 if member.is_dir or ".dist-info/" in member.name:
                     continue
                 name = f"{DIST}{index}/{member.name}"
-                writer.copy_raw(numpy_zip, replace(member, name=name))
+                writer.copy_raw(numpy_zip, member, name=name)
                 rows.append([name, *numpy_rows[member.name][1:]])
         for index in range(10):
             for member in shapely_zip:
                 if member.name.endswith(".so"):
                     name = f"{DIST}_geo{index}/{member.name}"
-                    writer.copy_raw(shapely_zip, replace(member, name=name))
+                    writer.copy_raw(shapely_zip, member, name=name)
                     rows.append([name, *shapely_rows[member.name][1:]])
         meta = {
             f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {DIST}\nVersion: 1.0\n".encode(),

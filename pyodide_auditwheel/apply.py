@@ -136,11 +136,13 @@ class WheelRewriter:
         self.allow_bad_record = allow_bad_record
         self.progress = progress or (lambda _n: None)
         self.record = source.record()
-        self.record.check_matches(source.files)
-        # Rows of the members whose bytes a repair reads anyway (RECORD is checked for free).
-        self.rows_to_check = self.record.rows_for(None if verify_record else set(plan.patches))
+        # Rows of the members whose bytes a repair reads anyway (they are checked for free),
+        # or of every member with --verify-record.
+        patched = set(plan.patches)
+        self.rows_to_check = self.record.check_matches(source.files, keep=(lambda _path: True) if verify_record else patched.__contains__)
         self.problems: list[str] = []
         self.stripped_bytes = 0
+        self._spot_checks: set[str] = set()
 
     def _record_problem(self, problem: str | None) -> None:
         if problem is None:
@@ -218,6 +220,7 @@ class WheelRewriter:
                 writer.copy_raw(self.reader, member)
             self.progress(member.compressed_size)
         record_member = self.reader.by_name[self.record.path]
+        self._spot_checks = writer.spot_checks
         writer.add_chunks(
             self.record.path, self.record.rewritten(replaced, added), mode=record_member.mode or 0o100644,
             date_time=(record_member.dos_time, record_member.dos_date), size_hint=record_member.size * 2,
@@ -250,12 +253,14 @@ class WheelRewriter:
         return rows
 
     def _verify(self, handle: BinaryIO) -> None:
-        """Re-read what was written: structure, local headers, the member list, RECORD, and
-        the CRC of every member we compressed ourselves (copied ones carry their original,
-        already-checked CRC)."""
+        """Re-read what was written before it replaces anything: the central directory, the
+        member list (exactly the expected names, in order), the local header of every member
+        whose header we composed and of the ends of every byte-for-byte run, RECORD against
+        the member list, and the CRC of every member we compressed ourselves (copied ones
+        keep their original, already-checked bytes)."""
         handle.seek(0)
         recheck = set(self.plan.patches) | {self.record.path}
-        written = ZipReader(handle, "the repaired wheel", index=recheck.__contains__)
+        written = ZipReader(handle, "the repaired wheel", index=recheck.__contains__, spot_check=self._spot_checks.__contains__)
         expected: Iterator[str] = self.reader.names()
         if not self.plan.is_noop:
             record_path = self.record.path

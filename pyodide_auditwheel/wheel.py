@@ -31,7 +31,6 @@ InputKind = Literal["wheel", "directory", "module"]
 
 MODULE_SUFFIXES = (".so", ".wasm")
 RECORD_EXEMPT_SUFFIXES = ("RECORD", "RECORD.jws", "RECORD.p7s")
-RECORD_FLUSH_ROWS = 1024
 # RECORD is streamed in small pieces: its lines are split out of each piece at once.
 RECORD_CHUNK = 64 * 1024
 
@@ -117,41 +116,63 @@ class Record:
 
     def rows(self) -> Iterator[RecordRow]:
         """Every row, in order; blank lines are skipped."""
+        return (row for row, _line in self._entries())
+
+    def _entries(self) -> Iterator[tuple[RecordRow, bytes | None]]:
+        """Each row, with its original line when that line can be kept byte for byte.
+
+        Lines without a quote (nearly all) are split on commas, which is what the csv module
+        would do with them, only much faster; from the first line with a quote on, the csv
+        module reads the rest (a quoted field may even span lines).
+        """
+        lines = _lines(self._chunks())
         try:
-            for fields in csv.reader(line.decode("utf-8") for line in _lines(self._chunks())):
-                if not fields:
-                    continue
-                if len(fields) != 3:
-                    raise RecordError(f"bad RECORD: the row {','.join(fields)!r} does not have 3 fields.")
-                yield RecordRow(*fields)
+            for line in lines:
+                if b'"' in line:
+                    for fields in csv.reader(text.decode("utf-8") for text in itertools.chain([line], lines)):
+                        if fields:
+                            yield self._row(fields), None
+                    return
+                text = line.decode("utf-8").rstrip("\r\n")
+                if text:
+                    yield self._row(text.split(",")), line
         except (UnicodeDecodeError, csv.Error) as error:
             raise RecordError(f"bad RECORD: {self.path} cannot be read as CSV ({error}).") from None
 
-    def rows_for(self, paths: Collection[str] | None) -> dict[str, RecordRow]:
-        """The rows of ``paths`` (of every file when None), for checking bytes read anyway."""
-        return {row.path: row for row in self.rows() if paths is None or row.path in paths}
+    @staticmethod
+    def _row(fields: list[str]) -> RecordRow:
+        if len(fields) != 3:
+            raise RecordError(f"bad RECORD: the row {','.join(fields)!r} does not have 3 fields.")
+        return RecordRow(*fields)
 
     def _exempt(self) -> set[str]:
         return {f"{self.path.rsplit('/', 1)[0]}/{suffix}" for suffix in RECORD_EXEMPT_SUFFIXES}
 
-    def check_matches(self, files: Callable[[], Iterable[str]]) -> None:
+    def check_matches(self, files: Callable[[], Iterable[str]], keep: Callable[[str], bool] | None = None) -> dict[str, RecordRow]:
         """RECORD and the archive must list the same files, each once (directories and RECORD's
         own signatures aside): a wheel where they differ was tampered with or badly built.
 
-        ``files`` is called again only to explain a mismatch."""
+        Returns the rows ``keep`` selects, gathered on the way (one pass over RECORD instead
+        of two).  ``files`` is called again only to explain a mismatch."""
         exempt = self._exempt()
+        kept: dict[str, RecordRow] = {}
 
         def listed() -> Iterator[str]:
-            return (row.path for row in self.rows() if not row.path.endswith("/") and row.path not in exempt)
+            for row in self.rows():
+                if keep is not None and keep(row.path):
+                    kept[row.path] = row
+                if not row.path.endswith("/") and row.path not in exempt:
+                    yield row.path
 
         def present() -> Iterator[str]:
             return (path for path in files() if not path.endswith("/") and path not in exempt)
 
         # Wheel builders write RECORD in archive order: then one streaming comparison decides.
         if all(a == b for a, b in itertools.zip_longest(listed(), present())):
-            return
+            return kept
+        kept.clear()
         if name_fingerprint(listed()) == name_fingerprint(present()):
-            return
+            return kept
         seen: set[str] = set()
         for row in self.rows():
             if row.path in seen:
@@ -180,25 +201,37 @@ class Record:
         return None
 
     def rewritten(self, replaced: Mapping[str, RecordRow], added: Iterable[RecordRow]) -> Iterator[bytes]:
-        """The new RECORD as a stream: the original rows in their order with ``replaced`` ones
-        swapped in, ``added`` ones just before the first ``.dist-info`` row (where a repair
-        puts those files in the archive), and RECORD's own row last, without a hash."""
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        """The new RECORD as a stream: the original rows in their order (their lines kept byte
+        for byte) with ``replaced`` ones swapped in, ``added`` ones just before the first
+        ``.dist-info`` row (where a repair puts those files in the archive), and RECORD's own
+        row last, without a hash."""
 
-        def flush() -> bytes:
-            data = out.getvalue().encode("utf-8")
-            out.seek(0)
-            out.truncate()
-            return data
+        def kept() -> Iterator[tuple[RecordRow, bytes | None]]:
+            for row, line in self._entries():
+                if row.path != self.path:
+                    new = replaced.get(row.path)
+                    yield (row, line) if new is None else (new, None)
 
-        for count, row in enumerate(
-            itertools.chain(insert_before_dist_info((replaced.get(row.path, row) for row in self.rows() if row.path != self.path), added, lambda row: row.path), [RecordRow(self.path, "", "")])
-        ):
-            writer.writerow(row)
-            if count % RECORD_FLUSH_ROWS == RECORD_FLUSH_ROWS - 1:
-                yield flush()
-        yield flush()
+        entries = itertools.chain(
+            insert_before_dist_info(kept(), [(row, None) for row in added], lambda entry: entry[0].path),
+            [(RecordRow(self.path, "", ""), None)],
+        )
+        buffer = bytearray()
+        for row, line in entries:
+            if line is None:
+                buffer += _encode_row(row)
+            else:
+                buffer += line if line.endswith(b"\n") else line + b"\n"
+            if len(buffer) >= RECORD_CHUNK:
+                yield bytes(buffer)
+                buffer.clear()
+        yield bytes(buffer)
+
+
+def _encode_row(row: RecordRow) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(row)
+    return out.getvalue().encode("utf-8")
 
 
 T = TypeVar("T")

@@ -49,6 +49,7 @@ ZIP64_LIMIT = 0xFFFFFFFF
 ZIP64_COUNT_LIMIT = 0xFFFF
 CHUNK = 1 << 20
 CD_WINDOW = 256 * 1024
+NOT_LOCATED = -1
 
 # Deflate cannot expand data more than ~1032:1; a member declaring more is lying about its
 # size, and reading it would be a decompression bomb.
@@ -76,6 +77,8 @@ class Member:
     header_offset: int
     extra: bytes
     data_offset: int
+    # Position in the central directory of the reader it came from (-1: not from a reader).
+    index: int = -1
 
     @property
     def is_dir(self) -> bool:
@@ -135,6 +138,33 @@ def check_member_name(name: str) -> None:
         raise UnsafePathError(f"unsafe member name {name!r} in the wheel: it {reason}.")
 
 
+class _HashSet:
+    """A set of 64-bit hashes in a flat array (open addressing): 16 bytes per member where a
+    Python set of ints would take about 60."""
+
+    def __init__(self, expected: int) -> None:
+        size = 8
+        while size < 2 * expected:
+            size *= 2
+        self._mask = size - 1
+        self._table = array("Q", bytes(8 * size))
+
+    def add(self, value: int) -> bool:
+        """Add ``value``; False when it was already there."""
+        # 0 marks an empty slot, so values are stored with their low bit set.
+        stored = (value & 0xFFFFFFFFFFFFFFFF) | 1
+        slot = stored & self._mask
+        table = self._table
+        while True:
+            current = table[slot]
+            if current == 0:
+                table[slot] = stored
+                return True
+            if current == stored:
+                return False
+            slot = (slot + 1) & self._mask
+
+
 def _index_all(_name: str) -> bool:
     return True
 
@@ -162,18 +192,33 @@ class ZipReader:
     twice the members does not need twice the memory.
     """
 
-    def __init__(self, file: BinaryIO, display_name: str = "archive", index: Callable[[str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        file: BinaryIO,
+        display_name: str = "archive",
+        index: Callable[[str], bool] | None = None,
+        *,
+        spot_check: Callable[[str], bool] | None = None,
+    ) -> None:
+        """``spot_check`` is for re-reading an archive this process has just written, whose
+        names were all checked on the way in: only the local headers it selects (and those of
+        indexed members) are read and checked, and names are not re-examined.  Members whose
+        local header was not read cannot be read."""
         self.file = file
         self.display_name = display_name
-        self._fd = _real_fd(file)
+        self.fd = _real_fd(file)
         file.seek(0, 2)
         self.file_size = file.tell()
         self._cd_offset, self._cd_size, self.count = self._locate_central_directory()
-        self._data_offsets = array("Q")
+        self._data_offsets = array("q")
+        self._verbatim = bytearray()
         self.by_name: dict[str, Member] = {}
         # dos_date << 16 | dos_time of the newest member: the default time of members we add.
         self._newest = 33 << 16
-        self._scan(index or _index_all)
+        if spot_check is None:
+            self._scan(index or _index_all)
+        else:
+            self._spot_scan(index or _index_all, spot_check)
 
     def __len__(self) -> int:
         return self.count
@@ -181,7 +226,7 @@ class ZipReader:
     def __iter__(self) -> Iterator[Member]:
         """Every member, in central-directory order, decoded afresh from the directory."""
         for position, (raw_name, fields, extra) in enumerate(self._raw_entries()):
-            yield self._member(raw_name, fields, extra, self._data_offsets[position])
+            yield self._member(raw_name, fields, extra, self._data_offsets[position], position)
 
     @property
     def newest_date_time(self) -> tuple[int, int]:
@@ -208,8 +253,8 @@ class ZipReader:
     def _read_at(self, offset: int, size: int) -> bytes:
         # pread reads exactly what is asked; seek+read on a buffered file would pull a whole
         # buffer for every 30-byte local header.
-        if self._fd is not None:
-            data = os.pread(self._fd, size, offset)
+        if self.fd is not None:
+            data = os.pread(self.fd, size, offset)
         else:
             self.file.seek(offset)
             data = self.file.read(size)
@@ -310,31 +355,34 @@ class ZipReader:
                 raise self._fail(f"member name {raw_name!r} is flagged UTF-8 but is not") from None
             return raw_name.decode("cp437")
 
-    def _member(self, raw_name: bytes, fields: tuple[int, ...], extra: bytes, data_offset: int) -> Member:
+    def _member(self, raw_name: bytes, fields: tuple[int, ...], extra: bytes, data_offset: int, index: int) -> Member:
         name, csize, usize, header_offset = self._decode(raw_name, fields, extra)
         return Member(
             name, fields[4], fields[3], fields[7], csize, usize, fields[5], fields[6], fields[15], fields[14],
-            fields[1], fields[2], header_offset, extra, data_offset,
+            fields[1], fields[2], header_offset, extra, data_offset, index,
         )
+
+    def can_copy_verbatim(self, member: Member) -> bool:
+        """Whether the member's local header and data can be copied byte for byte: its local
+        header repeats the central entry exactly (no data descriptor, no ZIP64 sizes)."""
+        return member.index >= 0 and bool(self._verbatim[member.index])
 
     def _scan(self, index: Callable[[str], bool]) -> None:
         """Check every entry once; remember where each member's data starts."""
-        # One bit per hash slot, 64 slots per member: a name whose slot is already taken is a
-        # suspect duplicate, confirmed or cleared by _check_unique.
-        slots = max(self.count, 1) * 64
-        taken = bytearray(slots // 8)
-        suspect_slots: set[int] = set()
+        seen_hashes = _HashSet(self.count)
+        suspect_hashes: set[int] = set()
         previous_end = 0
         in_offset_order = True
         for raw_name, fields, extra in self._raw_entries():
             name, csize, usize, header_offset = self._decode(raw_name, fields, extra)
             self._check_entry(name, fields[4], fields[3], csize, usize, (fields[15] >> 16) & 0xFFFF)
-            data_offset = self._data_offset(name, raw_name, fields[4], fields[3], header_offset, csize)
+            data_offset, verbatim = self._data_offset(name, raw_name, fields, header_offset, csize)
+            position = len(self._data_offsets)
             self._data_offsets.append(data_offset)
-            slot = hash(_folded(name)) % slots
-            if taken[slot >> 3] & (1 << (slot & 7)):
-                suspect_slots.add(slot)
-            taken[slot >> 3] |= 1 << (slot & 7)
+            self._verbatim.append(verbatim)
+            folded_hash = hash(_folded(name))
+            if not seen_hashes.add(folded_hash):
+                suspect_hashes.add(folded_hash)
             if header_offset < previous_end:
                 in_offset_order = False
             previous_end = data_offset + csize
@@ -342,11 +390,23 @@ class ZipReader:
             if stamp > self._newest:
                 self._newest = stamp
             if index(name):
-                self.by_name[name] = self._member(raw_name, fields, extra, data_offset)
-        if suspect_slots:
-            self._check_unique(suspect_slots, slots)
+                self.by_name[name] = self._member(raw_name, fields, extra, data_offset, position)
+        if suspect_hashes:
+            self._check_unique(suspect_hashes)
         if not in_offset_order:
             self._check_no_overlap()
+
+    def _spot_scan(self, index: Callable[[str], bool], spot_check: Callable[[str], bool]) -> None:
+        for position, (raw_name, fields, extra) in enumerate(self._raw_entries()):
+            name, csize, _usize, header_offset = self._decode(raw_name, fields, extra)
+            indexed = index(name)
+            data_offset = NOT_LOCATED
+            if indexed or spot_check(name):
+                data_offset, _ = self._data_offset(name, raw_name, fields, header_offset, csize)
+            self._data_offsets.append(data_offset)
+            self._verbatim.append(False)
+            if indexed:
+                self.by_name[name] = self._member(raw_name, fields, extra, data_offset, position)
 
     def _check_entry(self, name: str, method: int, flags: int, csize: int, usize: int, mode: int) -> None:
         check_member_name(name)
@@ -367,30 +427,32 @@ class ZipReader:
                 "stream can reach (a decompression bomb)."
             )
 
-    def _check_unique(self, suspect_slots: set[int], slots: int) -> None:
+    def _check_unique(self, suspect_hashes: set[int]) -> None:
         """Refuse names that repeat, exactly or once case is folded (they overwrite each other
-        on extraction).  The scan only marked which hash slots were hit twice; the names in
-        those slots (a few percent) are compared here, so no set of all names is ever kept."""
+        on extraction).  The scan kept only the hashes of the folded names; names whose hash
+        was seen twice are compared here."""
         seen: dict[str, str] = {}
         for name in self.names():
             key = _folded(name)
-            if hash(key) % slots not in suspect_slots:
+            if hash(key) not in suspect_hashes:
                 continue
             if key in seen:
                 what = "appears twice" if seen[key] == name else f"collides with {seen[key]!r} on case-insensitive file systems"
                 raise UnsafePathError(f"unsafe member {name!r} in the wheel: it {what}.")
             seen[key] = name
 
-    def _data_offset(self, name: str, raw_name: bytes, method: int, flags: int, header_offset: int, csize: int) -> int:
+    def _data_offset(self, name: str, raw_name: bytes, fields: tuple[int, ...], header_offset: int, csize: int) -> tuple[int, bool]:
         """Where a member's data starts, after checking its local header agrees with its central
-        entry: a reader that trusts only one of the two can be shown a different file than
-        another tool extracts."""
+        entry (a reader that trusts only one of the two can be shown a different file than
+        another tool extracts), and whether the local header repeats the central entry
+        exactly, so that the member can be copied byte for byte."""
+        flags, method = fields[3], fields[4]
         cd_offset = self._cd_offset
         if header_offset + LOCAL.size > cd_offset:
             raise self._fail(f"member {name!r} starts past the central directory")
         # One read covers the fixed header and the name, which must match the central one.
         header = self._read_at(header_offset, min(LOCAL.size + len(raw_name), cd_offset - header_offset))
-        sig, _version, local_flags, local_method, _t, _d, _crc, _cs, _us, name_len, extra_len = LOCAL.unpack_from(header)
+        sig, _version, local_flags, local_method, _t, _d, local_crc, local_csize, local_usize, name_len, extra_len = LOCAL.unpack_from(header)
         if sig != LOCAL_SIG:
             raise self._fail(f"the local header of {name!r} is missing")
         if name_len != len(raw_name) or header[LOCAL.size :] != raw_name:
@@ -403,7 +465,11 @@ class ZipReader:
         data_offset: int = header_offset + LOCAL.size + name_len + extra_len
         if data_offset + csize > cd_offset:
             raise self._fail(f"member {name!r} declares more data than the archive holds")
-        return data_offset
+        verbatim = (
+            local_flags == flags and not flags & FLAG_DATA_DESCRIPTOR and local_crc == fields[7]
+            and local_csize == fields[8] != ZIP64_LIMIT and local_usize == fields[9] != ZIP64_LIMIT
+        )
+        return data_offset, verbatim
 
     def _check_no_overlap(self) -> None:
         """Refuse overlapping members, the trick behind non-recursive zip bombs.  Only archives
@@ -417,13 +483,18 @@ class ZipReader:
 
     def raw_chunks(self, member: Member, chunk_size: int = CHUNK) -> Iterator[bytes]:
         """The member's compressed bytes, as stored, in pieces of at most ``chunk_size``."""
-        remaining = member.compressed_size
-        offset = member.data_offset
+        return self.byte_range(member.data_offset, member.compressed_size, chunk_size)
+
+    def byte_range(self, offset: int, size: int, chunk_size: int = CHUNK) -> Iterator[bytes]:
+        """``size`` bytes of the archive from ``offset``, in pieces."""
+        if offset < 0:
+            raise ArchiveError(f"internal error: reading {self.display_name} where its local header was not checked.")
+        remaining = size
         while remaining:
-            size = min(chunk_size, remaining)
-            chunk = self._read_at(offset, size)
-            offset += size
-            remaining -= size
+            piece = min(chunk_size, remaining)
+            chunk = self._read_at(offset, piece)
+            offset += piece
+            remaining -= piece
             yield chunk
 
     def _inflated(self, member: Member, limit: int | None, piece_size: int = CHUNK) -> Iterator[bytes]:
@@ -564,6 +635,51 @@ class ZipWriter:
         self.file = file
         self._directory = _CompressedBuffer()
         self.count = 0
+        # Members copied byte for byte are gathered into runs that are contiguous in their
+        # archive, and each run is copied in one go (by the kernel where it can).
+        self._run: tuple[ZipReader, int, int] | None = None
+        self._run_output_start = 0
+        self._end = file.tell()
+        # Members whose local header a check of the output should read: every header this
+        # writer composed, and the first and last of each run copied byte for byte (the ones
+        # between follow by the same offset arithmetic).
+        self.spot_checks: set[str] = set()
+        self._run_last = ""
+
+    def _flush_run(self) -> None:
+        if self._run is None:
+            return
+        reader, start, end = self._run
+        self._run = None
+        self.spot_checks.add(self._run_last)
+        self.file.seek(self._run_output_start)
+        if not self._copy_in_kernel(reader, start, end - start):
+            for chunk in reader.byte_range(start, end - start):
+                self.file.write(chunk)
+        self.file.seek(self._end)
+
+    def _copy_in_kernel(self, reader: ZipReader, start: int, size: int) -> bool:
+        """copy_file_range between the two files; False when the platform or the files do not
+        allow it (the caller then copies through Python)."""
+        source, target = reader.fd, _real_fd(self.file)
+        if source is None or target is None or not hasattr(os, "copy_file_range"):
+            return False
+        self.file.flush()
+        done = 0
+        try:
+            while done < size:
+                copied = os.copy_file_range(source, target, size - done, start + done, self._run_output_start + done)
+                if copied == 0:
+                    break
+                done += copied
+        except OSError:
+            pass
+        if done < size:
+            # Finish (or do) the copy through Python from where the kernel stopped.
+            self.file.seek(self._run_output_start + done)
+            for chunk in reader.byte_range(start + done, size - done):
+                self.file.write(chunk)
+        return True
 
     @staticmethod
     def _local_header(entry: _Entry) -> bytes:
@@ -610,19 +726,40 @@ class ZipWriter:
         self._directory += extra
         self.count += 1
 
-    def copy_raw(self, reader: ZipReader, member: Member) -> None:
-        """Copy a member's compressed bytes verbatim; only its offset changes."""
+    def copy_raw(self, reader: ZipReader, member: Member, name: str | None = None) -> None:
+        """Copy a member of ``reader`` without recompressing it, under ``name`` if given.
+
+        When its local header already says what the central entry says, header and data are
+        copied byte for byte (with its neighbours, in one go); otherwise a clean local header
+        is written and the compressed data copied after it.
+        """
         entry = _Entry(
-            member.name.encode("utf-8"), member.method, member.flags & ~FLAG_DATA_DESCRIPTOR, member.crc,
+            (name or member.name).encode("utf-8"), member.method, member.flags & ~FLAG_DATA_DESCRIPTOR, member.crc,
             member.compressed_size, member.size, member.dos_time, member.dos_date, member.external_attr,
             member.internal_attr, member.create_version, member.extract_version,
             _without_zip64(member.extra) if member.extra else b"",
         )
-        offset = self.file.tell()
+        if name is None and reader.can_copy_verbatim(member):
+            start, end = member.header_offset, member.data_offset + member.compressed_size
+            if self._run is not None and self._run[0] is reader and self._run[2] == start:
+                self._run = (self._run[0], self._run[1], end)
+            else:
+                self._flush_run()
+                self._run = (reader, start, end)
+                self._run_output_start = self._end
+                self.spot_checks.add(member.name)
+            self._run_last = member.name
+            self._add_to_directory(entry, self._end)
+            self._end += end - start
+            return
+        self._flush_run()
+        self.spot_checks.add(name or member.name)
+        offset = self._end
         self.file.write(self._local_header(entry))
         for chunk in reader.raw_chunks(member):
             self.file.write(chunk)
         self._add_to_directory(entry, offset)
+        self._end = self.file.tell()
 
     def add_chunks(
         self,
@@ -641,6 +778,8 @@ class ZipWriter:
         ``template`` is the member this one replaces: its attributes (modes, creator) are kept.
         """
         check_member_name(name)
+        self._flush_run()
+        self.spot_checks.add(name)
         dos_time, dos_date = date_time
         zip64 = size_hint >= ZIP64_LIMIT // 2
         entry = _Entry(
@@ -681,6 +820,7 @@ class ZipWriter:
         self.file.write(new_header)
         self.file.seek(end)
         self._add_to_directory(entry, offset)
+        self._end = end
         return Written(digest.digest(), size)
 
     def add_bytes(self, name: str, data: bytes, *, mode: int, date_time: tuple[int, int]) -> Written:
@@ -688,6 +828,7 @@ class ZipWriter:
 
     def close(self) -> None:
         """Write the central directory and end records (ZIP64 ones only when needed)."""
+        self._flush_run()
         cd_offset = self.file.tell()
         for chunk in self._directory.chunks():
             self.file.write(chunk)
