@@ -14,13 +14,11 @@ import argparse
 import csv
 import io
 import json
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from pyodide_auditwheel.wheel import record_hash
@@ -71,20 +69,44 @@ def build_big_wheel(out_dir: Path, copies: int) -> Path:
     return out
 
 
+# Linux carries a process's peak RSS across fork and exec, so a command started straight from
+# this (large) process would report at least our own peak.  The command is therefore started
+# by a small trampoline, whose child starts from the trampoline's few MB; the trampoline
+# reports that child's peak and wall time.  Figures below ~7 MB are the trampoline's floor.
+TRAMPOLINE = """
+import os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+elapsed = time.perf_counter() - start
+with open(sys.argv[1], "w") as report:
+    report.write(f"{usage.ru_maxrss} {elapsed}")
+os._exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def measure(command: list[str], runs: int, before: list[str] | None = None) -> dict[str, float]:
-    """Median wall seconds and max peak RSS (MB) of a child process over ``runs`` runs."""
+    """Median wall seconds and max peak RSS (MB) of a command over ``runs`` runs."""
     times, rss = [], []
-    for _ in range(runs):
-        if before:
-            subprocess.run(before, check=True)
-        start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(process.pid, 0)
-        times.append(time.perf_counter() - start)
-        code = os.waitstatus_to_exitcode(status)
-        if code not in (0, 1):
-            raise SystemExit(f"{' '.join(command)} failed ({code}): {process.stderr.read().decode()[-2000:] if process.stderr else ''}")
-        rss.append(usage.ru_maxrss / 1024)
+    with tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "rss"
+        for _ in range(runs):
+            if before:
+                subprocess.run(before, check=True)
+            process = subprocess.run(
+                [sys.executable, "-S", "-c", TRAMPOLINE, str(report), *command],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False,
+            )
+            if process.returncode not in (0, 1):
+                raise SystemExit(f"{' '.join(command)} failed ({process.returncode}): {process.stderr.decode()[-2000:]}")
+            peak_kb, seconds = report.read_text().split()
+            rss.append(int(peak_kb) / 1024)
+            times.append(float(seconds))
     return {"seconds": statistics.median(times), "peak_rss_mb": max(rss)}
 
 

@@ -9,19 +9,16 @@ so an interrupted repair leaves the input untouched.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
 import os
 import shutil
-import signal
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import BinaryIO
 
+from .atomic import atomic_output
 from .dylink import bounded_first_section_extent, read_head
 from .errors import AuditwheelError, RecordError
 from .plan import ModulePatch, RepairPlan
@@ -100,25 +97,6 @@ def new_member_time(reader: ZipReader) -> tuple[int, int]:
     return dos_time, dos_date
 
 
-@contextlib.contextmanager
-def _terminate_as_exception() -> Iterator[None]:
-    """Turn SIGTERM into SystemExit while writing, so the cleanup below runs (SIGKILL cannot be
-    caught: then a temporary file may stay, but the input is still untouched)."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise SystemExit(128 + signum)
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not in the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 class WheelRewriter:
     def __init__(
         self,
@@ -166,6 +144,15 @@ class WheelRewriter:
         self._record_problem(Record.check_digest(row, path, stream.digest.digest(), stream.size))
 
     def write(self, output: Path) -> ApplyOutcome:
+        """Write the repaired wheel to ``output``; an operating-system failure (no space, no
+        permission) becomes one sentence, and nothing is left changed."""
+        try:
+            return self._write(output)
+        except OSError as error:
+            where = f" ({error.filename})" if error.filename else ""
+            raise AuditwheelError(f"cannot write {output}: {error.strerror or error}{where}; nothing was changed.") from None
+
+    def _write(self, output: Path) -> ApplyOutcome:
         if self.verify_record:
             self.check_all_hashes()
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -177,25 +164,13 @@ class WheelRewriter:
         return ApplyOutcome(output, True, self.stripped_bytes, tuple(self.problems))
 
     def _atomic(self, output: Path, body: Callable[[BinaryIO], None]) -> None:
-        # Replacing the input itself: flush the new bytes to disk before the rename, so that
-        # a power cut cannot leave an empty file where the user's wheel was.  A new output
-        # puts nothing of the user's at risk and skips the (slow) fsync.
+        # Replacing the input itself: the data reaches the disk before the rename.  A new
+        # output puts nothing of the user's at risk and skips the (slow) fsync.
         in_place = output.resolve() == self.source.path.resolve()
-        fd, temp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-        temp = Path(temp_name)
-        try:
-            with _terminate_as_exception(), os.fdopen(fd, "w+b") as handle:
-                body(handle)
-                handle.flush()
-                if in_place:
-                    os.fsync(handle.fileno())
-                self._verify(handle)
-            os.chmod(temp, _mode_of(self.source.path))
-            os.replace(temp, output)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
-            raise
+        with atomic_output(output, _mode_of(self.source.path), durable=in_place) as handle:
+            body(handle)
+            handle.flush()
+            self._verify(handle)
 
     def _copy_input(self, handle: BinaryIO) -> None:
         """Nothing to change: the output is the input, byte for byte."""

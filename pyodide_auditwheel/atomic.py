@@ -1,0 +1,109 @@
+"""Writing a file so that it appears complete or not at all, whatever happens to the process.
+
+A repair often replaces the user's wheel in place.  The new archive is written beside it and
+renamed over it only once it is complete and checked; until then the original is untouched.
+On Linux the new file is created with ``O_TMPFILE``: it has no name while it is written, so
+even ``kill -9`` leaves nothing behind; it is linked under a hidden name only for the instant
+before the rename.  Elsewhere (or on file systems without ``O_TMPFILE``) a hidden named
+temporary file is used and removed on every failure Python can see.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import signal
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import BinaryIO
+
+PROC_FD = Path("/proc/self/fd")
+
+
+@contextlib.contextmanager
+def atomic_output(target: Path, mode: int, *, durable: bool) -> Iterator[BinaryIO]:
+    """A file to write ``target``'s new content into; it replaces ``target`` when the block
+    ends normally, and vanishes when it raises.
+
+    ``durable`` flushes the data to disk before the rename (and the rename after it), so that
+    a power cut cannot leave an empty file where a user's file was.
+    """
+    directory = target.parent
+    fd = _anonymous_file(directory)
+    temp: Path | None = None
+    if fd is None:
+        fd, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+        temp = Path(temp_name)
+    try:
+        with _terminate_as_exception(), os.fdopen(fd, "w+b") as handle:
+            yield handle
+            handle.flush()
+            if durable:
+                os.fsync(handle.fileno())
+            os.fchmod(handle.fileno(), mode)
+            if temp is None:
+                temp = _give_name(handle.fileno(), directory, target.name)
+        os.replace(temp, target)
+        temp = None
+        if durable:
+            _fsync_directory(directory)
+    finally:
+        if temp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+
+
+def _anonymous_file(directory: Path) -> int | None:
+    """An unnamed file in ``directory`` (Linux ``O_TMPFILE``), or None where that is not
+    available and a named temporary file must do."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not PROC_FD.is_dir():
+        return None
+    try:
+        return os.open(directory, flag | os.O_RDWR, 0o600)
+    except OSError as error:
+        if error.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+            return None
+        raise
+
+
+def _give_name(fd: int, directory: Path, target_name: str) -> Path:
+    """Link an ``O_TMPFILE`` file into ``directory`` under a fresh hidden name."""
+    while True:
+        temp = directory / f".{target_name}.{secrets.token_hex(6)}.tmp"
+        try:
+            os.link(PROC_FD / str(fd), temp, follow_symlinks=True)
+            return temp
+        except FileExistsError:
+            continue
+
+
+def _fsync_directory(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def _terminate_as_exception() -> Iterator[None]:
+    """Turn SIGTERM into SystemExit while writing, so that the cleanup above runs."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not in the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
