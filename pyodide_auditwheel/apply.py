@@ -9,26 +9,123 @@ so an interrupted repair leaves the input untouched.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Generic, TypeVar
 
 from .atomic import atomic_output
 from .dylink import bounded_first_section_extent, read_head
 from .errors import AuditwheelError, RecordError
-from .plan import ModulePatch, RepairPlan
+from .plan import ModulePatch, RepairPlan, VendoredLibrary
 from .strip import strip_debug
 from .wasm import HEADER
 from .wheel import RECORD_CHUNK, Record, RecordRow, WheelArchive, insert_before_dist_info, record_hash
-from .zipio import Member, ZipReader, ZipWriter, dos_datetime
+from .zipio import Deflated, Deflater, Member, ZipReader, ZipWriter, dos_datetime
 
 VENDORED_MODE = 0o100755
+# Members up to this size are compressed ahead on a worker thread while the writer copies the
+# rest (zlib releases the GIL); finished ones wait within AHEAD_BUDGET bytes.
+AHEAD_MAX_MEMBER = 8 << 20
+AHEAD_BUDGET = 8 << 20
+T = TypeVar("T")
 ProgressHook = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Rewritten:
+    """A member's new content, compressed, and the digest and size of what it replaced (for
+    the RECORD check of bytes read anyway)."""
+
+    deflated: Deflated
+    original_digest: bytes
+    original_size: int
+
+
+class AheadOfTime(Generic[T]):
+    """Runs jobs on one worker thread, in the order a consumer will ask for their results.
+
+    The consumer ``take``s each result when it gets there: it waits for a job the worker is
+    running, and runs a job the worker has not reached itself, so a wrong guess about the
+    order costs time, never a deadlock.  Results not yet taken are held within ``budget``
+    bytes; past it the worker waits.  Errors raised by a job are raised again by ``take``.
+    """
+
+    def __init__(self, jobs: dict[str, Callable[[], T]], budget: int, *, threaded: bool, weigh: Callable[[T], int] | None = None) -> None:
+        self._jobs = jobs
+        self._budget = budget
+        self._weigh = weigh or _rewritten_weight
+        self._state = dict.fromkeys(jobs, "pending")
+        self._results: dict[str, tuple[T | None, BaseException | None, int]] = {}
+        self._held = 0
+        self._stopping = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._work, name="compress-ahead", daemon=True) if threaded and jobs else None
+
+    def __enter__(self) -> AheadOfTime[T]:
+        if self._thread is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._changed:
+            self._stopping = True
+            self._changed.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _work(self) -> None:
+        for key, job in self._jobs.items():
+            with self._changed:
+                while self._held > self._budget and not self._stopping:
+                    self._changed.wait()
+                if self._stopping:
+                    return
+                if self._state[key] != "pending":
+                    continue
+                self._state[key] = "running"
+            result: T | None = None
+            error: BaseException | None = None
+            try:
+                result = job()
+            except BaseException as raised:  # handed to the consumer by take()
+                error = raised
+            weight = self._weigh(result) if result is not None else 0
+            with self._changed:
+                self._results[key] = (result, error, weight)
+                self._held += weight
+                self._state[key] = "done"
+                self._changed.notify_all()
+
+    def take(self, key: str) -> T | None:
+        """The job's result (None when there is no such job)."""
+        with self._changed:
+            state = self._state.get(key)
+            if state is None or state == "taken":
+                return None
+            self._state[key] = "taken"
+            if state == "pending":
+                job = self._jobs[key]
+            else:
+                while key not in self._results:
+                    self._changed.wait()
+                result, error, weight = self._results.pop(key)
+                self._held -= weight
+                self._changed.notify_all()
+                if error is not None:
+                    raise error
+                return result
+        return job()
+
+
+def _rewritten_weight(result: object) -> int:
+    return result.deflated.compressed_size if isinstance(result, Rewritten) else 0
 
 
 @dataclass(frozen=True)
@@ -114,10 +211,7 @@ class WheelRewriter:
         self.allow_bad_record = allow_bad_record
         self.progress = progress or (lambda _n: None)
         self.record = source.record()
-        # Rows of the members whose bytes a repair reads anyway (they are checked for free),
-        # or of every member with --verify-record.
-        patched = set(plan.patches)
-        self.rows_to_check = self.record.check_matches(source.files, keep=(lambda _path: True) if verify_record else patched.__contains__)
+        self.rows_to_check: dict[str, RecordRow] = {}
         self.problems: list[str] = []
         self.stripped_bytes = 0
         self._spot_checks: set[str] = set()
@@ -140,8 +234,7 @@ class WheelRewriter:
             self._check_digest(member.name, stream)
 
     def _check_digest(self, path: str, stream: HashingStream) -> None:
-        row = self.rows_to_check.get(path)
-        self._record_problem(Record.check_digest(row, path, stream.digest.digest(), stream.size))
+        self._record_problem(Record.check_digest(self.rows_to_check.get(path), path, stream.digest.digest(), stream.size))
 
     def write(self, output: Path) -> ApplyOutcome:
         """Write the repaired wheel to ``output``; an operating-system failure (no space, no
@@ -153,14 +246,20 @@ class WheelRewriter:
             raise AuditwheelError(f"cannot write {output}: {error.strerror or error}{where}; nothing was changed.") from None
 
     def _write(self, output: Path) -> ApplyOutcome:
-        if self.verify_record:
-            self.check_all_hashes()
-        output.parent.mkdir(parents=True, exist_ok=True)
-        if self.plan.is_noop:
-            if output.resolve() != self.source.path.resolve():
-                self._atomic(output, self._copy_input)
-            return ApplyOutcome(output, False, 0, tuple(self.problems))
-        self._atomic(output, self._write_archive)
+        # The worker starts compressing while RECORD is checked against the archive.
+        with AheadOfTime(self._jobs_ahead(), AHEAD_BUDGET, threaded=self.reader.fd is not None) as ahead:
+            # Rows of the members whose bytes a repair reads anyway (they are checked for
+            # free), or of every member with --verify-record.
+            keep = (lambda _path: True) if self.verify_record else set(self.plan.patches).__contains__
+            self.rows_to_check = self.record.check_matches(self.source.files, keep=keep)
+            if self.verify_record:
+                self.check_all_hashes()
+            output.parent.mkdir(parents=True, exist_ok=True)
+            if self.plan.is_noop:
+                if output.resolve() != self.source.path.resolve():
+                    self._atomic(output, self._copy_input)
+                return ApplyOutcome(output, False, 0, tuple(self.problems))
+            self._atomic(output, functools.partial(self._write_archive, ahead=ahead))
         return ApplyOutcome(output, True, self.stripped_bytes, tuple(self.problems))
 
     def _atomic(self, output: Path, body: Callable[[BinaryIO], None]) -> None:
@@ -177,7 +276,7 @@ class WheelRewriter:
         self.source.file.seek(0)
         shutil.copyfileobj(self.source.file, handle)
 
-    def _write_archive(self, handle: BinaryIO) -> None:
+    def _write_archive(self, handle: BinaryIO, ahead: AheadOfTime[Rewritten]) -> None:
         writer = ZipWriter(handle)
         created = new_member_time(self.reader)
         replaced: dict[str, RecordRow] = {}
@@ -186,11 +285,11 @@ class WheelRewriter:
         # None marks where the vendored libraries go, the same place RECORD lists them.
         for member in insert_before_dist_info(originals, [None], lambda m: m.name if m else ""):
             if member is None:
-                added = self._write_vendored(writer, created)
+                added = [self._write_vendored(writer, library, ahead.take(library.dest), created) for library in self.plan.vendored]
                 continue
             patch = self.plan.patches.get(member.name)
             if patch is not None:
-                replaced[member.name] = self._write_patched(writer, member, patch)
+                replaced[member.name] = self._write_patched(writer, member, patch, ahead.take(member.name))
             else:
                 writer.copy_raw(self.reader, member)
             self.progress(member.compressed_size)
@@ -202,30 +301,62 @@ class WheelRewriter:
         )
         writer.close()
 
-    def _write_patched(self, writer: ZipWriter, member: Member, patch: ModulePatch) -> RecordRow:
-        original = HashingStream(self.reader.chunks(member))
-        written = writer.add_chunks(
-            member.name, patch_module_stream(original, patch, f"module {member.name}"),
-            mode=member.mode or 0o100755, date_time=(member.dos_time, member.dos_date), size_hint=member.size,
-            template=member,
+    def _jobs_ahead(self) -> dict[str, Callable[[], Rewritten]]:
+        """What can be compressed ahead, in the order the writer will want it: patched
+        members up to AHEAD_MAX_MEMBER bytes (larger ones are streamed when reached) and the
+        vendored libraries, which go just before the first ``.dist-info`` member."""
+        record_path = self.record.path
+        first_info = next((i for i, name in enumerate(self.reader.names()) if ".dist-info/" in name and name != record_path), self.reader.count)
+        patched = sorted(
+            (member for name in self.plan.patches if (member := self.reader.by_name.get(name)) is not None and member.size <= AHEAD_MAX_MEMBER),
+            key=lambda member: member.index,
         )
-        self._check_digest(member.name, original)
-        self.stripped_bytes += max(0, original.size - written.size) if patch.strip else 0
+        jobs: dict[str, Callable[[], Rewritten]] = {}
+        for member in (m for m in patched if m.index < first_info):
+            jobs[member.name] = functools.partial(self._rewrite_patched, member, self.plan.patches[member.name])
+        for library in self.plan.vendored:
+            jobs[library.dest] = functools.partial(self._rewrite_vendored, library)
+        for member in (m for m in patched if m.index >= first_info):
+            jobs[member.name] = functools.partial(self._rewrite_patched, member, self.plan.patches[member.name])
+        return jobs
+
+    def _rewrite_patched(self, member: Member, patch: ModulePatch) -> Rewritten:
+        original = HashingStream(self.reader.chunks(member))
+        deflated = Deflater().deflate_all(patch_module_stream(original, patch, f"module {member.name}"))
+        return Rewritten(deflated, original.digest.digest(), original.size)
+
+    def _rewrite_vendored(self, library: VendoredLibrary) -> Rewritten:
+        data = library.source.read_bytes()
+        if hashlib.sha256(data).hexdigest() != library.sha256:
+            raise AuditwheelError(f"{library.source} changed while the wheel was being repaired.")
+        patch = self.plan.patches.get(library.dest)
+        chunks: Iterable[bytes] = [data] if patch is None else patch_module_stream([data], patch, f"library {library.source}")
+        return Rewritten(Deflater().deflate_all(chunks), bytes.fromhex(library.sha256), len(data))
+
+    def _write_patched(self, writer: ZipWriter, member: Member, patch: ModulePatch, ahead: Rewritten | None) -> RecordRow:
+        mode, date_time = member.mode or 0o100755, (member.dos_time, member.dos_date)
+        if ahead is not None:
+            written = writer.add_deflated(member.name, ahead.deflated, mode=mode, date_time=date_time, template=member)
+            original_digest, original_size = ahead.original_digest, ahead.original_size
+        else:
+            # Too large to hold: streamed from the input through the patcher into the output.
+            original = HashingStream(self.reader.chunks(member))
+            written = writer.add_chunks(
+                member.name, patch_module_stream(original, patch, f"module {member.name}"),
+                mode=mode, date_time=date_time, size_hint=member.size, template=member,
+            )
+            original_digest, original_size = original.digest.digest(), original.size
+        self._record_problem(Record.check_digest(self.rows_to_check.get(member.name), member.name, original_digest, original_size))
+        self.stripped_bytes += max(0, original_size - written.size) if patch.strip else 0
         return RecordRow(member.name, record_hash(written.sha256), str(written.size))
 
-    def _write_vendored(self, writer: ZipWriter, created: tuple[int, int]) -> list[RecordRow]:
-        rows = []
-        for library in self.plan.vendored:
-            data = library.source.read_bytes()
-            if hashlib.sha256(data).hexdigest() != library.sha256:
-                raise AuditwheelError(f"{library.source} changed while the wheel was being repaired.")
-            patch = self.plan.patches.get(library.dest)
-            chunks: Iterable[bytes] = [data] if patch is None else patch_module_stream([data], patch, f"library {library.source}")
-            written = writer.add_chunks(library.dest, chunks, mode=VENDORED_MODE, date_time=created, size_hint=len(data))
-            if patch is not None and patch.strip:
-                self.stripped_bytes += max(0, len(data) - written.size)
-            rows.append(RecordRow(library.dest, record_hash(written.sha256), str(written.size)))
-        return rows
+    def _write_vendored(self, writer: ZipWriter, library: VendoredLibrary, ahead: Rewritten | None, created: tuple[int, int]) -> RecordRow:
+        rewritten = ahead if ahead is not None else self._rewrite_vendored(library)
+        written = writer.add_deflated(library.dest, rewritten.deflated, mode=VENDORED_MODE, date_time=created)
+        patch = self.plan.patches.get(library.dest)
+        if patch is not None and patch.strip:
+            self.stripped_bytes += max(0, rewritten.original_size - written.size)
+        return RecordRow(library.dest, record_hash(written.sha256), str(written.size))
 
     def _verify(self, handle: BinaryIO) -> None:
         """Re-read what was written before it replaces anything: the central directory, the

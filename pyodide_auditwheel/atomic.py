@@ -72,14 +72,37 @@ def _anonymous_file(directory: Path) -> int | None:
 
 
 def _give_name(fd: int, directory: Path, target_name: str) -> Path:
-    """Link an ``O_TMPFILE`` file into ``directory`` under a fresh hidden name."""
-    while True:
-        temp = directory / f".{target_name}.{secrets.token_hex(6)}.tmp"
-        try:
-            os.link(PROC_FD / str(fd), temp, follow_symlinks=True)
-            return temp
-        except FileExistsError:
-            continue
+    """Link an ``O_TMPFILE`` file into ``directory`` under a fresh hidden name (through
+    ``/proc/self/fd``, the one way to name such a file without privileges).  Should the link
+    be refused, the content is copied into a named temporary file instead."""
+    proc = os.open(PROC_FD, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        while True:
+            temp = directory / f".{target_name}.{secrets.token_hex(6)}.tmp"
+            try:
+                os.link(str(fd), temp, src_dir_fd=proc, follow_symlinks=True)
+                return temp
+            except FileExistsError:
+                continue
+            except OSError:
+                return _copy_to_named(fd, directory, target_name)
+    finally:
+        os.close(proc)
+
+
+def _copy_to_named(fd: int, directory: Path, target_name: str) -> Path:
+    out, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{target_name}.", suffix=".tmp")
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        while chunk := os.read(fd, 1 << 20):
+            os.write(out, chunk)
+        os.fchmod(out, os.fstat(fd).st_mode & 0o7777)
+    except BaseException:
+        os.unlink(temp_name)
+        raise
+    finally:
+        os.close(out)
+    return Path(temp_name)
 
 
 def _fsync_directory(directory: Path) -> None:

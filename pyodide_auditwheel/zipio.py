@@ -572,6 +572,54 @@ def dos_datetime(epoch: float) -> tuple[int, int]:
     return dos_time, dos_date
 
 
+class Deflater:
+    """Compresses one member's stream and keeps what its headers and RECORD need (CRC, sizes,
+    SHA-256), whether the output goes straight to the archive or is kept for later."""
+
+    def __init__(self, compress: bool = True) -> None:
+        self.method = DEFLATED if compress else STORED
+        self._compressor = zlib.compressobj(6, zlib.DEFLATED, -15) if compress else None
+        self._digest = hashlib.sha256()
+        self.crc = 0
+        self.size = 0
+        self.compressed_size = 0
+
+    def feed(self, chunk: bytes) -> bytes:
+        self.crc = zlib.crc32(chunk, self.crc)
+        self.size += len(chunk)
+        self._digest.update(chunk)
+        out = self._compressor.compress(chunk) if self._compressor else chunk
+        self.compressed_size += len(out)
+        return out
+
+    def finish(self) -> bytes:
+        out = self._compressor.flush() if self._compressor else b""
+        self.compressed_size += len(out)
+        return out
+
+    @property
+    def sha256(self) -> bytes:
+        return self._digest.digest()
+
+    def deflate_all(self, chunks: Iterable[bytes]) -> Deflated:
+        """The whole stream compressed, held in memory (for members compressed ahead)."""
+        out = [self.feed(chunk) for chunk in chunks]
+        out.append(self.finish())
+        return Deflated(tuple(piece for piece in out if piece), self.method, self.crc, self.size, self.compressed_size, self.sha256)
+
+
+@dataclass(frozen=True)
+class Deflated:
+    """A member compressed ahead of being written."""
+
+    chunks: tuple[bytes, ...]
+    method: int
+    crc: int
+    size: int
+    compressed_size: int
+    sha256: bytes
+
+
 @dataclass(frozen=True)
 class Written:
     """What the writer learnt about a member it compressed itself (for RECORD)."""
@@ -761,6 +809,20 @@ class ZipWriter:
         self._add_to_directory(entry, offset)
         self._end = self.file.tell()
 
+    def _new_entry(self, name: str, method: int, mode: int, date_time: tuple[int, int], template: Member | None) -> _Entry:
+        check_member_name(name)
+        self._flush_run()
+        self.spot_checks.add(name)
+        dos_time, dos_date = date_time
+        return _Entry(
+            name=name.encode("utf-8"), method=method, flags=FLAG_UTF8, crc=0, compressed_size=0, size=0,
+            dos_time=dos_time, dos_date=dos_date,
+            external_attr=template.external_attr if template else (mode & 0xFFFF) << 16,
+            internal_attr=template.internal_attr if template else 0,
+            create_version=template.create_version if template else (3 << 8) | 20,
+            extract_version=20, extra=b"",
+        )
+
     def add_chunks(
         self,
         name: str,
@@ -777,43 +839,21 @@ class ZipWriter:
 
         ``template`` is the member this one replaces: its attributes (modes, creator) are kept.
         """
-        check_member_name(name)
-        self._flush_run()
-        self.spot_checks.add(name)
-        dos_time, dos_date = date_time
+        entry = self._new_entry(name, DEFLATED if compress else STORED, mode, date_time, template)
         zip64 = size_hint >= ZIP64_LIMIT // 2
-        entry = _Entry(
-            name=name.encode("utf-8"), method=DEFLATED if compress else STORED, flags=FLAG_UTF8, crc=0,
-            compressed_size=ZIP64_LIMIT if zip64 else 0, size=ZIP64_LIMIT if zip64 else 0,
-            dos_time=dos_time, dos_date=dos_date,
-            external_attr=template.external_attr if template else (mode & 0xFFFF) << 16,
-            internal_attr=template.internal_attr if template else 0,
-            create_version=template.create_version if template else (3 << 8) | 20,
-            extract_version=20, extra=b"",
-        )
+        if zip64:
+            entry = replace(entry, compressed_size=ZIP64_LIMIT, size=ZIP64_LIMIT)
         offset = self.file.tell()
         header = self._local_header(entry)
         self.file.write(header)
-        compressor = zlib.compressobj(6, zlib.DEFLATED, -15) if compress else None
-        crc = 0
-        size = 0
-        compressed = 0
-        digest = hashlib.sha256()
+        deflater = Deflater(compress)
         for chunk in chunks:
-            crc = zlib.crc32(chunk, crc)
-            size += len(chunk)
-            digest.update(chunk)
-            out = compressor.compress(chunk) if compressor else chunk
-            compressed += len(out)
-            self.file.write(out)
-        if compressor:
-            out = compressor.flush()
-            compressed += len(out)
-            self.file.write(out)
+            self.file.write(deflater.feed(chunk))
+        self.file.write(deflater.finish())
         end = self.file.tell()
-        if not zip64 and (size >= ZIP64_LIMIT or compressed >= ZIP64_LIMIT):
+        if not zip64 and (deflater.size >= ZIP64_LIMIT or deflater.compressed_size >= ZIP64_LIMIT):
             raise ArchiveError(f"member {name!r} grew past 4 GiB while being written; this is not supported.")
-        entry = replace(entry, crc=crc, size=size, compressed_size=compressed)
+        entry = replace(entry, crc=deflater.crc, size=deflater.size, compressed_size=deflater.compressed_size)
         self.file.seek(offset)
         new_header = self._local_header(entry)
         assert len(new_header) == len(header)
@@ -821,7 +861,21 @@ class ZipWriter:
         self.file.seek(end)
         self._add_to_directory(entry, offset)
         self._end = end
-        return Written(digest.digest(), size)
+        return Written(deflater.sha256, deflater.size)
+
+    def add_deflated(
+        self, name: str, deflated: Deflated, *, mode: int, date_time: tuple[int, int], template: Member | None = None
+    ) -> Written:
+        """Write a member compressed beforehand (see :class:`Deflater`)."""
+        entry = self._new_entry(name, deflated.method, mode, date_time, template)
+        entry = replace(entry, crc=deflated.crc, size=deflated.size, compressed_size=deflated.compressed_size)
+        offset = self.file.tell()
+        self.file.write(self._local_header(entry))
+        for chunk in deflated.chunks:
+            self.file.write(chunk)
+        self._end = self.file.tell()
+        self._add_to_directory(entry, offset)
+        return Written(deflated.sha256, deflated.size)
 
     def add_bytes(self, name: str, data: bytes, *, mode: int, date_time: tuple[int, int]) -> Written:
         return self.add_chunks(name, [data], mode=mode, date_time=date_time, size_hint=len(data))
