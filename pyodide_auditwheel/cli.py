@@ -35,7 +35,9 @@ app = typer.Typer(
 EXIT_MISSING = 1
 EXIT_BAD_INPUT = 2
 
-LibdirOption = Annotated[list[Path], typer.Option("--libdir", "-l", help="Directory (or Emscripten sysroot) to search for libraries; repeatable.")]
+# Paths are not checked by click (readable=False): our own checks say what is wrong in one
+# sentence, the same way for the command line and the Python API.
+LibdirOption = Annotated[list[Path], typer.Option("--libdir", "-l", help="Directory (or Emscripten sysroot) to search for libraries; repeatable.", readable=False)]
 ExcludeOption = Annotated[list[str], typer.Option("--exclude", "-e", help="Glob of library names never to vendor; repeatable.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts (schema in pyodide_auditwheel/schemas).")]
 
@@ -57,7 +59,7 @@ def _fail(error: Exception, code: int = EXIT_BAD_INPUT) -> NoReturn:
 
 @app.command()
 def show(
-    inputs: Annotated[list[Path], typer.Argument(help="Wheels, .so/.wasm modules or unpacked wheel directories.")],
+    inputs: Annotated[list[Path], typer.Argument(help="Wheels, .so/.wasm modules or unpacked wheel directories.", readable=False)],
     libdir: LibdirOption = [],  # noqa: B006 - typer reads defaults, never mutates them
     exclude: ExcludeOption = [],  # noqa: B006
     with_runtime_paths: Annotated[bool, typer.Option("--with-runtime-paths", "-r", help="Show each module's RUNTIME_PATH.")] = False,
@@ -91,10 +93,10 @@ def show(
 
 @app.command()
 def repair(
-    wheels: Annotated[list[Path], typer.Argument(help="Wheels to repair.")],
+    wheels: Annotated[list[Path], typer.Argument(help="Wheels to repair.", readable=False)],
     libdir: LibdirOption = [],  # noqa: B006
     exclude: ExcludeOption = [],  # noqa: B006
-    output_dir: Annotated[Path | None, typer.Option("--output-dir", "-o", "-w", help="Write repaired wheels here (created if missing) instead of in place.")] = None,
+    output_dir: Annotated[Path | None, typer.Option("--output-dir", "-o", "-w", help="Write repaired wheels here (created if missing) instead of in place.", readable=False)] = None,
     lib_sdir: Annotated[str | None, typer.Option("--lib-sdir", "-L", help="Directory for vendored libraries (default: <name>.libs).")] = None,
     no_mangle: Annotated[list[str], typer.Option("--no-mangle", help="Keep this library's name (glob; repeatable).")] = [],  # noqa: B006
     no_mangle_all: Annotated[bool, typer.Option("--no-mangle-all", help="Keep every vendored library's name.")] = False,
@@ -188,7 +190,7 @@ def _interface_command(kind: str, path: Path, show_type: bool) -> None:
 
 @app.command()
 def exports(
-    path: Annotated[Path, typer.Argument(help="A wheel, module or unpacked wheel.")],
+    path: Annotated[Path, typer.Argument(help="A wheel, module or unpacked wheel.", readable=False)],
     show_type: Annotated[bool, typer.Option("--show-type", help="Print function signatures.")] = False,
 ) -> None:
     """List what each module exports (tab-separated: kind, name[, signature])."""
@@ -197,7 +199,7 @@ def exports(
 
 @app.command()
 def imports(
-    path: Annotated[Path, typer.Argument(help="A wheel, module or unpacked wheel.")],
+    path: Annotated[Path, typer.Argument(help="A wheel, module or unpacked wheel.", readable=False)],
     show_type: Annotated[bool, typer.Option("--show-type", help="Print function signatures.")] = False,
 ) -> None:
     """List what each module imports (tab-separated: kind, module.field[, signature])."""
