@@ -11,8 +11,6 @@ usage: python benchmarks/bench.py --theirs PATH_TO_THEIR_pyodide [--copies 30] [
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import shutil
 import statistics
@@ -21,53 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pyodide_auditwheel.wheel import record_hash
-from pyodide_auditwheel.zipio import ZipReader, ZipWriter
+from bigwheel import REALWORLD, build_big_wheel
 
-REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "realworld"
-NUMPY = REALWORLD / "numpy-1.22.4-cp310-cp310-emscripten_3_1_14_wasm32.whl"
-SHAPELY = REALWORLD / "Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl"
-DIST = "bigpkg"
-TAG = "cp310-cp310-emscripten_3_1_14_wasm32"
-
-
-def build_big_wheel(out_dir: Path, copies: int) -> Path:
-    """Raw-copies members under new names, so building costs no compression."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / f"{DIST}-1.0-{TAG}.whl"
-    info = f"{DIST}-1.0.dist-info"
-    rows: list[list[str]] = []
-    with open(NUMPY, "rb") as nf, open(SHAPELY, "rb") as sf, open(out, "wb") as handle:
-        numpy_zip, shapely_zip = ZipReader(nf, NUMPY.name), ZipReader(sf, SHAPELY.name)
-        numpy_rows = {r[0]: r for r in csv.reader(io.StringIO(numpy_zip.read(numpy_zip.by_name["numpy-1.22.4.dist-info/RECORD"]).decode()))}
-        shapely_rows = {r[0]: r for r in csv.reader(io.StringIO(shapely_zip.read(shapely_zip.by_name["Shapely-1.8.2.dist-info/RECORD"]).decode()))}
-        writer = ZipWriter(handle)
-        for index in range(copies):
-            for member in numpy_zip:
-                if member.is_dir or ".dist-info/" in member.name:
-                    continue
-                name = f"{DIST}{index}/{member.name}"
-                writer.copy_raw(numpy_zip, member, name=name)
-                rows.append([name, *numpy_rows[member.name][1:]])
-        for index in range(10):
-            for member in shapely_zip:
-                if member.name.endswith(".so"):
-                    name = f"{DIST}_geo{index}/{member.name}"
-                    writer.copy_raw(shapely_zip, member, name=name)
-                    rows.append([name, *shapely_rows[member.name][1:]])
-        meta = {
-            f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {DIST}\nVersion: 1.0\n".encode(),
-            f"{info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: bench\nRoot-Is-Purelib: false\nTag: {TAG}\n".encode(),
-        }
-        for name, data in meta.items():
-            written = writer.add_bytes(name, data, mode=0o100644, date_time=(0, 33))
-            rows.append([name, record_hash(written.sha256), str(written.size)])
-        text = io.StringIO()
-        csv.writer(text, lineterminator="\n").writerows([*rows, [f"{info}/RECORD", "", ""]])
-        writer.add_bytes(f"{info}/RECORD", text.getvalue().encode(), mode=0o100644, date_time=(0, 33))
-        writer.close()
-    return out
-
+from pyodide_auditwheel.zipio import ZipReader
 
 # Linux carries a process's peak RSS across fork and exec, so a command started straight from
 # this (large) process would report at least our own peak.  The command is therefore started

@@ -122,22 +122,29 @@ class Record:
         """Each row, with its original line when that line can be kept byte for byte.
 
         Lines without a quote (nearly all) are split on commas, which is what the csv module
-        would do with them, only much faster; from the first line with a quote on, the csv
-        module reads the rest (a quoted field may even span lines).
+        would do with them, only much faster.  A line with a quote goes to the csv module,
+        with the lines after it while a quoted field is still open (it may hold a newline).
         """
-        lines = _lines(self._chunks())
+        quoted = b""
         try:
-            for line in lines:
-                if b'"' in line:
-                    for fields in csv.reader(text.decode("utf-8") for text in itertools.chain([line], lines)):
-                        if fields:
-                            yield self._row(fields), None
-                    return
+            for line in _lines(self._chunks()):
+                if quoted or b'"' in line:
+                    quoted += line
+                    if quoted.count(b'"') % 2:
+                        continue
+                    yield from self._quoted_rows(quoted)
+                    quoted = b""
+                    continue
                 text = line.decode("utf-8").rstrip("\r\n")
                 if text:
                     yield self._row(text.split(",")), line
+            if quoted:
+                yield from self._quoted_rows(quoted)
         except (UnicodeDecodeError, csv.Error) as error:
             raise RecordError(f"bad RECORD: {self.path} cannot be read as CSV ({error}).") from None
+
+    def _quoted_rows(self, text: bytes) -> Iterator[tuple[RecordRow, None]]:
+        return ((self._row(fields), None) for fields in csv.reader(io.StringIO(text.decode("utf-8"))) if fields)
 
     @staticmethod
     def _row(fields: list[str]) -> RecordRow:

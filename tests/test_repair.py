@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import signal
 import subprocess
 import sys
 import zipfile
@@ -9,6 +11,9 @@ from pathlib import Path
 
 import pytest
 import wheelbuilder
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import bigwheel
 
 import pyodide_auditwheel as paw
 from pyodide_auditwheel.dylink import read_head
@@ -238,3 +243,131 @@ def test_bad_libdir_is_one_sentence(tmp_path: Path, fixture_libs: wheelbuilder.F
     for libdir, message in ((loop, "symbolic link loop"), (tmp_path / "absent", "does not exist")):
         result = cli("show", str(fixture_libs.ext), "--libdir", str(libdir))
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_verify_record_is_opt_in(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    """A tampered member that repair never reads passes by default (RECORD of unchanged members
+    is kept as it is); --verify-record refuses it; --allow-bad-record repairs with a warning."""
+    files = {"pkg/__init__.py": b"print('hi')\n", "pkg/_ext.so": fixture_libs.ext.read_bytes()}
+    good = wheelbuilder.write_wheel(tmp_path / "good", "pkg", "1.0", wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"], files)
+    with zipfile.ZipFile(good) as archive:
+        record_name = next(n for n in archive.namelist() if n.endswith("RECORD"))
+        rows = [tuple(line.split(",")) for line in archive.read(record_name).decode().splitlines() if not line.startswith(record_name)]
+    tampered_rows = [(p, "sha256=" + "A" * 43 if p == "pkg/__init__.py" else h, s) for p, h, s in rows]
+    wheel = wheelbuilder.write_wheel(tmp_path / "bad", "pkg", "1.0", wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"], files, record_rows=tampered_rows)
+    args = [str(wheel), "--libdir", str(fixture_libs.libdir)]
+    assert cli("repair", *args, "-o", str(tmp_path / "default")).returncode == 0
+    refused = cli("repair", *args, "-o", str(tmp_path / "verified"), "--verify-record")
+    assert refused.returncode == 2 and "'pkg/__init__.py' does not match its RECORD hash" in refused.stderr
+    assert not (tmp_path / "verified" / wheel.name).exists()
+    allowed = cli("repair", *args, "-o", str(tmp_path / "allowed"), "--verify-record", "--allow-bad-record")
+    assert allowed.returncode == 0 and "warning" in allowed.stdout and "pkg/__init__.py" in allowed.stdout
+    assert (tmp_path / "allowed" / wheel.name).exists()
+
+
+def test_record_with_quoted_rows_and_crlf_is_kept(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    """Unchanged RECORD lines stay byte for byte (CRLF too); a quoted path (a comma in a
+    file name) is read with csv rules and written back quoted."""
+    files = {"pkg/a,b.py": b"x = 1\n", "pkg/plain.py": b"y = 2\n", "pkg/_ext.so": fixture_libs.ext.read_bytes()}
+    wheel = wheelbuilder.write_wheel(tmp_path, "pkg", "1.0", wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"], files)
+    # rewrite RECORD with CRLF line ends and csv quoting for the comma
+    with zipfile.ZipFile(wheel) as archive:
+        contents = {info.filename: archive.read(info) for info in archive.infolist()}
+    record_name = next(n for n in contents if n.endswith("RECORD"))
+    lines = contents[record_name].decode().splitlines()
+    fixed = [f'"{line.split(",sha256")[0]}",sha256{line.split(",sha256")[1]}' if line.startswith("pkg/a,b.py") else line for line in lines]
+    plain_line = next(line for line in fixed if line.startswith("pkg/plain.py"))
+    contents[record_name] = ("\r\n".join(fixed) + "\r\n").encode()
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name_, data in contents.items():
+            archive.writestr(name_, data)
+    paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "out")
+    repaired = check_wheel_valid_csv(tmp_path / "out" / wheel.name)
+    record = repaired[record_name]
+    assert (plain_line + "\r\n").encode() in record
+    assert b'"pkg/a,b.py",sha256=' in record
+
+
+def check_wheel_valid_csv(path: Path) -> dict[str, bytes]:
+    """Like check_wheel_valid, reading RECORD with the csv module (quoted rows)."""
+    import csv
+    import io
+
+    with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None
+        contents = {name_: archive.read(name_) for name_ in archive.namelist()}
+    record_name = next(n for n in contents if n.endswith(".dist-info/RECORD"))
+    rows = [row for row in csv.reader(io.StringIO(contents[record_name].decode())) if row]
+    assert {r[0] for r in rows} == set(contents)
+    for name_, digest, size in rows:
+        if name_ != record_name:
+            expected = "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(contents[name_]).digest()).rstrip(b"=").decode()
+            assert (digest, size) == (expected, str(len(contents[name_]))), name_
+    return contents
+
+
+def test_benchmark_wheel_small_instance_repairs_validly(realworld: Path, geos_libdir: Path, tmp_path: Path) -> None:
+    """The benchmark's wheel (numpy's members replicated, Shapely's modules in ten packages),
+    two copies instead of thirty: the repaired output's central directory, CRCs and RECORD
+    hashes all check out, and unchanged members are byte for byte the input's."""
+    wheel = bigwheel.build_big_wheel(tmp_path / "in", copies=2)
+    result = paw.repair(wheel, [geos_libdir], output_dir=tmp_path / "out")
+    assert result.changed and len(result.plan.patches) == 21  # 20 modules + libgeos_c
+    repaired = check_wheel_valid(tmp_path / "out" / wheel.name)
+    with zipfile.ZipFile(wheel) as original:
+        for info in original.infolist():
+            if info.filename not in result.plan.patches and not info.filename.endswith("RECORD"):
+                assert repaired[info.filename] == original.read(info), info.filename
+    # byte-for-byte runs: the raw compressed bytes of an unchanged member are identical
+    with zipfile.ZipFile(tmp_path / "out" / wheel.name) as out, zipfile.ZipFile(wheel) as original:
+        name_ = "bigpkg1/numpy/core/_multiarray_umath.cpython-310-wasm32-emscripten.so"
+        assert out.getinfo(name_).compress_size == original.getinfo(name_).compress_size
+        assert out.getinfo(name_).CRC == original.getinfo(name_).CRC
+
+
+def _temp_fd_in(pid: int, directory: Path) -> bool:
+    """Whether the process holds open a file in ``directory`` other than the wheel (the new
+    archive being written: unnamed with O_TMPFILE, '.NAME.*.tmp' otherwise)."""
+    try:
+        targets = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    except OSError:
+        return False
+    return any(t.startswith(str(directory) + "/") and not t.endswith(".whl") for t in targets)
+
+
+def test_kill_9_mid_write_leaves_input_and_nothing_else(realworld: Path, geos_libdir: Path, tmp_path: Path) -> None:
+    """SIGKILL cannot be caught: with O_TMPFILE the half-written archive has no name, so the
+    kernel reclaims it; the input is untouched and the directory holds only it."""
+    wheel = bigwheel.build_big_wheel(tmp_path / "in", copies=12)
+    original = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    script = Path(sys.executable).parent / "pyodide-auditwheel"
+    killed_mid_write = 0
+    for _attempt in range(5):
+        process = subprocess.Popen([str(script), "repair", str(wheel), "--libdir", str(geos_libdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while process.poll() is None and not _temp_fd_in(process.pid, wheel.parent):
+            pass
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            killed_mid_write += 1
+        process.wait()
+        assert hashlib.sha256(wheel.read_bytes()).hexdigest() == original
+        assert sorted(p.name for p in wheel.parent.iterdir()) == [wheel.name]
+        if killed_mid_write:
+            break
+    assert killed_mid_write, "the repair always finished before it could be killed"
+
+
+def test_sigterm_mid_write_cleans_up(realworld: Path, geos_libdir: Path, tmp_path: Path) -> None:
+    wheel = bigwheel.build_big_wheel(tmp_path / "in", copies=12)
+    original = wheel.read_bytes()
+    script = Path(sys.executable).parent / "pyodide-auditwheel"
+    process = subprocess.Popen([str(script), "repair", str(wheel), "--libdir", str(geos_libdir)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    while process.poll() is None and not _temp_fd_in(process.pid, wheel.parent):
+        pass
+    if process.poll() is None:
+        process.terminate()
+    process.wait()
+    assert process.returncode in (0, 128 + signal.SIGTERM)
+    if process.returncode != 0:
+        assert wheel.read_bytes() == original
+    assert sorted(p.name for p in wheel.parent.iterdir()) == [wheel.name]
