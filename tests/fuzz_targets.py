@@ -1,0 +1,47 @@
+"""Coverage-guided fuzzing (atheris) of the decoders a hostile wheel reaches first.
+
+Run by ``test_fuzz.py`` with a fixed budget; by hand: ``python tests/fuzz_targets.py
+-runs=1000000``.  Each input is tried as (1) the bytes after the wasm header of a module whose
+dylink section is decoded and, when it decodes, re-encoded (which must give back the same
+bytes), (2) a whole module for the import/export decoder, (3) a zip archive.  Anything but
+an AuditwheelError, or a re-encoding that differs, is a finding.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import atheris
+
+with atheris.instrument_imports():
+    from pyodide_auditwheel.dylink import read_head
+    from pyodide_auditwheel.errors import AuditwheelError
+    from pyodide_auditwheel.wasm import HEADER, read_interface
+    from pyodide_auditwheel.zipio import ZipReader
+
+
+def one_input(data: bytes) -> None:
+    module = HEADER + data
+    try:
+        head = read_head(module)
+    except AuditwheelError:
+        pass
+    else:
+        again = HEADER + head.dylink.encode()
+        assert again == module[: head.first_section_end], "dylink section not re-encoded exactly"
+    try:
+        read_interface(module)
+    except AuditwheelError:
+        pass
+    try:
+        reader = ZipReader(io.BytesIO(data), "fuzz.whl")
+        for member in reader:
+            reader.read_head(member, 64)
+    except AuditwheelError:
+        pass
+
+
+if __name__ == "__main__":
+    atheris.Setup(sys.argv, one_input)
+    atheris.Fuzz()
