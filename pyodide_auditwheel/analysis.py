@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -45,7 +45,6 @@ class ModuleReport:
     needed: tuple[str, ...]
     runtime_paths: tuple[str, ...]
     dependencies: tuple[Dependency, ...]
-    head: ModuleHead = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -179,6 +178,14 @@ class Resolver:
         return Dependency(name, "missing", elsewhere[0] if elsewhere else None), None
 
 
+Needs = tuple[tuple[str, ...], tuple[str, ...]]
+
+
+def _needs(head: ModuleHead) -> Needs:
+    """(NEEDED, RUNTIME_PATH) of a module."""
+    return head.dylink.needed, head.dylink.runtime_paths
+
+
 def analyze_tree(tree: InputTree, libdirs: Sequence[Path] = (), exclude: Sequence[str] = ()) -> Analysis:
     search = LibrarySearch(list(libdirs))
     resolver = Resolver(tree, tree.abi, search, exclude)
@@ -186,26 +193,27 @@ def analyze_tree(tree: InputTree, libdirs: Sequence[Path] = (), exclude: Sequenc
     pending: list[tuple[Path, ModuleHead]] = []
     queued: set[Path] = set()
 
-    def report(path: str, origin: Origin, head: ModuleHead) -> None:
-        dylink = head.dylink
-        dirs = resolver.candidate_dirs(path, dylink.runtime_paths, origin == "wheel")
+    def report(path: str, origin: Origin, needs: Needs) -> None:
+        needed, runtime_paths = needs
+        dirs = resolver.candidate_dirs(path, runtime_paths, origin == "wheel")
         if origin == "libdir":
             # Once vendored, a library sits in the libs directory beside its siblings.
             dirs = [*dirs, resolver.libs_dir] if resolver.libs_dir else dirs
         dependencies = []
-        for name in dylink.needed:
+        for name in needed:
             dependency, found = resolver.resolve(name, dirs)
             dependencies.append(dependency)
             if found is not None and found[0] not in queued:
                 queued.add(found[0])
                 pending.append(found)
-        reports.append(ModuleReport(path, origin, dylink.needed, dylink.runtime_paths, tuple(dependencies), head))
+        reports.append(ModuleReport(path, origin, needed, runtime_paths, tuple(dependencies)))
 
-    heads = [(path, tree.read_module_head(path)) for path in tree.module_paths()]
-    resolver.index_names(name for _, head in heads for name in head.dylink.needed)
-    for path, head in heads:
-        report(path, "wheel", head)
+    # Only what resolution needs is kept of each head (a wheel may hold thousands of modules).
+    wheel_needs = [(path, _needs(tree.read_module_head(path))) for path in tree.module_paths()]
+    resolver.index_names(name for _, (needed, _paths) in wheel_needs for name in needed)
+    for path, needs in wheel_needs:
+        report(path, "wheel", needs)
     while pending:
         library_path, head = pending.pop(0)
-        report(str(library_path), "libdir", head)
+        report(str(library_path), "libdir", _needs(head))
     return Analysis(tree.display, tree.kind, tree.wheel, tree.abi, tuple(reports), tuple(search.skipped))

@@ -281,9 +281,16 @@ class WheelRewriter:
         created = new_member_time(self.reader)
         replaced: dict[str, RecordRow] = {}
         added: list[RecordRow] = []
-        originals: Iterator[Member | None] = (m for m in self.reader if m.name != self.record.path)
+        record_path = self.record.path
+
+        def special(name: str) -> bool:
+            # Patched members, RECORD, and the .dist-info files (vendored libraries go before
+            # the first of them); the writer copies everything else by itself.
+            return name in self.plan.patches or ".dist-info/" in name
+
+        handed = (m for m in writer.copy_from(self.reader, special, self.progress) if m.name != record_path)
         # None marks where the vendored libraries go, the same place RECORD lists them.
-        for member in insert_before_dist_info(originals, [None], lambda m: m.name if m else ""):
+        for member in insert_before_dist_info(handed, [None], lambda m: m.name if m else ""):
             if member is None:
                 added = [self._write_vendored(writer, library, ahead.take(library.dest), created) for library in self.plan.vendored]
                 continue

@@ -236,7 +236,7 @@ class ZipReader:
     def names(self) -> Iterator[str]:
         """Every member's name, in central-directory order (cheaper than whole members)."""
         for raw_name, fields, _extra in self._raw_entries():
-            yield self._decode_name(raw_name, fields[3])
+            yield self.decode_name(raw_name, fields[3])
 
     def find(self, name: str) -> Member | None:
         """The member called ``name``: from the index when it holds it, else by a scan."""
@@ -332,7 +332,7 @@ class ZipReader:
     def _decode(self, raw_name: bytes, fields: tuple[int, ...], extra: bytes) -> tuple[str, int, int, int]:
         """(name, compressed size, size, local header offset), ZIP64 values applied."""
         csize, usize, header_offset = fields[8], fields[9], fields[16]
-        name = self._decode_name(raw_name, fields[3])
+        name = self.decode_name(raw_name, fields[3])
         if ZIP64_LIMIT in (csize, usize, header_offset):
             for field_id, body in _split_extra(extra):
                 if field_id == ZIP64_EXTRA_ID:
@@ -345,7 +345,7 @@ class ZipReader:
                         header_offset = values.pop(0)
         return name, csize, usize, header_offset
 
-    def _decode_name(self, raw_name: bytes, flags: int) -> str:
+    def decode_name(self, raw_name: bytes, flags: int) -> str:
         # Wheels are written with UTF-8 names whether or not the flag is set (as pip reads
         # them); cp437 is only the fallback for bytes that are not UTF-8 at all.
         try:
@@ -362,6 +362,21 @@ class ZipReader:
             fields[1], fields[2], header_offset, extra, data_offset, index,
         )
 
+    def raw_entries(self) -> Iterator[tuple[int, bytes, tuple[int, ...], bytes]]:
+        """(position, raw name, fixed fields, extra) of each entry: for loops that must not
+        pay for a Member per entry (see ZipWriter.copy_from)."""
+        for position, (raw_name, fields, extra) in enumerate(self._raw_entries()):
+            yield position, raw_name, fields, extra
+
+    def member_at(self, position: int, raw_name: bytes, fields: tuple[int, ...], extra: bytes) -> Member:
+        return self._member(raw_name, fields, extra, self._data_offsets[position], position)
+
+    def data_offset(self, position: int) -> int:
+        return self._data_offsets[position]
+
+    def verbatim(self, position: int) -> bool:
+        return bool(self._verbatim[position])
+
     def can_copy_verbatim(self, member: Member) -> bool:
         """Whether the member's local header and data can be copied byte for byte: its local
         header repeats the central entry exactly (no data descriptor, no ZIP64 sizes)."""
@@ -377,6 +392,8 @@ class ZipReader:
             name, csize, usize, header_offset = self._decode(raw_name, fields, extra)
             self._check_entry(name, fields[4], fields[3], csize, usize, (fields[15] >> 16) & 0xFFFF)
             data_offset, verbatim = self._data_offset(name, raw_name, fields, header_offset, csize)
+            # A name read as cp437 would be written back as UTF-8: not a byte-for-byte copy.
+            verbatim = verbatim and (raw_name.isascii() or raw_name == name.encode("utf-8"))
             position = len(self._data_offsets)
             self._data_offsets.append(data_offset)
             self._verbatim.append(verbatim)
@@ -781,33 +798,67 @@ class ZipWriter:
         copied byte for byte (with its neighbours, in one go); otherwise a clean local header
         is written and the compressed data copied after it.
         """
+        new_name = name or member.name
+        flags = member.flags & ~FLAG_DATA_DESCRIPTOR
         entry = _Entry(
-            (name or member.name).encode("utf-8"), member.method, member.flags & ~FLAG_DATA_DESCRIPTOR, member.crc,
+            new_name.encode("utf-8"), member.method, flags if new_name.isascii() else flags | FLAG_UTF8, member.crc,
             member.compressed_size, member.size, member.dos_time, member.dos_date, member.external_attr,
             member.internal_attr, member.create_version, member.extract_version,
             _without_zip64(member.extra) if member.extra else b"",
         )
         if name is None and reader.can_copy_verbatim(member):
-            start, end = member.header_offset, member.data_offset + member.compressed_size
-            if self._run is not None and self._run[0] is reader and self._run[2] == start:
-                self._run = (self._run[0], self._run[1], end)
-            else:
-                self._flush_run()
-                self._run = (reader, start, end)
-                self._run_output_start = self._end
-                self.spot_checks.add(member.name)
-            self._run_last = member.name
-            self._add_to_directory(entry, self._end)
-            self._end += end - start
+            offset = self._extend_run(reader, member.name, member.header_offset, member.data_offset + member.compressed_size)
+            self._add_to_directory(entry, offset)
             return
         self._flush_run()
-        self.spot_checks.add(name or member.name)
+        self.spot_checks.add(new_name)
         offset = self._end
         self.file.write(self._local_header(entry))
         for chunk in reader.raw_chunks(member):
             self.file.write(chunk)
         self._add_to_directory(entry, offset)
         self._end = self.file.tell()
+
+    def copy_from(self, reader: ZipReader, special: Callable[[str], bool], progress: Callable[[int], None] | None = None) -> Iterator[Member]:
+        """Copy ``reader``'s members in order, handing those ``special`` selects to the caller,
+        who writes them (or not) before asking for the next.
+
+        This is the loop every unchanged member of a repair goes through, so it avoids making
+        objects: a member that can be copied byte for byte joins the current run and gets its
+        central entry packed straight from the input's fields.
+        """
+        for position, raw_name, fields, extra in reader.raw_entries():
+            name = reader.decode_name(raw_name, fields[3])
+            if special(name):
+                yield reader.member_at(position, raw_name, fields, extra)
+                continue
+            start, data_offset, size = fields[16], reader.data_offset(position), fields[8]
+            if reader.verbatim(position) and self._end < ZIP64_LIMIT and not extra:
+                offset = self._extend_run(reader, name, start, data_offset + size)
+                self._directory += CENTRAL.pack(
+                    CENTRAL_SIG, fields[1], max(fields[2], 20), fields[3], fields[4], fields[5], fields[6], fields[7],
+                    size, fields[9], len(raw_name), 0, 0, 0, fields[14], fields[15], offset,
+                ) + raw_name
+                self.count += 1
+            else:
+                self.copy_raw(reader, reader.member_at(position, raw_name, fields, extra))
+            if progress is not None:
+                progress(size)
+
+    def _extend_run(self, reader: ZipReader, name: str, start: int, end: int) -> int:
+        """Add the archive bytes [start, end) to the run copied byte for byte; returns where
+        they land in the output."""
+        if self._run is not None and self._run[0] is reader and self._run[2] == start:
+            self._run = (reader, self._run[1], end)
+        else:
+            self._flush_run()
+            self._run = (reader, start, end)
+            self._run_output_start = self._end
+            self.spot_checks.add(name)
+        self._run_last = name
+        offset = self._end
+        self._end += end - start
+        return offset
 
     def _new_entry(self, name: str, method: int, mode: int, date_time: tuple[int, int], template: Member | None) -> _Entry:
         check_member_name(name)

@@ -100,15 +100,15 @@ def test_file_modes_survive(shapely: Path, geos_libdir: Path, tmp_path: Path) ->
 def test_in_place_repair_is_atomic_under_injected_failures(shapely: Path, geos_libdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     original = shapely.read_bytes()
     calls = {"n": 0}
-    real_copy = ZipWriter.copy_raw
+    real_extend = ZipWriter._extend_run
 
-    def failing_copy(self: ZipWriter, reader, member, name=None) -> None:  # type: ignore[no-untyped-def]
+    def failing_extend(self: ZipWriter, *args):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 10:
             raise OSError(28, "No space left on device")
-        real_copy(self, reader, member, name)
+        return real_extend(self, *args)
 
-    monkeypatch.setattr(ZipWriter, "copy_raw", failing_copy)
+    monkeypatch.setattr(ZipWriter, "_extend_run", failing_extend)
     with pytest.raises(paw.AuditwheelError, match="No space left on device; nothing was changed"):
         paw.repair(shapely, [geos_libdir])
     assert shapely.read_bytes() == original
