@@ -14,12 +14,12 @@ import hashlib
 import itertools
 import os
 import shutil
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Generic, TypeVar
+from typing import BinaryIO
 
+from .ahead import AheadOfTime
 from .atomic import atomic_output
 from .dylink import bounded_first_section_extent, read_head
 from .errors import AuditwheelError, RecordError
@@ -34,7 +34,6 @@ VENDORED_MODE = 0o100755
 # rest (zlib releases the GIL); finished ones wait within AHEAD_BUDGET bytes.
 AHEAD_MAX_MEMBER = 8 << 20
 AHEAD_BUDGET = 8 << 20
-T = TypeVar("T")
 ProgressHook = Callable[[int], None]
 
 
@@ -48,84 +47,8 @@ class Rewritten:
     original_size: int
 
 
-class AheadOfTime(Generic[T]):
-    """Runs jobs on one worker thread, in the order a consumer will ask for their results.
-
-    The consumer ``take``s each result when it gets there: it waits for a job the worker is
-    running, and runs a job the worker has not reached itself, so a wrong guess about the
-    order costs time, never a deadlock.  Results not yet taken are held within ``budget``
-    bytes; past it the worker waits.  Errors raised by a job are raised again by ``take``.
-    """
-
-    def __init__(self, jobs: dict[str, Callable[[], T]], budget: int, *, threaded: bool, weigh: Callable[[T], int] | None = None) -> None:
-        self._jobs = jobs
-        self._budget = budget
-        self._weigh = weigh or _rewritten_weight
-        self._state = dict.fromkeys(jobs, "pending")
-        self._results: dict[str, tuple[T | None, BaseException | None, int]] = {}
-        self._held = 0
-        self._stopping = False
-        self._changed = threading.Condition()
-        self._thread = threading.Thread(target=self._work, name="compress-ahead", daemon=True) if threaded and jobs else None
-
-    def __enter__(self) -> AheadOfTime[T]:
-        if self._thread is not None:
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        with self._changed:
-            self._stopping = True
-            self._changed.notify_all()
-        if self._thread is not None:
-            self._thread.join()
-
-    def _work(self) -> None:
-        for key, job in self._jobs.items():
-            with self._changed:
-                while self._held > self._budget and not self._stopping:
-                    self._changed.wait()
-                if self._stopping:
-                    return
-                if self._state[key] != "pending":
-                    continue
-                self._state[key] = "running"
-            result: T | None = None
-            error: BaseException | None = None
-            try:
-                result = job()
-            except BaseException as raised:  # handed to the consumer by take()
-                error = raised
-            weight = self._weigh(result) if result is not None else 0
-            with self._changed:
-                self._results[key] = (result, error, weight)
-                self._held += weight
-                self._state[key] = "done"
-                self._changed.notify_all()
-
-    def take(self, key: str) -> T | None:
-        """The job's result (None when there is no such job)."""
-        with self._changed:
-            state = self._state.get(key)
-            if state is None or state == "taken":
-                return None
-            self._state[key] = "taken"
-            if state == "pending":
-                job = self._jobs[key]
-            else:
-                while key not in self._results:
-                    self._changed.wait()
-                result, error, weight = self._results.pop(key)
-                self._held -= weight
-                self._changed.notify_all()
-                if error is not None:
-                    raise error
-                return result
-        return job()
-
-
-def _rewritten_weight(result: object) -> int:
-    return result.deflated.compressed_size if isinstance(result, Rewritten) else 0
+def _rewritten_weight(result: Rewritten) -> int:
+    return result.deflated.compressed_size
 
 
 @dataclass(frozen=True)
@@ -247,7 +170,7 @@ class WheelRewriter:
 
     def _write(self, output: Path) -> ApplyOutcome:
         # The worker starts compressing while RECORD is checked against the archive.
-        with AheadOfTime(self._jobs_ahead(), AHEAD_BUDGET, threaded=self.reader.fd is not None) as ahead:
+        with AheadOfTime(self._jobs_ahead(), AHEAD_BUDGET, _rewritten_weight, threaded=self.reader.fd is not None) as ahead:
             # Rows of the members whose bytes a repair reads anyway (they are checked for
             # free), or of every member with --verify-record.
             keep = (lambda _path: True) if self.verify_record else set(self.plan.patches).__contains__

@@ -1,0 +1,90 @@
+"""Running a known sequence of jobs on a worker thread, ahead of the code that needs them.
+
+A repair rewrites a few members (patched modules, vendored libraries) among thousands it copies
+unchanged.  Compressing them is most of the CPU a repair spends, and zlib releases the GIL, so
+they are compressed on a second core while the main thread copies the rest.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class AheadOfTime(Generic[T]):
+    """Runs jobs on one worker thread, in the order a consumer will ask for their results.
+
+    The consumer ``take``s each result when it gets there: it waits for a job the worker is
+    running, and runs a job the worker has not reached itself, so a wrong guess about the
+    order costs time, never a deadlock.  Results not yet taken are held within ``budget``
+    bytes; past it the worker waits.  Errors raised by a job are raised again by ``take``.
+    """
+
+    def __init__(self, jobs: dict[str, Callable[[], T]], budget: int, weigh: Callable[[T], int], *, threaded: bool) -> None:
+        self._jobs = jobs
+        self._budget = budget
+        self._weigh = weigh
+        self._state = dict.fromkeys(jobs, "pending")
+        self._results: dict[str, tuple[T | None, BaseException | None, int]] = {}
+        self._held = 0
+        self._stopping = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._work, name="compress-ahead", daemon=True) if threaded and jobs else None
+
+    def __enter__(self) -> AheadOfTime[T]:
+        if self._thread is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._changed:
+            self._stopping = True
+            self._changed.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _work(self) -> None:
+        for key, job in self._jobs.items():
+            with self._changed:
+                while self._held > self._budget and not self._stopping:
+                    self._changed.wait()
+                if self._stopping:
+                    return
+                if self._state[key] != "pending":
+                    continue
+                self._state[key] = "running"
+            result: T | None = None
+            error: BaseException | None = None
+            try:
+                result = job()
+            except BaseException as raised:  # handed to the consumer by take()
+                error = raised
+            weight = self._weigh(result) if result is not None else 0
+            with self._changed:
+                self._results[key] = (result, error, weight)
+                self._held += weight
+                self._state[key] = "done"
+                self._changed.notify_all()
+
+    def take(self, key: str) -> T | None:
+        """The job's result (None when there is no such job)."""
+        with self._changed:
+            state = self._state.get(key)
+            if state is None or state == "taken":
+                return None
+            self._state[key] = "taken"
+            if state == "pending":
+                job = self._jobs[key]
+            else:
+                while key not in self._results:
+                    self._changed.wait()
+                result, error, weight = self._results.pop(key)
+                self._held -= weight
+                self._changed.notify_all()
+                if error is not None:
+                    raise error
+                return result
+        return job()
