@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -52,6 +53,9 @@ def measure(command: list[str], runs: int, before: list[str] | None = None) -> d
         for _ in range(runs):
             if before:
                 subprocess.run(before, check=True)
+            # Each run starts with no write-back pending (of the wheels just built, of the
+            # previous run's output), which would otherwise slow whichever command runs next.
+            os.sync()
             process = subprocess.run(
                 [sys.executable, "-S", "-c", TRAMPOLINE, str(report), *command],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False,
@@ -68,7 +72,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--theirs", required=True, help="the `pyodide` script of a venv with auditwheel-emscripten")
     parser.add_argument("--copies", type=int, default=30)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--out", default="bench-out")
     args = parser.parse_args()
     ours = str(Path(sys.executable).parent / "pyodide-auditwheel")
