@@ -236,7 +236,8 @@ class WheelRewriter:
         members up to AHEAD_MAX_MEMBER bytes (larger ones are streamed when reached) and the
         vendored libraries, which go just before the first ``.dist-info`` member."""
         record_path = self.record.path
-        first_info = next((i for i, name in enumerate(self.reader.names()) if ".dist-info/" in name and name != record_path), self.reader.count)
+        # The reader indexes every .dist-info member, in archive order.
+        first_info = next((m.index for name, m in self.reader.by_name.items() if ".dist-info/" in name and name != record_path), self.reader.count)
         patched = sorted(
             (member for name in self.plan.patches if (member := self.reader.by_name.get(name)) is not None and member.size <= AHEAD_MAX_MEMBER),
             key=lambda member: member.index,
@@ -297,21 +298,31 @@ class WheelRewriter:
         handle.seek(0)
         recheck = set(self.plan.patches) | {self.record.path}
         written = ZipReader(handle, "the repaired wheel", index=recheck.__contains__, spot_check=self._spot_checks.__contains__)
-        expected: Iterator[str] = self.reader.names()
-        if not self.plan.is_noop:
-            record_path = self.record.path
-            originals = (name for name in self.reader.names() if name != record_path)
-            expected = itertools.chain(insert_before_dist_info(originals, [lib.dest for lib in self.plan.vendored], str), [record_path])
-        if any(a != b for a, b in itertools.zip_longest(expected, written.names())):
-            raise AuditwheelError("internal error: the repaired wheel does not hold the expected members; nothing was written.")
+        unexpected = AuditwheelError("internal error: the repaired wheel does not hold the expected members; nothing was written.")
         if self.plan.is_noop:
+            # The output is the input, copied byte for byte.
+            if any(a != b for a, b in itertools.zip_longest(self.reader.names(), written.names())):
+                raise unexpected
             return
+        record_path = self.record.path
+        originals = (name for name in self.reader.names() if name != record_path)
+        expected = itertools.chain(insert_before_dist_info(originals, [lib.dest for lib in self.plan.vendored], str), [record_path])
         for member in written.by_name.values():
             for _ in written.chunks(member):
                 pass
         record_member = written.by_name[self.record.path]
         record = Record(self.record.path, lambda: written.chunks(record_member, RECORD_CHUNK))
-        record.check_matches(written.names)
+        # One pass: the members are exactly the expected ones, and (as this tool writes it)
+        # RECORD lists them in the same order; the full check explains any difference.
+        listed = record.listed_files()
+        in_order = True
+        for want, got in itertools.zip_longest(expected, written.names()):
+            if want != got:
+                raise unexpected
+            if in_order and record.lists(got):
+                in_order = next(listed, None) == got
+        if not in_order or next(listed, None) is not None:
+            record.check_matches(written.names)
 
 
 def _mode_of(path: Path) -> int:

@@ -109,6 +109,7 @@ class Record:
     def __init__(self, path: str, chunks: Callable[[], Iterable[bytes]]) -> None:
         self.path = path
         self._chunks = chunks
+        self._exempt_paths = self._exempt()
 
     @classmethod
     def parse(cls, path: str, data: bytes) -> Record:
@@ -155,24 +156,33 @@ class Record:
     def _exempt(self) -> set[str]:
         return {f"{self.path.rsplit('/', 1)[0]}/{suffix}" for suffix in RECORD_EXEMPT_SUFFIXES}
 
+    def lists(self, path: str) -> bool:
+        """Whether ``path`` is a file RECORD must list (not a directory, not RECORD itself or
+        its signatures)."""
+        return not path.endswith("/") and path not in self._exempt_paths
+
+    def listed_files(self) -> Iterator[str]:
+        """The paths RECORD lists that :meth:`lists` expects, in RECORD's order."""
+        return (row.path for row in self.rows() if self.lists(row.path))
+
     def check_matches(self, files: Callable[[], Iterable[str]], keep: Callable[[str], bool] | None = None) -> dict[str, RecordRow]:
         """RECORD and the archive must list the same files, each once (directories and RECORD's
         own signatures aside): a wheel where they differ was tampered with or badly built.
 
         Returns the rows ``keep`` selects, gathered on the way (one pass over RECORD instead
         of two).  ``files`` is called again only to explain a mismatch."""
-        exempt = self._exempt()
+        exempt = self._exempt_paths
         kept: dict[str, RecordRow] = {}
 
         def listed() -> Iterator[str]:
             for row in self.rows():
                 if keep is not None and keep(row.path):
                     kept[row.path] = row
-                if not row.path.endswith("/") and row.path not in exempt:
+                if self.lists(row.path):
                     yield row.path
 
         def present() -> Iterator[str]:
-            return (path for path in files() if not path.endswith("/") and path not in exempt)
+            return (path for path in files() if self.lists(path))
 
         # Wheel builders write RECORD in archive order: then one streaming comparison decides.
         if all(a == b for a, b in itertools.zip_longest(listed(), present())):
@@ -259,9 +269,9 @@ def insert_before_dist_info(items: Iterable[T], inserted: Iterable[T], path_of: 
 
 
 def _worth_indexing(path: str) -> bool:
-    """Members looked up by name: modules (for their heads) and the top-level ``.dist-info``
-    files (RECORD, WHEEL).  Everything else is only ever streamed past."""
-    return is_module_name(path) or (path.count("/") == 1 and ".dist-info/" in path)
+    """Members looked up by name: modules (for their heads) and the ``.dist-info`` files
+    (RECORD, WHEEL; where vendored libraries go).  Everything else is only streamed past."""
+    return is_module_name(path) or ".dist-info/" in path
 
 
 def find_record_path(files: Iterable[str]) -> str:
@@ -359,7 +369,7 @@ class WheelArchive(InputTree):
         return self.zip.read(self._member(path))
 
     def record(self) -> Record:
-        path = find_record_path(list(self.zip.by_name))
+        path = find_record_path(list(self.zip.by_name))  # every .dist-info file is indexed
         member = self._member(path)
         return Record(path, lambda: self.zip.chunks(member, RECORD_CHUNK))
 
