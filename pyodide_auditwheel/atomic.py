@@ -32,29 +32,32 @@ def atomic_output(target: Path, mode: int, *, durable: bool) -> Iterator[BinaryI
     ``durable`` flushes the data to disk before the rename (and the rename after it), so that
     a power cut cannot leave an empty file where a user's file was.
     """
-    directory = target.parent
-    fd = _anonymous_file(directory)
-    temp: Path | None = None
-    if fd is None:
-        fd, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
-        temp = Path(temp_name)
-    try:
-        with _terminate_as_exception(), os.fdopen(fd, "w+b") as handle:
-            yield handle
-            handle.flush()
+    # SIGTERM becomes an exception from before the file exists until after the rename, so
+    # that the cleanup below runs whenever it arrives.
+    with _terminate_as_exception():
+        directory = target.parent
+        fd = _anonymous_file(directory)
+        temp: Path | None = None
+        if fd is None:
+            fd, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+            temp = Path(temp_name)
+        try:
+            with os.fdopen(fd, "w+b") as handle:
+                yield handle
+                handle.flush()
+                if durable:
+                    os.fsync(handle.fileno())
+                os.fchmod(handle.fileno(), mode)
+                if temp is None:
+                    temp = _give_name(handle.fileno(), directory, target.name)
+            os.replace(temp, target)
+            temp = None
             if durable:
-                os.fsync(handle.fileno())
-            os.fchmod(handle.fileno(), mode)
-            if temp is None:
-                temp = _give_name(handle.fileno(), directory, target.name)
-        os.replace(temp, target)
-        temp = None
-        if durable:
-            _fsync_directory(directory)
-    finally:
-        if temp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
+                _fsync_directory(directory)
+        finally:
+            if temp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    temp.unlink()
 
 
 def _anonymous_file(directory: Path) -> int | None:

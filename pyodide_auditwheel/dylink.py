@@ -32,6 +32,8 @@ NEEDED = 2
 EXPORT_INFO = 3
 IMPORT_INFO = 4
 RUNTIME_PATH = 5
+# Not a subsection kind: the bytes a legacy ``dylink`` section holds after its fields.
+LEGACY_TAIL = -1
 
 SUBSECTION_NAMES = {
     MEM_INFO: "MEM_INFO",
@@ -138,8 +140,11 @@ class DylinkSection:
             for _ in range(reader.count()):
                 reader.name()
             needed = body[needed_start : reader.pos]
-            subsections = (Subsection(MEM_INFO, mem), Subsection(NEEDED, needed))
-            return cls(subsections, legacy=True, size_width=size_width, name_encoding=encoded_name)
+            subsections = [Subsection(MEM_INFO, mem), Subsection(NEEDED, needed)]
+            if not reader.at_end():
+                # Bytes after the fields the loader reads: kept, so re-encoding is exact.
+                subsections.append(Subsection(LEGACY_TAIL, body[reader.pos :]))
+            return cls(tuple(subsections), legacy=True, size_width=size_width, name_encoding=encoded_name)
         if name != DYLINK_SECTION:
             raise DylinkMissingError(f"dylink section missing: the first section is {name!r}, not {DYLINK_SECTION!r}.")
         reader = ByteReader(body, what="dylink.0 section")

@@ -174,3 +174,21 @@ def test_repair_stream_refuses_oversized_first_section_too() -> None:
     chunks = iter([claim, b"\0" * 1024])
     with pytest.raises(WasmError, match="more than the"):
         list(patch_module_stream(chunks, ModulePatch("m.so", {}, ("$ORIGIN",), ("$ORIGIN",)), "module m.so"))
+
+
+def test_legacy_section_with_trailing_bytes_re_encodes_exactly() -> None:
+    """Found by atheris: bytes after a legacy ``dylink`` section's fields were dropped on
+    re-encoding. They are kept, and survive a NEEDED change."""
+    import base64
+
+    from pyodide_auditwheel.wasm import HEADER
+
+    module = HEADER + base64.b64decode("AB8GZHlsaW5rLjAFegEEAQACIg0BC2wh2iEhISEjIQX/AQ==")
+    head = read_head(module)
+    assert head.dylink.legacy
+    assert HEADER + head.dylink.encode() == module[: head.first_section_end]
+    tail = module[head.first_section_end - 14 : head.first_section_end]
+    assert head.dylink.subsections[-1].payload == tail
+    renamed = head.dylink.with_needed(["libx.so"])
+    assert renamed.needed == ("libx.so",)
+    assert renamed.encode().endswith(b"\x07libx.so" + tail)
