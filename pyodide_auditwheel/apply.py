@@ -113,8 +113,7 @@ def new_member_time(reader: ZipReader) -> tuple[int, int]:
             return dos_datetime(int(epoch))
         except ValueError:
             raise AuditwheelError(f"SOURCE_DATE_EPOCH={epoch!r} is not a whole number of seconds.") from None
-    dos_date, dos_time = reader.newest_date_time
-    return dos_time, dos_date
+    return reader.newest_date_time
 
 
 class WheelRewriter:
@@ -238,22 +237,22 @@ class WheelRewriter:
         record_path = self.record.path
         # The reader indexes every .dist-info member, in archive order.
         first_info = next((m.index for name, m in self.reader.by_name.items() if ".dist-info/" in name and name != record_path), self.reader.count)
-        patched = sorted(
-            (member for name in self.plan.patches if (member := self.reader.by_name.get(name)) is not None and member.size <= AHEAD_MAX_MEMBER),
-            key=lambda member: member.index,
-        )
-        jobs: dict[str, Callable[[], Rewritten]] = {}
-        for member in (m for m in patched if m.index < first_info):
-            jobs[member.name] = functools.partial(self._rewrite_patched, member, self.plan.patches[member.name])
-        for library in self.plan.vendored:
-            jobs[library.dest] = functools.partial(self._rewrite_vendored, library)
-        for member in (m for m in patched if m.index >= first_info):
-            jobs[member.name] = functools.partial(self._rewrite_patched, member, self.plan.patches[member.name])
-        return jobs
+        patched = (member for name in self.plan.patches if (member := self.reader.by_name.get(name)) is not None and member.size <= AHEAD_MAX_MEMBER)
+        positioned: list[tuple[float, str, Callable[[], Rewritten]]] = [
+            (member.index, member.name, functools.partial(self._rewrite_patched, member, self.plan.patches[member.name])) for member in patched
+        ]
+        positioned += [(first_info - 0.5, library.dest, functools.partial(self._rewrite_vendored, library)) for library in self.plan.vendored]
+        # sorted() is stable: the vendored libraries keep the plan's order.
+        return {key: job for _, key, job in sorted(positioned, key=lambda entry: entry[0])}
+
+    def _patched_stream(self, member: Member, patch: ModulePatch) -> tuple[HashingStream, Iterator[bytes]]:
+        """The member's bytes as read (hashed, for RECORD) and as patched."""
+        original = HashingStream(self.reader.chunks(member))
+        return original, patch_module_stream(original, patch, f"module {member.name}")
 
     def _rewrite_patched(self, member: Member, patch: ModulePatch) -> Rewritten:
-        original = HashingStream(self.reader.chunks(member))
-        deflated = Deflater().deflate_all(patch_module_stream(original, patch, f"module {member.name}"))
+        original, patched = self._patched_stream(member, patch)
+        deflated = Deflater().deflate_all(patched)
         return Rewritten(deflated, original.digest.digest(), original.size)
 
     def _rewrite_vendored(self, library: VendoredLibrary) -> Rewritten:
@@ -271,9 +270,9 @@ class WheelRewriter:
             original_digest, original_size = ahead.original_digest, ahead.original_size
         else:
             # Too large to hold: streamed from the input through the patcher into the output.
-            original = HashingStream(self.reader.chunks(member))
+            original, patched = self._patched_stream(member, patch)
             written = writer.add_chunks(
-                member.name, patch_module_stream(original, patch, f"module {member.name}"),
+                member.name, patched,
                 mode=mode, date_time=date_time, size_hint=member.size, template=member,
             )
             original_digest, original_size = original.digest.digest(), original.size
@@ -307,11 +306,13 @@ class WheelRewriter:
         record_path = self.record.path
         originals = (name for name in self.reader.names() if name != record_path)
         expected = itertools.chain(insert_before_dist_info(originals, [lib.dest for lib in self.plan.vendored], str), [record_path])
+        # CRC of every member we compressed; RECORD's is checked as it is read below.
         for member in written.by_name.values():
-            for _ in written.chunks(member):
-                pass
-        record_member = written.by_name[self.record.path]
-        record = Record(self.record.path, lambda: written.chunks(record_member, RECORD_CHUNK))
+            if member.name != record_path:
+                for _ in written.chunks(member):
+                    pass
+        record_member = written.by_name[record_path]
+        record = Record(record_path, lambda: written.chunks(record_member, RECORD_CHUNK))
         # One pass: the members are exactly the expected ones, and (as this tool writes it)
         # RECORD lists them in the same order; the full check explains any difference.
         listed = record.listed_files()

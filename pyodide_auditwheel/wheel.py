@@ -109,7 +109,8 @@ class Record:
     def __init__(self, path: str, chunks: Callable[[], Iterable[bytes]]) -> None:
         self.path = path
         self._chunks = chunks
-        self._exempt_paths = self._exempt()
+        directory = path.rsplit("/", 1)[0]
+        self._exempt_paths = {f"{directory}/{suffix}" for suffix in RECORD_EXEMPT_SUFFIXES}
 
     @classmethod
     def parse(cls, path: str, data: bytes) -> Record:
@@ -153,9 +154,6 @@ class Record:
             raise RecordError(f"bad RECORD: the row {','.join(fields)!r} does not have 3 fields.")
         return RecordRow(*fields)
 
-    def _exempt(self) -> set[str]:
-        return {f"{self.path.rsplit('/', 1)[0]}/{suffix}" for suffix in RECORD_EXEMPT_SUFFIXES}
-
     def lists(self, path: str) -> bool:
         """Whether ``path`` is a file RECORD must list (not a directory, not RECORD itself or
         its signatures)."""
@@ -171,7 +169,6 @@ class Record:
 
         Returns the rows ``keep`` selects, gathered on the way (one pass over RECORD instead
         of two).  ``files`` is called again only to explain a mismatch."""
-        exempt = self._exempt_paths
         kept: dict[str, RecordRow] = {}
 
         def listed() -> Iterator[str]:
@@ -195,12 +192,12 @@ class Record:
             if row.path in seen:
                 raise RecordError(f"bad RECORD: {row.path!r} is listed twice.")
             seen.add(row.path)
-        listed_paths = {path for path in seen if not path.endswith("/")}
-        present_paths = {path for path in files() if not path.endswith("/")}
-        absent = sorted(listed_paths - present_paths - exempt)
+        listed_paths = {path for path in seen if self.lists(path)}
+        present_paths = set(present())
+        absent = sorted(listed_paths - present_paths)
         if absent:
             raise RecordError(f"bad RECORD: it lists {len(absent)} file(s) not in the wheel, e.g. {absent[0]!r}.")
-        unlisted = sorted(present_paths - listed_paths - exempt)
+        unlisted = sorted(present_paths - listed_paths)
         raise RecordError(f"bad RECORD: {len(unlisted)} file(s) in the wheel are not listed in it, e.g. {unlisted[0]!r}.")
 
     @staticmethod

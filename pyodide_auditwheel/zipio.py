@@ -225,13 +225,14 @@ class ZipReader:
 
     def __iter__(self) -> Iterator[Member]:
         """Every member, in central-directory order, decoded afresh from the directory."""
-        for position, (raw_name, fields, extra) in enumerate(self._raw_entries()):
-            yield self._member(raw_name, fields, extra, self._data_offsets[position], position)
+        for entry in self.raw_entries():
+            yield self.member_at(*entry)
 
     @property
     def newest_date_time(self) -> tuple[int, int]:
-        """(dos_date, dos_time) of the newest member (1980-01-01 for an empty archive)."""
-        return self._newest >> 16, self._newest & 0xFFFF
+        """(dos_time, dos_date) of the newest member, in the order ZipWriter's ``date_time``
+        takes them (1980-01-01 for an empty archive)."""
+        return self._newest & 0xFFFF, self._newest >> 16
 
     def names(self) -> Iterator[str]:
         """Every member's name, in central-directory order (cheaper than whole members)."""
@@ -380,7 +381,7 @@ class ZipReader:
     def can_copy_verbatim(self, member: Member) -> bool:
         """Whether the member's local header and data can be copied byte for byte: its local
         header repeats the central entry exactly (no data descriptor, no ZIP64 sizes)."""
-        return member.index >= 0 and bool(self._verbatim[member.index])
+        return member.index >= 0 and self.verbatim(member.index)
 
     def _scan(self, index: Callable[[str], bool]) -> None:
         """Check every entry once; remember where each member's data starts."""
@@ -717,18 +718,19 @@ class ZipWriter:
         reader, start, end = self._run
         self._run = None
         self.spot_checks.add(self._run_last)
-        self.file.seek(self._run_output_start)
-        if not self._copy_in_kernel(reader, start, end - start):
-            for chunk in reader.byte_range(start, end - start):
-                self.file.write(chunk)
+        done = self._copy_in_kernel(reader, start, end - start)
+        # The rest (all of it where the kernel cannot copy) goes through Python.
+        self.file.seek(self._run_output_start + done)
+        for chunk in reader.byte_range(start + done, end - start - done):
+            self.file.write(chunk)
         self.file.seek(self._end)
 
-    def _copy_in_kernel(self, reader: ZipReader, start: int, size: int) -> bool:
-        """copy_file_range between the two files; False when the platform or the files do not
-        allow it (the caller then copies through Python)."""
+    def _copy_in_kernel(self, reader: ZipReader, start: int, size: int) -> int:
+        """copy_file_range between the two files; how many bytes it copied (0 when the
+        platform or the files do not allow it)."""
         source, target = reader.fd, _real_fd(self.file)
         if source is None or target is None or not hasattr(os, "copy_file_range"):
-            return False
+            return 0
         self.file.flush()
         done = 0
         try:
@@ -739,12 +741,7 @@ class ZipWriter:
                 done += copied
         except OSError:
             pass
-        if done < size:
-            # Finish (or do) the copy through Python from where the kernel stopped.
-            self.file.seek(self._run_output_start + done)
-            for chunk in reader.byte_range(start + done, size - done):
-                self.file.write(chunk)
-        return True
+        return done
 
     @staticmethod
     def _local_header(entry: _Entry) -> bytes:
@@ -782,13 +779,21 @@ class ZipWriter:
         if zip64_values:
             body = struct.pack(f"<{len(zip64_values)}Q", *zip64_values)
             extra = struct.pack("<HH", ZIP64_EXTRA_ID, len(body)) + body + extra
-        self._directory += CENTRAL.pack(
-            CENTRAL_SIG, entry.create_version, 45 if zip64_values else max(entry.extract_version, 20),
-            entry.flags, entry.method, entry.dos_time, entry.dos_date, entry.crc, csize, usize,
-            len(entry.name), len(extra), 0, 0, entry.internal_attr, entry.external_attr, offset,
+        self._append_central(
+            entry.create_version, 45 if zip64_values else max(entry.extract_version, 20), entry.flags, entry.method,
+            entry.dos_time, entry.dos_date, entry.crc, csize, usize, entry.internal_attr, entry.external_attr,
+            offset, entry.name, extra,
         )
-        self._directory += entry.name
-        self._directory += extra
+
+    def _append_central(
+        self, create_version: int, extract_version: int, flags: int, method: int, dos_time: int, dos_date: int,
+        crc: int, csize: int, usize: int, internal_attr: int, external_attr: int, offset: int, name: bytes, extra: bytes,
+    ) -> None:
+        """Encode one central-directory entry (sizes and offset already fitted to 32 bits)."""
+        self._directory += CENTRAL.pack(
+            CENTRAL_SIG, create_version, extract_version, flags, method, dos_time, dos_date, crc, csize, usize,
+            len(name), len(extra), 0, 0, internal_attr, external_attr, offset,
+        ) + name + extra
         self.count += 1
 
     def copy_raw(self, reader: ZipReader, member: Member, name: str | None = None) -> None:
@@ -835,11 +840,10 @@ class ZipWriter:
             start, data_offset, size = fields[16], reader.data_offset(position), fields[8]
             if reader.verbatim(position) and self._end < ZIP64_LIMIT and not extra:
                 offset = self._extend_run(reader, name, start, data_offset + size)
-                self._directory += CENTRAL.pack(
-                    CENTRAL_SIG, fields[1], max(fields[2], 20), fields[3], fields[4], fields[5], fields[6], fields[7],
-                    size, fields[9], len(raw_name), 0, 0, 0, fields[14], fields[15], offset,
-                ) + raw_name
-                self.count += 1
+                self._append_central(
+                    fields[1], max(fields[2], 20), fields[3], fields[4], fields[5], fields[6], fields[7], size, fields[9],
+                    fields[14], fields[15], offset, raw_name, b"",
+                )
             else:
                 self.copy_raw(reader, reader.member_at(position, raw_name, fields, extra))
             if progress is not None:
