@@ -17,9 +17,9 @@ T = TypeVar("T")
 class AheadOfTime(Generic[T]):
     """Runs jobs on one worker thread, in the order a consumer will ask for their results.
 
-    The consumer ``take``s each result when it gets there: it waits for a job the worker is
-    running, and runs a job the worker has not reached itself, so a wrong guess about the
-    order costs time, never a deadlock.  Results not yet taken are held within ``budget``
+    The consumer ``take``s each result when it gets there: it runs a job the worker has not
+    reached itself, so a wrong guess about the order costs time, never a deadlock, and while
+    the worker finishes the job it asked for, it runs jobs from the far end of the queue.  Results not yet taken are held within ``budget``
     bytes; past it the worker waits.  Errors raised by a job are raised again by ``take``.
     """
 
@@ -47,7 +47,7 @@ class AheadOfTime(Generic[T]):
             self._thread.join()
 
     def _work(self) -> None:
-        for key, job in self._jobs.items():
+        for key in self._jobs:
             with self._changed:
                 while self._held > self._budget and not self._stopping:
                     self._changed.wait()
@@ -56,31 +56,57 @@ class AheadOfTime(Generic[T]):
                 if self._state[key] != "pending":
                     continue
                 self._state[key] = "running"
-            result: T | None = None
-            error: BaseException | None = None
-            try:
-                result = job()
-            except BaseException as raised:  # handed to the consumer by take()
-                error = raised
-            weight = self._weigh(result) if result is not None else 0
-            with self._changed:
-                self._results[key] = (result, error, weight)
-                self._held += weight
-                self._state[key] = "done"
-                self._changed.notify_all()
+            self._run(key)
+
+    def _run(self, key: str) -> None:
+        """Run a job marked running (outside the lock) and file its result for ``take``."""
+        result: T | None = None
+        error: BaseException | None = None
+        try:
+            result = self._jobs[key]()
+        except BaseException as raised:  # handed to the consumer by take()
+            error = raised
+        weight = self._weigh(result) if result is not None else 0
+        with self._changed:
+            self._results[key] = (result, error, weight)
+            self._held += weight
+            self._state[key] = "done"
+            self._changed.notify_all()
+
+    def _last_pending(self) -> str | None:
+        """The job the worker would reach last, if it is still waiting and the budget allows
+        one more result (called with the lock held)."""
+        if self._held > self._budget:
+            return None
+        return next((key for key in reversed(self._jobs) if self._state[key] == "pending"), None)
 
     def take(self, key: str) -> T | None:
-        """The job's result (None when there is no such job)."""
+        """The job's result (None when there is no such job).
+
+        While the worker is still running the job asked for, the consumer does not sit idle:
+        it runs the last job still pending (the one the worker would reach last), so the tail
+        of the work is shared by both cores.
+        """
         with self._changed:
             state = self._state.get(key)
             if state is None or state == "taken":
                 return None
-            self._state[key] = "taken"
             if state == "pending":
+                self._state[key] = "taken"
                 job = self._jobs[key]
             else:
                 while key not in self._results:
-                    self._changed.wait()
+                    helped = self._last_pending()
+                    if helped is None:
+                        self._changed.wait()
+                        continue
+                    self._state[helped] = "running"
+                    self._changed.release()
+                    try:
+                        self._run(helped)
+                    finally:
+                        self._changed.acquire()
+                self._state[key] = "taken"
                 result, error, weight = self._results.pop(key)
                 self._held -= weight
                 self._changed.notify_all()

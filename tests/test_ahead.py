@@ -71,3 +71,28 @@ def test_budget_makes_the_worker_wait() -> None:
         assert done == ["a"]  # 100 bytes held > 50: the worker waits for take()
         assert ahead.take("a") == "a" * 100
         assert [ahead.take(k) for k in "bc"] == ["b" * 100, "c" * 100]
+
+
+def test_the_consumer_helps_from_the_far_end_while_it_waits() -> None:
+    log: list[str] = []
+    gate = threading.Event()
+    work = jobs(log, gate)
+    last = work["d"]
+
+    def opens_the_gate() -> object:
+        gate.set()  # "a" (held by the worker) can only finish once "d" has run
+        return last()  # type: ignore[operator]
+
+    work["d"] = opens_the_gate
+    with AheadOfTime(work, budget=1 << 20, weigh=len, threaded=True) as ahead:  # type: ignore[arg-type]
+        started = threading.Event()
+        for _ in range(500):
+            if ahead._state["a"] == "running":  # the worker holds "a"
+                started.set()
+                break
+            threading.Event().wait(0.01)
+        assert started.is_set()
+        assert ahead.take("a") == "aaa"
+        assert [ahead.take(k) for k in "bcd"] == ["bbb", "ccc", "ddd"]
+    assert "MainThread:d" in log  # run by the consumer while the worker was busy with "a"
+    assert sorted(entry.split(":")[1] for entry in log) == list("abcd")
