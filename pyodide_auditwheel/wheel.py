@@ -13,6 +13,7 @@ import csv
 import hashlib
 import io
 import itertools
+import operator
 import os
 import stat
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
@@ -86,16 +87,42 @@ def name_fingerprint(names: Iterable[str]) -> list[int]:
     return sorted(int.from_bytes(hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=8, key=key).digest(), "little") for name in names)
 
 
-def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Split a byte stream into lines (each with its newline, the last perhaps without)."""
+def _line_blocks(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """A byte stream re-cut after newlines: each block is whole lines (the last block's last
+    line may lack its newline)."""
     pending = b""
     for chunk in chunks:
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            yield line + b"\n"
+        data = pending + chunk
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield data[:cut]
+        pending = data[cut:]
     if pending:
         yield pending
+
+
+def _split_keeping_newlines(data: bytes) -> list[bytes]:
+    *lines, last = data.split(b"\n")
+    return [line + b"\n" for line in lines] + ([last] if last else [])
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """Some whole lines of RECORD and the rows they hold.
+
+    ``originals`` is None when each line is exactly one quote-free row: then ``data`` stands
+    for the rows byte for byte.  Otherwise it gives, row by row, the original line, or None
+    where a row must be encoded again (a quoted row, kept only as csv rules read it).
+    """
+
+    data: bytes
+    rows: list[RecordRow]
+    originals: list[bytes | None] | None
+
+    def lines(self) -> list[bytes | None]:
+        if self.originals is not None:
+            return self.originals
+        return [line + b"\n" for line in self.data.split(b"\n")[: len(self.rows)]]
 
 
 class Record:
@@ -118,35 +145,52 @@ class Record:
 
     def rows(self) -> Iterator[RecordRow]:
         """Every row, in order; blank lines are skipped."""
-        return (row for row, _line in self._entries())
+        for block in self._blocks():
+            yield from block.rows
 
-    def _entries(self) -> Iterator[tuple[RecordRow, bytes | None]]:
-        """Each row, with its original line when that line can be kept byte for byte.
+    def _blocks(self) -> Iterator[_Block]:
+        """RECORD in blocks of whole lines, parsed.
 
-        Lines without a quote (nearly all) are split on commas, which is what the csv module
-        would do with them, only much faster.  A line with a quote goes to the csv module,
-        with the lines after it while a quoted field is still open (it may hold a newline).
+        A block of quote-free lines (nearly every block) is split on newlines and commas in
+        bulk, which is what the csv module would do with it, only much faster.  Otherwise
+        its lines are read one by one, and a line with a quote goes to the csv module, with
+        the lines after it while a quoted field is still open (it may hold a newline).
         """
         quoted = b""
         try:
-            for line in _lines(self._chunks()):
-                if quoted or b'"' in line:
-                    quoted += line
-                    if quoted.count(b'"') % 2:
+            for data in _line_blocks(self._chunks()):
+                if not quoted and b'"' not in data:
+                    lines = data.decode("utf-8").split("\n")
+                    if not lines[-1]:
+                        lines.pop()
+                    fields = [line.rstrip("\r").split(",") for line in lines]
+                    if all(len(row) == 3 for row in fields):
+                        yield _Block(data, list(map(RecordRow._make, fields)), None)
                         continue
-                    yield from self._quoted_rows(quoted)
-                    quoted = b""
-                    continue
-                text = line.decode("utf-8").rstrip("\r\n")
-                if text:
-                    yield self._row(text.split(",")), line
+                rows: list[RecordRow] = []
+                originals: list[bytes | None] = []
+                for line in _split_keeping_newlines(data):
+                    if quoted or b'"' in line:
+                        quoted += line
+                        if quoted.count(b'"') % 2:
+                            continue
+                        rows += self._quoted_rows(quoted)
+                        originals += [None] * (len(rows) - len(originals))
+                        quoted = b""
+                        continue
+                    text = line.decode("utf-8").rstrip("\r\n")
+                    if text:
+                        rows.append(self._row(text.split(",")))
+                        originals.append(line)
+                yield _Block(data, rows, originals)
             if quoted:
-                yield from self._quoted_rows(quoted)
+                rows = list(self._quoted_rows(quoted))
+                yield _Block(quoted, rows, [None] * len(rows))
         except (UnicodeDecodeError, csv.Error) as error:
             raise RecordError(f"bad RECORD: {self.path} cannot be read as CSV ({error}).") from None
 
-    def _quoted_rows(self, text: bytes) -> Iterator[tuple[RecordRow, None]]:
-        return ((self._row(fields), None) for fields in csv.reader(io.StringIO(text.decode("utf-8"))) if fields)
+    def _quoted_rows(self, text: bytes) -> Iterator[RecordRow]:
+        return (self._row(fields) for fields in csv.reader(io.StringIO(text.decode("utf-8"))) if fields)
 
     @staticmethod
     def _row(fields: list[str]) -> RecordRow:
@@ -159,9 +203,13 @@ class Record:
         its signatures)."""
         return not path.endswith("/") and path not in self._exempt_paths
 
-    def listed_files(self) -> Iterator[str]:
-        """The paths RECORD lists that :meth:`lists` expects, in RECORD's order."""
-        return (row.path for row in self.rows() if self.lists(row.path))
+    def listed_files(self, keep: Callable[[str], bool] | None = None, kept: dict[str, RecordRow] | None = None) -> Iterator[str]:
+        """The paths RECORD lists that :meth:`lists` expects, in RECORD's order; the rows
+        ``keep`` selects are gathered into ``kept`` on the way."""
+        for block in self._blocks():
+            if keep is not None and kept is not None:
+                kept.update((row.path, row) for row in block.rows if keep(row.path))
+            yield from [row.path for row in block.rows if self.lists(row.path)]
 
     def check_matches(self, files: Callable[[], Iterable[str]], keep: Callable[[str], bool] | None = None) -> dict[str, RecordRow]:
         """RECORD and the archive must list the same files, each once (directories and RECORD's
@@ -172,17 +220,14 @@ class Record:
         kept: dict[str, RecordRow] = {}
 
         def listed() -> Iterator[str]:
-            for row in self.rows():
-                if keep is not None and keep(row.path):
-                    kept[row.path] = row
-                if self.lists(row.path):
-                    yield row.path
+            return self.listed_files(keep, kept)
 
         def present() -> Iterator[str]:
-            return (path for path in files() if self.lists(path))
+            return filter(self.lists, files())
 
         # Wheel builders write RECORD in archive order: then one streaming comparison decides.
-        if all(a == b for a, b in itertools.zip_longest(listed(), present())):
+        # (None ends both streams, so a longer one differs where the shorter ended.)
+        if not any(map(operator.ne, itertools.chain(listed(), [None]), itertools.chain(present(), [None]))):
             return kept
         kept.clear()
         if name_fingerprint(listed()) == name_fingerprint(present()):
@@ -220,22 +265,29 @@ class Record:
         ``.dist-info`` row (where a repair puts those files in the archive), and RECORD's own
         row last, without a hash."""
 
-        def kept() -> Iterator[tuple[RecordRow, bytes | None]]:
-            for row, line in self._entries():
-                if row.path != self.path:
-                    new = replaced.get(row.path)
-                    yield (row, line) if new is None else (new, None)
+        changed = replaced.keys() | {self.path}
 
-        entries = itertools.chain(
-            insert_before_dist_info(kept(), [(row, None) for row in added], lambda entry: entry[0].path),
-            [(RecordRow(self.path, "", ""), None)],
+        def pieces() -> Iterator[tuple[str, bytes]]:
+            """(path, encoded lines); a block with no row to change and no .dist-info row
+            (where ``added`` may go) passes whole, as one piece without a path."""
+            for block in self._blocks():
+                if block.originals is None and b".dist-info/" not in block.data and changed.isdisjoint([row.path for row in block.rows]):
+                    yield "", block.data
+                    continue
+                for row, line in zip(block.rows, block.lines(), strict=True):
+                    if row.path != self.path:
+                        new = replaced.get(row.path)
+                        yield row.path, line if new is None and line is not None else _encode_row(new or row)
+
+        encoded = itertools.chain(
+            insert_before_dist_info(pieces(), [(row.path, _encode_row(row)) for row in added], operator.itemgetter(0)),
+            [("", _encode_row(RecordRow(self.path, "", "")))],
         )
         buffer = bytearray()
-        for row, line in entries:
-            if line is None:
-                buffer += _encode_row(row)
-            else:
-                buffer += line if line.endswith(b"\n") else line + b"\n"
+        for _path, piece in encoded:
+            buffer += piece
+            if not piece.endswith(b"\n"):
+                buffer += b"\n"
             if len(buffer) >= RECORD_CHUNK:
                 yield bytes(buffer)
                 buffer.clear()

@@ -1,0 +1,90 @@
+"""RECORD read and rewritten in blocks: the same rows as the csv module reads, whatever the
+chunking, quoting, line ends or blank lines; unchanged lines kept byte for byte."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pyodide_auditwheel.errors import RecordError
+from pyodide_auditwheel.wheel import Record, RecordRow
+
+RECORD_PATH = "pkg-1.0.dist-info/RECORD"
+
+segment = st.text(alphabet="ab,\"\n é._-", min_size=1, max_size=8)
+plain_segment = st.text(alphabet="abcé._-", min_size=1, max_size=8)
+paths = st.one_of(
+    st.lists(plain_segment, min_size=1, max_size=3).map("/".join),
+    st.lists(segment, min_size=1, max_size=3).map("/".join),
+    st.sampled_from(["pkg-1.0.dist-info/METADATA", "pkg-1.0.dist-info/WHEEL", "pkg.libs/x.so"]),
+)
+rows = st.lists(
+    st.tuples(paths, st.sampled_from(["", "sha256=abc", "sha256=x-y_z"]), st.sampled_from(["", "0", "12345"])),
+    max_size=40,
+)
+
+
+def encode(record_rows: list[tuple[str, str, str]], line_end: str, blank_every: int, final_newline: bool) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator=line_end)
+    for number, row in enumerate(record_rows):
+        if blank_every and number % blank_every == 0:
+            out.write(line_end)
+        writer.writerow(row)
+    text = out.getvalue()
+    if not final_newline and text.endswith(line_end):
+        text = text[: -len(line_end)]
+    return text.encode("utf-8")
+
+
+def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({min(cut, len(data)) for cut in cuts} | {0, len(data)})
+    return [data[a:b] for a, b in itertools.pairwise(points)]
+
+
+def csv_rows(data: bytes) -> list[RecordRow]:
+    return [RecordRow(*fields) for fields in csv.reader(io.StringIO(data.decode("utf-8"), newline="")) if fields]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    rows, st.sampled_from(["\n", "\r\n"]), st.integers(0, 5), st.booleans(),
+    st.lists(st.integers(0, 4000), max_size=12), st.data(),
+)
+def test_blocks_read_and_rewrite_like_csv(
+    record_rows: list[tuple[str, str, str]], line_end: str, blank_every: int, final_newline: bool, cuts: list[int], data: st.DataObject
+) -> None:
+    record_rows = [row for row in record_rows if row[0] != RECORD_PATH] + [(RECORD_PATH, "", "")]
+    raw = encode(record_rows, line_end, blank_every, final_newline)
+    record = Record(RECORD_PATH, lambda: chunked(raw, cuts))
+    expected = csv_rows(raw)
+    assert list(record.rows()) == expected
+
+    chosen = data.draw(st.lists(st.sampled_from(expected), max_size=4)) if expected else []
+    replaced = {row.path: RecordRow(row.path, "sha256=new", "7") for row in chosen if row.path != RECORD_PATH}
+    added = [RecordRow("pkg.libs/libnew.so", "sha256=lib", "9")]
+    rewritten = b"".join(record.rewritten(replaced, added))
+
+    # What the rewrite must mean: the rows in order, replaced ones swapped, added ones before
+    # the first .dist-info row, RECORD's own row last without a hash.
+    kept = [replaced.get(row.path, row) for row in expected if row.path != RECORD_PATH]
+    first_info = next((i for i, row in enumerate(kept) if ".dist-info/" in row.path), len(kept))
+    assert csv_rows(rewritten) == [*kept[:first_info], *added, *kept[first_info:], RecordRow(RECORD_PATH, "", "")]
+    # Unchanged lines without quotes are kept byte for byte, line ends included.
+    for line in raw.split(line_end.encode()):
+        fields = line.decode().split(",")
+        if line and b'"' not in line and fields[0] not in replaced and fields[0] != RECORD_PATH:
+            assert line + line_end.encode() in rewritten or (not final_newline and raw.endswith(line) and line + b"\n" in rewritten)
+
+
+def test_a_row_without_three_fields_is_refused_wherever_it_falls() -> None:
+    good = b"".join(f"pkg/m{i}.py,sha256=x,1\n".encode() for i in range(5000))
+    for data in (good + b"pkg/bad.py,1\n" + good, b'"pkg/q.py",sha256=x,1\n' + good + b"pkg/bad.py\n"):
+        record = Record(RECORD_PATH, lambda data=data: chunked(data, [1000, 70000]))
+        with pytest.raises(RecordError, match="does not have 3 fields"):
+            list(record.rows())
