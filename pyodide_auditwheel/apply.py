@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import itertools
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
@@ -27,7 +26,7 @@ from .plan import ModulePatch, RepairPlan, VendoredLibrary
 from .strip import strip_debug
 from .wasm import HEADER
 from .wheel import RECORD_CHUNK, Record, RecordRow, WheelArchive, insert_before_dist_info, record_hash
-from .zipio import Deflated, Deflater, Member, ZipReader, ZipWriter, dos_datetime
+from .zipio import DIGEST_MASK, Deflated, Deflater, Member, ZipReader, ZipWriter, dos_datetime, names_digest
 
 VENDORED_MODE = 0o100755
 # Members up to this size are compressed ahead on a worker thread while the writer copies the
@@ -173,7 +172,7 @@ class WheelRewriter:
             # Rows of the members whose bytes a repair reads anyway (they are checked for
             # free), or of every member with --verify-record.
             keep = (lambda _path: True) if self.verify_record else set(self.plan.patches).__contains__
-            self.rows_to_check = self.record.check_matches(self.source.files, keep=keep)
+            self.rows_to_check = self.record.check_matches(self.source.files, self.reader.files_digest, self.reader.by_name.__contains__, keep)
             if self.verify_record:
                 self.check_all_hashes()
             output.parent.mkdir(parents=True, exist_ok=True)
@@ -289,41 +288,38 @@ class WheelRewriter:
         return RecordRow(library.dest, record_hash(written.sha256), str(written.size))
 
     def _verify(self, handle: BinaryIO) -> None:
-        """Re-read what was written before it replaces anything: the central directory, the
-        member list (exactly the expected names, in order), the local header of every member
-        whose header we composed and of the ends of every byte-for-byte run, RECORD against
-        the member list, and the CRC of every member we compressed ourselves (copied ones
-        keep their original, already-checked bytes)."""
+        """Re-read what was written before it replaces anything: the central directory; the
+        member names (exactly the input's and the vendored libraries', compared by digest,
+        the libraries just before the ``.dist-info`` files and RECORD last); the local header
+        of every member whose header we composed and of the ends of every byte-for-byte run;
+        RECORD against the member names; and the CRC of every member we compressed ourselves
+        (copied ones keep their original, already-checked bytes)."""
         handle.seek(0)
-        recheck = set(self.plan.patches) | {self.record.path}
-        written = ZipReader(handle, "the repaired wheel", index=recheck.__contains__, spot_check=self._spot_checks.__contains__)
-        unexpected = AuditwheelError("internal error: the repaired wheel does not hold the expected members; nothing was written.")
-        if self.plan.is_noop:
-            # The output is the input, copied byte for byte.
-            if any(a != b for a, b in itertools.zip_longest(self.reader.names(), written.names())):
-                raise unexpected
-            return
         record_path = self.record.path
-        originals = (name for name in self.reader.names() if name != record_path)
-        expected = itertools.chain(insert_before_dist_info(originals, [lib.dest for lib in self.plan.vendored], str), [record_path])
+        vendored = [library.dest for library in self.plan.vendored]
+        compressed_here = {*self.plan.patches, *vendored, record_path}
+        written = ZipReader(
+            handle, "the repaired wheel", index=lambda name: name in compressed_here or ".dist-info/" in name,
+            spot_check=self._spot_checks.__contains__,
+        )
+        expected_digest = (self.reader.names_digest + names_digest(vendored)) & DIGEST_MASK
+        as_expected = written.count == self.reader.count + len(vendored) and written.names_digest == expected_digest
+        if as_expected and not self.plan.is_noop:
+            first_info = min(member.index for name, member in written.by_name.items() if ".dist-info/" in name)
+            placed = [written.by_name[dest].index for dest in vendored]
+            as_expected = written.by_name[record_path].index == written.count - 1 and placed == list(range(first_info - len(placed), first_info))
+        if not as_expected:
+            raise AuditwheelError("internal error: the repaired wheel does not hold the expected members in their places; nothing was written.")
+        if self.plan.is_noop:
+            return  # the output is the input, copied byte for byte
         # CRC of every member we compressed; RECORD's is checked as it is read below.
-        for member in written.by_name.values():
-            if member.name != record_path:
+        for name, member in written.by_name.items():
+            if name in compressed_here and name != record_path:
                 for _ in written.chunks(member):
                     pass
         record_member = written.by_name[record_path]
         record = Record(record_path, lambda: written.chunks(record_member, RECORD_CHUNK))
-        # One pass: the members are exactly the expected ones, and (as this tool writes it)
-        # RECORD lists them in the same order; the full check explains any difference.
-        listed = record.listed_files()
-        in_order = True
-        for want, got in itertools.zip_longest(expected, written.names()):
-            if want != got:
-                raise unexpected
-            if in_order and record.lists(got):
-                in_order = next(listed, None) == got
-        if not in_order or next(listed, None) is not None:
-            record.check_matches(written.names)
+        record.check_matches(written.names, written.files_digest, written.by_name.__contains__)
 
 
 def _mode_of(path: Path) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import hashlib
 import io
 import itertools
 import operator
@@ -26,7 +25,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from .abi import Abi, abi_for_platforms, unknown_abi
 from .dylink import ModuleHead, read_module_head
 from .errors import AuditwheelError, InvalidWheelNameError, RecordError
-from .zipio import Member, ZipReader, check_member_name
+from .zipio import DIGEST_MASK, Member, ZipReader, check_member_name, names_digest
 
 InputKind = Literal["wheel", "directory", "module"]
 
@@ -73,18 +72,6 @@ class RecordRow(NamedTuple):
     path: str
     hash: str
     size: str
-
-
-_FINGERPRINT_KEY = os.urandom(16)
-
-
-def name_fingerprint(names: Iterable[str]) -> list[int]:
-    """A sorted list of keyed 64-bit hashes of ``names``: two collections of names are the
-    same multiset exactly when their fingerprints are equal (up to a 2**-64 chance per pair,
-    which no input can aim at since the key is drawn per process).  Comparing fingerprints
-    instead of sets of names keeps the check at 8 bytes per name."""
-    key = _FINGERPRINT_KEY
-    return sorted(int.from_bytes(hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=8, key=key).digest(), "little") for name in names)
 
 
 def _line_blocks(chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -211,26 +198,20 @@ class Record:
                 kept.update((row.path, row) for row in block.rows if keep(row.path))
             yield from [row.path for row in block.rows if self.lists(row.path)]
 
-    def check_matches(self, files: Callable[[], Iterable[str]], keep: Callable[[str], bool] | None = None) -> dict[str, RecordRow]:
+    def check_matches(
+        self, files: Callable[[], Iterable[str]], files_digest: int, present: Callable[[str], bool], keep: Callable[[str], bool] | None = None
+    ) -> dict[str, RecordRow]:
         """RECORD and the archive must list the same files, each once (directories and RECORD's
         own signatures aside): a wheel where they differ was tampered with or badly built.
 
-        Returns the rows ``keep`` selects, gathered on the way (one pass over RECORD instead
-        of two).  ``files`` is called again only to explain a mismatch."""
+        ``files_digest`` is the :func:`names_digest` of the archive's files (not directories),
+        taken while the archive was scanned, and ``present`` says which of RECORD's own files
+        it holds: then one pass over RECORD decides, whatever the order of either.  Returns
+        the rows ``keep`` selects, gathered on the way.  ``files`` is called only to explain a
+        mismatch."""
         kept: dict[str, RecordRow] = {}
-
-        def listed() -> Iterator[str]:
-            return self.listed_files(keep, kept)
-
-        def present() -> Iterator[str]:
-            return filter(self.lists, files())
-
-        # Wheel builders write RECORD in archive order: then one streaming comparison decides.
-        # (None ends both streams, so a longer one differs where the shorter ended.)
-        if not any(map(operator.ne, itertools.chain(listed(), [None]), itertools.chain(present(), [None]))):
-            return kept
-        kept.clear()
-        if name_fingerprint(listed()) == name_fingerprint(present()):
+        own_files = names_digest(path for path in self._exempt_paths if present(path))
+        if names_digest(self.listed_files(keep, kept)) == (files_digest - own_files) & DIGEST_MASK:
             return kept
         seen: set[str] = set()
         for row in self.rows():
@@ -238,7 +219,7 @@ class Record:
                 raise RecordError(f"bad RECORD: {row.path!r} is listed twice.")
             seen.add(row.path)
         listed_paths = {path for path in seen if self.lists(path)}
-        present_paths = set(present())
+        present_paths = set(filter(self.lists, files()))
         absent = sorted(listed_paths - present_paths)
         if absent:
             raise RecordError(f"bad RECORD: it lists {len(absent)} file(s) not in the wheel, e.g. {absent[0]!r}.")

@@ -16,6 +16,7 @@ import os
 import re
 import stat
 import struct
+import sys
 import time
 import zlib
 from array import array
@@ -165,6 +166,34 @@ class _HashSet:
             slot = (slot + 1) & self._mask
 
 
+_NAME_KEY = os.urandom(16)
+DIGEST_MASK = 0xFFFFFFFFFFFFFFFF
+
+
+def _blake2b_name_hash(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8, key=_NAME_KEY).digest(), "little")
+
+
+def _str_hash_is_secret() -> bool:
+    """Python's own str hash is SipHash under a key drawn at start-up, unless PYTHONHASHSEED
+    fixes that key (then anyone can compute it)."""
+    return bool(sys.flags.hash_randomization) and os.environ.get("PYTHONHASHSEED", "random") == "random"
+
+
+# A 64-bit hash of a name under a key drawn per process, which no input can aim at: Python's
+# own (cheap, and cached on the string) when its key is secret, else keyed BLAKE2b.
+name_hash: Callable[[str], int] = hash if _str_hash_is_secret() else _blake2b_name_hash
+
+
+def names_digest(names: Iterable[str]) -> int:
+    """An order-free digest of a multiset of names: the sum of their keyed hashes.  Two
+    multisets have the same digest exactly when they are equal, up to a 2**-64 chance, so
+    an archive's names can be compared with another list of them (RECORD, the archive
+    rewritten) without holding either and without a second pass over the archive.  Digests
+    add and subtract like the multisets they stand for (modulo 2**64, see DIGEST_MASK)."""
+    return sum(map(name_hash, names)) & DIGEST_MASK
+
+
 def _index_all(_name: str) -> bool:
     return True
 
@@ -213,6 +242,9 @@ class ZipReader:
         self._data_offsets = array("q")
         self._verbatim = bytearray()
         self.by_name: dict[str, Member] = {}
+        # names_digest() of every member's name, and of the names that are not directories.
+        self.names_digest = 0
+        self.files_digest = 0
         # dos_date << 16 | dos_time of the newest member: the default time of members we add.
         self._newest = 33 << 16
         if spot_check is None:
@@ -395,6 +427,7 @@ class ZipReader:
             data_offset, verbatim = self._data_offset(name, raw_name, fields, header_offset, csize)
             # A name read as cp437 would be written back as UTF-8: not a byte-for-byte copy.
             verbatim = verbatim and (raw_name.isascii() or raw_name == name.encode("utf-8"))
+            self._add_to_digests(name)
             position = len(self._data_offsets)
             self._data_offsets.append(data_offset)
             self._verbatim.append(verbatim)
@@ -417,6 +450,7 @@ class ZipReader:
     def _spot_scan(self, index: Callable[[str], bool], spot_check: Callable[[str], bool]) -> None:
         for position, (raw_name, fields, extra) in enumerate(self._raw_entries()):
             name, csize, _usize, header_offset = self._decode(raw_name, fields, extra)
+            self._add_to_digests(name)
             indexed = index(name)
             data_offset = NOT_LOCATED
             if indexed or spot_check(name):
@@ -425,6 +459,12 @@ class ZipReader:
             self._verbatim.append(False)
             if indexed:
                 self.by_name[name] = self._member(raw_name, fields, extra, data_offset, position)
+
+    def _add_to_digests(self, name: str) -> None:
+        hashed = name_hash(name)
+        self.names_digest = (self.names_digest + hashed) & DIGEST_MASK
+        if not name.endswith("/"):
+            self.files_digest = (self.files_digest + hashed) & DIGEST_MASK
 
     def _check_entry(self, name: str, method: int, flags: int, csize: int, usize: int, mode: int) -> None:
         check_member_name(name)

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
+import itertools
 import os
 import signal
 import subprocess
@@ -16,15 +18,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bigwheel
 
 import pyodide_auditwheel as paw
+from pyodide_auditwheel import apply
 from pyodide_auditwheel.dylink import read_head
 from pyodide_auditwheel.errors import MissingLibrariesError, RecordError, UnsafePathError
 from pyodide_auditwheel.plan import RepairOptions, mangled_name
-from pyodide_auditwheel.zipio import ZipWriter
+from pyodide_auditwheel.wheel import Record
+from pyodide_auditwheel.zipio import Deflater, ZipWriter
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     pyodide = Path(sys.executable).parent / "pyodide"
-    return subprocess.run([str(pyodide), "auditwheel", *args], capture_output=True, text=True, check=False)
+    return subprocess.run([str(pyodide), "auditwheel", *args], capture_output=True, text=True, check=False, env=env)
 
 
 def check_wheel_valid(path: Path) -> dict[str, bytes]:
@@ -120,6 +124,63 @@ def test_in_place_repair_is_atomic_under_injected_failures(shapely: Path, geos_l
     assert sorted(p.name for p in shapely.parent.iterdir()) == [shapely.name]
 
 
+def _drop_one_copied_member(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = ZipWriter._append_central
+
+    def dropping(self: ZipWriter, *args):  # type: ignore[no-untyped-def]
+        if self.count == 3 and not getattr(self, "dropped", False):  # one entry never reaches the directory
+            self.dropped = True
+            return None
+        return real(self, *args)
+
+    monkeypatch.setattr(ZipWriter, "_append_central", dropping)
+
+
+def _vendor_after_dist_info(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The archive puts the libraries last while RECORD still lists them before .dist-info.
+    monkeypatch.setattr(apply, "insert_before_dist_info", lambda items, inserted, _path_of: itertools.chain(items, inserted))
+
+
+def _corrupt_compressed_members(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = Deflater.deflate_all
+
+    def corrupting(self: Deflater, chunks):  # type: ignore[no-untyped-def]
+        deflated = real(self, chunks)
+        return dataclasses.replace(deflated, crc=deflated.crc ^ 1)
+
+    monkeypatch.setattr(Deflater, "deflate_all", corrupting)
+
+
+def _drop_a_record_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = Record.rewritten
+
+    def dropping(self: Record, replaced, added):  # type: ignore[no-untyped-def]
+        text = b"".join(real(self, replaced, added))
+        yield text.replace(text.split(b"\n")[0] + b"\n", b"", 1)
+
+    monkeypatch.setattr(Record, "rewritten", dropping)
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        (_drop_one_copied_member, "does not hold the expected members"),
+        (_vendor_after_dist_info, "does not hold the expected members in their places"),
+        (_corrupt_compressed_members, "fails its CRC check"),
+        (_drop_a_record_row, "file.s. in the wheel are not listed in it"),
+    ],
+)
+def test_the_output_check_catches_writer_faults(
+    shapely: Path, geos_libdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault, message  # type: ignore[no-untyped-def]
+) -> None:
+    """The check of the written wheel is our net against our own bugs: each injected fault in
+    the writer is caught before the output gets its name."""
+    fault(monkeypatch)
+    with pytest.raises(paw.AuditwheelError, match=message):
+        paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "out")
+    assert not (tmp_path / "out" / shapely.name).exists()
+
+
 def test_all_missing_reported_at_once_nothing_written(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
     libdir = tmp_path / "only-outer"
@@ -194,6 +255,28 @@ def test_bad_record_is_refused(fixture_libs: wheelbuilder.FixtureLibs, tmp_path:
     missing_row = wheelbuilder.write_wheel(tmp_path / "m", "pkg", "1.0", wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"], files, record_rows=rows[1:])
     result = cli("repair", str(missing_row), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "o2"))
     assert result.returncode == 2 and "not listed" in result.stderr
+
+
+@pytest.mark.parametrize("seed", ["random", "0", "12345"])
+def test_names_are_compared_under_a_secret_key_whatever_pythonhashseed(seed: str, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    """RECORD and the archive are compared by digests of their names; with PYTHONHASHSEED set,
+    Python's own hash is public, so the digests switch to keyed BLAKE2b (and still work)."""
+    env = {**os.environ, "PYTHONHASHSEED": seed}
+    probe = subprocess.run(
+        [sys.executable, "-c", "from pyodide_auditwheel import zipio; print(zipio.name_hash is hash)"],
+        capture_output=True, text=True, check=True, env=env,
+    )
+    assert probe.stdout.strip() == str(seed == "random")
+    files = {"pkg/_ext.so": fixture_libs.ext.read_bytes(), "pkg/__init__.py": b""}
+    tags = wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"]
+    good = wheelbuilder.write_wheel(tmp_path / "good", "pkg", "1.0", tags, files)
+    result = cli("repair", str(good), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out"), env=env)
+    assert result.returncode == 0, result.stderr
+    check_wheel_valid(tmp_path / "out" / good.name)
+    rows = [("pkg/_ext.so", "", ""), ("pkg/other.py", "", ""), ("pkg-1.0.dist-info/METADATA", "", ""), ("pkg-1.0.dist-info/WHEEL", "", "")]
+    swapped = wheelbuilder.write_wheel(tmp_path / "bad", "pkg", "1.0", tags, files, record_rows=rows)
+    result = cli("repair", str(swapped), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out2"), env=env)
+    assert result.returncode == 2 and "lists 1 file(s) not in the wheel, e.g. 'pkg/other.py'" in result.stderr
 
 
 def test_strip_removes_debug_sections_and_reports_savings(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
