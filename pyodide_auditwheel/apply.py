@@ -230,17 +230,16 @@ class WheelRewriter:
         writer.close()
 
     def _jobs_ahead(self) -> dict[str, Callable[[], Rewritten]]:
-        """What can be compressed ahead, in the order the writer will want it: patched
-        members up to AHEAD_MAX_MEMBER bytes (larger ones are streamed when reached) and the
-        vendored libraries, which go just before the first ``.dist-info`` member."""
-        record_path = self.record.path
-        # The reader indexes every .dist-info member, in archive order.
-        first_info = next((m.index for name, m in self.reader.by_name.items() if ".dist-info/" in name and name != record_path), self.reader.count)
+        """What can be compressed ahead, and in what order: the vendored libraries first (they
+        do not depend on the wheel and are usually the largest jobs, so the small ones are
+        left for the end, where both cores share them), then the patched members up to
+        AHEAD_MAX_MEMBER bytes in the order the writer reaches them (larger ones are streamed
+        when reached)."""
         patched = (member for name in self.plan.patches if (member := self.reader.by_name.get(name)) is not None and member.size <= AHEAD_MAX_MEMBER)
-        positioned: list[tuple[float, str, Callable[[], Rewritten]]] = [
+        positioned: list[tuple[int, str, Callable[[], Rewritten]]] = [
             (member.index, member.name, functools.partial(self._rewrite_patched, member, self.plan.patches[member.name])) for member in patched
         ]
-        positioned += [(first_info - 0.5, library.dest, functools.partial(self._rewrite_vendored, library)) for library in self.plan.vendored]
+        positioned += [(-1, library.dest, functools.partial(self._rewrite_vendored, library)) for library in self.plan.vendored]
         # sorted() is stable: the vendored libraries keep the plan's order.
         return {key: job for _, key, job in sorted(positioned, key=lambda entry: entry[0])}
 
