@@ -1,4 +1,4 @@
-"""Sessions: tests, lint, demo (and bench once the benchmark lands)."""
+"""Sessions: tests, lint, demo, bench."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 The wheel is built deterministically from ../shared/realworld: numpy's members replicated into
 N packages (≈90 MB, ≈12,000 members at N=30) plus Shapely's two extension modules copied into
 ten subpackages (they need libgeos_c.so -> libgeos.so.3.10.3).  Every command runs as a child
-process several times; we report the median wall time and the child's peak RSS (ru_maxrss).
+process several times, the commands taking turns; we report the median wall time and the
+child's peak RSS (ru_maxrss).
 
 usage: python benchmarks/bench.py --theirs PATH_TO_THEIR_pyodide [--copies 30] [--runs 3]
 """
@@ -45,27 +46,36 @@ os._exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def measure(command: list[str], runs: int, before: list[str] | None = None) -> dict[str, float]:
-    """Median wall seconds and max peak RSS (MB) of a command over ``runs`` runs."""
-    times, rss = [], []
+Command = tuple[list[str], list[str] | None]  # the command, and one to run before each run
+
+
+def measure(commands: dict[str, Command], runs: int) -> dict[str, dict[str, float]]:
+    """Median wall seconds and max peak RSS (MB) of each command over ``runs`` runs.
+
+    The commands take turns (run 1 of each, then run 2 of each, ...), so that a change in the
+    machine's speed while the benchmark runs (a shared VM's speed drifts by a third over a day)
+    falls on all of them alike instead of on whichever ran at the time."""
+    times: dict[str, list[float]] = {label: [] for label in commands}
+    rss: dict[str, list[float]] = {label: [] for label in commands}
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "rss"
         for _ in range(runs):
-            if before:
-                subprocess.run(before, check=True)
-            # Each run starts with no write-back pending (of the wheels just built, of the
-            # previous run's output), which would otherwise slow whichever command runs next.
-            os.sync()
-            process = subprocess.run(
-                [sys.executable, "-S", "-c", TRAMPOLINE, str(report), *command],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False,
-            )
-            if process.returncode not in (0, 1):
-                raise SystemExit(f"{' '.join(command)} failed ({process.returncode}): {process.stderr.decode()[-2000:]}")
-            peak_kb, seconds = report.read_text().split()
-            rss.append(int(peak_kb) / 1024)
-            times.append(float(seconds))
-    return {"seconds": statistics.median(times), "peak_rss_mb": max(rss)}
+            for label, (command, before) in commands.items():
+                if before:
+                    subprocess.run(before, check=True)
+                # Each run starts with no write-back pending (of the wheels just built, of the
+                # previous run's output), which would otherwise slow whichever command runs next.
+                os.sync()
+                process = subprocess.run(
+                    [sys.executable, "-S", "-c", TRAMPOLINE, str(report), *command],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False,
+                )
+                if process.returncode not in (0, 1):
+                    raise SystemExit(f"{' '.join(command)} failed ({process.returncode}): {process.stderr.decode()[-2000:]}")
+                peak_kb, seconds = report.read_text().split()
+                rss[label].append(int(peak_kb) / 1024)
+                times[label].append(float(seconds))
+    return {label: {"seconds": statistics.median(times[label]), "peak_rss_mb": max(rss[label])} for label in commands}
 
 
 def main() -> int:
@@ -90,19 +100,21 @@ def main() -> int:
             members = len(ZipReader(handle))
         size_mb = wheel.stat().st_size / 1e6
         print(f"{label}: {wheel.name}: {size_mb:.1f} MB, {members} members", flush=True)
-        row: dict[str, object] = {"size_mb": size_mb, "members": members}
-        row["ours_show"] = measure([ours, "show", str(wheel), "--libdir", str(libdir)], args.runs)
-        row["ours_repair"] = measure(
-            [ours, "repair", str(wheel), "--libdir", str(libdir), "-o", str(work / "ours-out")],
-            args.runs, before=["rm", "-rf", str(work / "ours-out")],
-        )
-        row["cp"] = measure(["cp", str(wheel), str(work / "copy.whl")], args.runs, before=["rm", "-f", str(work / "copy.whl")])
+        commands: dict[str, Command] = {
+            "ours_show": ([ours, "show", str(wheel), "--libdir", str(libdir)], None),
+            "ours_repair": (
+                [ours, "repair", str(wheel), "--libdir", str(libdir), "-o", str(work / "ours-out")],
+                ["rm", "-rf", str(work / "ours-out")],
+            ),
+            "cp": (["cp", str(wheel), str(work / "copy.whl")], ["rm", "-f", str(work / "copy.whl")]),
+        }
         if label == "wheel":
-            row["theirs_show"] = measure([args.theirs, "auditwheel", "show", str(wheel)], args.runs)
-            row["theirs_repair"] = measure(
+            commands["theirs_show"] = ([args.theirs, "auditwheel", "show", str(wheel)], None)
+            commands["theirs_repair"] = (
                 [args.theirs, "auditwheel", "repair", str(wheel), "--libdir", str(libdir), "--output-dir", str(work / "theirs-out")],
-                args.runs, before=["rm", "-rf", str(work / "theirs-out")],
+                ["rm", "-rf", str(work / "theirs-out")],
             )
+        row: dict[str, object] = {"size_mb": size_mb, "members": members, **measure(commands, args.runs)}
         results[label] = row
         print(json.dumps(row, indent=1), flush=True)
     base = results["wheel"]
