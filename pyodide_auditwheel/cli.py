@@ -7,7 +7,9 @@ traceback).
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -142,8 +144,15 @@ def repair(
     raise typer.Exit(worst)
 
 
+PROGRESS_DELAY_ENV = "PYODIDE_AUDITWHEEL_PROGRESS_DELAY"
+PROGRESS_DELAY = 1.0  # seconds a repair runs before its bar appears
+PROGRESS_STEP = 4 << 20  # bytes between two updates of the bar
+
+
 class _progress:
-    """A byte progress bar on stderr for long repairs, only when stderr is a terminal."""
+    """A byte progress bar on stderr for long repairs: only when stderr is a terminal, only
+    once the repair has run for PROGRESS_DELAY seconds (a quick repair shows none), and
+    updated every PROGRESS_STEP bytes (the hook is called once per member)."""
 
     def __init__(self, wheel: Path) -> None:
         self.wheel = wheel
@@ -155,15 +164,30 @@ class _progress:
             return None
         try:
             total = self.wheel.stat().st_size
-        except OSError:
+            delay = float(os.environ.get(PROGRESS_DELAY_ENV, PROGRESS_DELAY))
+        except (OSError, ValueError):
             return None
         from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-        self.bar = Progress(TextColumn(self.wheel.name), BarColumn(), DownloadColumn(), console=console, transient=True)
-        task = self.bar.add_task("repair", total=total)
-        self.bar.start()
-        bar = self.bar
-        return lambda advance: bar.advance(task, advance)
+        bar = Progress(TextColumn(self.wheel.name), BarColumn(), DownloadColumn(), console=console, transient=True)
+        task = bar.add_task("repair", total=total)
+        shown_after = time.monotonic() + delay
+        pending = 0
+
+        def advance(size: int) -> None:
+            nonlocal pending
+            pending += size
+            if pending < PROGRESS_STEP and self.bar is not None:
+                return
+            if self.bar is None:
+                if time.monotonic() < shown_after:
+                    return
+                self.bar = bar
+                bar.start()
+            bar.advance(task, pending)
+            pending = 0
+
+        return advance
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:

@@ -454,3 +454,50 @@ def test_sigterm_mid_write_cleans_up(realworld: Path, geos_libdir: Path, tmp_pat
     if process.returncode != 0:
         assert wheel.read_bytes() == original
     assert sorted(p.name for p in wheel.parent.iterdir()) == [wheel.name]
+
+
+def _repair_with_stderr_on_a_terminal(wheel: Path, libdir: Path, out: Path, delay: str | None) -> tuple[int, bytes]:
+    """Run a repair whose stderr is a pseudo-terminal; its exit code and what reached the
+    terminal."""
+    import pty
+    import select
+
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "120"}
+    env.pop("PYODIDE_AUDITWHEEL_PROGRESS_DELAY", None)
+    if delay is not None:
+        env["PYODIDE_AUDITWHEEL_PROGRESS_DELAY"] = delay
+    master, slave = pty.openpty()
+    pyodide = Path(sys.executable).parent / "pyodide"
+    process = subprocess.Popen(
+        [str(pyodide), "auditwheel", "repair", str(wheel), "--libdir", str(libdir), "-o", str(out)],
+        stdout=subprocess.DEVNULL, stderr=slave, env=env,
+    )
+    os.close(slave)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                piece = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                piece = b""
+            seen += piece
+            if not piece and process.poll() is not None:
+                break
+        elif process.poll() is not None:
+            break
+    os.close(master)
+    return process.wait(), seen
+
+
+def test_progress_bar_only_on_a_terminal_and_only_for_a_long_repair(shapely: Path, geos_libdir: Path, tmp_path: Path) -> None:
+    # A repair that has run longer than the delay (here: none) shows a bar on the terminal.
+    code, seen = _repair_with_stderr_on_a_terminal(shapely, geos_libdir, tmp_path / "a", delay="0")
+    assert code == 0 and shapely.name.encode() in seen and b"\x1b[" in seen
+    # A quick repair (under the default second) shows none.
+    code, seen = _repair_with_stderr_on_a_terminal(shapely, geos_libdir, tmp_path / "b", delay=None)
+    assert code == 0 and shapely.name.encode() not in seen
+    # Without a terminal, nothing but the result, whatever the delay.
+    env = {**os.environ, "PYODIDE_AUDITWHEEL_PROGRESS_DELAY": "0"}
+    result = cli("repair", str(shapely), "--libdir", str(geos_libdir), "-o", str(tmp_path / "c"), env=env)
+    assert result.returncode == 0 and result.stderr == ""
