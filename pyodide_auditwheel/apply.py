@@ -172,7 +172,7 @@ class WheelRewriter:
             # Rows of the members whose bytes a repair reads anyway (they are checked for
             # free), or of every member with --verify-record.
             keep = (lambda _path: True) if self.verify_record else set(self.plan.patches).__contains__
-            self.rows_to_check = self.record.check_matches(self.source.files, self.reader.files_digest, self.reader.by_name.__contains__, keep)
+            self.rows_to_check = self.record.check_matches(self.reader, keep)
             if self.verify_record:
                 self.check_all_hashes()
             output.parent.mkdir(parents=True, exist_ok=True)
@@ -318,7 +318,7 @@ class WheelRewriter:
                     pass
         record_member = written.by_name[record_path]
         record = Record(record_path, lambda: written.chunks(record_member, RECORD_CHUNK))
-        record.check_matches(written.names, written.files_digest, written.by_name.__contains__)
+        record.check_matches(written)
 
 
 def _mode_of(path: Path) -> int:

@@ -198,20 +198,18 @@ class Record:
                 kept.update((row.path, row) for row in block.rows if keep(row.path))
             yield from [row.path for row in block.rows if self.lists(row.path)]
 
-    def check_matches(
-        self, files: Callable[[], Iterable[str]], files_digest: int, present: Callable[[str], bool], keep: Callable[[str], bool] | None = None
-    ) -> dict[str, RecordRow]:
+    def check_matches(self, archive: ZipReader, keep: Callable[[str], bool] | None = None) -> dict[str, RecordRow]:
         """RECORD and the archive must list the same files, each once (directories and RECORD's
         own signatures aside): a wheel where they differ was tampered with or badly built.
 
-        ``files_digest`` is the :func:`names_digest` of the archive's files (not directories),
-        taken while the archive was scanned, and ``present`` says which of RECORD's own files
-        it holds: then one pass over RECORD decides, whatever the order of either.  Returns
-        the rows ``keep`` selects, gathered on the way.  ``files`` is called only to explain a
+        The archive's :func:`names_digest` of its files was taken while it was scanned, and
+        its index holds RECORD's own files (it must index every ``.dist-info`` member): one
+        pass over RECORD decides, whatever the order of either.  Returns the rows ``keep``
+        selects, gathered on the way.  The archive's names are read again only to explain a
         mismatch."""
         kept: dict[str, RecordRow] = {}
-        own_files = names_digest(path for path in self._exempt_paths if present(path))
-        if names_digest(self.listed_files(keep, kept)) == (files_digest - own_files) & DIGEST_MASK:
+        own_files = names_digest(path for path in self._exempt_paths if path in archive.by_name)
+        if names_digest(self.listed_files(keep, kept)) == (archive.files_digest - own_files) & DIGEST_MASK:
             return kept
         seen: set[str] = set()
         for row in self.rows():
@@ -219,7 +217,7 @@ class Record:
                 raise RecordError(f"bad RECORD: {row.path!r} is listed twice.")
             seen.add(row.path)
         listed_paths = {path for path in seen if self.lists(path)}
-        present_paths = set(filter(self.lists, files()))
+        present_paths = set(filter(self.lists, archive.names()))
         absent = sorted(listed_paths - present_paths)
         if absent:
             raise RecordError(f"bad RECORD: it lists {len(absent)} file(s) not in the wheel, e.g. {absent[0]!r}.")

@@ -218,7 +218,9 @@ class ZipReader:
     local headers, duplicates, overlaps) and streamed again, in windows, whenever the members
     are iterated.  What stays in memory per member is 8 bytes (where its data starts), plus
     full entries only for the members ``index`` selects for lookup by name: a wheel with
-    twice the members does not need twice the memory.
+    twice the members does not need twice the memory.  The scan also takes digests of the
+    names (see :func:`names_digest`), so that they can be compared with another list of them
+    without a second pass.
     """
 
     def __init__(
