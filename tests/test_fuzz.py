@@ -1,4 +1,4 @@
-"""The atheris fuzzer over the module, dylink and zip decoders, with a fixed budget."""
+"""The atheris fuzzer over the module, dylink, zip and RECORD decoders, with a fixed budget."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ FUZZ_RUNS = 100_000
 
 
 def seeds(fixture_libs: wheelbuilder.FixtureLibs, corpus: Path) -> None:
-    """Real inputs to start from: the heads of toolchain-built side modules, and a wheel."""
+    """Real inputs to start from: the heads of toolchain-built side modules, a wheel, and a
+    RECORD (quoted row, CRLF, blank line)."""
     corpus.mkdir()
     for index, module in enumerate((fixture_libs.ext, fixture_libs.outer, fixture_libs.counter)):
         (corpus / f"module{index}").write_bytes(module.read_bytes()[8:1024])
@@ -25,6 +26,9 @@ def seeds(fixture_libs: wheelbuilder.FixtureLibs, corpus: Path) -> None:
         archive.writestr("pkg/_ext.so", fixture_libs.ext.read_bytes()[:512])
         archive.writestr("pkg/__init__.py", b"")
     (corpus / "wheel").write_bytes(buffer.getvalue())
+    (corpus / "record").write_bytes(
+        b'\x10pkg/_ext.so,sha256=AbC-_x,512\r\n"pkg/a,b.py",sha256=x,1\r\n\npkg-1.0.dist-info/METADATA,,\npkg-1.0.dist-info/RECORD,,\n'
+    )
 
 
 def test_atheris_budget_finds_nothing(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
