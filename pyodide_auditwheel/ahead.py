@@ -15,12 +15,14 @@ T = TypeVar("T")
 
 
 class AheadOfTime(Generic[T]):
-    """Runs jobs on one worker thread, in the order a consumer will ask for their results.
+    """Runs jobs on one worker thread, in the order given, for a consumer that asks for their
+    results in an order of its own.
 
     The consumer ``take``s each result when it gets there: it runs a job the worker has not
     reached itself, so a wrong guess about the order costs time, never a deadlock, and while
-    the worker finishes the job it asked for, it runs jobs from the far end of the queue.  Results not yet taken are held within ``budget``
-    bytes; past it the worker waits.  Errors raised by a job are raised again by ``take``.
+    the worker finishes the job it asked for, it runs jobs from the far end of the queue.
+    Results not yet taken are held within ``budget`` bytes; past it the worker waits.  Errors
+    raised by a job are raised again by ``take``.
     """
 
     def __init__(self, jobs: dict[str, Callable[[], T]], budget: int, weigh: Callable[[T], int], *, threaded: bool) -> None:

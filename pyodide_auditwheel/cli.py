@@ -177,13 +177,13 @@ class _progress:
         def advance(size: int) -> None:
             nonlocal pending
             pending += size
-            if pending < PROGRESS_STEP and self.bar is not None:
-                return
             if self.bar is None:
                 if time.monotonic() < shown_after:
                     return
                 self.bar = bar
                 bar.start()
+            elif pending < PROGRESS_STEP:
+                return
             bar.advance(task, pending)
             pending = 0
 

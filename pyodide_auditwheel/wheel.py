@@ -107,9 +107,7 @@ class _Block:
     originals: list[bytes | None] | None
 
     def lines(self) -> list[bytes | None]:
-        if self.originals is not None:
-            return self.originals
-        return [line + b"\n" for line in self.data.split(b"\n")[: len(self.rows)]]
+        return self.originals if self.originals is not None else list(_split_keeping_newlines(self.data))
 
 
 class Record:
@@ -190,14 +188,6 @@ class Record:
         its signatures)."""
         return not path.endswith("/") and path not in self._exempt_paths
 
-    def listed_files(self, keep: Callable[[str], bool] | None = None, kept: dict[str, RecordRow] | None = None) -> Iterator[str]:
-        """The paths RECORD lists that :meth:`lists` expects, in RECORD's order; the rows
-        ``keep`` selects are gathered into ``kept`` on the way."""
-        for block in self._blocks():
-            if keep is not None and kept is not None:
-                kept.update((row.path, row) for row in block.rows if keep(row.path))
-            yield from [row.path for row in block.rows if self.lists(row.path)]
-
     def check_matches(self, archive: ZipReader, keep: Callable[[str], bool] | None = None) -> dict[str, RecordRow]:
         """RECORD and the archive must list the same files, each once (directories and RECORD's
         own signatures aside): a wheel where they differ was tampered with or badly built.
@@ -208,8 +198,15 @@ class Record:
         selects, gathered on the way.  The archive's names are read again only to explain a
         mismatch."""
         kept: dict[str, RecordRow] = {}
+
+        def listed() -> Iterator[str]:
+            for block in self._blocks():
+                if keep is not None:
+                    kept.update((row.path, row) for row in block.rows if keep(row.path))
+                yield from [row.path for row in block.rows if self.lists(row.path)]
+
         own_files = names_digest(path for path in self._exempt_paths if path in archive.by_name)
-        if names_digest(self.listed_files(keep, kept)) == (archive.files_digest - own_files) & DIGEST_MASK:
+        if names_digest(listed()) == (archive.files_digest - own_files) & DIGEST_MASK:
             return kept
         seen: set[str] = set()
         for row in self.rows():
@@ -254,9 +251,13 @@ class Record:
                     yield "", block.data
                     continue
                 for row, line in zip(block.rows, block.lines(), strict=True):
-                    if row.path != self.path:
-                        new = replaced.get(row.path)
-                        yield row.path, line if new is None and line is not None else _encode_row(new or row)
+                    if row.path == self.path:
+                        continue
+                    new = replaced.get(row.path)
+                    if new is not None:
+                        yield row.path, _encode_row(new)
+                    else:
+                        yield row.path, line if line is not None else _encode_row(row)
 
         encoded = itertools.chain(
             insert_before_dist_info(pieces(), [(row.path, _encode_row(row)) for row in added], operator.itemgetter(0)),
