@@ -178,14 +178,15 @@ def iter_sections(data: bytes | memoryview, what: str = "module") -> Iterator[Se
 def first_section_extent(head: bytes | bytearray | memoryview, what: str = "module") -> int | None:
     """How many bytes from the start of the file hold the header and the first section.
 
-    Returns ``None`` when ``head`` is too short to tell (the size field is incomplete), so a
-    streaming caller can read more before deciding; raises when the head proves the bytes are
-    not a wasm module.
+    Returns ``None`` when ``head`` is too short to tell (it ends before the first section's
+    size field does), so a streaming caller can read more before deciding, whatever the size
+    of the pieces it reads; given a whole file that short, :func:`read_head` then says what
+    is wrong with it.  Raises when the head proves the bytes are not a wasm module.
     """
+    if len(head) <= HEADER_SIZE:
+        return None
     check_header(head, what)
     reader = ByteReader(head, HEADER_SIZE, what=what)
-    if reader.at_end():
-        return HEADER_SIZE
     reader.u8()
     try:
         size = reader.uleb32()

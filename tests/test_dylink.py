@@ -61,6 +61,25 @@ def test_decode_encode_is_identity(section: DylinkSection, rest: bytes) -> None:
     assert data[head.first_section_end :] == rest
 
 
+@given(dylink_sections(), st.binary(max_size=50), string_lists, st.lists(st.integers(0, 200), max_size=8))
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+def test_repair_stream_patches_the_same_however_the_module_is_cut(
+    section: DylinkSection, rest: bytes, rpaths: list[str], cuts: list[int]
+) -> None:
+    """The writer reads modules in pieces of whatever size the archive or the file gives, down
+    to a few bytes; the patched module must not depend on where they were cut."""
+    from pyodide_auditwheel.apply import patch_module_stream
+    from pyodide_auditwheel.plan import ModulePatch
+
+    data = module_with(section, rest)
+    patch = ModulePatch("m.so", {}, tuple(rpaths), tuple(rpaths))
+    bounds = [0, *sorted(min(cut, len(data)) for cut in cuts), len(data)]
+    pieces = [data[start:end] for start, end in zip(bounds, bounds[1:])]
+    whole = b"".join(patch_module_stream([data], patch, "module m.so"))
+    assert b"".join(patch_module_stream(pieces, patch, "module m.so")) == whole
+    assert read_head(whole).dylink.runtime_paths == tuple(rpaths)
+
+
 @given(dylink_sections(), string_lists, string_lists)
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 def test_changing_needed_or_rpath_leaves_other_subsections_identical(
