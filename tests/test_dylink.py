@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import zipfile
 from pathlib import Path
 
@@ -74,7 +75,7 @@ def test_repair_stream_patches_the_same_however_the_module_is_cut(
     data = module_with(section, rest)
     patch = ModulePatch("m.so", {}, tuple(rpaths), tuple(rpaths))
     bounds = [0, *sorted(min(cut, len(data)) for cut in cuts), len(data)]
-    pieces = [data[start:end] for start, end in zip(bounds, bounds[1:])]
+    pieces = [data[start:end] for start, end in itertools.pairwise(bounds)]
     whole = b"".join(patch_module_stream([data], patch, "module m.so"))
     assert b"".join(patch_module_stream(pieces, patch, "module m.so")) == whole
     assert read_head(whole).dylink.runtime_paths == tuple(rpaths)
