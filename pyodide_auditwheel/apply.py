@@ -22,11 +22,12 @@ from .ahead import AheadOfTime
 from .atomic import atomic_output
 from .dylink import bounded_first_section_extent, read_head
 from .errors import AuditwheelError, RecordError
+from .libsearch import library_chunks
 from .plan import ModulePatch, RepairPlan, VendoredLibrary
 from .strip import strip_debug
 from .wasm import HEADER
 from .wheel import RECORD_CHUNK, Record, RecordRow, WheelArchive, insert_before_dist_info, record_hash
-from .zipio import DIGEST_MASK, Deflated, Deflater, Member, ZipReader, ZipWriter, dos_datetime, names_digest
+from .zipio import DIGEST_MASK, Deflated, Deflater, Member, Written, ZipReader, ZipWriter, dos_datetime, names_digest
 
 VENDORED_MODE = 0o100755
 # Members up to this size are compressed ahead on a worker thread while the writer copies the
@@ -34,16 +35,25 @@ VENDORED_MODE = 0o100755
 AHEAD_MAX_MEMBER = 8 << 20
 AHEAD_BUDGET = 8 << 20
 ProgressHook = Callable[[int], None]
+# Opens a rewritten member's source: its bytes as read (hashed) and its new content.
+StreamOpener = Callable[[], "tuple[HashingStream, Iterator[bytes]]"]
+
+
+@dataclass(frozen=True)
+class SourceBytes:
+    """The digest and size of what a rewritten member was made from: the RECORD check of
+    bytes read anyway, and the measure of what stripping saved."""
+
+    sha256: bytes
+    size: int
 
 
 @dataclass(frozen=True)
 class Rewritten:
-    """A member's new content, compressed, and the digest and size of what it replaced (for
-    the RECORD check of bytes read anyway)."""
+    """A member's new content, compressed ahead, and what it was made from."""
 
     deflated: Deflated
-    original_digest: bytes
-    original_size: int
+    source: SourceBytes
 
 
 def _rewritten_weight(result: Rewritten) -> int:
@@ -101,6 +111,9 @@ class HashingStream:
             self.digest.update(chunk)
             self.size += len(chunk)
             yield chunk
+
+    def seen(self) -> SourceBytes:
+        return SourceBytes(self.digest.digest(), self.size)
 
 
 def new_member_time(reader: ZipReader) -> tuple[int, int]:
@@ -232,14 +245,20 @@ class WheelRewriter:
     def _jobs_ahead(self) -> dict[str, Callable[[], Rewritten]]:
         """What can be compressed ahead, and in what order: the vendored libraries first (they
         do not depend on the wheel and are usually the largest jobs, so the small ones are
-        left for the end, where both cores share them), then the patched members up to
-        AHEAD_MAX_MEMBER bytes in the order the writer reaches them (larger ones are streamed
-        when reached)."""
-        patched = (member for name in self.plan.patches if (member := self.reader.by_name.get(name)) is not None and member.size <= AHEAD_MAX_MEMBER)
+        left for the end, where both cores share them), then the patched members in the order
+        the writer reaches them.  Only members up to AHEAD_MAX_MEMBER bytes are compressed
+        ahead; larger ones are streamed when the writer reaches them, so no member is ever
+        held whole, whatever its size."""
         positioned: list[tuple[int, str, Callable[[], Rewritten]]] = [
-            (member.index, member.name, functools.partial(self._rewrite_patched, member, self.plan.patches[member.name])) for member in patched
+            (-1, library.dest, functools.partial(self._rewrite, functools.partial(self._vendored_stream, library)))
+            for library in self.plan.vendored
+            if library.size <= AHEAD_MAX_MEMBER
         ]
-        positioned += [(-1, library.dest, functools.partial(self._rewrite_vendored, library)) for library in self.plan.vendored]
+        positioned += [
+            (member.index, member.name, functools.partial(self._rewrite, functools.partial(self._patched_stream, member, patch)))
+            for name, patch in self.plan.patches.items()
+            if (member := self.reader.by_name.get(name)) is not None and member.size <= AHEAD_MAX_MEMBER
+        ]
         # sorted() is stable: the vendored libraries keep the plan's order.
         return {key: job for _, key, job in sorted(positioned, key=lambda entry: entry[0])}
 
@@ -248,42 +267,55 @@ class WheelRewriter:
         original = HashingStream(self.reader.chunks(member))
         return original, patch_module_stream(original, patch, f"module {member.name}")
 
-    def _rewrite_patched(self, member: Member, patch: ModulePatch) -> Rewritten:
-        original, patched = self._patched_stream(member, patch)
-        deflated = Deflater().deflate_all(patched)
-        return Rewritten(deflated, original.digest.digest(), original.size)
+    def _vendored_stream(self, library: VendoredLibrary) -> tuple[HashingStream, Iterator[bytes]]:
+        """The library's bytes as read and as they go into the wheel (patched if the plan says
+        so).  Once the file is read to the end, its digest must still be the one the plan
+        named the library by and wrote into RECORD."""
+        original = HashingStream(library_chunks(library.source))
 
-    def _rewrite_vendored(self, library: VendoredLibrary) -> Rewritten:
-        data = library.source.read_bytes()
-        if hashlib.sha256(data).hexdigest() != library.sha256:
-            raise AuditwheelError(f"{library.source} changed while the wheel was being repaired.")
+        def unchanged() -> Iterator[bytes]:
+            yield from original
+            if original.digest.hexdigest() != library.sha256:
+                raise AuditwheelError(f"{library.source} changed while the wheel was being repaired.")
+
         patch = self.plan.patches.get(library.dest)
-        chunks: Iterable[bytes] = [data] if patch is None else patch_module_stream([data], patch, f"library {library.source}")
-        return Rewritten(Deflater().deflate_all(chunks), bytes.fromhex(library.sha256), len(data))
+        return original, unchanged() if patch is None else patch_module_stream(unchanged(), patch, f"library {library.source}")
+
+    @staticmethod
+    def _rewrite(stream: StreamOpener) -> Rewritten:
+        original, content = stream()
+        deflated = Deflater().deflate_all(content)
+        return Rewritten(deflated, original.seen())
+
+    @staticmethod
+    def _write_rewritten(
+        writer: ZipWriter, name: str, ahead: Rewritten | None, stream: StreamOpener,
+        *, mode: int, date_time: tuple[int, int], size_hint: int, template: Member | None = None,
+    ) -> tuple[Written, SourceBytes]:
+        """Write a member compressed ahead, or else stream it from its source into the
+        archive; with what was read of the source (its digest and size)."""
+        if ahead is not None:
+            return writer.add_deflated(name, ahead.deflated, mode=mode, date_time=date_time, template=template), ahead.source
+        original, content = stream()
+        written = writer.add_chunks(name, content, mode=mode, date_time=date_time, size_hint=size_hint, template=template)
+        return written, original.seen()
 
     def _write_patched(self, writer: ZipWriter, member: Member, patch: ModulePatch, ahead: Rewritten | None) -> RecordRow:
-        mode, date_time = member.mode or 0o100755, (member.dos_time, member.dos_date)
-        if ahead is not None:
-            written = writer.add_deflated(member.name, ahead.deflated, mode=mode, date_time=date_time, template=member)
-            original_digest, original_size = ahead.original_digest, ahead.original_size
-        else:
-            # Too large to hold: streamed from the input through the patcher into the output.
-            original, patched = self._patched_stream(member, patch)
-            written = writer.add_chunks(
-                member.name, patched,
-                mode=mode, date_time=date_time, size_hint=member.size, template=member,
-            )
-            original_digest, original_size = original.digest.digest(), original.size
-        self._record_problem(Record.check_digest(self.rows_to_check.get(member.name), member.name, original_digest, original_size))
-        self.stripped_bytes += max(0, original_size - written.size) if patch.strip else 0
+        written, original = self._write_rewritten(
+            writer, member.name, ahead, functools.partial(self._patched_stream, member, patch),
+            mode=member.mode or 0o100755, date_time=(member.dos_time, member.dos_date), size_hint=member.size, template=member,
+        )
+        self._record_problem(Record.check_digest(self.rows_to_check.get(member.name), member.name, original.sha256, original.size))
+        self.stripped_bytes += max(0, original.size - written.size) if patch.strip else 0
         return RecordRow(member.name, record_hash(written.sha256), str(written.size))
 
     def _write_vendored(self, writer: ZipWriter, library: VendoredLibrary, ahead: Rewritten | None, created: tuple[int, int]) -> RecordRow:
-        rewritten = ahead if ahead is not None else self._rewrite_vendored(library)
-        written = writer.add_deflated(library.dest, rewritten.deflated, mode=VENDORED_MODE, date_time=created)
+        written, original = self._write_rewritten(
+            writer, library.dest, ahead, functools.partial(self._vendored_stream, library),
+            mode=VENDORED_MODE, date_time=created, size_hint=library.size,
+        )
         patch = self.plan.patches.get(library.dest)
-        if patch is not None and patch.strip:
-            self.stripped_bytes += max(0, rewritten.original_size - written.size)
+        self.stripped_bytes += max(0, original.size - written.size) if patch is not None and patch.strip else 0
         return RecordRow(library.dest, record_hash(written.sha256), str(written.size))
 
     def _verify(self, handle: BinaryIO) -> None:

@@ -9,7 +9,9 @@ instance) is passed over rather than vendored.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -19,6 +21,7 @@ from .errors import LibdirError, WasmError
 
 LIBDIR_ENV = "PYODIDE_AUDITWHEEL_LIBDIR"
 SYSROOT_SUBDIRS = ("", "lib/wasm32-emscripten/pic", "lib/wasm32-emscripten", "lib")
+LIBRARY_CHUNK = 1 << 20
 
 
 def libdirs_from_env() -> list[Path]:
@@ -88,3 +91,24 @@ class LibrarySearch:
 def _prefix(handle: BinaryIO, size: int) -> bytes:
     handle.seek(0)
     return handle.read(size)
+
+
+def library_chunks(path: Path) -> Iterator[bytes]:
+    """A library file's bytes a chunk at a time: vendoring a library of any size holds one
+    chunk of it, not the file."""
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(LIBRARY_CHUNK):
+                yield chunk
+    except OSError as error:
+        raise LibdirError(f"cannot read library {path}: {error.strerror or error}.") from None
+
+
+def library_digest(path: Path) -> tuple[str, int]:
+    """The SHA-256 (hex) and size of a library file, read in chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in library_chunks(path):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size

@@ -14,7 +14,6 @@ The plan is plain data, so ``--dry-run`` can print it and tests can check it, an
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from pathlib import Path
 from .abi import Abi
 from .analysis import Analysis, ModuleReport
 from .errors import AuditwheelError, MissingLibrariesError, UnsafePathError
+from .libsearch import library_digest
 from .zipio import check_member_name
 
 SAFE_DIR_COMPONENT = re.compile(r"^[A-Za-z0-9_.+-]+$")
@@ -34,6 +34,7 @@ class VendoredLibrary:
     original_name: str
     dest: str
     sha256: str
+    size: int
 
 
 @dataclass(frozen=True)
@@ -127,14 +128,14 @@ def make_plan(analysis: Analysis, options: RepairOptions) -> RepairPlan:
     vendored: dict[str, VendoredLibrary] = {}
     for library in analysis.found_libraries:
         source = Path(library.path)
-        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+        digest, size = library_digest(source)
         name = source.name
         dest_name = name if _keeps_name(name, options) else mangled_name(name, digest)
         dest = f"{libs_dir}/{dest_name}"
         check_member_name(dest)
         if dest in wheel_files:
             raise UnsafePathError(f"cannot vendor {name}: the wheel already has a different file at {dest}.")
-        vendored[library.path] = VendoredLibrary(source, name, dest, digest)
+        vendored[library.path] = VendoredLibrary(source, name, dest, digest, size)
 
     dest_names = [lib.dest.casefold() for lib in vendored.values()]
     if len(set(dest_names)) != len(dest_names):

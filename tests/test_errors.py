@@ -25,6 +25,7 @@ import pytest
 import wheelbuilder
 from typer.testing import CliRunner
 
+from pyodide_auditwheel import apply
 from pyodide_auditwheel import plan as plan_module
 from pyodide_auditwheel.cli import app
 from pyodide_auditwheel.dylink import MAX_HEAD
@@ -524,22 +525,42 @@ def test_error_message_and_exit_code(case: str, realworld: Path, fixture_libs: w
     assert not (scratch / "out").is_dir() or not any((scratch / "out").iterdir())
 
 
-def test_library_changed_during_repair(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The library is hashed when the plan is made and again when it is copied."""
+def _append_a_byte(library: Path) -> None:
+    library.write_bytes(library.read_bytes() + b"\0")
+
+
+# What can happen to a library between the plan and the copy, and the sentence it gets.
+LIBRARY_MISHAPS: dict[str, tuple[Callable[[Path], None], str]] = {
+    "changed": (_append_a_byte, LIBRARY_CHANGED),
+    "deleted": (Path.unlink, "cannot read library"),
+}
+
+
+@pytest.mark.parametrize("compressed_ahead", [True, False], ids=["compressed-ahead", "streamed"])
+@pytest.mark.parametrize("mishap", list(LIBRARY_MISHAPS))
+def test_library_changed_during_repair(
+    mishap: str, compressed_ahead: bool, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The library is hashed when the plan is made and again when it is copied, whether it
+    is compressed ahead or streamed into the archive when the writer reaches it."""
     libdir = tmp_path / "libs"
     shutil.copytree(fixture_libs.libdir, libdir)
     wheel = chain_wheel(tmp_path, Context(Path(), fixture_libs))
     real_make_plan = plan_module.make_plan
+    mutate, message = LIBRARY_MISHAPS[mishap]
 
     def plan_then_change(*args, **kwargs):  # type: ignore[no-untyped-def]
         plan = real_make_plan(*args, **kwargs)
-        (libdir / "libouter.so").write_bytes((libdir / "libouter.so").read_bytes() + b"\0")
+        mutate(libdir / "libouter.so")
         return plan
 
     monkeypatch.setattr(plan_module, "make_plan", plan_then_change)
+    if not compressed_ahead:
+        monkeypatch.setattr(apply, "AHEAD_MAX_MEMBER", -1)
     result = CliRunner().invoke(app, ["repair", str(wheel), "--libdir", str(libdir), "-o", str(tmp_path / "out")])
     assert result.exit_code == 2
-    assert LIBRARY_CHANGED in " ".join(result.output.split())
+    assert message.lower() in " ".join(result.output.lower().split())
+    assert "libouter.so" in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "out" / wheel.name).exists()
 
 
@@ -564,7 +585,7 @@ def _raise_sites() -> Iterator[tuple[str, list[str]]]:
 def test_every_error_message_has_a_case() -> None:
     """Each raise's message must be checked by a case here or by another test: at least one
     of its literal pieces that no other message shares must appear there."""
-    checked = " ".join(" ".join(message.lower().split()) for message in [*(case.message for case in CASES.values()), LIBRARY_CHANGED])
+    checked = " ".join(" ".join(message.lower().split()) for message in [*(case.message for case in CASES.values()), *(message for _, message in LIBRARY_MISHAPS.values())])
     other_tests = " ".join(" ".join(path.read_text().lower().split()) for path in TESTS.glob("test_*.py") if path.name != Path(__file__).name)
     sites = [(where, pieces) for where, pieces in _raise_sites() if pieces]
     untested = []

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bigwheel
 
 import pyodide_auditwheel as paw
-from pyodide_auditwheel import apply
+from pyodide_auditwheel import apply, libsearch
 from pyodide_auditwheel.dylink import read_head
 from pyodide_auditwheel.errors import MissingLibrariesError, RecordError, UnsafePathError
 from pyodide_auditwheel.plan import RepairOptions, mangled_name
@@ -90,6 +90,27 @@ def test_second_repair_changes_nothing_and_output_is_reproducible(shapely: Path,
     x = paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "x").output
     y = paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "y").output
     assert x is not None and y is not None and x.read_bytes() == y.read_bytes()
+
+
+def test_streamed_members_give_the_same_wheel_as_members_compressed_ahead(
+    shapely: Path, geos_libdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Members over AHEAD_MAX_MEMBER, vendored libraries and patched modules alike, are
+    streamed from their source when the writer reaches them, so none is held whole; the
+    wheel is the same, byte for byte.  The library files are read in small chunks here, so
+    the dylink head of a vendored library is patched across chunk boundaries."""
+    ahead = paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "ahead").output
+    monkeypatch.setattr(apply, "AHEAD_MAX_MEMBER", -1)
+    monkeypatch.setattr(libsearch, "LIBRARY_CHUNK", 7)
+
+    def nothing_ahead(*_args: object) -> None:
+        raise AssertionError("a member was compressed ahead")
+
+    monkeypatch.setattr(Deflater, "deflate_all", nothing_ahead)
+    streamed = paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "streamed").output
+    assert ahead is not None and streamed is not None
+    assert streamed.read_bytes() == ahead.read_bytes()
+    check_wheel_valid(streamed)
 
 
 def test_file_modes_survive(shapely: Path, geos_libdir: Path, tmp_path: Path) -> None:
