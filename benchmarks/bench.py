@@ -2,7 +2,9 @@
 
 The wheel is built deterministically from ../shared/realworld: numpy's members replicated into
 N packages (≈90 MB, ≈12,000 members at N=30) plus Shapely's two extension modules copied into
-ten subpackages (they need libgeos_c.so -> libgeos.so.3.10.3).  Every command runs as a child
+ten subpackages (they need libgeos_c.so -> libgeos.so.3.10.3); then twice as many copies; then
+the first wheel again with libgeos.so.3.10.3 grown to 64 MiB (a large library must be streamed
+into the wheel, not held).  Every command runs as a child
 process several times, the commands taking turns; we report the median wall time and the
 child's peak RSS (ru_maxrss).
 
@@ -21,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bigwheel import REALWORLD, build_big_wheel
+from bigwheel import REALWORLD, build_big_wheel, pad_library
 
 from pyodide_auditwheel.zipio import ZipReader
 
@@ -46,6 +48,7 @@ os._exit(os.waitstatus_to_exitcode(status))
 """
 
 
+BIG_LIBRARY = 64 << 20
 Command = tuple[list[str], list[str] | None]  # the command, and one to run before each run
 
 
@@ -91,19 +94,24 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="paw-bench-"))
     libdir = work / "libs"
     libdir.mkdir()
+    big_libdir = work / "biglibs"
+    big_libdir.mkdir()
     for name in ("libgeos_c.so", "libgeos.so.3.10.3"):
         shutil.copy(REALWORLD / name, libdir / name)
+    shutil.copy(REALWORLD / "libgeos_c.so", big_libdir / "libgeos_c.so")
+    pad_library(REALWORLD / "libgeos.so.3.10.3", big_libdir / "libgeos.so.3.10.3", BIG_LIBRARY)
     results: dict[str, object] = {}
-    for label, copies in (("wheel", args.copies), ("double", args.copies * 2)):
+    cases = (("wheel", args.copies, libdir), ("double", args.copies * 2, libdir), ("big_library", args.copies, big_libdir))
+    for label, copies, case_libdir in cases:
         wheel = build_big_wheel(work / label, copies)
         with open(wheel, "rb") as handle:
             members = len(ZipReader(handle))
         size_mb = wheel.stat().st_size / 1e6
         print(f"{label}: {wheel.name}: {size_mb:.1f} MB, {members} members", flush=True)
         commands: dict[str, Command] = {
-            "ours_show": ([ours, "show", str(wheel), "--libdir", str(libdir)], None),
+            "ours_show": ([ours, "show", str(wheel), "--libdir", str(case_libdir)], None),
             "ours_repair": (
-                [ours, "repair", str(wheel), "--libdir", str(libdir), "-o", str(work / "ours-out")],
+                [ours, "repair", str(wheel), "--libdir", str(case_libdir), "-o", str(work / "ours-out")],
                 ["rm", "-rf", str(work / "ours-out")],
             ),
             "cp": (["cp", str(wheel), str(work / "copy.whl")], ["rm", "-f", str(work / "copy.whl")]),
@@ -121,11 +129,14 @@ def main() -> int:
     assert isinstance(base, dict)
     double = results["double"]
     assert isinstance(double, dict)
+    big = results["big_library"]
+    assert isinstance(big, dict)
     summary = {
         "show_speedup": base["theirs_show"]["seconds"] / base["ours_show"]["seconds"],
         "repair_speedup": base["theirs_repair"]["seconds"] / base["ours_repair"]["seconds"],
         "ours_peak_rss_mb": max(base["ours_show"]["peak_rss_mb"], base["ours_repair"]["peak_rss_mb"]),
         "rss_growth_when_doubled": double["ours_repair"]["peak_rss_mb"] / base["ours_repair"]["peak_rss_mb"] - 1,
+        "rss_growth_with_64mib_library": big["ours_repair"]["peak_rss_mb"] / base["ours_repair"]["peak_rss_mb"] - 1,
         "repair_vs_cp": base["ours_repair"]["seconds"] / base["cp"]["seconds"],
     }
     results["summary"] = summary

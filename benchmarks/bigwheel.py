@@ -9,6 +9,7 @@ import csv
 import io
 from pathlib import Path
 
+from pyodide_auditwheel.wasm import encode_name, encode_uleb
 from pyodide_auditwheel.wheel import record_hash
 from pyodide_auditwheel.zipio import ZipReader, ZipWriter
 
@@ -55,3 +56,15 @@ def build_big_wheel(out_dir: Path, copies: int) -> Path:
         writer.add_bytes(f"{info}/RECORD", text.getvalue().encode(), mode=0o100644, date_time=(0, 33))
         writer.close()
     return out
+
+
+def pad_library(source: Path, dest: Path, size: int) -> Path:
+    """A copy of a side module grown to about ``size`` bytes by a custom section at its end,
+    filled with repeats of the module itself (so it compresses like a real library): still a
+    valid module, with the same dylink section, that a repair must vendor whole."""
+    module = source.read_bytes()
+    name = encode_name("bench.padding")
+    filler = (module * (size // len(module) + 1))[: max(0, size - len(module))]
+    payload = name + filler
+    dest.write_bytes(module + b"\x00" + encode_uleb(len(payload)) + payload)
+    return dest
