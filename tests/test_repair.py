@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import itertools
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import wheelbuilder
+from wheelcheck import check_wheel_valid
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bigwheel
@@ -29,23 +29,6 @@ from pyodide_auditwheel.zipio import Deflater, ZipWriter
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     pyodide = Path(sys.executable).parent / "pyodide"
     return subprocess.run([str(pyodide), "auditwheel", *args], capture_output=True, text=True, check=False, env=env)
-
-
-def check_wheel_valid(path: Path) -> dict[str, bytes]:
-    """Central directory, CRCs and every RECORD hash check out; returns the contents."""
-    with zipfile.ZipFile(path) as archive:
-        assert archive.testzip() is None
-        contents = {name: archive.read(name) for name in archive.namelist()}
-    record_name = next(n for n in contents if n.endswith(".dist-info/RECORD"))
-    rows = [line.split(",") for line in contents[record_name].decode().splitlines() if line]
-    assert {r[0] for r in rows} == set(contents)
-    for name, digest, size in rows:
-        if name == record_name:
-            continue
-        expected = "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(contents[name]).digest()).rstrip(b"=").decode()
-        assert digest == expected, name
-        assert size == str(len(contents[name]))
-    return contents
 
 
 def test_repair_shapely_structure(shapely: Path, geos_libdir: Path, tmp_path: Path) -> None:
@@ -386,28 +369,10 @@ def test_record_with_quoted_rows_and_crlf_is_kept(fixture_libs: wheelbuilder.Fix
         for name_, data in contents.items():
             archive.writestr(name_, data)
     paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "out")
-    repaired = check_wheel_valid_csv(tmp_path / "out" / wheel.name)
+    repaired = check_wheel_valid(tmp_path / "out" / wheel.name)
     record = repaired[record_name]
     assert (plain_line + "\r\n").encode() in record
     assert b'"pkg/a,b.py",sha256=' in record
-
-
-def check_wheel_valid_csv(path: Path) -> dict[str, bytes]:
-    """Like check_wheel_valid, reading RECORD with the csv module (quoted rows)."""
-    import csv
-    import io
-
-    with zipfile.ZipFile(path) as archive:
-        assert archive.testzip() is None
-        contents = {name_: archive.read(name_) for name_ in archive.namelist()}
-    record_name = next(n for n in contents if n.endswith(".dist-info/RECORD"))
-    rows = [row for row in csv.reader(io.StringIO(contents[record_name].decode())) if row]
-    assert {r[0] for r in rows} == set(contents)
-    for name_, digest, size in rows:
-        if name_ != record_name:
-            expected = "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(contents[name_]).digest()).rstrip(b"=").decode()
-            assert (digest, size) == (expected, str(len(contents[name_]))), name_
-    return contents
 
 
 def test_benchmark_wheel_small_instance_repairs_validly(realworld: Path, geos_libdir: Path, tmp_path: Path) -> None:
