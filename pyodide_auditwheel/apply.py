@@ -283,6 +283,7 @@ class WheelRewriter:
 
     @staticmethod
     def _rewrite(stream: StreamOpener) -> Rewritten:
+        """A job for the worker: the member's new content compressed into memory."""
         original, content = stream()
         deflated = Deflater().deflate_all(content)
         return Rewritten(deflated, original.seen())
