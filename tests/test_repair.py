@@ -10,12 +10,10 @@ import sys
 import zipfile
 from pathlib import Path
 
+import bigwheel
 import pytest
 import wheelbuilder
 from wheelcheck import check_wheel_valid
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import bigwheel
 
 import pyodide_auditwheel as paw
 from pyodide_auditwheel import apply, libsearch

@@ -1,17 +1,21 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
 
+import bigwheel
 import jsonschema
 import pytest
 import wheelbuilder
 
 import pyodide_auditwheel as paw
+from pyodide_auditwheel.dylink import HEAD_PROBE
+from pyodide_auditwheel.zipio import HEAD_READ_SLACK, MAX_COMMENT_SEARCH, ZipReader
 
 SHAPELY = "Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl"
 NUMPY = "numpy-1.22.4-cp310-cp310-emscripten_3_1_14_wasm32.whl"
@@ -164,3 +168,59 @@ def test_exports_and_imports(fixture_libs: wheelbuilder.FixtureLibs) -> None:
     assert "env.outer_next () -> i32" in imports.stdout
     assert "env.PyLong_FromLong (i32) -> i32" in imports.stdout
     assert cli("exports", "/nonexistent.so").returncode == 2
+
+
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+WRITE_EVENTS = {"os.mkdir", "os.rename", "os.remove", "os.rmdir", "os.link", "os.symlink", "os.truncate", "shutil.copyfile", "tempfile.mkstemp", "tempfile.mkdtemp"}
+
+
+def test_show_reads_only_the_directory_and_module_heads_and_writes_nothing(
+    realworld: Path, geos_libdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every byte ``show`` reads from the wheel is in the central directory, a local header or
+    the head of a module (never a whole module, never another member), and nothing is written
+    anywhere: no extraction to disk."""
+    wheel = bigwheel.build_big_wheel(tmp_path / "in", copies=2)
+    with open(wheel, "rb") as handle:
+        members = list(ZipReader(handle))
+    file_size = wheel.stat().st_size
+    directory_start = max(member.data_offset + member.compressed_size for member in members)
+    tail = (file_size - min(file_size, MAX_COMMENT_SEARCH), file_size)  # the end-record search
+    metadata = [(directory_start, file_size), tail, *((m.header_offset, m.data_offset) for m in members)]
+    module_data = {m.name: (m.data_offset, m.data_offset + m.compressed_size) for m in members if m.name.endswith(".so")}
+    paw.show(wheel, [geos_libdir])  # imports everything first: compiling them may write .pyc files
+
+    reads: list[tuple[int, int]] = []
+    real_read_at = ZipReader._read_at
+
+    def counting(self: ZipReader, offset: int, size: int) -> bytes:
+        reads.append((offset, size))
+        return real_read_at(self, offset, size)
+
+    writes: list[str] = []
+    watching = True
+
+    def audit(event: str, args: tuple[object, ...]) -> None:
+        if not watching:
+            return
+        flags = args[2] if event == "open" and len(args) > 2 and isinstance(args[2], int) else 0
+        if event in WRITE_EVENTS or flags & WRITE_FLAGS:
+            writes.append(f"{event} {args[0]!r}")
+
+    monkeypatch.setattr(ZipReader, "_read_at", counting)
+    sys.addaudithook(audit)  # audit hooks cannot be removed: it stops watching below
+    try:
+        analysis = paw.show(wheel, [geos_libdir])
+    finally:
+        watching = False
+    assert not writes
+    assert len(analysis.modules) == len(module_data) + 2  # and the two libraries found
+    head_bytes = dict.fromkeys(module_data, 0)
+    for offset, size in reads:
+        if any(start <= offset and offset + size <= end for start, end in metadata):
+            continue
+        inside = [name for name, (start, end) in module_data.items() if start <= offset and offset + size <= end]
+        assert inside, f"show read {size} bytes at {offset}, outside the directory, the local headers and the modules"
+        head_bytes[inside[0]] += size
+    assert max(head_bytes.values()) <= HEAD_PROBE + HEAD_READ_SLACK
+    assert sum(head_bytes.values()) < sum(end - start for start, end in module_data.values()) / 10
