@@ -16,7 +16,7 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from .ahead import AheadOfTime
 from .atomic import atomic_output
@@ -28,6 +28,9 @@ from .strip import strip_debug
 from .wasm import HEADER
 from .wheel import RECORD_CHUNK, Record, RecordRow, WheelArchive, insert_before_dist_info, record_hash
 from .zipio import DIGEST_MASK, Deflated, Deflater, Member, Written, ZipReader, ZipWriter, dos_datetime, names_digest
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
 
 VENDORED_MODE = 0o100755
 # Members up to this size are compressed ahead on a worker thread while the writer copies the
@@ -128,6 +131,30 @@ def new_member_time(reader: ZipReader) -> tuple[int, int]:
     return reader.newest_date_time
 
 
+class DeflatePool:
+    """The threads that compress a large streamed member's blocks, one per usable core; started
+    (and concurrent.futures imported) only when such a member comes, which most repairs never
+    see."""
+
+    def __init__(self) -> None:
+        self._pool: Executor | None = None
+
+    def __call__(self) -> Executor:
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+            self._pool = ThreadPoolExecutor(max_workers=cores, thread_name_prefix="deflate")
+        return self._pool
+
+    def __enter__(self) -> DeflatePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+
+
 class WheelRewriter:
     def __init__(
         self,
@@ -180,8 +207,9 @@ class WheelRewriter:
             raise AuditwheelError(f"cannot write {output}: {error.strerror or error}{where}; nothing was changed.") from None
 
     def _write(self, output: Path) -> ApplyOutcome:
-        # The worker starts compressing while RECORD is checked against the archive.
-        with AheadOfTime(self._jobs_ahead(), AHEAD_BUDGET, _rewritten_weight, threaded=self.reader.fd is not None) as ahead:
+        # The worker starts compressing while RECORD is checked against the archive; large
+        # members streamed into the archive are compressed on every core.
+        with AheadOfTime(self._jobs_ahead(), AHEAD_BUDGET, _rewritten_weight, threaded=self.reader.fd is not None) as ahead, DeflatePool() as pool:
             # Rows of the members whose bytes a repair reads anyway (they are checked for
             # free), or of every member with --verify-record.
             keep = (lambda _path: True) if self.verify_record else set(self.plan.patches).__contains__
@@ -193,7 +221,7 @@ class WheelRewriter:
                 if output.resolve() != self.source.path.resolve():
                     self._atomic(output, self._copy_input)
                 return ApplyOutcome(output, False, 0, tuple(self.problems))
-            self._atomic(output, functools.partial(self._write_archive, ahead=ahead))
+            self._atomic(output, functools.partial(self._write_archive, ahead=ahead, pool=pool))
         return ApplyOutcome(output, True, self.stripped_bytes, tuple(self.problems))
 
     def _atomic(self, output: Path, body: Callable[[BinaryIO], None]) -> None:
@@ -210,8 +238,8 @@ class WheelRewriter:
         self.source.file.seek(0)
         shutil.copyfileobj(self.source.file, handle)
 
-    def _write_archive(self, handle: BinaryIO, ahead: AheadOfTime[Rewritten]) -> None:
-        writer = ZipWriter(handle)
+    def _write_archive(self, handle: BinaryIO, ahead: AheadOfTime[Rewritten], pool: DeflatePool) -> None:
+        writer = ZipWriter(handle, pool)
         created = new_member_time(self.reader)
         replaced: dict[str, RecordRow] = {}
         added: list[RecordRow] = []

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import itertools
 import zipfile
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from streams import cut_at
 
 from pyodide_auditwheel.dylink import (
     MEM_INFO,
@@ -74,8 +74,7 @@ def test_repair_stream_patches_the_same_however_the_module_is_cut(
 
     data = module_with(section, rest)
     patch = ModulePatch("m.so", {}, tuple(rpaths), tuple(rpaths))
-    bounds = [0, *sorted(min(cut, len(data)) for cut in cuts), len(data)]
-    pieces = [data[start:end] for start, end in itertools.pairwise(bounds)]
+    pieces = cut_at(data, cuts)
     whole = b"".join(patch_module_stream([data], patch, "module m.so"))
     assert b"".join(patch_module_stream(pieces, patch, "module m.so")) == whole
     assert read_head(whole).dylink.runtime_paths == tuple(rpaths)
