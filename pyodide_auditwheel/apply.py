@@ -132,9 +132,9 @@ def new_member_time(reader: ZipReader) -> tuple[int, int]:
 
 
 class DeflatePool:
-    """The threads that compress a large streamed member's blocks, one per usable core; started
-    (and concurrent.futures imported) only when such a member comes, which most repairs never
-    see."""
+    """The threads that compress the blocks of members too large to compress ahead, one per
+    usable core; started (and concurrent.futures imported) only when such a member comes,
+    which most repairs never see."""
 
     def __init__(self) -> None:
         self._pool: Executor | None = None
@@ -176,6 +176,7 @@ class WheelRewriter:
         self.problems: list[str] = []
         self.stripped_bytes = 0
         self._spot_checks: set[str] = set()
+        self.deflate_pool = DeflatePool()
 
     def _record_problem(self, problem: str | None) -> None:
         if problem is None:
@@ -207,9 +208,8 @@ class WheelRewriter:
             raise AuditwheelError(f"cannot write {output}: {error.strerror or error}{where}; nothing was changed.") from None
 
     def _write(self, output: Path) -> ApplyOutcome:
-        # The worker starts compressing while RECORD is checked against the archive; large
-        # members streamed into the archive are compressed on every core.
-        with AheadOfTime(self._jobs_ahead(), AHEAD_BUDGET, _rewritten_weight, threaded=self.reader.fd is not None) as ahead, DeflatePool() as pool:
+        # The worker starts compressing while RECORD is checked against the archive.
+        with AheadOfTime(self._jobs_ahead(), AHEAD_BUDGET, _rewritten_weight, threaded=self.reader.fd is not None) as ahead, self.deflate_pool:
             # Rows of the members whose bytes a repair reads anyway (they are checked for
             # free), or of every member with --verify-record.
             keep = (lambda _path: True) if self.verify_record else set(self.plan.patches).__contains__
@@ -221,7 +221,7 @@ class WheelRewriter:
                 if output.resolve() != self.source.path.resolve():
                     self._atomic(output, self._copy_input)
                 return ApplyOutcome(output, False, 0, tuple(self.problems))
-            self._atomic(output, functools.partial(self._write_archive, ahead=ahead, pool=pool))
+            self._atomic(output, functools.partial(self._write_archive, ahead=ahead))
         return ApplyOutcome(output, True, self.stripped_bytes, tuple(self.problems))
 
     def _atomic(self, output: Path, body: Callable[[BinaryIO], None]) -> None:
@@ -238,8 +238,8 @@ class WheelRewriter:
         self.source.file.seek(0)
         shutil.copyfileobj(self.source.file, handle)
 
-    def _write_archive(self, handle: BinaryIO, ahead: AheadOfTime[Rewritten], pool: DeflatePool) -> None:
-        writer = ZipWriter(handle, pool)
+    def _write_archive(self, handle: BinaryIO, ahead: AheadOfTime[Rewritten]) -> None:
+        writer = ZipWriter(handle)
         created = new_member_time(self.reader)
         replaced: dict[str, RecordRow] = {}
         added: list[RecordRow] = []
@@ -316,17 +316,19 @@ class WheelRewriter:
         deflated = Deflater().deflate_all(content)
         return Rewritten(deflated, original.seen())
 
-    @staticmethod
     def _write_rewritten(
-        writer: ZipWriter, name: str, ahead: Rewritten | None, stream: StreamOpener,
+        self, writer: ZipWriter, name: str, ahead: Rewritten | None, stream: StreamOpener,
         *, mode: int, date_time: tuple[int, int], size_hint: int, template: Member | None = None,
     ) -> tuple[Written, SourceBytes]:
-        """Write a member compressed ahead, or else stream it from its source into the
-        archive; with what was read of the source (its digest and size)."""
+        """Write a member compressed ahead, or else (too large to hold) stream it from its
+        source into the archive, compressed on every core; with what was read of the source
+        (its digest and size)."""
         if ahead is not None:
             return writer.add_deflated(name, ahead.deflated, mode=mode, date_time=date_time, template=template), ahead.source
         original, content = stream()
-        written = writer.add_chunks(name, content, mode=mode, date_time=date_time, size_hint=size_hint, template=template)
+        written = writer.add_chunks(
+            name, content, mode=mode, date_time=date_time, size_hint=size_hint, template=template, pool=self.deflate_pool()
+        )
         return written, original.seen()
 
     def _write_patched(self, writer: ZipWriter, member: Member, patch: ModulePatch, ahead: Rewritten | None) -> RecordRow:

@@ -66,9 +66,6 @@ HEAD_READ_SLACK = 1024
 # be compressed on several cores at once.
 DEFLATE_BLOCK = 1 << 20
 DEFLATE_WINDOW = 32 * 1024
-# Streamed members from this size up are compressed on a thread pool; below it, what the
-# threads would save is less than starting them costs.
-PARALLEL_DEFLATE_MIN = 4 * DEFLATE_BLOCK
 
 
 @dataclass(frozen=True, slots=True)
@@ -644,14 +641,17 @@ def dos_datetime(epoch: float) -> tuple[int, int]:
     return dos_time, dos_date
 
 
+def _compressor(dictionary: bytes) -> zlib._Compress:
+    if dictionary:
+        return zlib.compressobj(6, zlib.DEFLATED, -15, zdict=dictionary)
+    return zlib.compressobj(6, zlib.DEFLATED, -15)
+
+
 def deflate_block(block: bytes, dictionary: bytes, last: bool) -> bytes:
     """One block of a raw deflate stream: primed with what precedes it, and ended with a
     sync flush (byte-aligned, so the next block's output can simply follow) or, for the last
     block, with the end of the stream.  A stream of one block is plain zlib output."""
-    if dictionary:
-        compressor = zlib.compressobj(6, zlib.DEFLATED, -15, zdict=dictionary)
-    else:
-        compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    compressor = _compressor(dictionary)
     return compressor.compress(block) + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
 
 
@@ -659,21 +659,28 @@ class Deflater:
     """Compresses one member's stream and keeps what its headers and RECORD need (CRC, sizes,
     SHA-256), whether the output goes straight to the archive or is kept for later.
 
-    The stream is compressed in blocks of ``block_size`` bytes (see :func:`deflate_block`).
-    With a ``pool``, up to ``in_flight`` blocks are compressed at once on its threads (zlib
-    releases the GIL) while the caller reads and hashes the next ones; without one, in turn.
-    The output is the same bytes either way, however the input is cut into chunks.
+    The stream is made of blocks of ``block_size`` input bytes (see :func:`deflate_block`).
+    Without a ``pool``, each block is compressed as the input comes, holding no more of it
+    than zlib does.  With one, whole blocks are gathered and up to ``in_flight`` of them are
+    compressed at once on its threads (zlib releases the GIL) while the caller reads and
+    hashes the next.  The output is the same bytes either way, however the input is cut.
     """
 
-    def __init__(self, compress: bool = True, pool: Executor | None = None, *, in_flight: int = 3, block_size: int = DEFLATE_BLOCK) -> None:
+    def __init__(self, compress: bool = True, pool: Executor | None = None, *, in_flight: int = 2, block_size: int = DEFLATE_BLOCK) -> None:
         self.method = DEFLATED if compress else STORED
         self._compress = compress
         self._pool = pool
         self._in_flight = in_flight
         self._block_size = block_size
+        # The last input bytes (at least DEFLATE_WINDOW of them, once there are): the
+        # dictionary of the next block.
+        self._tail = bytearray()
+        # Without a pool: the current block's compressor, and how much input it has had.
+        self._current = _compressor(b"")
+        self._filled = 0
+        # With a pool: input not yet in a block, and the blocks under way, oldest first.
         self._pending = bytearray()
-        self._window = b""
-        self._blocks: deque[bytes | Future[bytes]] = deque()
+        self._blocks: deque[Future[bytes]] = deque()
         self._digest = hashlib.sha256()
         self.crc = 0
         self.size = 0
@@ -684,45 +691,69 @@ class Deflater:
         self.size += len(chunk)
         self._digest.update(chunk)
         if not self._compress:
-            self.compressed_size += len(chunk)
-            return chunk
-        self._pending += chunk
-        # A full block is started only once more input follows: the last block ends the stream.
-        while len(self._pending) > self._block_size:
-            with memoryview(self._pending) as view:
-                block = bytes(view[: self._block_size])
-            del self._pending[: self._block_size]
-            self._start(block, last=False)
-        return self._finished_blocks(keep=self._in_flight)
+            out = chunk
+        elif self._pool is None:
+            out = self._compress_as_it_comes(chunk)
+        else:
+            self._pending += chunk
+            # A full block is started only once more input follows: the last block ends the stream.
+            while len(self._pending) > self._block_size:
+                with memoryview(self._pending) as view:
+                    block = bytes(view[: self._block_size])
+                del self._pending[: self._block_size]
+                self._start(block, last=False)
+            out = self._finished_blocks(keep=self._in_flight)
+        self.compressed_size += len(out)
+        return out
 
     def finish(self) -> bytes:
         if not self._compress:
             return b""
-        self._start(bytes(self._pending), last=True)
-        self._pending.clear()
-        return self._finished_blocks(keep=0)
+        if self._pool is None:
+            out = self._current.flush(zlib.Z_FINISH)
+        else:
+            self._start(bytes(self._pending), last=True)
+            self._pending.clear()
+            out = self._finished_blocks(keep=0)
+        self.compressed_size += len(out)
+        return out
+
+    def _compress_as_it_comes(self, chunk: bytes) -> bytes:
+        out = []
+        view = memoryview(chunk)
+        while view:
+            if self._filled == self._block_size:  # more input follows a full block: end it
+                out.append(self._current.flush(zlib.Z_SYNC_FLUSH))
+                self._current = _compressor(bytes(self._tail[-DEFLATE_WINDOW:]))
+                self._filled = 0
+            piece = view[: self._block_size - self._filled]
+            out.append(self._current.compress(piece))
+            self._remember(piece)
+            self._filled += len(piece)
+            view = view[len(piece) :]
+        return b"".join(out)
+
+    def _remember(self, data: bytes | memoryview) -> None:
+        if len(data) >= DEFLATE_WINDOW:
+            self._tail = bytearray(data[-DEFLATE_WINDOW:])
+            return
+        self._tail += data
+        if len(self._tail) > 2 * DEFLATE_WINDOW:
+            del self._tail[:-DEFLATE_WINDOW]
 
     def _start(self, block: bytes, last: bool) -> None:
-        dictionary = self._window
-        self._window = block[-DEFLATE_WINDOW:] if len(block) >= DEFLATE_WINDOW else (dictionary + block)[-DEFLATE_WINDOW:]
-        if self._pool is None:
-            self._blocks.append(deflate_block(block, dictionary, last))
-        else:
-            self._blocks.append(self._pool.submit(deflate_block, block, dictionary, last))
+        assert self._pool is not None
+        dictionary = bytes(self._tail[-DEFLATE_WINDOW:])
+        self._remember(block)
+        self._blocks.append(self._pool.submit(deflate_block, block, dictionary, last))
 
     def _finished_blocks(self, keep: int) -> bytes:
         """The output of the blocks done so far, in order, waiting for the oldest ones while
         more than ``keep`` are under way (which bounds the memory they hold)."""
         out = []
-        while self._blocks:
-            oldest = self._blocks[0]
-            if not isinstance(oldest, bytes) and len(self._blocks) <= keep and not oldest.done():
-                break
-            self._blocks.popleft()
-            out.append(oldest if isinstance(oldest, bytes) else oldest.result())
-        data = b"".join(out)
-        self.compressed_size += len(data)
-        return data
+        while self._blocks and (len(self._blocks) > keep or self._blocks[0].done()):
+            out.append(self._blocks.popleft().result())
+        return b"".join(out)
 
     @property
     def sha256(self) -> bytes:
@@ -803,14 +834,11 @@ class ZipWriter:
     """Writes an archive member by member to a seekable file.
 
     The central directory is accumulated as its final encoded bytes, deflated in blocks, not
-    as objects: memory stays small however many members pass.  Members of at least
-    PARALLEL_DEFLATE_MIN bytes written from a stream are compressed on the threads of the
-    pool that ``pool`` gives (asked for only then; see :class:`Deflater`).
+    as objects: memory stays small however many members pass.
     """
 
-    def __init__(self, file: BinaryIO, pool: Callable[[], Executor] | None = None) -> None:
+    def __init__(self, file: BinaryIO) -> None:
         self.file = file
-        self._pool = pool
         self._directory = _CompressedBuffer()
         self.count = 0
         # Members copied byte for byte are gathered into runs that are contiguous in their
@@ -1000,11 +1028,13 @@ class ZipWriter:
         compress: bool = True,
         size_hint: int = 0,
         template: Member | None = None,
+        pool: Executor | None = None,
     ) -> Written:
         """Compress and write a member from a stream, hashing it on the way; the local header
         is written first with placeholders and patched once sizes and CRC are known.
 
         ``template`` is the member this one replaces: its attributes (modes, creator) are kept.
+        With a ``pool``, the member is compressed on its threads (see :class:`Deflater`).
         """
         entry = self._new_entry(name, DEFLATED if compress else STORED, mode, date_time, template)
         zip64 = size_hint >= ZIP64_LIMIT // 2
@@ -1013,7 +1043,7 @@ class ZipWriter:
         offset = self.file.tell()
         header = self._local_header(entry)
         self.file.write(header)
-        deflater = Deflater(compress, self._pool() if self._pool is not None and size_hint >= PARALLEL_DEFLATE_MIN else None)
+        deflater = Deflater(compress, pool)
         for chunk in chunks:
             self.file.write(deflater.feed(chunk))
         self.file.write(deflater.finish())

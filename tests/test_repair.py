@@ -16,7 +16,7 @@ import wheelbuilder
 from wheelcheck import check_wheel_valid
 
 import pyodide_auditwheel as paw
-from pyodide_auditwheel import apply, libsearch, zipio
+from pyodide_auditwheel import apply, libsearch
 from pyodide_auditwheel.dylink import read_head
 from pyodide_auditwheel.errors import MissingLibrariesError, RecordError, UnsafePathError
 from pyodide_auditwheel.plan import RepairOptions, mangled_name
@@ -73,15 +73,14 @@ def test_second_repair_changes_nothing_and_output_is_reproducible(shapely: Path,
     assert x is not None and y is not None and x.read_bytes() == y.read_bytes()
 
 
-@pytest.mark.parametrize("on_threads", [False, True], ids=["one-thread", "on-threads"])
 def test_streamed_members_give_the_same_wheel_as_members_compressed_ahead(
-    on_threads: bool, shapely: Path, geos_libdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    shapely: Path, geos_libdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Members over AHEAD_MAX_MEMBER, vendored libraries and patched modules alike, are
-    streamed from their source when the writer reaches them, so none is held whole; the
-    wheel is the same, byte for byte, whether their blocks are compressed on the deflate
-    pool's threads or not.  The library files are read in small chunks here, so the dylink
-    head of a vendored library is patched across chunk boundaries."""
+    streamed from their source when the writer reaches them, so none is held whole, and
+    their blocks are compressed on the deflate pool's threads; the wheel is the same, byte
+    for byte.  The library files are read in small chunks here, so the dylink head of a
+    vendored library is patched across chunk boundaries."""
     ahead = paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "ahead").output
     monkeypatch.setattr(apply, "AHEAD_MAX_MEMBER", -1)
     monkeypatch.setattr(libsearch, "LIBRARY_CHUNK", 7)
@@ -91,14 +90,12 @@ def test_streamed_members_give_the_same_wheel_as_members_compressed_ahead(
 
     monkeypatch.setattr(Deflater, "deflate_all", nothing_ahead)
     pools_asked = []
-    if on_threads:
-        monkeypatch.setattr(zipio, "PARALLEL_DEFLATE_MIN", 0)
-        real_pool = apply.DeflatePool.__call__
-        monkeypatch.setattr(apply.DeflatePool, "__call__", lambda self: pools_asked.append(1) or real_pool(self))
+    real_pool = apply.DeflatePool.__call__
+    monkeypatch.setattr(apply.DeflatePool, "__call__", lambda self: pools_asked.append(1) or real_pool(self))
     streamed = paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "streamed").output
     assert ahead is not None and streamed is not None
     assert streamed.read_bytes() == ahead.read_bytes()
-    assert bool(pools_asked) == on_threads
+    assert len(pools_asked) == 4  # two modules, two libraries
     check_wheel_valid(streamed)
 
 
