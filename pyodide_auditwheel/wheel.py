@@ -275,9 +275,17 @@ class Record:
 
 
 def _encode_row(row: RecordRow) -> bytes:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(row)
-    return out.getvalue().encode("utf-8")
+    """A RECORD line as the csv module writes it on Python 3.13 (a field is quoted when it
+    holds a comma, a quote or a line break), the same on every Python: before 3.13, csv left
+    a carriage return unquoted, so a member named with one got a row that no reader splits
+    back, and on 3.10 it cannot write a NUL at all."""
+    return (",".join(_csv_field(field) for field in row) + "\n").encode("utf-8")
+
+
+def _csv_field(field: str) -> str:
+    if any(special in field for special in ',"\r\n'):
+        return '"' + field.replace('"', '""') + '"'
+    return field
 
 
 T = TypeVar("T")

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from streams import cut_at
 
 from pyodide_auditwheel.errors import RecordError
 from pyodide_auditwheel.wheel import Record, RecordRow
 
 RECORD_PATH = "pkg-1.0.dist-info/RECORD"
 
-segment = st.text(alphabet="ab,\"\n é._-", min_size=1, max_size=8)
+segment = st.text(alphabet="ab,\"\n\r é._-", min_size=1, max_size=8)
 plain_segment = st.text(alphabet="abcé._-", min_size=1, max_size=8)
 paths = st.one_of(
     st.lists(plain_segment, min_size=1, max_size=3).map("/".join),
@@ -32,19 +32,17 @@ rows = st.lists(
 def encode(record_rows: list[tuple[str, str, str]], line_end: str, blank_every: int, final_newline: bool) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator=line_end)
+    # csv before 3.13 leaves a carriage return unquoted: those rows are quoted whole, as a
+    # RECORD writer must.
+    quoted = csv.writer(out, lineterminator=line_end, quoting=csv.QUOTE_ALL)
     for number, row in enumerate(record_rows):
         if blank_every and number % blank_every == 0:
             out.write(line_end)
-        writer.writerow(row)
+        (quoted if any("\r" in field for field in row) else writer).writerow(row)
     text = out.getvalue()
     if not final_newline and text.endswith(line_end):
         text = text[: -len(line_end)]
     return text.encode("utf-8")
-
-
-def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({min(cut, len(data)) for cut in cuts} | {0, len(data)})
-    return [data[a:b] for a, b in itertools.pairwise(points)]
 
 
 def csv_rows(data: bytes) -> list[RecordRow]:
@@ -61,7 +59,7 @@ def test_blocks_read_and_rewrite_like_csv(
 ) -> None:
     record_rows = [row for row in record_rows if row[0] != RECORD_PATH] + [(RECORD_PATH, "", "")]
     raw = encode(record_rows, line_end, blank_every, final_newline)
-    record = Record(RECORD_PATH, lambda: chunked(raw, cuts))
+    record = Record(RECORD_PATH, lambda: cut_at(raw, cuts))
     expected = csv_rows(raw)
     assert list(record.rows()) == expected
 
@@ -85,6 +83,20 @@ def test_blocks_read_and_rewrite_like_csv(
 def test_a_row_without_three_fields_is_refused_wherever_it_falls() -> None:
     good = b"".join(f"pkg/m{i}.py,sha256=x,1\n".encode() for i in range(5000))
     for data in (good + b"pkg/bad.py,1\n" + good, b'"pkg/q.py",sha256=x,1\n' + good + b"pkg/bad.py\n"):
-        record = Record(RECORD_PATH, lambda data=data: chunked(data, [1000, 70000]))
+        record = Record(RECORD_PATH, lambda data=data: cut_at(data, [1000, 70000]))
         with pytest.raises(RecordError, match="does not have 3 fields"):
             list(record.rows())
+
+
+def test_rows_written_are_the_same_on_every_python() -> None:
+    """As csv writes them on 3.13: before it, csv left a carriage return unquoted (the row
+    would not split back) and 3.10 raised on a NUL (found by atheris on 3.10)."""
+    record = Record(RECORD_PATH, lambda: [b"pkg/a.py,sha256=a,1\n" + RECORD_PATH.encode() + b",,\n"])
+    added = [RecordRow("pkg.libs/a\rb.so", "sha256=x", "1"), RecordRow('pkg.libs/"q",\n.so', "", ""), RecordRow("pkg.libs/n\0.so", "", "")]
+    rewritten = b"".join(record.rewritten({}, added))
+    assert rewritten == (
+        b"pkg/a.py,sha256=a,1\n"
+        b'"pkg.libs/a\rb.so",sha256=x,1\n'
+        b'"pkg.libs/""q"",\n.so",,\n'
+        b"pkg.libs/n\0.so,,\n" + RECORD_PATH.encode() + b",,\n"
+    )
