@@ -27,7 +27,7 @@ from .plan import ModulePatch, RepairPlan, VendoredLibrary
 from .strip import strip_debug
 from .wasm import HEADER
 from .wheel import RECORD_CHUNK, Record, RecordRow, WheelArchive, insert_before_dist_info, record_hash
-from .zipio import DIGEST_MASK, Deflated, Deflater, Member, Written, ZipReader, ZipWriter, dos_datetime, names_digest
+from .zipio import DIGEST_MASK, Deflated, Deflater, Member, ZipReader, ZipWriter, dos_datetime, names_digest
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -317,37 +317,39 @@ class WheelRewriter:
         return Rewritten(deflated, original.seen())
 
     def _write_rewritten(
-        self, writer: ZipWriter, name: str, ahead: Rewritten | None, stream: StreamOpener,
+        self, writer: ZipWriter, name: str, ahead: Rewritten | None, stream: StreamOpener, patch: ModulePatch | None,
         *, mode: int, date_time: tuple[int, int], size_hint: int, template: Member | None = None,
-    ) -> tuple[Written, SourceBytes]:
+    ) -> tuple[RecordRow, SourceBytes]:
         """Write a member compressed ahead, or else (too large to hold) stream it from its
-        source into the archive, compressed on every core; with what was read of the source
-        (its digest and size)."""
+        source into the archive, compressed on every core; its RECORD row, and what was read
+        of the source (its digest and size).  What stripping saved is counted here."""
         if ahead is not None:
-            return writer.add_deflated(name, ahead.deflated, mode=mode, date_time=date_time, template=template), ahead.source
-        original, content = stream()
-        written = writer.add_chunks(
-            name, content, mode=mode, date_time=date_time, size_hint=size_hint, template=template, pool=self.deflate_pool()
-        )
-        return written, original.seen()
+            written = writer.add_deflated(name, ahead.deflated, mode=mode, date_time=date_time, template=template)
+            original = ahead.source
+        else:
+            opened, content = stream()
+            written = writer.add_chunks(
+                name, content, mode=mode, date_time=date_time, size_hint=size_hint, template=template, pool=self.deflate_pool()
+            )
+            original = opened.seen()
+        if patch is not None and patch.strip:
+            self.stripped_bytes += max(0, original.size - written.size)
+        return RecordRow(name, record_hash(written.sha256), str(written.size)), original
 
     def _write_patched(self, writer: ZipWriter, member: Member, patch: ModulePatch, ahead: Rewritten | None) -> RecordRow:
-        written, original = self._write_rewritten(
-            writer, member.name, ahead, functools.partial(self._patched_stream, member, patch),
+        row, original = self._write_rewritten(
+            writer, member.name, ahead, functools.partial(self._patched_stream, member, patch), patch,
             mode=member.mode or 0o100755, date_time=(member.dos_time, member.dos_date), size_hint=member.size, template=member,
         )
         self._record_problem(Record.check_digest(self.rows_to_check.get(member.name), member.name, original.sha256, original.size))
-        self.stripped_bytes += max(0, original.size - written.size) if patch.strip else 0
-        return RecordRow(member.name, record_hash(written.sha256), str(written.size))
+        return row
 
     def _write_vendored(self, writer: ZipWriter, library: VendoredLibrary, ahead: Rewritten | None, created: tuple[int, int]) -> RecordRow:
-        written, original = self._write_rewritten(
-            writer, library.dest, ahead, functools.partial(self._vendored_stream, library),
+        row, _original = self._write_rewritten(
+            writer, library.dest, ahead, functools.partial(self._vendored_stream, library), self.plan.patches.get(library.dest),
             mode=VENDORED_MODE, date_time=created, size_hint=library.size,
         )
-        patch = self.plan.patches.get(library.dest)
-        self.stripped_bytes += max(0, original.size - written.size) if patch is not None and patch.strip else 0
-        return RecordRow(library.dest, record_hash(written.sha256), str(written.size))
+        return row
 
     def _verify(self, handle: BinaryIO) -> None:
         """Re-read what was written before it replaces anything: the central directory; the
