@@ -1,19 +1,21 @@
 """Per-ABI knowledge: which Pyodide generation a platform tag means and how it finds libraries.
 
 The facts live in ``data/abis.json`` beside this module so that supporting a new Pyodide ABI is
-a data change reviewed against the runtime's source, not a code change.
+a data change reviewed against the runtime's source, not a code change.  The file is validated
+as it is read: a misspelt key or search step is an error naming it, not a silent default.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal, get_args
 
-from .errors import UnsupportedPlatformError
+from .errors import AuditwheelError, UnsupportedPlatformError
 
 SearchStep = Literal["ld_library_path", "runtime_path", "libs_dir", "site_packages", "own_dir"]
 RuntimePathScheme = Literal["absolute-then-origin", "origin"]
@@ -23,13 +25,20 @@ RuntimePathScheme = Literal["absolute-then-origin", "origin"]
 EMSCRIPTEN_PLATFORM = re.compile(r"^(?:emscripten_\d+_\d+_\d+|pyodide_\d{4}_\d+|pyemscripten_\d{4}_\d+)_wasm32$")
 
 
+class AbiDataError(AuditwheelError):
+    """``data/abis.json`` does not have the shape this module reads."""
+
+
 @dataclass(frozen=True)
 class Abi:
+    """One runtime ABI.  ``platform_tags`` maps each tag naming it to the first Pyodide release
+    that installs wheels so tagged (PEP 783 tags came to 0.28/0.29's ABI only with 0.29.4)."""
+
     name: str
     pyodide: str
     python: str
     emscripten: str
-    platform_tags: tuple[str, ...]
+    platform_tags: Mapping[str, str]
     site_packages: str
     search: tuple[SearchStep, ...]
     normalizes_paths: bool
@@ -39,56 +48,115 @@ class Abi:
     def known(self) -> bool:
         return bool(self.site_packages)
 
+    @property
+    def python_tag(self) -> str:
+        """``cp313`` for Python 3.13: the interpreter and ABI tag of its extension modules."""
+        return "cp" + self.python.replace(".", "")
 
-def _abi_from_json(entry: dict[str, object]) -> Abi:
-    def text(key: str) -> str:
-        value = entry[key]
-        assert isinstance(value, str)
-        return value
+    @property
+    def extension_suffix(self) -> str:
+        """The suffix CPython's importer looks for besides ``.abi3.so`` and ``.so``."""
+        return f".cpython-{self.python.replace('.', '')}-wasm32-emscripten.so"
 
-    def texts(key: str) -> tuple[str, ...]:
-        value = entry[key]
-        assert isinstance(value, list)
-        return tuple(str(item) for item in value)
+    def runtimes_for(self, platform: str) -> str:
+        """The Pyodide releases that install a wheel of this ABI tagged ``platform``."""
+        since = self.platform_tags.get(platform)
+        return f"Pyodide {self.pyodide}" if since is None else f"Pyodide {self.pyodide} (from {since})"
 
+
+_FIELDS: dict[str, type] = {
+    "name": str,
+    "pyodide": str,
+    "python": str,
+    "emscripten": str,
+    "platform_tags": dict,
+    "site_packages": str,
+    "search": list,
+    "normalizes_paths": bool,
+    "runtime_path_scheme": str,
+}
+
+
+def _abi_from_json(entry: Any, where: str) -> Abi:
+    if not isinstance(entry, dict):
+        raise AbiDataError(f"data/abis.json: {where} is not an object.")
+    unknown_keys = sorted(set(entry) - set(_FIELDS))
+    absent = sorted(set(_FIELDS) - set(entry))
+    if unknown_keys or absent:
+        raise AbiDataError(f"data/abis.json: {where} has unknown keys {unknown_keys} or lacks {absent}.")
+    for key, kind in _FIELDS.items():
+        if not isinstance(entry[key], kind):
+            raise AbiDataError(f"data/abis.json: {where}.{key} is not a {kind.__name__}.")
+    steps = entry["search"]
+    bad_steps = [step for step in steps if step not in get_args(SearchStep)]
+    if bad_steps:
+        raise AbiDataError(f"data/abis.json: {where}.search has unknown steps {bad_steps}.")
+    if entry["runtime_path_scheme"] not in get_args(RuntimePathScheme):
+        raise AbiDataError(f"data/abis.json: {where}.runtime_path_scheme {entry['runtime_path_scheme']!r} is unknown.")
+    tags = entry["platform_tags"]
+    if not all(isinstance(tag, str) and isinstance(since, str) and EMSCRIPTEN_PLATFORM.match(tag) for tag, since in tags.items()):
+        raise AbiDataError(f"data/abis.json: {where}.platform_tags must map Emscripten platform tags to versions.")
     return Abi(
-        name=text("name"),
-        pyodide=text("pyodide"),
-        python=text("python"),
-        emscripten=text("emscripten"),
-        platform_tags=texts("platform_tags"),
-        site_packages=text("site_packages"),
-        search=texts("search"),  # type: ignore[arg-type]
-        normalizes_paths=bool(entry["normalizes_paths"]),
-        runtime_path_scheme=text("runtime_path_scheme"),  # type: ignore[arg-type]
+        name=entry["name"],
+        pyodide=entry["pyodide"],
+        python=entry["python"],
+        emscripten=entry["emscripten"],
+        platform_tags=dict(tags),
+        site_packages=entry["site_packages"],
+        search=tuple(steps),
+        normalizes_paths=entry["normalizes_paths"],
+        runtime_path_scheme=entry["runtime_path_scheme"],
     )
+
+
+def parse_table(raw: Any) -> tuple[tuple[Abi, ...], Abi]:
+    """The known ABIs and the ``unknown`` fallback, checked field by field."""
+    if not isinstance(raw, dict) or raw.get("schema_version") != 2 or not isinstance(raw.get("abis"), list):
+        raise AbiDataError("data/abis.json: expected schema_version 2 with a list of abis.")
+    abis = tuple(_abi_from_json(entry, f"abis[{index}]") for index, entry in enumerate(raw["abis"]))
+    tags = [tag for abi in abis for tag in abi.platform_tags]
+    if len(tags) != len(set(tags)):
+        raise AbiDataError("data/abis.json: a platform tag is listed for two ABIs.")
+    return abis, _abi_from_json(raw.get("unknown"), "unknown")
 
 
 @cache
 def _table() -> tuple[tuple[Abi, ...], Abi]:
-    raw = json.loads(resources.files(__package__).joinpath("data/abis.json").read_text("utf-8"))
-    return tuple(_abi_from_json(entry) for entry in raw["abis"]), _abi_from_json(raw["unknown"])
+    return parse_table(json.loads(resources.files(__package__).joinpath("data/abis.json").read_text("utf-8")))
+
+
+def known_abis() -> tuple[Abi, ...]:
+    return _table()[0]
+
+
+def unknown_abi() -> Abi:
+    return _table()[1]
 
 
 def is_emscripten_platform(platform: str) -> bool:
     return bool(EMSCRIPTEN_PLATFORM.match(platform))
 
 
-def abi_for_platforms(platforms: set[str] | frozenset[str]) -> Abi:
-    """The ABI a wheel targets, from its platform tags; an unknown Emscripten tag gets the
-    conservative ``unknown`` entry (relative RUNTIME_PATH plus the ``.libs`` directory)."""
+def abi_for_tag(platform: str) -> Abi | None:
+    """The known ABI a platform tag names, or None: an unknown tag is never guessed."""
+    return next((abi for abi in known_abis() if platform in abi.platform_tags), None)
+
+
+def check_emscripten_platforms(platforms: Iterable[str]) -> None:
     foreign = sorted(p for p in platforms if not is_emscripten_platform(p))
     if foreign:
         raise UnsupportedPlatformError(
             f"unsupported platform: the wheel is tagged {', '.join(foreign)}, not for Emscripten/Pyodide "
             "(expected emscripten_*_wasm32, pyodide_*_wasm32 or pyemscripten_*_wasm32)."
         )
-    abis, unknown = _table()
-    for abi in abis:
-        if platforms & set(abi.platform_tags):
+
+
+def abi_for_platforms(platforms: set[str] | frozenset[str]) -> Abi:
+    """The ABI a wheel targets, from its platform tags; an unknown Emscripten tag gets the
+    conservative ``unknown`` entry (relative RUNTIME_PATH plus the ``.libs`` directory)."""
+    check_emscripten_platforms(platforms)
+    for platform in sorted(platforms):
+        abi = abi_for_tag(platform)
+        if abi is not None:
             return abi
-    return unknown
-
-
-def unknown_abi() -> Abi:
-    return _table()[1]
+    return unknown_abi()

@@ -186,9 +186,13 @@ def _needs(head: ModuleHead) -> Needs:
     return head.dylink.needed, head.dylink.runtime_paths
 
 
-def analyze_tree(tree: InputTree, libdirs: Sequence[Path] = (), exclude: Sequence[str] = ()) -> Analysis:
+def analyze_tree(
+    tree: InputTree, libdirs: Sequence[Path] = (), exclude: Sequence[str] = (), abi: Abi | None = None
+) -> Analysis:
+    """Resolve every module's needs as the runtime of ``abi`` (default: the wheel's tag) would."""
+    abi = abi or tree.abi
     search = LibrarySearch(list(libdirs))
-    resolver = Resolver(tree, tree.abi, search, exclude)
+    resolver = Resolver(tree, abi, search, exclude)
     reports: list[ModuleReport] = []
     pending: list[tuple[Path, ModuleHead]] = []
     queued: set[Path] = set()
@@ -216,4 +220,4 @@ def analyze_tree(tree: InputTree, libdirs: Sequence[Path] = (), exclude: Sequenc
     while pending:
         library_path, head = pending.pop(0)
         report(str(library_path), "libdir", _needs(head))
-    return Analysis(tree.display, tree.kind, tree.wheel, tree.abi, tuple(reports), tuple(search.skipped))
+    return Analysis(tree.display, tree.kind, tree.wheel, abi, tuple(reports), tuple(search.skipped))

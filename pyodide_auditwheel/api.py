@@ -15,7 +15,8 @@ from .wheel import WheelArchive, open_input
 
 if TYPE_CHECKING:
     from .apply import ProgressHook
-    from .plan import RepairOptions, RepairPlan
+    from .audit import AuditReport
+    from .plan import RepairOptions, RepairPlan, Retag
 
 PathLike = str | os.PathLike[str]
 
@@ -46,6 +47,7 @@ class RepairResult:
     changed: bool
     stripped_bytes: int = 0
     record_problems: tuple[str, ...] = ()
+    platform: str | None = None
 
 
 def repair(
@@ -59,11 +61,14 @@ def repair(
     verify_record: bool = False,
     allow_bad_record: bool = False,
     progress: ProgressHook | None = None,
+    platform: str | None = None,
 ) -> RepairResult:
     """Make ``wheel`` self-contained; in place unless ``output_dir`` is given.
 
     Raises :class:`~pyodide_auditwheel.errors.MissingLibrariesError` (listing all of them) and
     writes nothing when a library cannot be found.  With ``dry_run`` only the plan is made.
+    ``platform`` retags the wheel (see :func:`_retag`); the retagged wheel gets its new name,
+    beside the input when there is no ``output_dir``, and the input is left as it was.
     """
     # Imported here so that `show` does not load the repair machinery.
     from .apply import WheelRewriter
@@ -73,17 +78,81 @@ def repair(
     if source_path.suffix != ".whl":
         raise AuditwheelError(f"cannot repair {source_path}: repair takes .whl files.")
     tree = open_input(source_path)
-    assert isinstance(tree, WheelArchive)
+    if not isinstance(tree, WheelArchive):
+        raise AuditwheelError(f"cannot repair {source_path}: it is not a wheel file.")
     try:
-        analysis = analyze_tree(tree, _all_libdirs(libdirs), exclude)
-        plan = make_plan(analysis, options or RepairOptions())
+        search = _all_libdirs(libdirs)
+        if platform is None:
+            analysis, retag = analyze_tree(tree, search, exclude), None
+        else:
+            analysis, retag = _retag(tree, search, exclude, platform)
+        plan = make_plan(analysis, options or RepairOptions(), retag)
         if dry_run:
-            return RepairResult(source_path, None, plan, not plan.is_noop)
-        output = Path(output_dir) / source_path.name if output_dir is not None else source_path
+            return RepairResult(source_path, None, plan, not plan.is_noop, platform=platform)
+        name = retag.filename if retag is not None else source_path.name
+        output = Path(output_dir) / name if output_dir is not None else source_path.with_name(name)
         rewriter = WheelRewriter(
             tree, plan, verify_record=verify_record, allow_bad_record=allow_bad_record, progress=progress
         )
         outcome = rewriter.write(output)
-        return RepairResult(source_path, outcome.output, plan, outcome.changed, outcome.stripped_bytes, outcome.record_problems)
+        return RepairResult(
+            source_path, outcome.output, plan, outcome.changed, outcome.stripped_bytes, outcome.record_problems, platform
+        )
+    finally:
+        tree.close()
+
+
+def _retag(tree: WheelArchive, libdirs: Sequence[Path], exclude: Sequence[str], platform: str) -> tuple[Analysis, Retag | None]:
+    """Check that ``platform`` may be written, and how.
+
+    The default (no ``platform``) keeps the wheel's tags: a repair never names a runtime the
+    wheel was not built for.  A new tag must name the ABI the wheel is already tagged for (as
+    ``pyemscripten_2025_0`` names ``pyodide_2025_0``'s), and the audit of the repaired wheel
+    (the input plus the libraries that will be vendored) must find nothing.  Anything else is
+    refused before a byte is written.
+    """
+    from .audit import audit_tree, target_abi
+    from .plan import retagged
+
+    abi = target_abi(platform)
+    if tree.abi.name != abi.name:
+        platforms = ", ".join(sorted(tree.wheel.platforms)) if tree.wheel else "no platform"
+        built_for = f"ABI {tree.abi.name}" if tree.abi.known else f"{platforms} (no known ABI)"
+        raise AuditwheelError(
+            f"cannot retag to {platform}: it names ABI {abi.name}, but the wheel is built for {built_for}; "
+            "rebuild it for that runtime instead."
+        )
+    report = audit_tree(tree, libdirs, exclude, platform)
+    blocking = [finding for finding in report.findings if finding.kind != "missing-library"]
+    if blocking:
+        first = blocking[0]
+        raise AuditwheelError(
+            f"cannot retag to {platform}: the audit has {len(blocking)} finding(s), the first: "
+            f"{first.module or 'the wheel'}: {first.subject}: {first.reason}; run `pyodide auditwheel audit` for all."
+        )
+    wheel_file = tree.record().path.rsplit("/", 1)[0] + "/WHEEL"
+    if wheel_file not in tree.zip.by_name:
+        raise AuditwheelError(f"cannot retag: the wheel has no {wheel_file}.")
+    return report.analysis, retagged(tree.path.name, wheel_file, tree.read(wheel_file), platform)
+
+
+def audit(
+    path: PathLike,
+    libdirs: Sequence[PathLike] = (),
+    exclude: Sequence[str] = (),
+    platform: str | None = None,
+    *,
+    check_symbols: bool = True,
+) -> AuditReport:
+    """Whether the input will load on the runtime its tag names (or ``platform``'s).
+
+    Findings are returned, not raised: an unknown tag, a Python tag that does not fit, a missing
+    library, an import nothing provides.  Unusable input raises :class:`AuditwheelError`.
+    """
+    from .audit import audit_tree
+
+    tree = open_input(Path(path))
+    try:
+        return audit_tree(tree, _all_libdirs(libdirs), exclude, platform, check_symbols=check_symbols)
     finally:
         tree.close()

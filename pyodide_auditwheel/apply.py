@@ -245,9 +245,11 @@ class WheelRewriter:
         added: list[RecordRow] = []
         record_path = self.record.path
 
+        retag = self.plan.retag
+
         def special(name: str) -> bool:
             # Patched members, RECORD, and the .dist-info files (vendored libraries go before
-            # the first of them); the writer copies everything else by itself.
+            # the first of them, WHEEL may be retagged); the writer copies everything else.
             return name in self.plan.patches or ".dist-info/" in name
 
         handed = (m for m in writer.copy_from(self.reader, special, self.progress) if m.name != record_path)
@@ -259,6 +261,11 @@ class WheelRewriter:
             patch = self.plan.patches.get(member.name)
             if patch is not None:
                 replaced[member.name] = self._write_patched(writer, member, patch, ahead.take(member.name))
+            elif retag is not None and member.name == retag.wheel_file:
+                written = writer.add_bytes(
+                    member.name, retag.wheel_text, mode=member.mode or 0o100644, date_time=(member.dos_time, member.dos_date)
+                )
+                replaced[member.name] = RecordRow(member.name, record_hash(written.sha256), str(written.size))
             else:
                 writer.copy_raw(self.reader, member)
             self.progress(member.compressed_size)

@@ -16,10 +16,22 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+from . import __version__
+from .api import audit as api_audit
 from .api import repair as api_repair
-from .api import show as api_show
 from .errors import AuditwheelError, MissingLibrariesError
-from .report import analysis_json, document, render_analysis, render_repair, repair_json
+from .report import (
+    analysis_json,
+    audit_json,
+    document,
+    envelope,
+    error_line,
+    render_analysis,
+    render_audit,
+    render_repair,
+    repair_json,
+    visible,
+)
 from .wasm import read_interface
 from .wheel import open_input
 
@@ -28,7 +40,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="auditwheel",
-    help="Show and repair the shared-library needs of Emscripten/Pyodide wheels.",
+    help="Show, audit and repair the shared-library and symbol needs of Emscripten/Pyodide wheels.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -53,10 +65,34 @@ def _stderr() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def _error(message: str) -> None:
+    _stderr().print(error_line(message))
+
+
 def _fail(error: Exception, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    message = str(error)
-    _stderr().print(f"[bold red]error:[/] {message[0].upper() + message[1:] if message else type(error).__name__}", markup=True, highlight=False)
+    _error(str(error) or type(error).__name__)
     raise typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"pyodide-auditwheel {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the tool's name and version.")
+    ] = False,
+) -> None:
+    """Show, audit and repair the shared-library and symbol needs of Emscripten/Pyodide wheels."""
+
+
+PlatOption = Annotated[
+    str | None,
+    typer.Option("--plat", help="Platform tag of the runtime to audit against (default: the wheel's own tag)."),
+]
 
 
 @app.command()
@@ -74,20 +110,65 @@ def show(
     worst = 0
     for path in inputs:
         try:
-            analysis = api_show(path, libdir, exclude)
+            # Tags and libraries only: show reads module heads, the symbol audit reads more.
+            report = api_audit(path, libdir, exclude, check_symbols=False)
         except AuditwheelError as error:
             worst = EXIT_BAD_INPUT
             if as_json:
                 documents.append({"input": str(path), "error": str(error)})
             else:
-                _stderr().print(f"[bold red]error:[/] {error}", highlight=False)
+                _error(str(error))
             continue
+        analysis = report.analysis
         if analysis.missing:
             worst = max(worst, EXIT_MISSING)
         if as_json:
-            documents.append(analysis_json(analysis))
+            documents.append(analysis_json(analysis, report))
         else:
-            render_analysis(console, analysis, with_runtime_paths, list_all)
+            render_analysis(console, analysis, with_runtime_paths, list_all, report)
+    if as_json:
+        sys.stdout.write(json.dumps(document(documents), indent=2) + "\n")
+    raise typer.Exit(worst)
+
+
+@app.command()
+def audit(
+    inputs: Annotated[list[Path], typer.Argument(help="Wheels, .so/.wasm modules or unpacked wheel directories.", readable=False)],
+    libdir: LibdirOption = [],  # noqa: B006
+    exclude: ExcludeOption = [],  # noqa: B006
+    plat: PlatOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Say whether each input will load on its runtime: tags, libraries and every import.
+
+    Exit 0: it will load; 1: findings, each listed; 2: unusable input.
+    """
+    from .audit import target_abi
+
+    if plat is not None:
+        try:
+            target_abi(plat)
+        except AuditwheelError as error:
+            _fail(error)
+    console = _stdout()
+    documents: list[dict[str, Any]] = []
+    worst = 0
+    for path in inputs:
+        try:
+            report = api_audit(path, libdir, exclude, plat)
+        except AuditwheelError as error:
+            worst = EXIT_BAD_INPUT
+            if as_json:
+                documents.append({"input": str(path), "error": str(error)})
+            else:
+                _error(str(error))
+            continue
+        if not report.loads:
+            worst = max(worst, EXIT_MISSING)
+        if as_json:
+            documents.append(audit_json(report))
+        else:
+            render_audit(console, report)
     if as_json:
         sys.stdout.write(json.dumps(document(documents), indent=2) + "\n")
     raise typer.Exit(worst)
@@ -107,6 +188,10 @@ def repair(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan, write nothing.")] = False,
     verify_record: Annotated[bool, typer.Option("--verify-record", help="Check every member against RECORD.")] = False,
     allow_bad_record: Annotated[bool, typer.Option("--allow-bad-record", help="Repair even when RECORD hashes do not match.")] = False,
+    plat: Annotated[
+        str | None,
+        typer.Option("--plat", help="Write the wheel under this platform tag of its own ABI (e.g. pyemscripten_2025_0_wasm32 for PyPI); refused unless the audit passes."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Vendor missing libraries into the wheel and patch its modules so every runtime finds them."""
@@ -123,16 +208,16 @@ def repair(
             with _progress(wheel) as hook:
                 result = api_repair(
                     wheel, libdir, output_dir=output_dir, exclude=exclude, options=options, dry_run=dry_run,
-                    verify_record=verify_record, allow_bad_record=allow_bad_record, progress=hook,
+                    verify_record=verify_record, allow_bad_record=allow_bad_record, progress=hook, platform=plat,
                 )
         except MissingLibrariesError as error:
             worst = max(worst, EXIT_MISSING)
-            _stderr().print(f"[bold red]error:[/] {wheel}: {error}", highlight=False)
+            _error(f"{wheel}: {error}")
             results.append({"input": str(wheel), "error": str(error), "missing": error.missing})
             continue
         except AuditwheelError as error:
             worst = EXIT_BAD_INPUT
-            _stderr().print(f"[bold red]error:[/] {wheel}: {error}", highlight=False)
+            _error(f"{wheel}: {error}")
             results.append({"input": str(wheel), "error": str(error)})
             continue
         if as_json:
@@ -140,7 +225,7 @@ def repair(
         else:
             render_repair(console, result, dry_run)
     if as_json:
-        sys.stdout.write(json.dumps({"schema_version": 1, "tool": "pyodide-auditwheel", "results": results}, indent=2) + "\n")
+        sys.stdout.write(json.dumps(envelope("results", results), indent=2) + "\n")
     raise typer.Exit(worst)
 
 
@@ -201,11 +286,11 @@ def _interface_command(kind: str, path: Path, show_type: bool) -> None:
             for module in tree.module_paths():
                 interface = read_interface(tree.read(module), f"module {module}")
                 entries = interface.exports if kind == "exports" else interface.imports
-                typer.echo(f"{module}:")
+                typer.echo(f"{visible(module)}:")
                 for entry in entries:
                     name = entry.name if kind == "exports" else f"{entry.module}.{entry.field}"  # type: ignore[union-attr]
                     suffix = f" {entry.type}" if show_type and entry.type is not None else ""
-                    typer.echo(f"\t{entry.kind}\t{name}{suffix}")
+                    typer.echo(f"\t{entry.kind}\t{visible(name)}{suffix}")
         finally:
             tree.close()
     except AuditwheelError as error:

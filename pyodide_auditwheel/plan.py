@@ -62,6 +62,16 @@ class RepairOptions:
 
 
 @dataclass(frozen=True)
+class Retag:
+    """A new platform tag: the wheel's new file name and the new text of its WHEEL file."""
+
+    platform: str
+    filename: str
+    wheel_file: str
+    wheel_text: bytes
+
+
+@dataclass(frozen=True)
 class RepairPlan:
     wheel: str
     abi: Abi
@@ -69,10 +79,39 @@ class RepairPlan:
     vendored: tuple[VendoredLibrary, ...]
     patches: dict[str, ModulePatch] = field(default_factory=dict)
     excluded: dict[str, list[str]] = field(default_factory=dict)
+    retag: Retag | None = None
 
     @property
     def is_noop(self) -> bool:
-        return not self.vendored and not self.patches
+        return not self.vendored and not self.patches and self.retag is None
+
+
+def retagged(filename: str, wheel_file: str, wheel_text: bytes, platform: str) -> Retag | None:
+    """The retag to ``platform``, or None when the wheel already has exactly that tag.
+
+    Every ``Tag:`` line gets the new platform (lines that become equal are written once);
+    every other byte of WHEEL is kept.
+    """
+    stem, old_platforms = filename[: -len(".whl")].rsplit("-", 1)
+    new_lines: list[bytes] = []
+    seen: set[bytes] = set()
+    tags = 0
+    for line in wheel_text.splitlines(keepends=True):
+        if line.startswith(b"Tag:"):
+            tags += 1
+            body = line[len(b"Tag:") :].strip()
+            ending = line[len(line.rstrip(b"\r\n")) :]
+            line = b"Tag: " + body.rsplit(b"-", 1)[0] + b"-" + platform.encode() + ending
+            if line.rstrip(b"\r\n") in seen:
+                continue
+            seen.add(line.rstrip(b"\r\n"))
+        new_lines.append(line)
+    if not tags:
+        raise AuditwheelError(f"cannot retag: {wheel_file} has no Tag lines.")
+    text = b"".join(new_lines)
+    if old_platforms == platform and text == wheel_text:
+        return None
+    return Retag(platform, f"{stem}-{platform}.whl", wheel_file, text)
 
 
 def validate_lib_sdir(value: str) -> str:
@@ -114,7 +153,7 @@ def _keeps_name(name: str, options: RepairOptions) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in options.no_mangle)
 
 
-def make_plan(analysis: Analysis, options: RepairOptions) -> RepairPlan:
+def make_plan(analysis: Analysis, options: RepairOptions, retag: Retag | None = None) -> RepairPlan:
     """Decide the repair; raises :class:`MissingLibrariesError` listing *every* missing library."""
     if analysis.kind != "wheel" or analysis.wheel is None:
         raise AuditwheelError(f"cannot repair {analysis.input}: repair takes .whl files.")
@@ -156,6 +195,7 @@ def make_plan(analysis: Analysis, options: RepairOptions) -> RepairPlan:
         vendored=tuple(vendored.values()),
         patches=patches,
         excluded=analysis.dependencies_with("excluded"),
+        retag=retag,
     )
 
 

@@ -9,7 +9,7 @@ checked against the bytes actually present so that hostile input yields a precis
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .errors import MalformedModuleError, NotWasmModuleError, TruncatedSectionError
@@ -55,6 +55,10 @@ class ByteReader:
 
     def uleb32(self) -> int:
         """Decode an unsigned LEB128 of at most 32 bits, as the wasm spec requires."""
+        pos = self.pos
+        if pos < self.end and self.data[pos] < 0x80:  # most values are one byte: no loop
+            self.pos = pos + 1
+            return self.data[pos]
         result = 0
         for index in range(MAX_LEB128_BYTES_U32):
             byte = self.u8()
@@ -273,15 +277,57 @@ def _type_at(types: list[FunctionType], index: int) -> FunctionType:
     return types[index]
 
 
-def read_interface(data: bytes | memoryview, what: str = "module") -> Interface:
-    """Imports and exports with function signatures, for scripts that audit symbol needs."""
+# Non-custom sections must come in this order (the tag section sits between memory and global).
+SECTION_ORDER = (1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11)
+# The first read of a module's interface; doubled until the export section is inside it.
+INTERFACE_PROBE = 64 * 1024
+
+
+def interface_extent(data: bytes | memoryview, what: str = "module") -> int | None:
+    """How many leading bytes hold every section up to the export section, or None when
+    ``data``, a prefix of a longer module, ends before that can be told."""
+    check_header(data, what)
+    reader = ByteReader(data, HEADER_SIZE, what=what)
+    export_rank = SECTION_ORDER.index(EXPORT_SECTION_ID)
+    while not reader.at_end():
+        start = reader.pos
+        try:
+            section_id = reader.u8()
+            size = reader.uleb32()
+        except TruncatedSectionError:
+            return None
+        if section_id != CUSTOM_SECTION_ID and section_id in SECTION_ORDER and SECTION_ORDER.index(section_id) > export_rank:
+            return start
+        if size > reader.remaining:
+            return None
+        reader.pos += size
+    return None
+
+
+def read_interface_prefix(read_prefix: Callable[[int], bytes], what: str = "module") -> tuple[Interface, bytes]:
+    """Import and export names read from the module's first bytes only (not its code and
+    data), with the prefix read, which also holds the dylink section."""
+    size = INTERFACE_PROBE
+    while True:
+        data = read_prefix(size)
+        whole = len(data) < size
+        extent = len(data) if whole else interface_extent(data, what)
+        if extent is not None:
+            prefix = data[:extent]
+            return read_interface(prefix, what, signatures=False), prefix
+        size *= 2
+
+
+def read_interface(data: bytes | memoryview, what: str = "module", *, signatures: bool = True) -> Interface:
+    """Imports and exports, with function signatures unless ``signatures`` is false (the audit
+    needs names only, and decoding every function's type is most of the work)."""
     types: list[FunctionType] = []
     imports: list[Import] = []
     function_types: list[FunctionType] = []
     exports: list[Export] = []
     for section in iter_sections(data, what):
         reader = ByteReader(data, section.payload_start, section.end, what=f"section {section.id}")
-        if section.id == TYPE_SECTION_ID:
+        if section.id == TYPE_SECTION_ID and signatures:
             types = _decode_types(reader)
         elif section.id == IMPORT_SECTION_ID:
             for _ in range(reader.count(3)):
@@ -290,7 +336,8 @@ def read_interface(data: bytes | memoryview, what: str = "module") -> Interface:
                 kind = EXTERNAL_KINDS.get(kind_code, f"kind{kind_code}")
                 signature = None
                 if kind_code == 0:
-                    signature = _type_at(types, reader.uleb32())
+                    type_index = reader.uleb32()
+                    signature = _type_at(types, type_index) if signatures else None
                 elif kind_code == 1:
                     reader.u8()
                     _limits(reader)
@@ -305,7 +352,7 @@ def read_interface(data: bytes | memoryview, what: str = "module") -> Interface:
                 else:
                     raise MalformedModuleError(f"malformed import section: unknown import kind {kind_code}.")
                 imports.append(Import(module, field, kind, signature))
-        elif section.id == FUNCTION_SECTION_ID:
+        elif section.id == FUNCTION_SECTION_ID and signatures:
             function_types = [_type_at(types, reader.uleb32()) for _ in range(reader.count())]
         elif section.id == EXPORT_SECTION_ID:
             imported_functions = [entry.type for entry in imports if entry.kind == "func"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal, NamedTuple, TypeVar
 
+from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from .abi import Abi, abi_for_platforms, unknown_abi
@@ -53,6 +54,7 @@ class WheelName:
     file_dist: str
     platforms: frozenset[str]
     abi: Abi
+    tags: frozenset[Tag] = frozenset()
 
     @classmethod
     def parse(cls, filename: str) -> WheelName:
@@ -61,7 +63,7 @@ class WheelName:
         except InvalidWheelFilename as error:
             raise InvalidWheelNameError(f"not a wheel: {filename!r} is not a valid wheel file name ({error}).") from None
         platforms = frozenset(tag.platform for tag in tags)
-        return cls(filename, str(name), str(version), filename.split("-", 1)[0], platforms, abi_for_platforms(platforms))
+        return cls(filename, str(name), str(version), filename.split("-", 1)[0], platforms, abi_for_platforms(platforms), tags)
 
 
 def record_hash(digest: bytes) -> str:

@@ -45,6 +45,15 @@ def fixture_libs(tmp_path_factory: pytest.TempPathFactory) -> wheelbuilder.Fixtu
 
 
 @pytest.fixture(scope="session")
+def symbol_modules(tmp_path_factory: pytest.TempPathFactory) -> wheelbuilder.SymbolModules:
+    try:
+        return wheelbuilder.build_symbol_modules(tmp_path_factory.mktemp("zig-symbols"))
+    except wheelbuilder.ToolchainMissing as error:
+        unavailable(str(error))
+        raise
+
+
+@pytest.fixture(scope="session")
 def runtimes() -> None:
     reason = runtimes_missing()
     if reason:

@@ -13,6 +13,7 @@ from pathlib import Path
 import bigwheel
 import pytest
 import wheelbuilder
+from clirun import cli
 from wheelcheck import check_wheel_valid
 
 import pyodide_auditwheel as paw
@@ -22,11 +23,6 @@ from pyodide_auditwheel.errors import MissingLibrariesError, RecordError, Unsafe
 from pyodide_auditwheel.plan import RepairOptions, mangled_name
 from pyodide_auditwheel.wheel import Record
 from pyodide_auditwheel.zipio import Deflater, ZipReader, ZipWriter
-
-
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    pyodide = Path(sys.executable).parent / "pyodide"
-    return subprocess.run([str(pyodide), "auditwheel", *args], capture_output=True, text=True, check=False, env=env)
 
 
 def test_repair_shapely_structure(shapely: Path, geos_libdir: Path, tmp_path: Path) -> None:

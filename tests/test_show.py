@@ -3,15 +3,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
-from importlib import resources
 from pathlib import Path
 
 import bigwheel
-import jsonschema
 import pytest
 import wheelbuilder
+from clirun import cli
+from jsonschemas import validate
 
 import pyodide_auditwheel as paw
 from pyodide_auditwheel.dylink import HEAD_PROBE
@@ -19,13 +18,6 @@ from pyodide_auditwheel.zipio import HEAD_READ_SLACK, MAX_COMMENT_SEARCH, ZipRea
 
 SHAPELY = "Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl"
 NUMPY = "numpy-1.22.4-cp310-cp310-emscripten_3_1_14_wasm32.whl"
-SCHEMA = json.loads(resources.files("pyodide_auditwheel").joinpath("schemas/show.schema.json").read_text())
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """Through the real pyodide-cli entry point, as users run it."""
-    pyodide = Path(sys.executable).parent / "pyodide"
-    return subprocess.run([str(pyodide), "auditwheel", *args], capture_output=True, text=True, check=False)
 
 
 def test_shapely_needs_libgeos_c(realworld: Path) -> None:
@@ -78,8 +70,10 @@ def test_cli_json_is_valid_against_schema(realworld: Path, geos_libdir: Path) ->
     result = cli("show", "--json", str(realworld / SHAPELY), str(realworld / NUMPY), str(realworld / "elf"))
     assert result.returncode == 2
     data = json.loads(result.stdout)
-    jsonschema.validate(data, SCHEMA)
+    validate(data, "show")
     shapely, numpy, elf = data["inputs"]
+    assert shapely["audit"]["abi"] is None and not shapely["audit"]["loads"]
+    assert [finding["kind"] for finding in shapely["audit"]["findings"]] == ["unknown-abi", "missing-library", "missing-library"]
     assert shapely["summary"]["missing"] == ["libgeos_c.so"]
     assert shapely["abi"] == "unknown"
     assert numpy["summary"]["missing"] == []

@@ -154,3 +154,29 @@ def build_chain_wheel(libs: FixtureLibs, out_dir: Path, abi: str, dist: str = "c
         f"{dist}/standalone/libstandalone.so": libs.standalone.read_bytes(),
     }
     return write_wheel(out_dir, dist, "1.0", PLATFORM_TAGS[abi], files)
+
+
+@dataclass(frozen=True)
+class SymbolModules:
+    """Side modules whose imports the audit judges: ``calls`` calls and ``address`` takes the
+    address of PyBytes_Join (CPython 3.14 only); ``weak`` has a weak undefined function."""
+
+    calls: Path
+    address: Path
+    weak: Path
+
+
+def build_symbol_modules(workdir: Path) -> SymbolModules:
+    return SymbolModules(
+        calls=build_c("calls314", workdir, "libcalls314.so"),
+        address=build_c("address314", workdir, "libaddress314.so"),
+        weak=build_c("weak", workdir, "libweak.so"),
+    )
+
+
+def build_module_wheel(module: Path, out_dir: Path, platform: str, dist: str = "symbols") -> Path:
+    """A ``py3-none`` wheel (fits every Python) holding one module and an ``__init__`` that
+    opens it with ctypes (keeping the GIL, so it may call the C API)."""
+    init = f'import ctypes, os\nlib = ctypes.PyDLL(os.path.join(os.path.dirname(__file__), "{module.name}"))\n'
+    files = {f"{dist}/__init__.py": init.encode(), f"{dist}/{module.name}": module.read_bytes()}
+    return write_wheel(out_dir, dist, "1.0", f"py3-none-{platform}", files)

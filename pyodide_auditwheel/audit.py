@@ -1,0 +1,251 @@
+"""The policy check: will this wheel load on the runtime its tag names?
+
+Run before the browser does what it would otherwise tell at import time.  Each module's imports
+are bound the way emscripten's loader binds them (see :mod:`pyodide_auditwheel.runtimes`): to
+the runtime's offer, to the module's own exports, or to a library in its NEEDED closure, which
+is resolved as ``show`` and ``repair`` resolve it.  Besides symbols, the wheel's Python and ABI
+tags must fit the runtime's Python, its extension modules must carry a suffix that Python
+imports, and every NEEDED library must be found.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from packaging.tags import Tag, compatible_tags, cpython_tags
+
+from .abi import Abi, abi_for_tag, check_emscripten_platforms, known_abis
+from .analysis import Analysis, ModuleReport, analyze_tree
+from .dylink import read_head
+from .errors import AuditwheelError
+from .runtimes import RuntimeOffer, load_offer
+from .wasm import Interface, read_interface_prefix
+from .wheel import InputTree, WheelName, open_input_file
+
+FindingKind = Literal[
+    "unknown-abi", "python-tag", "extension-suffix", "missing-library", "unresolved-symbol", "foreign-import"
+]
+WEAK = 0x1
+# Import modules the loader answers: its proxy serves both, GOT.* are made from symbols.
+PROXIED_MODULES = ("env", "wasi_snapshot_preview1")
+GOT_MODULES = ("GOT.mem", "GOT.func")
+EXTENSION_SUFFIX = re.compile(r"\.cpython-(\d+)-wasm32-emscripten\.so$")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason the wheel will not load (or not import): where, what, and why."""
+
+    kind: FindingKind
+    module: str | None
+    subject: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    input: str
+    abi: Abi | None
+    platform: str | None
+    runtime: RuntimeOffer | None
+    analysis: Analysis
+    findings: tuple[Finding, ...]
+    symbols_checked: int
+    # False for show's verdict, which reads module heads only: tags and libraries are checked.
+    checks_symbols: bool = True
+
+    @property
+    def loads(self) -> bool:
+        return not self.findings
+
+    @property
+    def consistent_tags(self) -> tuple[str, ...]:
+        """The platform tags this wheel may carry: every tag of the audited ABI, when nothing
+        the audit checked stands against it."""
+        return tuple(sorted(self.abi.platform_tags)) if self.loads and self.abi is not None else ()
+
+    @property
+    def verdict(self) -> str:
+        if self.abi is None:
+            return "unknown ABI: cannot tell which runtime loads it"
+        runtime = f"Pyodide {self.runtime.pyodide}" if self.runtime else self.abi.pyodide
+        if self.loads and not self.checks_symbols:
+            return f"tags and libraries fit {self.abi.name} ({runtime}); `pyodide auditwheel audit` checks the symbols"
+        if self.loads:
+            return f"loads on {self.abi.name} ({runtime}, Python {self.abi.python})"
+        count = len(self.findings)
+        return f"will not load on {self.abi.name} ({runtime}): {count} finding{'' if count == 1 else 's'}"
+
+
+def target_abi(platform: str) -> Abi:
+    """The known ABI of a ``--plat`` tag; anything else is unusable input (exit 2)."""
+    check_emscripten_platforms([platform])
+    abi = abi_for_tag(platform)
+    if abi is None:
+        known = ", ".join(tag for abi in known_abis() for tag in abi.platform_tags)
+        raise AuditwheelError(f"--plat {platform} names no known ABI; known tags: {known}.")
+    return abi
+
+
+def python_tags_fit(tags: Iterable[Tag], abi: Abi) -> bool:
+    """Whether any (interpreter, ABI) pair of the wheel is one the ABI's CPython installs,
+    ``abi3`` and ``py3-none`` included, as packaging's tag order says."""
+    version = tuple(int(part) for part in abi.python.split(".")[:2])
+    platform = "any"
+    supported = set(cpython_tags(version, abis=[abi.python_tag], platforms=[platform]))
+    supported |= set(compatible_tags(version, interpreter=abi.python_tag, platforms=[platform]))
+    return any(Tag(tag.interpreter, tag.abi, platform) in supported for tag in tags)
+
+
+class _Interfaces:
+    """Each module's interface, read once (a library in many closures is read once)."""
+
+    def __init__(self, tree: InputTree) -> None:
+        self.tree = tree
+        self._cache: dict[str, tuple[Interface, frozenset[str], frozenset[str]]] = {}
+
+    def _reader(self, module: ModuleReport) -> Callable[[int], bytes]:
+        if module.origin == "wheel":
+            return lambda size: self.tree.read_prefix(module.path, size)
+
+        def read_file(size: int) -> bytes:
+            with open_input_file(Path(module.path)) as handle:
+                return handle.read(size)
+
+        return read_file
+
+    def get(self, module: ModuleReport) -> tuple[Interface, frozenset[str], frozenset[str]]:
+        """(interface, exported names, names of weak imports)."""
+        cached = self._cache.get(module.path)
+        if cached is None:
+            what = f"module {module.path}"
+            interface, prefix = read_interface_prefix(self._reader(module), what)
+            weak = frozenset(field for _mod, field, flags in read_head(prefix, what).dylink.import_info if flags & WEAK)
+            cached = (interface, frozenset(export.name for export in interface.exports), weak)
+            self._cache[module.path] = cached
+        return cached
+
+
+class Auditor:
+    """Checks one analysed input against one runtime."""
+
+    def __init__(self, tree: InputTree, analysis: Analysis, offer: RuntimeOffer) -> None:
+        self.analysis = analysis
+        self.offer = offer
+        self.interfaces = _Interfaces(tree)
+        self.by_location = {module.path: module for module in analysis.modules}
+        self.symbols_checked = 0
+
+    def closure(self, module: ModuleReport) -> list[ModuleReport]:
+        """The libraries loaded for this module, breadth first, as the loader loads them."""
+        seen = {module.path}
+        order: list[ModuleReport] = []
+        queue = [module]
+        while queue:
+            current = queue.pop(0)
+            for dependency in current.dependencies:
+                library = self.by_location.get(dependency.location or "") if dependency.status in ("included", "found") else None
+                if library is not None and library.path not in seen:
+                    seen.add(library.path)
+                    order.append(library)
+                    queue.append(library)
+        return order
+
+    def check_module(self, module: ModuleReport) -> Iterable[Finding]:
+        interface, own_exports, weak = self.interfaces.get(module)
+        libraries = self.closure(module)
+        library_exports = [(library, self.interfaces.get(library)[1]) for library in libraries]
+        where = "" if not libraries else ", nor by " + ", ".join(posixpath.basename(lib.path) for lib in libraries)
+        unread = [dep for lib in (module, *libraries) for dep in lib.dependencies if dep.status in ("missing", "excluded")]
+        if unread:
+            where += " (perhaps in the " + ", ".join(f"{dep.status} {dep.name}" for dep in unread) + ")"
+        for entry in interface.imports:
+            name = entry.field
+            if entry.module not in PROXIED_MODULES and entry.module not in GOT_MODULES:
+                yield Finding(
+                    "foreign-import", module.path, f"{entry.module}.{name}",
+                    f"imports from module {entry.module!r}, which the loader does not provide (LinkError at load)",
+                )
+                continue
+            self.symbols_checked += 1
+            if name in weak or self.offer.provides(name) or name in own_exports:
+                continue
+            if any(name in exports for _library, exports in library_exports):
+                continue
+            if entry.module in GOT_MODULES:
+                when = f"fails at load: bad export type for '{name}': undefined"
+            elif entry.kind == "func":
+                when = f"fails when called: Dynamic linking error: cannot resolve symbol {name}"
+            else:
+                when = "fails at load: the import cannot be satisfied"
+            yield Finding(
+                "unresolved-symbol", module.path, f"{entry.module}.{name}",
+                f"{entry.kind} not provided by Pyodide {self.offer.pyodide}{where}; {when}",
+            )
+
+
+def _tag_findings(wheel: WheelName | None, abi: Abi) -> Iterable[Finding]:
+    if wheel is None or not wheel.tags or python_tags_fit(wheel.tags, abi):
+        return
+    tags = ", ".join(sorted({f"{tag.interpreter}-{tag.abi}" for tag in wheel.tags}))
+    yield Finding(
+        "python-tag", None, tags,
+        f"the wheel is for {tags}, but {abi.name} runs Python {abi.python} ({abi.python_tag}); pip and micropip will not install it",
+    )
+
+
+def _suffix_findings(analysis: Analysis, abi: Abi) -> Iterable[Finding]:
+    for module in analysis.wheel_modules:
+        match = EXTENSION_SUFFIX.search(module.path)
+        if match and match.group(0) != abi.extension_suffix:
+            yield Finding(
+                "extension-suffix", module.path, match.group(0),
+                f"Python {abi.python} imports {abi.extension_suffix}, .abi3.so or .so extension modules, not {match.group(0)}",
+            )
+
+
+def audit_tree(
+    tree: InputTree,
+    libdirs: Sequence[Path] = (),
+    exclude: Sequence[str] = (),
+    platform: str | None = None,
+    *,
+    check_symbols: bool = True,
+) -> AuditReport:
+    """Audit against ``platform``'s ABI, or the ABI the input's own tag names."""
+    abi: Abi | None
+    if platform is not None:
+        abi = target_abi(platform)
+    else:
+        abi = tree.abi if tree.abi.known else None
+        platform = ", ".join(sorted(tree.wheel.platforms)) if tree.wheel else None
+    analysis = analyze_tree(tree, libdirs, exclude, abi)
+    findings: list[Finding] = [
+        Finding("missing-library", module, library, "NEEDED but not in the wheel where the runtime looks, nor in any --libdir")
+        for library, modules in sorted(analysis.missing.items())
+        for module in sorted(set(modules))
+    ]
+    if abi is None:
+        subject = platform or "(no wheel tag)"
+        reason = (
+            f"the platform tag {platform} names no known ABI; give --plat with the tag of the runtime to audit against"
+            if platform else "a lone module or directory has no platform tag; give --plat with the runtime's tag"
+        )
+        findings.insert(0, Finding("unknown-abi", None, subject, reason))
+        return AuditReport(tree.display, None, platform, None, analysis, tuple(findings), 0, check_symbols)
+    offer = load_offer(abi.name)
+    findings += _tag_findings(tree.wheel, abi)
+    findings += _suffix_findings(analysis, abi)
+    auditor = Auditor(tree, analysis, offer)
+    if check_symbols:
+        for module in analysis.modules:
+            findings += auditor.check_module(module)
+    return AuditReport(tree.display, abi, platform, offer, analysis, tuple(findings), auditor.symbols_checked, check_symbols)
+
+
+__all__ = ["AuditReport", "Finding", "audit_tree", "python_tags_fit", "target_abi"]

@@ -1,0 +1,12 @@
+"""Running the command line as users run it: through pyodide-cli's real entry point."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    pyodide = Path(sys.executable).parent / "pyodide"
+    return subprocess.run([str(pyodide), "auditwheel", *args], capture_output=True, text=True, check=False, env=env)
