@@ -12,6 +12,7 @@ import wheelbuilder
 from runtime_driver import RUNTIMES, run_in_pyodide
 
 import pyodide_auditwheel as paw
+from pyodide_auditwheel.api import audit
 from pyodide_auditwheel import plan as plan_module
 
 CODE = "import chainpkg; chainpkg.values()"
@@ -52,3 +53,54 @@ def test_relative_only_rpath_double_loads_on_0_29(
     repaired = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "out").output
     assert repaired is not None
     assert run_in_pyodide("pyodide-0.29", CODE, repaired)["result"] == "[1, 1, 2, 2]"
+
+
+# --- the audit's verdicts, confirmed in the runtime of each ABI --------------------------------
+
+# What each module's function returns when the runtime has what it needs.
+SYMBOL_CALLS = {
+    "calls": ("import symbols; symbols.lib.join.restype = __import__('ctypes').py_object; "
+              "symbols.lib.join.argtypes = [__import__('ctypes').py_object] * 2; symbols.lib.join(b'-', [b'a', b'b'])", "b'a-b'"),
+    "address": ("import symbols; str(symbols.lib.join_address() != 0)", "True"),
+    "weak": ("import symbols; symbols.lib.absent_function_is_set()", "0"),
+}
+# The runtime's own words for each kind of finding.
+RUNTIME_ERROR = {
+    "env": "Dynamic linking error: cannot resolve symbol PyBytes_Join",
+    "GOT.func": "bad export type for 'PyBytes_Join': undefined",
+}
+
+
+@pytest.mark.parametrize("runtime", list(RUNTIMES))
+@pytest.mark.parametrize("kind", list(SYMBOL_CALLS))
+def test_audit_verdicts_hold_in_the_runtime(
+    kind: str, runtime: str, runtimes: None, symbol_modules: wheelbuilder.SymbolModules, tmp_path: Path
+) -> None:
+    """What the audit passes loads and runs; what it flags fails with the error it predicts."""
+    platform = next(tag for tag in TAG_OF_ABI if TAG_OF_ABI[tag] == RUNTIMES[runtime])
+    wheel = wheelbuilder.build_module_wheel(getattr(symbol_modules, kind), tmp_path, platform)
+    report = audit(wheel)
+    code, expected = SYMBOL_CALLS[kind]
+    outcome = run_in_pyodide(runtime, code, wheel)
+    if report.loads:
+        assert outcome["ok"] and outcome["result"] == expected, outcome
+    else:
+        assert not outcome["ok"], outcome
+        (finding,) = report.findings
+        module = finding.subject.rsplit(".", 1)[0]
+        said = outcome["error"] + "\n".join(outcome["messages"])
+        assert RUNTIME_ERROR[module] in said and RUNTIME_ERROR[module] in finding.reason
+    # PyBytes_Join is CPython 3.14's: only the weak module loads before 314.
+    assert report.loads == (kind == "weak" or runtime == "pyodide-314")
+
+
+TAG_OF_ABI = {"pyodide_2024_0_wasm32": "pyodide_2024_0", "pyodide_2025_0_wasm32": "pyodide_2025_0", "pyemscripten_2026_0_wasm32": "pyemscripten_2026_0"}
+
+
+def test_retagged_for_pypi_loads_in_0_29_with_one_copy(runtimes: None, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    repaired = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "out", platform="pyemscripten_2025_0_wasm32").output
+    assert repaired is not None and repaired.name == "chainpkg-1.0-cp313-cp313-pyemscripten_2025_0_wasm32.whl"
+    assert audit(repaired).loads
+    result = run_in_pyodide("pyodide-0.29", CODE, repaired)
+    assert result == {"ok": True, "result": "[1, 2, 3, 4]", "messages": ["Loading chainpkg", "Loaded chainpkg"]}
