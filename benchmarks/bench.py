@@ -1,4 +1,4 @@
-"""Benchmark: `show` and `repair` of ours vs auditwheel-emscripten vs `cp`, on one large wheel.
+"""Benchmark: `show` and `repair` of ours vs auditwheel-emscripten vs `cp`, and our `audit`, on one large wheel.
 
 The wheel is built deterministically from ../shared/realworld: numpy's members replicated into
 N packages (≈90 MB, ≈12,000 members at N=30) plus Shapely's two extension modules copied into
@@ -49,6 +49,7 @@ os._exit(os.waitstatus_to_exitcode(status))
 
 
 BIG_LIBRARY = 64 << 20
+AUDIT_PLATFORM = "pyodide_2024_0_wasm32"
 Command = tuple[list[str], list[str] | None]  # the command, and one to run before each run
 
 
@@ -110,6 +111,8 @@ def main() -> int:
         print(f"{label}: {wheel.name}: {size_mb:.1f} MB, {members} members", flush=True)
         commands: dict[str, Command] = {
             "ours_show": ([ours, "show", str(wheel), "--libdir", str(case_libdir)], None),
+            # --plat names a runtime (the wheel's own tag names none), so every import is checked.
+            "ours_audit": ([ours, "audit", str(wheel), "--libdir", str(case_libdir), "--plat", AUDIT_PLATFORM], None),
             "ours_repair": (
                 [ours, "repair", str(wheel), "--libdir", str(case_libdir), "-o", str(work / "ours-out")],
                 ["rm", "-rf", str(work / "ours-out")],
@@ -138,6 +141,8 @@ def main() -> int:
         "rss_growth_when_doubled": double["ours_repair"]["peak_rss_mb"] / base["ours_repair"]["peak_rss_mb"] - 1,
         "rss_growth_with_64mib_library": big["ours_repair"]["peak_rss_mb"] / base["ours_repair"]["peak_rss_mb"] - 1,
         "repair_vs_cp": base["ours_repair"]["seconds"] / base["cp"]["seconds"],
+        "audit_vs_show": base["ours_audit"]["seconds"] / base["ours_show"]["seconds"],
+        "audit_peak_rss_mb": max(case["ours_audit"]["peak_rss_mb"] for case in (base, double, big)),
     }
     results["summary"] = summary
     (out / "results.json").write_text(json.dumps(results, indent=2))

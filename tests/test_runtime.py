@@ -12,8 +12,8 @@ import wheelbuilder
 from runtime_driver import RUNTIMES, run_in_pyodide
 
 import pyodide_auditwheel as paw
-from pyodide_auditwheel.api import audit
 from pyodide_auditwheel import plan as plan_module
+from pyodide_auditwheel.api import audit
 
 CODE = "import chainpkg; chainpkg.values()"
 # The runtime's own words when a library is absent: 0.27's loader asks the file packager for
