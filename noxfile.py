@@ -1,4 +1,4 @@
-"""Sessions: tests, lint, demo, bench."""
+"""Sessions: tests, lint, demo, bench, runtime_data."""
 
 from __future__ import annotations
 
@@ -53,3 +53,12 @@ def bench(session: nox.Session) -> None:
     # its CLI imports wheel.cli, which wheel >= 0.42 no longer has
     session.run(str(theirs / "bin" / "pip"), "install", "-q", "auditwheel-emscripten", "wheel<0.42", external=True)
     session.run("python", "benchmarks/bench.py", "--theirs", str(theirs / "bin" / "pyodide"), *session.posargs)
+
+
+@nox.session
+def runtime_data(session: nox.Session) -> None:
+    """Regenerate pyodide_auditwheel/data/runtimes/ from the pinned npm pyodide packages."""
+    session.install("-e", ".")
+    install_runtimes(session)
+    packages = sorted(str(path) for path in Path(RUNTIME_DIR, "node_modules").glob("pyodide-*"))
+    session.run("python", "-m", "pyodide_auditwheel.runtimes", *packages)

@@ -1,4 +1,4 @@
-"""pyodide-auditwheel: show and repair the shared-library needs of Emscripten/Pyodide wheels.
+"""pyodide-auditwheel: show, audit and repair the needs of Emscripten/Pyodide wheels.
 
 The public names are imported on first use: ``pyodide auditwheel show`` should not pay for
 loading the repair machinery (start-up is a visible share of a run on small wheels).
@@ -15,7 +15,10 @@ _HOMES = {
     "Analysis": "analysis",
     "Dependency": "analysis",
     "ModuleReport": "analysis",
+    "AuditReport": "audit",
+    "Finding": "audit",
     "RepairResult": "api",
+    "audit": "api",
     "repair": "api",
     "show": "api",
     "AuditwheelError": "errors",
@@ -26,7 +29,8 @@ _HOMES = {
 
 if TYPE_CHECKING:
     from .analysis import Analysis, Dependency, ModuleReport
-    from .api import RepairResult, repair, show
+    from .api import RepairResult, audit, repair, show
+    from .audit import AuditReport, Finding
     from .errors import AuditwheelError, MissingLibrariesError
     from .plan import RepairOptions, RepairPlan
 
@@ -40,14 +44,17 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Analysis",
+    "AuditReport",
     "AuditwheelError",
     "Dependency",
+    "Finding",
     "MissingLibrariesError",
     "ModuleReport",
     "RepairOptions",
     "RepairPlan",
     "RepairResult",
     "__version__",
+    "audit",
     "repair",
     "show",
 ]
