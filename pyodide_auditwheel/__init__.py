@@ -15,8 +15,8 @@ _HOMES = {
     "Analysis": "analysis",
     "Dependency": "analysis",
     "ModuleReport": "analysis",
-    "AuditReport": "audit",
-    "Finding": "audit",
+    "AuditReport": "policy",
+    "Finding": "policy",
     "RepairResult": "api",
     "audit": "api",
     "repair": "api",
@@ -30,9 +30,9 @@ _HOMES = {
 if TYPE_CHECKING:
     from .analysis import Analysis, Dependency, ModuleReport
     from .api import RepairResult, audit, repair, show
-    from .audit import AuditReport, Finding
     from .errors import AuditwheelError, MissingLibrariesError
     from .plan import RepairOptions, RepairPlan
+    from .policy import AuditReport, Finding
 
 
 def __getattr__(name: str) -> Any:

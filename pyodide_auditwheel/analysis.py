@@ -10,14 +10,15 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from .abi import Abi
 from .dylink import ModuleHead
+from .errors import WasmError
 from .libsearch import LibrarySearch
-from .wheel import InputTree, WheelName
+from .wheel import InputTree, WheelName, installed_path
 
 Status = Literal["included", "found", "excluded", "missing"]
 Origin = Literal["wheel", "libdir"]
@@ -136,7 +137,7 @@ class Resolver:
 
     def candidate_dirs(self, module_path: str, runtime_paths: Sequence[str], in_wheel: bool) -> list[str]:
         """Wheel directories the runtime searches for this module, in order."""
-        module_dir = posixpath.dirname(module_path) if in_wheel else ""
+        module_dir = posixpath.dirname(installed_path(module_path)) if in_wheel else ""
         dirs: list[str] = []
         for step in self.abi.search:
             if step in ("ld_library_path", "site_packages"):
@@ -186,6 +187,18 @@ def _needs(head: ModuleHead) -> Needs:
     return head.dylink.needed, head.dylink.runtime_paths
 
 
+def _module_needs(tree: InputTree, path: str, assets: list[str]) -> Needs | None:
+    """A module's needs; None for a ``.wasm`` file that is not a side module (an asset the
+    runtime never loads as a library), which is noted in ``assets``."""
+    try:
+        return _needs(tree.read_module_head(path))
+    except WasmError:
+        if not path.endswith(".wasm") or tree.kind == "module":
+            raise
+        assets.append(f"{path}: a .wasm file that is not a side module (not loaded as a library)")
+        return None
+
+
 def analyze_tree(
     tree: InputTree, libdirs: Sequence[Path] = (), exclude: Sequence[str] = (), abi: Abi | None = None
 ) -> Analysis:
@@ -195,7 +208,9 @@ def analyze_tree(
     resolver = Resolver(tree, abi, search, exclude)
     reports: list[ModuleReport] = []
     pending: list[tuple[Path, ModuleHead]] = []
-    queued: set[Path] = set()
+    # A library reached under two names (libfoo.so -> libfoo.so.1 in a sysroot) is one file:
+    # every name maps to the path it was first found by, so it is vendored, and loaded, once.
+    first_found: dict[Path, Path] = {}
 
     def report(path: str, origin: Origin, needs: Needs) -> None:
         needed, runtime_paths = needs
@@ -206,18 +221,22 @@ def analyze_tree(
         dependencies = []
         for name in needed:
             dependency, found = resolver.resolve(name, dirs)
+            if found is not None:
+                real = found[0].resolve()
+                if real not in first_found:
+                    first_found[real] = found[0]
+                    pending.append(found)
+                dependency = replace(dependency, location=str(first_found[real]))
             dependencies.append(dependency)
-            if found is not None and found[0] not in queued:
-                queued.add(found[0])
-                pending.append(found)
         reports.append(ModuleReport(path, origin, needed, runtime_paths, tuple(dependencies)))
 
     # Only what resolution needs is kept of each head (a wheel may hold thousands of modules).
-    wheel_needs = [(path, _needs(tree.read_module_head(path))) for path in tree.module_paths()]
+    assets: list[str] = []
+    wheel_needs = [(path, needs) for path in tree.module_paths() if (needs := _module_needs(tree, path, assets)) is not None]
     resolver.index_names(name for _, (needed, _paths) in wheel_needs for name in needed)
     for path, needs in wheel_needs:
         report(path, "wheel", needs)
     while pending:
         library_path, head = pending.pop(0)
         report(str(library_path), "libdir", _needs(head))
-    return Analysis(tree.display, tree.kind, tree.wheel, abi, tuple(reports), tuple(search.skipped))
+    return Analysis(tree.display, tree.kind, tree.wheel, abi, tuple(reports), (*assets, *search.skipped))

@@ -15,8 +15,8 @@ from .wheel import WheelArchive, open_input
 
 if TYPE_CHECKING:
     from .apply import ProgressHook
-    from .audit import AuditReport
     from .plan import RepairOptions, RepairPlan, Retag
+    from .policy import AuditReport
 
 PathLike = str | os.PathLike[str]
 
@@ -86,7 +86,7 @@ def repair(
             analysis, retag = analyze_tree(tree, search, exclude), None
         else:
             analysis, retag = _retag(tree, search, exclude, platform)
-        plan = make_plan(analysis, options or RepairOptions(), retag)
+        plan = make_plan(analysis, options or RepairOptions(), retag, tree.files())
         if dry_run:
             return RepairResult(source_path, None, plan, not plan.is_noop, platform=platform)
         name = retag.filename if retag is not None else source_path.name
@@ -111,8 +111,8 @@ def _retag(tree: WheelArchive, libdirs: Sequence[Path], exclude: Sequence[str], 
     (the input plus the libraries that will be vendored) must find nothing.  Anything else is
     refused before a byte is written.
     """
-    from .audit import audit_tree, target_abi
     from .plan import retagged
+    from .policy import audit_tree, target_abi
 
     abi = target_abi(platform)
     if tree.abi.name != abi.name:
@@ -149,7 +149,7 @@ def audit(
     Findings are returned, not raised: an unknown tag, a Python tag that does not fit, a missing
     library, an import nothing provides.  Unusable input raises :class:`AuditwheelError`.
     """
-    from .audit import audit_tree
+    from .policy import audit_tree
 
     tree = open_input(Path(path))
     try:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from .ahead import AheadOfTime
-from .atomic import atomic_output
+from .atomic import atomic_output, make_directories, remove_directories
 from .dylink import bounded_first_section_extent, read_head
 from .errors import AuditwheelError, RecordError
 from .libsearch import library_chunks
@@ -193,10 +193,23 @@ class WheelRewriter:
             stream = HashingStream(self.reader.chunks(member))
             for _ in stream:
                 pass
-            self._check_digest(member.name, stream)
+            self._check_digest(member, stream)
 
-    def _check_digest(self, path: str, stream: HashingStream) -> None:
-        self._record_problem(Record.check_digest(self.rows_to_check.get(path), path, stream.digest.digest(), stream.size))
+    def _rehash(self, member: Member) -> Callable[[str], bytes]:
+        """A member's digest with another algorithm, for RECORDs not hashed with sha256 (rare:
+        the member is read a second time)."""
+
+        def digest(algorithm: str) -> bytes:
+            hasher = hashlib.new(algorithm)
+            for chunk in self.reader.chunks(member):
+                hasher.update(chunk)
+            return hasher.digest()
+
+        return digest
+
+    def _check_digest(self, member: Member, stream: HashingStream) -> None:
+        row = self.rows_to_check.get(member.name)
+        self._record_problem(Record.check_digest(row, member.name, stream.digest.digest(), stream.size, self._rehash(member)))
 
     def write(self, output: Path) -> ApplyOutcome:
         """Write the repaired wheel to ``output``; an operating-system failure (no space, no
@@ -216,12 +229,16 @@ class WheelRewriter:
             self.rows_to_check = self.record.check_matches(self.reader, keep)
             if self.verify_record:
                 self.check_all_hashes()
-            output.parent.mkdir(parents=True, exist_ok=True)
-            if self.plan.is_noop:
-                if output.resolve() != self.source.path.resolve():
-                    self._atomic(output, self._copy_input)
-                return ApplyOutcome(output, False, 0, tuple(self.problems))
-            self._atomic(output, functools.partial(self._write_archive, ahead=ahead))
+            created = make_directories(output.parent)
+            try:
+                if self.plan.is_noop:
+                    if output.resolve() != self.source.path.resolve():
+                        self._atomic(output, self._copy_input)
+                    return ApplyOutcome(output, False, 0, tuple(self.problems))
+                self._atomic(output, functools.partial(self._write_archive, ahead=ahead))
+            except BaseException:
+                remove_directories(created)  # "nothing was changed" holds for directories too
+                raise
         return ApplyOutcome(output, True, self.stripped_bytes, tuple(self.problems))
 
     def _atomic(self, output: Path, body: Callable[[BinaryIO], None]) -> None:
@@ -348,7 +365,8 @@ class WheelRewriter:
             writer, member.name, ahead, functools.partial(self._patched_stream, member, patch), patch,
             mode=member.mode or 0o100755, date_time=(member.dos_time, member.dos_date), size_hint=member.size, template=member,
         )
-        self._record_problem(Record.check_digest(self.rows_to_check.get(member.name), member.name, original.sha256, original.size))
+        listed = self.rows_to_check.get(member.name)
+        self._record_problem(Record.check_digest(listed, member.name, original.sha256, original.size, self._rehash(member)))
         return row
 
     def _write_vendored(self, writer: ZipWriter, library: VendoredLibrary, ahead: Rewritten | None, created: tuple[int, int]) -> RecordRow:

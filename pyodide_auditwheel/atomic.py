@@ -22,6 +22,13 @@ from types import FrameType
 from typing import BinaryIO
 
 PROC_FD = Path("/proc/self/fd")
+# Set to 1, the Linux-only paths (O_TMPFILE here, copy_file_range in zipio) are left out, as
+# on macOS: how the tests run the portable paths on Linux.
+PORTABLE_IO_ENV = "PYODIDE_AUDITWHEEL_PORTABLE_IO"
+
+
+def portable_io() -> bool:
+    return os.environ.get(PORTABLE_IO_ENV) == "1"
 
 
 @contextlib.contextmanager
@@ -64,7 +71,7 @@ def _anonymous_file(directory: Path) -> int | None:
     """An unnamed file in ``directory`` (Linux ``O_TMPFILE``), or None where that is not
     available and a named temporary file must do."""
     flag = getattr(os, "O_TMPFILE", None)
-    if flag is None or not PROC_FD.is_dir():
+    if flag is None or not PROC_FD.is_dir() or portable_io():
         return None
     try:
         return os.open(directory, flag | os.O_RDWR, 0o600)
@@ -115,6 +122,25 @@ def _fsync_directory(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def make_directories(directory: Path) -> list[Path]:
+    """Create ``directory`` and its missing parents; the ones created, deepest first, so that a
+    failed write can take them away again (:func:`remove_directories`)."""
+    missing: list[Path] = []
+    current = directory
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def remove_directories(created: list[Path]) -> None:
+    """Remove directories :func:`make_directories` created, where they are still empty."""
+    for directory in created:
+        with contextlib.suppress(OSError):
+            directory.rmdir()
 
 
 @contextlib.contextmanager

@@ -11,9 +11,24 @@ import os
 import sys
 import time
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import typer
+_python_excepthook = sys.excepthook
+
+
+def _quiet_interrupt(kind: type[BaseException], value: BaseException, traceback: TracebackType | None) -> None:
+    """Ctrl-C while the (slow) imports below run: one line, not a traceback; Python still
+    exits as killed by SIGINT."""
+    if issubclass(kind, KeyboardInterrupt):
+        sys.stderr.write("interrupted\n")
+        return
+    _python_excepthook(kind, value, traceback)
+
+
+sys.excepthook = _quiet_interrupt
+
+import typer  # after the hook, which must cover this import and those below
 from rich.console import Console
 
 from . import __version__
@@ -143,7 +158,7 @@ def audit(
 
     Exit 0: it will load; 1: findings, each listed; 2: unusable input.
     """
-    from .audit import target_abi
+    from .policy import target_abi
 
     if plat is not None:
         try:
@@ -203,7 +218,15 @@ def repair(
     )
     results: list[dict[str, Any]] = []
     worst = 0
+    targets: dict[Path, Path] = {}
     for wheel in wheels:
+        target = _repair_target(wheel, output_dir, plat)
+        if targets.setdefault(target, wheel) != wheel:
+            worst = EXIT_BAD_INPUT
+            message = f"not repaired: {targets[target]} is written to {target} too; repair them into different directories."
+            _error(f"{wheel}: {message}")
+            results.append({"input": str(wheel), "error": message})
+            continue
         try:
             with _progress(wheel) as hook:
                 result = api_repair(
@@ -227,6 +250,14 @@ def repair(
     if as_json:
         sys.stdout.write(json.dumps(envelope("results", results), indent=2) + "\n")
     raise typer.Exit(worst)
+
+
+def _repair_target(wheel: Path, output_dir: Path | None, plat: str | None) -> Path:
+    """Where a repair of ``wheel`` writes, so two inputs never write to one file."""
+    from .plan import retagged_filename
+
+    name = retagged_filename(wheel.name, plat) if plat and wheel.name.endswith(".whl") else wheel.name
+    return Path(os.path.abspath((output_dir if output_dir is not None else wheel.parent) / name))
 
 
 PROGRESS_DELAY_ENV = "PYODIDE_AUDITWHEEL_PROGRESS_DELAY"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,9 +24,11 @@ from .abi import Abi
 from .analysis import Analysis, ModuleReport
 from .errors import AuditwheelError, MissingLibrariesError, UnsafePathError
 from .libsearch import library_digest
+from .wheel import installed_path
 from .zipio import check_member_name
 
-SAFE_DIR_COMPONENT = re.compile(r"^[A-Za-z0-9_.+-]+$")
+# Letters and digits of any script (a project may be named ``café``), '_', '.', '+', '-'.
+SAFE_DIR_COMPONENT = re.compile(r"^[\w.+-]+$")
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,6 @@ def retagged(filename: str, wheel_file: str, wheel_text: bytes, platform: str) -
     Every ``Tag:`` line gets the new platform (lines that become equal are written once);
     every other byte of WHEEL is kept.
     """
-    stem, old_platforms = filename[: -len(".whl")].rsplit("-", 1)
     new_lines: list[bytes] = []
     seen: set[bytes] = set()
     tags = 0
@@ -109,19 +111,50 @@ def retagged(filename: str, wheel_file: str, wheel_text: bytes, platform: str) -
     if not tags:
         raise AuditwheelError(f"cannot retag: {wheel_file} has no Tag lines.")
     text = b"".join(new_lines)
-    if old_platforms == platform and text == wheel_text:
+    new_name = retagged_filename(filename, platform)
+    if new_name == filename and text == wheel_text:
         return None
-    return Retag(platform, f"{stem}-{platform}.whl", wheel_file, text)
+    return Retag(platform, new_name, wheel_file, text)
+
+
+def retagged_filename(filename: str, platform: str) -> str:
+    """``pkg-1.0-cp313-cp313-pyodide_2025_0_wasm32.whl`` → ``…-<platform>.whl``."""
+    stem = filename[: -len(".whl")].rsplit("-", 1)[0]
+    return f"{stem}-{platform}.whl"
 
 
 def validate_lib_sdir(value: str) -> str:
-    """A libs directory name must stay one level inside the wheel root."""
+    """A libs directory name must stay one level inside the wheel root and outside the
+    wheel's metadata (``.dist-info``, ``.data``), where installers would refuse it.  (The
+    default, ``<name>.libs``, always passes: packaging allows no other characters in names.)"""
     cleaned = value.rstrip("/")
+    folded = cleaned.casefold()
+    if cleaned and (folded.endswith(".dist-info") or folded.endswith(".data")):
+        raise UnsafePathError(
+            f"unsafe --lib-sdir {value!r}: the wheel's .dist-info and .data directories are not for libraries."
+        )
     if not cleaned or "/" in cleaned or not SAFE_DIR_COMPONENT.match(cleaned) or cleaned in (".", ".."):
         raise UnsafePathError(
             f"unsafe --lib-sdir {value!r}: give a single directory name of letters, digits, '.', '_', '+' or '-'."
         )
     return cleaned
+
+
+def check_against_wheel(files: Iterable[str], libs_dir: str, vendored: Iterable[VendoredLibrary]) -> None:
+    """Refuse, before anything is written, a plan whose output we (or pip) would refuse: a file
+    where the libs directory goes, or a vendored name equal to a member's but for case."""
+    dests = {library.dest.casefold(): library for library in vendored}
+    libs_folded = libs_dir.casefold()
+    for path in files:
+        folded = path.casefold()
+        if folded == libs_folded:
+            raise UnsafePathError(f"cannot vendor into {libs_dir}/: the wheel has a file named {path}; give --lib-sdir.")
+        library = dests.get(folded)
+        if library is not None:
+            raise UnsafePathError(
+                f"cannot vendor {library.original_name} as {library.dest}: the wheel already has {path}, "
+                "the same name but for case, which a case-insensitive file system cannot hold."
+            )
 
 
 def mangled_name(name: str, digest_hex: str) -> str:
@@ -153,8 +186,11 @@ def _keeps_name(name: str, options: RepairOptions) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in options.no_mangle)
 
 
-def make_plan(analysis: Analysis, options: RepairOptions, retag: Retag | None = None) -> RepairPlan:
-    """Decide the repair; raises :class:`MissingLibrariesError` listing *every* missing library."""
+def make_plan(
+    analysis: Analysis, options: RepairOptions, retag: Retag | None = None, files: Iterable[str] = ()
+) -> RepairPlan:
+    """Decide the repair; raises :class:`MissingLibrariesError` listing *every* missing library.
+    ``files`` are the wheel's member names, checked against what the plan adds."""
     if analysis.kind != "wheel" or analysis.wheel is None:
         raise AuditwheelError(f"cannot repair {analysis.input}: repair takes .whl files.")
     missing = analysis.missing
@@ -179,6 +215,8 @@ def make_plan(analysis: Analysis, options: RepairOptions, retag: Retag | None = 
     dest_names = [lib.dest.casefold() for lib in vendored.values()]
     if len(set(dest_names)) != len(dest_names):
         raise UnsafePathError("cannot vendor: two libraries would get the same name in the libs directory; use mangling.")
+    if vendored:
+        check_against_wheel(files, libs_dir, vendored.values())
 
     patches: dict[str, ModulePatch] = {}
     for module in analysis.modules:
@@ -211,7 +249,7 @@ def _patch_for(
     needs_vendored = any(d.status == "found" for d in module.dependencies)
     if not needs_vendored:
         return ModulePatch(path, renames, None, ())
-    wanted = runtime_path_entries(abi, posixpath.dirname(path), libs_dir)
+    wanted = runtime_path_entries(abi, posixpath.dirname(installed_path(path)), libs_dir)
     existing = module.runtime_paths
     added = tuple(entry for entry in wanted if entry not in existing)
     runtime_paths = existing + added if added else None

@@ -19,7 +19,7 @@ from .analysis import Analysis, ModuleReport
 
 if TYPE_CHECKING:
     from .api import RepairResult
-    from .audit import AuditReport
+    from .policy import AuditReport
 
 STATUS_STYLE = {"included": "green", "found": "cyan", "excluded": "yellow", "missing": "bold red"}
 SCHEMA_VERSION = 1
@@ -168,18 +168,18 @@ def _render_verdict(console: Console, report: AuditReport) -> None:
 
 
 def render_audit(console: Console, report: AuditReport) -> None:
+    """Findings grouped by module, one line each, the name first: a list, not a table, so no
+    name is ever cut across lines, whatever the terminal's width (and a thousand findings
+    print at once)."""
     abi = "ABI unknown" if report.abi is None else f"ABI {report.abi.name}"
-    title = Text.assemble(inert(report.input), (f" (audit against {abi})", "dim"))
-    if report.findings:
-        table = Table(title=title, title_justify="left")
-        table.add_column("module", overflow="fold")
-        table.add_column("what", overflow="fold")
-        table.add_column("why", overflow="fold")
-        for finding in report.findings:
-            table.add_row(inert(finding.module or "(wheel)"), inert(finding.subject), inert(finding.reason))
-        console.print(table)
-    else:
-        console.print(title)
+    lines = [Text.assemble(inert(report.input, "bold"), (f" (audit against {abi})", "dim"))]
+    module: str | None = ""
+    for finding in report.findings:
+        if finding.module != module:
+            module = finding.module
+            lines.append(Text.assemble("  ", inert(module) if module is not None else Text("(the wheel)", "dim")))
+        lines.append(Text.assemble("    ", inert(finding.subject, "bold red"), ": ", inert(finding.reason)))
+    console.print(Text("\n").join(lines))
     if report.abi is not None:
         console.print(inert(f"{report.symbols_checked} import(s) checked against Pyodide {report.runtime.pyodide if report.runtime else '?'}"), style="dim")
     _render_verdict(console, report)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import MalformedModuleError, NotWasmModuleError, TruncatedSectionError
 
@@ -81,9 +82,21 @@ class ByteReader:
         return chunk
 
     def name(self) -> str:
-        raw = self.take(self.uleb32())
+        """A length-prefixed UTF-8 string.  The hot path of import decoding (an audit reads
+        tens of thousands), so the common one-byte length is read inline."""
+        pos = self.pos
+        if pos < self.end and self.data[pos] < 0x80:
+            size, start = self.data[pos], pos + 1
+        else:
+            size = self.uleb32()
+            start = self.pos
+        if start + size > self.end:
+            raise TruncatedSectionError(
+                f"truncated section: the {self.what} declares {size} bytes where only {self.end - start} remain."
+            )
+        self.pos = start + size
         try:
-            return raw.decode("utf-8")
+            return str(self.data[start : start + size], "utf-8")
         except UnicodeDecodeError:
             raise MalformedModuleError(f"malformed {self.what}: a name is not valid UTF-8.") from None
 
@@ -223,16 +236,15 @@ class FunctionType:
         return f"({', '.join(self.params)}) -> {results}"
 
 
-@dataclass(frozen=True)
-class Import:
+# Tuples, not dataclasses: an audit makes one per import, tens of thousands of them.
+class Import(NamedTuple):
     module: str
     field: str
     kind: str
     type: FunctionType | None = None
 
 
-@dataclass(frozen=True)
-class Export:
+class Export(NamedTuple):
     name: str
     kind: str
     type: FunctionType | None = None
@@ -279,13 +291,16 @@ def _type_at(types: list[FunctionType], index: int) -> FunctionType:
 
 # Non-custom sections must come in this order (the tag section sits between memory and global).
 SECTION_ORDER = (1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11)
-# The first read of a module's interface; doubled until the export section is inside it.
-INTERFACE_PROBE = 64 * 1024
+# The first read of a module's interface: the import section of most modules is inside it.
+INTERFACE_PROBE = 16 * 1024
+# Read past a section's end, for the header of the section after it.
+NEXT_SECTION_HEADER = 16
 
 
-def interface_extent(data: bytes | memoryview, what: str = "module") -> int | None:
-    """How many leading bytes hold every section up to the export section, or None when
-    ``data``, a prefix of a longer module, ends before that can be told."""
+def interface_extent(data: bytes | memoryview, what: str = "module") -> tuple[bool, int]:
+    """``(True, n)``: the first ``n`` bytes hold every section up to the export section;
+    ``(False, n)``: ``data``, a prefix of a longer module, ends before that can be told, and
+    at least ``n`` bytes are needed to tell more."""
     check_header(data, what)
     reader = ByteReader(data, HEADER_SIZE, what=what)
     export_rank = SECTION_ORDER.index(EXPORT_SECTION_ID)
@@ -295,27 +310,30 @@ def interface_extent(data: bytes | memoryview, what: str = "module") -> int | No
             section_id = reader.u8()
             size = reader.uleb32()
         except TruncatedSectionError:
-            return None
+            return False, len(data) + NEXT_SECTION_HEADER
         if section_id != CUSTOM_SECTION_ID and section_id in SECTION_ORDER and SECTION_ORDER.index(section_id) > export_rank:
-            return start
+            return True, start
         if size > reader.remaining:
-            return None
+            return False, reader.pos + size + NEXT_SECTION_HEADER
         reader.pos += size
-    return None
+    return False, len(data) + NEXT_SECTION_HEADER
 
 
 def read_interface_prefix(read_prefix: Callable[[int], bytes], what: str = "module") -> tuple[Interface, bytes]:
     """Import and export names read from the module's first bytes only (not its code and
-    data), with the prefix read, which also holds the dylink section."""
+    data), with the prefix read, which also holds the dylink section.  Each read asks for at
+    least what the last one showed is needed, and at least twice as much, so a module is
+    read a few times at most."""
     size = INTERFACE_PROBE
     while True:
         data = read_prefix(size)
-        whole = len(data) < size
-        extent = len(data) if whole else interface_extent(data, what)
-        if extent is not None:
+        if len(data) < size:  # the whole module
+            return read_interface(data, what, signatures=False), data
+        complete, extent = interface_extent(data, what)
+        if complete:
             prefix = data[:extent]
             return read_interface(prefix, what, signatures=False), prefix
-        size *= 2
+        size = max(extent, 2 * size)
 
 
 def read_interface(data: bytes | memoryview, what: str = "module", *, signatures: bool = True) -> Interface:

@@ -14,6 +14,7 @@ import io
 import itertools
 import operator
 import os
+import re
 import stat
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -36,11 +37,25 @@ RECORD_EXEMPT_SUFFIXES = ("RECORD", "RECORD.jws", "RECORD.p7s")
 RECORD_CHUNK = 64 * 1024
 
 
+# ``x.so``, ``x.so.1.2``, ``x.wasm``; not ``notes.so.txt``.
+MODULE_NAME = re.compile(r"\.(?:so(?:\.\d+)*|wasm)$")
+
+
 def is_module_name(path: str) -> bool:
     """Whether the runtime treats the file as a shared library to load (``.so``, ``.so.N``,
     ``.wasm``)."""
-    name = path.rsplit("/", 1)[-1]
-    return name.endswith(MODULE_SUFFIXES) or ".so." in name
+    return MODULE_NAME.search(path.rsplit("/", 1)[-1]) is not None
+
+
+def installed_path(archive_path: str) -> str:
+    """Where a member lands under site-packages: ``<name>.data/platlib/x`` and
+    ``<name>.data/purelib/x`` are installed as ``x``, every other member where it is."""
+    first, _, rest = archive_path.partition("/")
+    if first.endswith(".data"):
+        scheme, _, inside = rest.partition("/")
+        if scheme in ("platlib", "purelib") and inside:
+            return inside
+    return archive_path
 
 
 @dataclass(frozen=True)
@@ -66,8 +81,13 @@ class WheelName:
         return cls(filename, str(name), str(version), filename.split("-", 1)[0], platforms, abi_for_platforms(platforms), tags)
 
 
-def record_hash(digest: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+# Hashes a RECORD row may use: the wheel spec asks for sha256 or better (never md5 or sha1),
+# and installers accept these; rows we write use sha256.
+RECORD_HASHES = frozenset({"sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512", "blake2b", "blake2s"})
+
+
+def record_hash(digest: bytes, algorithm: str = "sha256") -> str:
+    return f"{algorithm}=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 class RecordRow(NamedTuple):
@@ -224,14 +244,20 @@ class Record:
         raise RecordError(f"bad RECORD: {len(unlisted)} file(s) in the wheel are not listed in it, e.g. {unlisted[0]!r}.")
 
     @staticmethod
-    def check_digest(row: RecordRow | None, path: str, digest: bytes, size: int) -> str | None:
-        """None when ``path``'s row agrees with the bytes read, else why not."""
+    def check_digest(
+        row: RecordRow | None, path: str, digest: bytes, size: int, rehash: Callable[[str], bytes] | None = None
+    ) -> str | None:
+        """None when ``path``'s row agrees with the bytes read (``digest`` is their sha256;
+        ``rehash`` digests them again with a row's other algorithm), else why not."""
         if row is None:
             return f"{path!r} is not listed in RECORD"
         algorithm, _, _ = row.hash.partition("=")
-        if algorithm != "sha256":
-            return None if not row.hash else f"{path!r} has a RECORD hash of unsupported type {algorithm!r}"
-        if row.hash != record_hash(digest):
+        if not row.hash:
+            return None
+        if algorithm not in RECORD_HASHES or (algorithm != "sha256" and rehash is None):
+            return f"{path!r} has a RECORD hash of unsupported type {algorithm!r}"
+        expected = digest if algorithm == "sha256" or rehash is None else rehash(algorithm)
+        if row.hash != record_hash(expected, algorithm):
             return f"{path!r} does not match its RECORD hash"
         if row.size and row.size != str(size):
             return f"{path!r} is {size} bytes but RECORD says {row.size}"
@@ -445,8 +471,14 @@ class WheelDirectory(InputTree):
             for name in names:
                 full = Path(root) / name
                 relative = full.relative_to(self.path).as_posix()
-                if full.is_symlink():
+                try:
+                    mode = full.lstat().st_mode
+                except OSError as error:
+                    raise AuditwheelError(f"cannot read {full}: {error.strerror or error}.") from None
+                if stat.S_ISLNK(mode):
                     continue
+                if not stat.S_ISREG(mode):
+                    raise not_regular(full, mode)
                 check_member_name(relative)
                 yield relative
 
@@ -491,29 +523,56 @@ class ModuleFile(InputTree):
             return handle.read()
 
 
+_FILE_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+def not_regular(path: object, mode: int) -> AuditwheelError:
+    kind = _FILE_KINDS.get(stat.S_IFMT(mode), "not a regular file")
+    return AuditwheelError(f"cannot read {path}: it is {kind}, not a regular file.")
+
+
 def open_input_file(path: Path) -> BinaryIO:
-    """Open for reading, turning every OS failure into one sentence."""
+    """Open a regular file for reading, turning every OS failure into one sentence.
+
+    Opened without blocking and checked on the open descriptor: a FIFO (or a file swapped for
+    one after a check) is refused instead of waiting forever for a writer.
+    """
     try:
-        if stat.S_ISDIR(path.stat().st_mode):
-            raise AuditwheelError(f"cannot read {path}: it is a directory.")
-        return open(path, "rb")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise AuditwheelError(f"no such file: {path}.") from None
     except OSError as error:
         raise AuditwheelError(f"cannot read {path}: {error.strerror or error}.") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise not_regular(path, mode)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def open_input(path: Path) -> InputTree:
     """Choose the input shape from what is on disk, refusing what is none of them."""
     try:
-        is_dir = path.is_dir()
-        exists = path.exists()
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise AuditwheelError(f"no such file: {path}.") from None
     except OSError as error:
         raise AuditwheelError(f"cannot read {path}: {error.strerror or error}.") from None
-    if is_dir:
+    if stat.S_ISDIR(mode):
         return WheelDirectory(path)
-    if not exists:
-        raise AuditwheelError(f"no such file: {path}.")
+    if not stat.S_ISREG(mode):
+        raise not_regular(path, mode)
     if path.suffix == ".whl":
         return WheelArchive(path)
     if is_module_name(path.name) or path.suffix == "":

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, BinaryIO
 
+from .atomic import portable_io
 from .errors import ArchiveError, UnsafePathError
 
 if TYPE_CHECKING:  # importing concurrent.futures costs 30 ms, a tenth of a `show`
@@ -341,6 +342,9 @@ class ZipReader:
                     cd_end_limit = z64_offset
         if cd_offset + cd_size > cd_end_limit:
             raise self._fail("its central directory runs past the end of the file")
+        if cd_offset + cd_size != cd_end_limit:
+            # A gap hides bytes (other entries, prepended data) that other readers may see.
+            raise self._fail("its central directory does not end where the end record begins")
         # Each central entry is at least 46 bytes: a count the directory cannot hold is a lie
         # that would otherwise make us loop (or allocate) for nothing.
         if entries * CENTRAL.size > cd_size:
@@ -367,6 +371,9 @@ class ZipReader:
             name_start = rel + CENTRAL.size
             yield window[name_start : name_start + name_len], fields, window[name_start + name_len : name_start + name_len + extra_len]
             pos += total
+        if pos != end:
+            # Entries past the count would be invisible to us but installed by pip.
+            raise self._fail(f"the end record counts {self.count} members, but its central directory holds more")
 
     def _window(self, pos: int, end: int, needed: int) -> bytes:
         if pos + needed > end:
@@ -436,8 +443,9 @@ class ZipReader:
             name, csize, usize, header_offset = self._decode(raw_name, fields, extra)
             self._check_entry(name, fields[4], fields[3], csize, usize, (fields[15] >> 16) & 0xFFFF)
             data_offset, verbatim = self._data_offset(name, raw_name, fields, header_offset, csize)
-            # A name read as cp437 would be written back as UTF-8: not a byte-for-byte copy.
-            verbatim = verbatim and (raw_name.isascii() or raw_name == name.encode("utf-8"))
+            # A name read as cp437 would be written back as UTF-8, and a UTF-8 name without the
+            # UTF-8 flag gets the flag (else the stdlib reads it as cp437): not byte for byte.
+            verbatim = verbatim and (raw_name.isascii() or (bool(fields[3] & FLAG_UTF8) and raw_name == name.encode("utf-8")))
             self._add_to_digests(name)
             position = len(self._data_offsets)
             self._data_offsets.append(data_offset)
@@ -869,7 +877,7 @@ class ZipWriter:
         """copy_file_range between the two files; how many bytes it copied (0 when the
         platform or the files do not allow it)."""
         source, target = reader.fd, _real_fd(self.file)
-        if source is None or target is None or not hasattr(os, "copy_file_range"):
+        if source is None or target is None or not hasattr(os, "copy_file_range") or portable_io():
             return 0
         self.file.flush()
         done = 0

@@ -21,9 +21,9 @@ import pyodide_auditwheel as paw
 from pyodide_auditwheel import runtimes as runtime_data
 from pyodide_auditwheel.abi import AbiDataError, abi_for_tag, known_abis, parse_table
 from pyodide_auditwheel.api import audit
-from pyodide_auditwheel.audit import python_tags_fit
 from pyodide_auditwheel.dylink import read_head
 from pyodide_auditwheel.errors import AuditwheelError
+from pyodide_auditwheel.policy import python_tags_fit
 
 ABI_TAGS = {"pyodide_2024_0": "pyodide_2024_0_wasm32", "pyodide_2025_0": "pyodide_2025_0_wasm32", "pyemscripten_2026_0": "pyemscripten_2026_0_wasm32"}
 

@@ -220,7 +220,6 @@ class Case:
 
 @dataclass
 class Context:
-    realworld: Path
     fixture_libs: wheelbuilder.FixtureLibs
 
 
@@ -417,6 +416,43 @@ def repair_module(tmp: Path, ctx: Context) -> Run:
     return Run(["repair", str(tmp / "_mod.so")])
 
 
+def fifo_named(filename: str, command: str = "show", in_directory: bool = False) -> Callable[[Path, Context], Run]:
+    """A FIFO where a wheel or a module should be: refused at once, never waited on."""
+
+    def make(tmp: Path, ctx: Context) -> Run:
+        where = tmp / "tree" if in_directory else tmp
+        where.mkdir(exist_ok=True)
+        os.mkfifo(where / filename)
+        return Run([command, str(tmp / "tree" if in_directory else where / filename)])
+
+    return make
+
+
+def more_entries_than_counted() -> bytes:
+    """The end record counts one member less than the central directory holds."""
+    data = zip_bytes([*BASE_ENTRIES, ("pkg/hidden.py", b"x")])
+    return eocd(eocd(data, 8, "<H", 2), 10, "<H", 2)
+
+
+def directory_gap() -> bytes:
+    """Sixteen bytes between the central directory and the end record, which still says the
+    directory ends before them."""
+    data = zip_bytes(BASE_ENTRIES)
+    at = eocd_at(data)
+    return data[:at] + b"\0" * 16 + data[at:]
+
+
+def repair_chain_with(files: dict[str, bytes], *extra: str, filename: str = "pkg") -> Callable[[Path, Context], Run]:
+    """The chain wheel with more files, repaired with ``extra`` options."""
+
+    def make(tmp: Path, ctx: Context) -> Run:
+        contents = {"pkg/__init__.py": b"", "pkg/_ext.so": ctx.fixture_libs.ext.read_bytes(), **files}
+        wheel = wheelbuilder.write_wheel(tmp, filename, "1.0", TAG, contents)
+        return Run(["repair", str(wheel), "--libdir", str(ctx.fixture_libs.libdir), "-o", str(tmp / "out"), *extra])
+
+    return make
+
+
 # -- the cases ------------------------------------------------------------------------------
 
 CASES: dict[str, Case] = {
@@ -494,6 +530,19 @@ CASES: dict[str, Case] = {
     "missing library": Case(lambda tmp, ctx: Run(["repair", str(chain_wheel(tmp, ctx)), "-o", str(tmp / "out")]), "libouter.so", code=1),
     "source date epoch": Case(with_env(repair_chain(), SOURCE_DATE_EPOCH="yesterday"), "source_date_epoch='yesterday' is not a whole number of seconds"),
     "cannot write": Case(output_is_a_file, "nothing was changed"),
+    # not what the name says (issue 12)
+    "fifo wheel": Case(fifo_named(f"pkg-1.0-{TAG}.whl"), "it is a fifo, not a regular file"),
+    "fifo module": Case(fifo_named("_mod.so"), "it is a fifo, not a regular file"),
+    "fifo in a directory": Case(fifo_named("_mod.so", in_directory=True), "_mod.so: it is a fifo, not a regular file"),
+    "fifo repaired": Case(fifo_named(f"pkg-1.0-{TAG}.whl", "repair"), "it is a fifo, not a regular file"),
+    "directory named .whl": Case(lambda tmp, ctx: (tmp / f"pkg-1.0-{TAG}.whl").mkdir() or Run(["repair", str(tmp / f"pkg-1.0-{TAG}.whl")]), "it is not a wheel file"),
+    # data that would be lost or refused later (issue 12)
+    "members past the count": Case(show_wheel(more_entries_than_counted), "the end record counts 2 members, but its central directory holds more"),
+    "directory gap": Case(show_wheel(directory_gap), "its central directory does not end where the end record begins"),
+    "file where libs go": Case(repair_chain_with({"pkg.libs": b"a file"}), "cannot vendor into pkg.libs/: the wheel has a file named pkg.libs"),
+    "name but for case": Case(repair_chain_with({"pkg.libs/LIBOUTER.SO": b"x"}, "--no-mangle-all"), "the same name but for case, which a case-insensitive file system cannot hold"),
+    "lib-sdir dist-info": Case(repair_chain(None, "-L", "pkg-1.0.dist-info"), "the wheel's .dist-info and .data directories are not for libraries"),
+    "lib-sdir data": Case(repair_chain(None, "-L", "pkg-1.0.data"), "the wheel's .dist-info and .data directories are not for libraries"),
 }
 
 # Messages checked by tests of this file outside CASES.
@@ -508,14 +557,13 @@ UNREACHABLE = {
     "grew past 4 GiB while being written": "a vendored or patched member of more than 4 GiB",
     "it is truncated": "a file that shrinks while it is read (earlier checks bound every read)",
     "has no member": "lookup of a name the archive itself listed",
-    "it is a directory": "open_input sends directories to WheelDirectory before any open",
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_error_message_and_exit_code(case: str, realworld: Path, fixture_libs: wheelbuilder.FixtureLibs, scratch: Path) -> None:
+def test_error_message_and_exit_code(case: str, fixture_libs: wheelbuilder.FixtureLibs, scratch: Path) -> None:
     spec = CASES[case]
-    run = spec.make(scratch, Context(realworld, fixture_libs))
+    run = spec.make(scratch, Context(fixture_libs))
     result = run_cli(run)
     stderr = " ".join(result.stderr.lower().split())
     assert result.returncode == spec.code, result.stdout + result.stderr
@@ -545,7 +593,7 @@ def test_library_changed_during_repair(
     is compressed ahead or streamed into the archive when the writer reaches it."""
     libdir = tmp_path / "libs"
     shutil.copytree(fixture_libs.libdir, libdir)
-    wheel = chain_wheel(tmp_path, Context(Path(), fixture_libs))
+    wheel = chain_wheel(tmp_path, Context(fixture_libs))
     real_make_plan = plan_module.make_plan
     mutate, message = LIBRARY_MISHAPS[mishap]
 
@@ -598,3 +646,15 @@ def test_every_error_message_has_a_case() -> None:
         if not any(piece[:20] in checked or piece[:20] in other_tests for piece in distinctive):
             untested.append(f"{where[:90]}: {distinctive!r}")
     assert not untested, "error messages without a test:\n" + "\n".join(untested)
+
+
+def test_two_inputs_of_one_name_into_one_output(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    """The second is refused (exit 2), not written over the first."""
+    first = chain_wheel(tmp_path / "a", Context(fixture_libs))
+    second = wheelbuilder.write_wheel(tmp_path / "b", "pkg", "1.0", TAG, {"pkg/__init__.py": b"# other\n"})
+    result = run_cli(Run(["repair", str(first), str(second), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out")]))
+    assert result.returncode == 2
+    assert f"{second}: not repaired: {first} is written to {tmp_path / 'out' / first.name} too" in " ".join(result.stderr.split())
+    assert len(result.stderr.strip().splitlines()) == 1
+    with zipfile.ZipFile(tmp_path / "out" / first.name) as archive:
+        assert "pkg/_ext.so" in archive.namelist()

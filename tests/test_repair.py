@@ -18,6 +18,7 @@ from wheelcheck import check_wheel_valid
 
 import pyodide_auditwheel as paw
 from pyodide_auditwheel import apply, libsearch
+from pyodide_auditwheel.atomic import PORTABLE_IO_ENV
 from pyodide_auditwheel.dylink import read_head
 from pyodide_auditwheel.errors import MissingLibrariesError, RecordError, UnsafePathError
 from pyodide_auditwheel.plan import RepairOptions, mangled_name
@@ -104,7 +105,10 @@ def test_file_modes_survive(shapely: Path, geos_libdir: Path, tmp_path: Path) ->
         assert [i.filename for i in b.infolist() if i.filename in a.namelist()] == a.namelist()
 
 
-def test_in_place_repair_is_atomic_under_injected_failures(shapely: Path, geos_libdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("io_path", ["linux", "portable"])
+def test_in_place_repair_is_atomic_under_injected_failures(io_path: str, shapely: Path, geos_libdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if io_path == "portable":
+        monkeypatch.setenv(PORTABLE_IO_ENV, "1")
     original = shapely.read_bytes()
     calls = {"n": 0}
     real_extend = ZipWriter._extend_run
@@ -406,42 +410,72 @@ def _temp_fd_in(pid: int, directory: Path) -> bool:
     return any(t.startswith(str(directory) + "/") and not t.endswith(".whl") for t in targets)
 
 
-def test_kill_9_mid_write_leaves_input_and_nothing_else(realworld: Path, geos_libdir: Path, tmp_path: Path) -> None:
-    """SIGKILL cannot be caught: with O_TMPFILE the half-written archive has no name, so the
-    kernel reclaims it; the input is untouched and the directory holds only it."""
+# O_TMPFILE and copy_file_range, or the portable paths macOS takes (PORTABLE_IO_ENV).
+IO_PATHS = {"linux": {}, "portable": {PORTABLE_IO_ENV: "1"}}
+
+
+def _start_repair(wheel: Path, libdir: Path, io_path: str) -> subprocess.Popen[bytes]:
+    script = Path(sys.executable).parent / "pyodide-auditwheel"
+    return subprocess.Popen(
+        [str(script), "repair", str(wheel), "--libdir", str(libdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **IO_PATHS[io_path]},
+    )
+
+
+def _signal_mid_write(process: subprocess.Popen[bytes], directory: Path, signum: int) -> bool:
+    """Send ``signum`` once the new archive is open in ``directory``; whether it was sent
+    while the repair was still running."""
+    while process.poll() is None and not _temp_fd_in(process.pid, directory):
+        pass
+    if process.poll() is not None:
+        return False
+    os.kill(process.pid, signum)
+    return True
+
+
+@pytest.mark.parametrize("io_path", list(IO_PATHS))
+def test_kill_9_mid_write_leaves_input_intact(io_path: str, realworld: Path, geos_libdir: Path, tmp_path: Path) -> None:
+    """SIGKILL cannot be caught.  With O_TMPFILE the half-written archive has no name, so the
+    kernel reclaims it and the directory holds only the input; on the portable path a hidden
+    ``.NAME.*.tmp`` file is all that can remain."""
     wheel = bigwheel.build_big_wheel(tmp_path / "in", copies=12)
     original = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    script = Path(sys.executable).parent / "pyodide-auditwheel"
-    killed_mid_write = 0
     for _attempt in range(5):
-        process = subprocess.Popen([str(script), "repair", str(wheel), "--libdir", str(geos_libdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        while process.poll() is None and not _temp_fd_in(process.pid, wheel.parent):
-            pass
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGKILL)
-            killed_mid_write += 1
+        process = _start_repair(wheel, geos_libdir, io_path)
+        killed = _signal_mid_write(process, wheel.parent, signal.SIGKILL)
         process.wait()
         assert hashlib.sha256(wheel.read_bytes()).hexdigest() == original
-        assert sorted(p.name for p in wheel.parent.iterdir()) == [wheel.name]
-        if killed_mid_write:
-            break
-    assert killed_mid_write, "the repair always finished before it could be killed"
+        left = sorted(p.name for p in wheel.parent.iterdir() if p.name != wheel.name)
+        if io_path == "linux":
+            assert left == []
+        else:
+            assert len(left) <= 1 and all(name.startswith(f".{wheel.name}.") and name.endswith(".tmp") for name in left)
+            for name in left:
+                (wheel.parent / name).unlink()
+        if killed:
+            assert process.returncode == -signal.SIGKILL
+            return
+    pytest.fail("the repair always finished before it could be killed")
 
 
-def test_sigterm_mid_write_cleans_up(realworld: Path, geos_libdir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("io_path", list(IO_PATHS))
+def test_sigterm_mid_write_cleans_up(io_path: str, realworld: Path, geos_libdir: Path, tmp_path: Path) -> None:
+    """SIGTERM arriving while the archive is written (asserted, not assumed): the input is
+    intact and nothing is left beside it, on either path."""
     wheel = bigwheel.build_big_wheel(tmp_path / "in", copies=12)
     original = wheel.read_bytes()
-    script = Path(sys.executable).parent / "pyodide-auditwheel"
-    process = subprocess.Popen([str(script), "repair", str(wheel), "--libdir", str(geos_libdir)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    while process.poll() is None and not _temp_fd_in(process.pid, wheel.parent):
-        pass
-    if process.poll() is None:
-        process.terminate()
-    process.wait()
-    assert process.returncode in (0, 128 + signal.SIGTERM)
-    if process.returncode != 0:
-        assert wheel.read_bytes() == original
-    assert sorted(p.name for p in wheel.parent.iterdir()) == [wheel.name]
+    for _attempt in range(5):
+        process = _start_repair(wheel, geos_libdir, io_path)
+        sent = _signal_mid_write(process, wheel.parent, signal.SIGTERM)
+        process.wait()
+        assert sorted(p.name for p in wheel.parent.iterdir()) == [wheel.name]
+        if sent and process.returncode == 128 + signal.SIGTERM:
+            assert wheel.read_bytes() == original
+            return
+        # Finished first (or between the check and the signal): the repaired wheel replaced
+        # the input; start again from the original.
+        wheel.write_bytes(original)
+    pytest.fail("SIGTERM never arrived while the archive was being written")
 
 
 def _repair_with_stderr_on_a_terminal(wheel: Path, libdir: Path, out: Path, delay: str | None) -> tuple[int, bytes]:

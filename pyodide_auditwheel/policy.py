@@ -24,7 +24,7 @@ from .analysis import Analysis, ModuleReport, analyze_tree
 from .dylink import read_head
 from .errors import AuditwheelError
 from .runtimes import RuntimeOffer, load_offer
-from .wasm import Interface, read_interface_prefix
+from .wasm import Import, read_interface_prefix
 from .wheel import InputTree, WheelName, open_input_file
 
 FindingKind = Literal[
@@ -102,12 +102,23 @@ def python_tags_fit(tags: Iterable[Tag], abi: Abi) -> bool:
     return any(Tag(tag.interpreter, tag.abi, platform) in supported for tag in tags)
 
 
+@dataclass(frozen=True)
+class _Linkage:
+    """What the audit needs of one module: its imports, exports and weak imports."""
+
+    imports: tuple[Import, ...]
+    exports: frozenset[str]
+    weak: frozenset[str]
+
+
 class _Interfaces:
-    """Each module's interface, read once (a library in many closures is read once)."""
+    """Reads modules' imports and exports.  Only the exports of libraries are kept (they are
+    asked for once per module that needs them); a module's imports are read when it is
+    checked and dropped after, so memory does not grow with the wheel."""
 
     def __init__(self, tree: InputTree) -> None:
         self.tree = tree
-        self._cache: dict[str, tuple[Interface, frozenset[str], frozenset[str]]] = {}
+        self._exports: dict[str, frozenset[str]] = {}
 
     def _reader(self, module: ModuleReport) -> Callable[[int], bytes]:
         if module.origin == "wheel":
@@ -119,16 +130,16 @@ class _Interfaces:
 
         return read_file
 
-    def get(self, module: ModuleReport) -> tuple[Interface, frozenset[str], frozenset[str]]:
-        """(interface, exported names, names of weak imports)."""
-        cached = self._cache.get(module.path)
-        if cached is None:
-            what = f"module {module.path}"
-            interface, prefix = read_interface_prefix(self._reader(module), what)
-            weak = frozenset(field for _mod, field, flags in read_head(prefix, what).dylink.import_info if flags & WEAK)
-            cached = (interface, frozenset(export.name for export in interface.exports), weak)
-            self._cache[module.path] = cached
-        return cached
+    def linkage(self, module: ModuleReport) -> _Linkage:
+        what = f"module {module.path}"
+        interface, prefix = read_interface_prefix(self._reader(module), what)
+        weak = frozenset(field for _mod, field, flags in read_head(prefix, what).dylink.import_info if flags & WEAK)
+        exports = self._exports.setdefault(module.path, frozenset(export.name for export in interface.exports))
+        return _Linkage(interface.imports, exports, weak)
+
+    def exports(self, library: ModuleReport) -> frozenset[str]:
+        cached = self._exports.get(library.path)
+        return cached if cached is not None else self.linkage(library).exports
 
 
 class Auditor:
@@ -157,14 +168,15 @@ class Auditor:
         return order
 
     def check_module(self, module: ModuleReport) -> Iterable[Finding]:
-        interface, own_exports, weak = self.interfaces.get(module)
+        linkage = self.interfaces.linkage(module)
+        own_exports, weak = linkage.exports, linkage.weak
         libraries = self.closure(module)
-        library_exports = [(library, self.interfaces.get(library)[1]) for library in libraries]
+        library_exports = [self.interfaces.exports(library) for library in libraries]
         where = "" if not libraries else ", nor by " + ", ".join(posixpath.basename(lib.path) for lib in libraries)
         unread = [dep for lib in (module, *libraries) for dep in lib.dependencies if dep.status in ("missing", "excluded")]
         if unread:
             where += " (perhaps in the " + ", ".join(f"{dep.status} {dep.name}" for dep in unread) + ")"
-        for entry in interface.imports:
+        for entry in linkage.imports:
             name = entry.field
             if entry.module not in PROXIED_MODULES and entry.module not in GOT_MODULES:
                 yield Finding(
@@ -175,7 +187,7 @@ class Auditor:
             self.symbols_checked += 1
             if name in weak or self.offer.provides(name) or name in own_exports:
                 continue
-            if any(name in exports for _library, exports in library_exports):
+            if any(name in exports for exports in library_exports):
                 continue
             if entry.module in GOT_MODULES:
                 when = f"fails at load: bad export type for '{name}': undefined"
@@ -245,6 +257,9 @@ def audit_tree(
     if check_symbols:
         for module in analysis.modules:
             findings += auditor.check_module(module)
+    # The wheel's own findings first, then module by module (stable: each module's in the
+    # order of the checks).
+    findings.sort(key=lambda finding: (finding.module is not None, finding.module or ""))
     return AuditReport(tree.display, abi, platform, offer, analysis, tuple(findings), auditor.symbols_checked, check_symbols)
 
 
