@@ -285,7 +285,7 @@ class _progress:
             return None
         from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-        bar = Progress(TextColumn(self.wheel.name), BarColumn(), DownloadColumn(), console=console, transient=True)
+        bar = Progress(TextColumn(visible(self.wheel.name), markup=False), BarColumn(), DownloadColumn(), console=console, transient=True)
         task = bar.add_task("repair", total=total)
         shown_after = time.monotonic() + delay
         pending = 0
