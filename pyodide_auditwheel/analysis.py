@@ -55,6 +55,7 @@ class Analysis:
     wheel: WheelName | None
     abi: Abi
     modules: tuple[ModuleReport, ...]
+    # What -v shows: files passed over and why, where missing libraries were looked for.
     notes: tuple[str, ...] = ()
 
     def dependencies_with(self, status: Status) -> dict[str, list[str]]:
@@ -187,6 +188,12 @@ def _needs(head: ModuleHead) -> Needs:
     return head.dylink.needed, head.dylink.runtime_paths
 
 
+def _where_searched(name: str, dirs: Sequence[str], search: LibrarySearch) -> str:
+    in_wheel = ", ".join(f"{d}/" if d else "(the wheel's root)" for d in dict.fromkeys(dirs)) or "nowhere in the wheel"
+    libdirs = ", ".join(str(d) for d in search.search_path()) or "no --libdir"
+    return f"{name}: missing; looked for in the wheel at {in_wheel} and in {libdirs}"
+
+
 def _module_needs(tree: InputTree, path: str, assets: list[str]) -> Needs | None:
     """A module's needs; None for a ``.wasm`` file that is not a side module (an asset the
     runtime never loads as a library), which is noted in ``assets``."""
@@ -211,6 +218,8 @@ def analyze_tree(
     # A library reached under two names (libfoo.so -> libfoo.so.1 in a sysroot) is one file:
     # every name maps to the path it was first found by, so it is vendored, and loaded, once.
     first_found: dict[Path, Path] = {}
+    # For -v: where each missing library was looked for.
+    searched: dict[str, str] = {}
 
     def report(path: str, origin: Origin, needs: Needs) -> None:
         needed, runtime_paths = needs
@@ -227,6 +236,8 @@ def analyze_tree(
                     first_found[real] = found[0]
                     pending.append(found)
                 dependency = replace(dependency, location=str(first_found[real]))
+            elif dependency.status == "missing" and name not in searched:
+                searched[name] = _where_searched(name, dirs, search)
             dependencies.append(dependency)
         reports.append(ModuleReport(path, origin, needed, runtime_paths, tuple(dependencies)))
 
@@ -239,4 +250,5 @@ def analyze_tree(
     while pending:
         library_path, head = pending.pop(0)
         report(str(library_path), "libdir", _needs(head))
-    return Analysis(tree.display, tree.kind, tree.wheel, abi, tuple(reports), (*assets, *search.skipped))
+    notes = (*assets, *search.skipped, *searched.values())
+    return Analysis(tree.display, tree.kind, tree.wheel, abi, tuple(reports), notes)

@@ -48,6 +48,8 @@ class RepairResult:
     stripped_bytes: int = 0
     record_problems: tuple[str, ...] = ()
     platform: str | None = None
+    # The analysis's notes (``-v``): files passed over, where missing libraries were looked for.
+    notes: tuple[str, ...] = ()
 
 
 def repair(
@@ -88,7 +90,7 @@ def repair(
             analysis, retag = _retag(tree, search, exclude, platform)
         plan = make_plan(analysis, options or RepairOptions(), retag, tree.files())
         if dry_run:
-            return RepairResult(source_path, None, plan, not plan.is_noop, platform=platform)
+            return RepairResult(source_path, None, plan, not plan.is_noop, platform=platform, notes=analysis.notes)
         name = retag.filename if retag is not None else source_path.name
         output = Path(output_dir) / name if output_dir is not None else source_path.with_name(name)
         rewriter = WheelRewriter(
@@ -96,7 +98,8 @@ def repair(
         )
         outcome = rewriter.write(output)
         return RepairResult(
-            source_path, outcome.output, plan, outcome.changed, outcome.stripped_bytes, outcome.record_problems, platform
+            source_path, outcome.output, plan, outcome.changed, outcome.stripped_bytes, outcome.record_problems, platform,
+            analysis.notes,
         )
     finally:
         tree.close()

@@ -40,25 +40,31 @@ def atomic_output(target: Path, mode: int, *, durable: bool) -> Iterator[BinaryI
     a power cut cannot leave an empty file where a user's file was.
     """
     # SIGTERM becomes an exception from before the file exists until after the rename, so
-    # that the cleanup below runs whenever it arrives.
-    with _terminate_as_exception():
+    # that the cleanup below runs whenever it arrives; while a name is being made and
+    # remembered it waits, so that no name is made that the cleanup does not know of.
+    with _terminate_as_exception() as termination:
         directory = target.parent
-        fd = _anonymous_file(directory)
         temp: Path | None = None
-        if fd is None:
-            fd, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
-            temp = Path(temp_name)
+        handle: BinaryIO | None = None
         try:
-            with os.fdopen(fd, "w+b") as handle:
+            with termination.deferred():
+                fd = _anonymous_file(directory)
+                if fd is None:
+                    fd, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+                    temp = Path(temp_name)
+                handle = os.fdopen(fd, "w+b")
+            with handle:
                 yield handle
                 handle.flush()
                 if durable:
                     os.fsync(handle.fileno())
                 os.fchmod(handle.fileno(), mode)
                 if temp is None:
-                    temp = _give_name(handle.fileno(), directory, target.name)
-            os.replace(temp, target)
-            temp = None
+                    with termination.deferred():
+                        temp = _give_name(handle.fileno(), directory, target.name)
+            with termination.deferred():
+                os.replace(temp, target)
+                temp = None
             if durable:
                 _fsync_directory(directory)
         finally:
@@ -143,19 +149,40 @@ def remove_directories(created: list[Path]) -> None:
             directory.rmdir()
 
 
-@contextlib.contextmanager
-def _terminate_as_exception() -> Iterator[None]:
-    """Turn SIGTERM into SystemExit while writing, so that the cleanup above runs."""
+class _Termination:
+    """SIGTERM as SystemExit, or, inside :meth:`deferred`, as soon as the block ends."""
 
-    def handler(signum: int, frame: FrameType | None) -> None:
+    def __init__(self) -> None:
+        self.deferring = False
+        self.pending: int | None = None
+
+    def handler(self, signum: int, frame: FrameType | None) -> None:
+        if self.deferring:
+            self.pending = signum
+            return
         raise SystemExit(128 + signum)
 
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
+            if self.pending is not None:
+                raise SystemExit(128 + self.pending)
+
+
+@contextlib.contextmanager
+def _terminate_as_exception() -> Iterator[_Termination]:
+    """Turn SIGTERM into SystemExit while writing, so that the cleanup above runs."""
+    termination = _Termination()
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        previous = signal.signal(signal.SIGTERM, termination.handler)
     except ValueError:  # not in the main thread
-        yield
+        yield termination
         return
     try:
-        yield
+        yield termination
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -41,8 +41,10 @@ from .report import (
     document,
     envelope,
     error_line,
+    inert,
     render_analysis,
     render_audit,
+    render_notes,
     render_repair,
     repair_json,
     visible,
@@ -72,8 +74,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 
 
 def _stdout() -> Console:
-    """Tables for people; when piped (CI logs), wide enough that names are not folded."""
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 240)
+    """Tables for people; when piped (CI logs), wide enough that names are not folded, unless
+    COLUMNS says how wide."""
+    return Console(highlight=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 240)
 
 
 def _stderr() -> Console:
@@ -89,19 +92,52 @@ def _fail(error: Exception, code: int = EXIT_BAD_INPUT) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _version(value: bool) -> None:
+def _version(ctx: typer.Context, value: bool) -> None:
     if value:
+        _note_if_name_shared(ctx)
         typer.echo(f"pyodide-auditwheel {__version__}")
         raise typer.Exit(0)
 
 
+def _note_if_name_shared(ctx: typer.Context) -> None:
+    """Say who answers when run as `pyodide auditwheel` (mounted by pyodide-cli) while
+    another distribution registers that name too."""
+    others = other_auditwheel_plugins() if ctx.parent is not None else []
+    if others:
+        _stderr().print(inert(
+            f"note: pyodide-auditwheel {__version__} is answering; {', '.join(others)} also registers "
+            "`pyodide auditwheel`, and which one answers depends on install order: run `pyodide-auditwheel` "
+            "to always get this one."
+        ), style="yellow")
+
+
 @app.callback()
 def main(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the tool's name and version.")
     ] = False,
 ) -> None:
     """Show, audit and repair the shared-library and symbol needs of Emscripten/Pyodide wheels."""
+    _note_if_name_shared(ctx)
+
+
+def other_auditwheel_plugins() -> list[str]:
+    """Other distributions registering ``auditwheel`` under pyodide-cli's ``pyodide.cli``
+    entry points (auditwheel-emscripten, which pyodide-build depends on): pyodide-cli keeps
+    whichever it loads last, without a word."""
+    from importlib.metadata import entry_points
+
+    others = []
+    for entry in entry_points(group="pyodide.cli", name="auditwheel"):
+        if entry.value.split(".", 1)[0].split(":", 1)[0] == __package__:
+            continue
+        dist = getattr(entry, "dist", None)
+        others.append(f"{dist.metadata['Name']} {dist.version}" if dist is not None else entry.value)
+    return sorted(set(others))
+
+
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Explain resolution: files passed over and why, where missing libraries were looked for.")]
 
 
 PlatOption = Annotated[
@@ -118,6 +154,7 @@ def show(
     with_runtime_paths: Annotated[bool, typer.Option("--with-runtime-paths", "-r", help="Show each module's RUNTIME_PATH.")] = False,
     list_all: Annotated[bool, typer.Option("--all", "-a", help="Also list the modules that need no shared library.")] = False,
     as_json: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Show what each module needs and whether it is included, found, excluded or missing."""
     console = _stdout()
@@ -141,6 +178,8 @@ def show(
             documents.append(analysis_json(analysis, report))
         else:
             render_analysis(console, analysis, with_runtime_paths, list_all, report)
+            if verbose:
+                render_notes(console, analysis.notes)
     if as_json:
         sys.stdout.write(json.dumps(document(documents), indent=2) + "\n")
     raise typer.Exit(worst)
@@ -153,6 +192,7 @@ def audit(
     exclude: ExcludeOption = [],  # noqa: B006
     plat: PlatOption = None,
     as_json: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Say whether each input will load on its runtime: tags, libraries and every import.
 
@@ -184,6 +224,8 @@ def audit(
             documents.append(audit_json(report))
         else:
             render_audit(console, report)
+            if verbose:
+                render_notes(console, report.analysis.notes)
     if as_json:
         sys.stdout.write(json.dumps(document(documents), indent=2) + "\n")
     raise typer.Exit(worst)
@@ -208,6 +250,7 @@ def repair(
         typer.Option("--plat", help="Write the wheel under this platform tag of its own ABI (e.g. pyemscripten_2025_0_wasm32 for PyPI); refused unless the audit passes."),
     ] = None,
     as_json: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Vendor missing libraries into the wheel and patch its modules so every runtime finds them."""
     from .plan import RepairOptions
@@ -247,6 +290,8 @@ def repair(
             results.append(repair_json(result))
         else:
             render_repair(console, result, dry_run)
+            if verbose:
+                render_notes(console, result.notes)
     if as_json:
         sys.stdout.write(json.dumps(envelope("results", results), indent=2) + "\n")
     raise typer.Exit(worst)

@@ -75,16 +75,21 @@ class LibrarySearch:
         return result
 
     def _side_module_head(self, candidate: Path) -> ModuleHead | None:
+        """The candidate's dylink head; None, noting why in ``skipped`` when a file of that
+        name exists (``-v`` shows the notes), when it cannot be the library."""
         try:
             if not candidate.is_file():
+                if candidate.exists():
+                    kind = "a directory" if candidate.is_dir() else "not a regular file"
+                    self.skipped.append(f"{candidate}: passed over, {kind}")
                 return None
             with open(candidate, "rb") as handle:
                 return read_module_head(lambda size: _prefix(handle, size), f"library {candidate}")
         except WasmError as error:
-            self.skipped.append(f"{candidate}: {error}")
+            self.skipped.append(f"{candidate}: passed over, {error}")
             return None
         except OSError as error:
-            self.skipped.append(f"{candidate}: {error.strerror or error}")
+            self.skipped.append(f"{candidate}: passed over, {error.strerror or error}")
             return None
 
 

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .analysis import Analysis, ModuleReport
+from .analysis import Analysis, Dependency, ModuleReport
 
 if TYPE_CHECKING:
     from .api import RepairResult
@@ -97,23 +97,17 @@ def render_analysis(
 ) -> None:
     """One row per needed library.  Modules that need nothing are counted, not listed, unless
     ``list_all``: in a large wheel they are most of the table and none of the news (rendering
-    them also costs more than the whole analysis)."""
+    them also costs more than the whole analysis).  A table whose names would not fit the
+    terminal becomes a list, so a name is never cut across lines."""
     title = Text.assemble(inert(analysis.input), (f" ({analysis.kind}, ABI {analysis.abi.name})", "dim"))
     shown = [m for m in analysis.modules if list_all or m.dependencies or (with_runtime_paths and m.runtime_paths)]
     quiet = len(analysis.modules) - len(shown)
     if shown:
-        table = Table(title=title, title_justify="left", show_lines=False)
-        table.add_column("module", overflow="fold")
-        table.add_column("needs", overflow="fold")
-        table.add_column("status")
-        table.add_column("where", overflow="fold")
-        if with_runtime_paths:
-            table.add_column("RUNTIME_PATH", overflow="fold")
-        for module in shown:
-            _add_module_rows(table, module, with_runtime_paths)
-        console.print(table)
+        rows = [row for module in shown for row in _module_rows(module, with_runtime_paths)]
+        headers = ["module", "needs", "status", "where", *(["RUNTIME_PATH"] if with_runtime_paths else [])]
+        print_table(console, title, headers, rows)
     else:
-        console.print(title)
+        console.print(title, soft_wrap=True)
     if quiet:
         console.print(f"{quiet} module(s) need no shared library (--all lists them)", style="dim")
     missing = analysis.missing
@@ -125,19 +119,65 @@ def render_analysis(
         _render_verdict(console, audit)
 
 
-def _add_module_rows(table: Table, module: ModuleReport, with_runtime_paths: bool) -> None:
+def _where(dep: Dependency) -> str:
+    if dep.status == "missing" and dep.location:
+        return f"{dep.location} is in the wheel but not on the runtime's search path"
+    return dep.location or ""
+
+
+def _module_rows(module: ModuleReport, with_runtime_paths: bool) -> list[list[Text]]:
     label = inert(module.path) if module.origin == "wheel" else Text.assemble(inert(module.path), (" (from libdir)", "dim"))
-    rpath = inert_lines(module.runtime_paths)
+    extra = [inert_lines(module.runtime_paths)] if with_runtime_paths else []
     if not module.dependencies:
-        table.add_row(label, Text("-", "dim"), Text("no needs", "dim"), "", *([rpath] if with_runtime_paths else []))
-    for index, dep in enumerate(module.dependencies):
-        where = inert(dep.location or "")
-        if dep.status == "missing" and dep.location:
-            where = inert(f"{dep.location} is in the wheel but not on the runtime's search path")
-        cells: list[Text | str] = [label if index == 0 else "", inert(dep.name), Text(dep.status, STATUS_STYLE[dep.status]), where]
-        if with_runtime_paths:
-            cells.append(rpath if index == 0 else "")
-        table.add_row(*cells)
+        return [[label, Text("-", "dim"), Text("no needs", "dim"), Text(""), *extra]]
+    return [
+        [label if index == 0 else Text(""), inert(dep.name), Text(dep.status, STATUS_STYLE[dep.status]), inert(_where(dep)),
+         *(extra if index == 0 else [Text("")] * len(extra))]
+        for index, dep in enumerate(module.dependencies)
+    ]
+
+
+def _table_width(headers: list[str], rows: list[list[Text]]) -> int:
+    """The width of the table with no cell wrapped: widest line per column, plus borders and
+    padding (three characters a column, one more for the last border)."""
+    widths = [len(header) for header in headers]
+    for row in rows:
+        for column, cell in enumerate(row):
+            widths[column] = max(widths[column], *(len(line) for line in cell.plain.split("\n")))
+    return sum(widths) + 3 * len(widths) + 1
+
+
+def print_table(console: Console, title: Text, headers: list[str], rows: list[list[Text]]) -> None:
+    """A table when it fits the terminal unwrapped, else a list (the first column's cell on a
+    line of its own, the others indented under it, a cell of several lines a line each):
+    names are never cut across lines."""
+    if max(_table_width(headers, rows), len(title)) <= console.width:
+        table = Table(title=title, title_justify="left")
+        for header in headers:
+            table.add_column(header, no_wrap=True)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        return
+    lines = [title]
+    for first, *rest in rows:
+        if first.plain:
+            heading = first.copy()
+            heading.stylize("bold")
+            lines.append(heading)
+        short = [cell for cell in rest if cell.plain and "\n" not in cell.plain]
+        if short:
+            lines.append(Text.assemble("  ", Text("  ").join(short)))
+        lines += [Text.assemble("    ", line) for cell in rest if "\n" in cell.plain for line in cell.split()]
+    # soft_wrap: no line break is put into a name; a terminal narrower than a name shows it
+    # folded, but it is one line for a log, a copy or a grep.
+    console.print(Text("\n").join(lines), soft_wrap=True)
+
+
+def render_notes(console: Console, notes: Iterable[str]) -> None:
+    """``-v``: how resolution went (files passed over and why, where libraries were looked for)."""
+    for note in notes:
+        console.print(Text.assemble(("note: ", "dim"), inert(note)), soft_wrap=True)
 
 
 # --- audit -----------------------------------------------------------------------------------
@@ -179,7 +219,7 @@ def render_audit(console: Console, report: AuditReport) -> None:
             module = finding.module
             lines.append(Text.assemble("  ", inert(module) if module is not None else Text("(the wheel)", "dim")))
         lines.append(Text.assemble("    ", inert(finding.subject, "bold red"), ": ", inert(finding.reason)))
-    console.print(Text("\n").join(lines))
+    console.print(Text("\n").join(lines), soft_wrap=True)
     if report.abi is not None:
         console.print(inert(f"{report.symbols_checked} import(s) checked against Pyodide {report.runtime.pyodide if report.runtime else '?'}"), style="dim")
     _render_verdict(console, report)
@@ -214,26 +254,33 @@ def render_repair(console: Console, result: RepairResult, dry_run: bool) -> None
     plan = result.plan
     if plan.is_noop and result.platform is None:
         copied = "" if dry_run or result.output == result.input else f"; copied to {result.output}"
-        console.print(inert(f"{result.input}: already self-contained, nothing to change{copied}"))
+        console.print(inert(f"{result.input}: already self-contained, nothing to change{copied}"), style="bold green", soft_wrap=True)
         return
     verb = "would vendor" if dry_run else "vendored"
     title = Text.assemble(inert(f"{result.input} → {result.output or '(dry run)'}"), (f" (ABI {plan.abi.name})", "dim"))
-    table = Table(title=title, title_justify="left")
-    table.add_column("action")
-    table.add_column("what", overflow="fold")
-    table.add_column("detail", overflow="fold")
-    for lib in plan.vendored:
-        table.add_row(verb, inert(lib.dest), inert(lib.source))
+    rows: list[list[Text]] = [[inert(lib.dest), Text(verb), inert(lib.source)] for lib in plan.vendored]
     for patch in plan.patches.values():
         details = [f"NEEDED {old} → {new}" for old, new in patch.renames.items()]
         details += [f"RUNTIME_PATH += {entry}" for entry in patch.added_runtime_paths]
         if patch.strip:
             details.append("strip debug sections")
-        table.add_row("would patch" if dry_run else "patched", inert(patch.path), inert_lines(details))
+        rows.append([inert(patch.path), Text("would patch" if dry_run else "patched"), inert_lines(details)])
     if result.platform is not None:
-        table.add_row("would retag" if dry_run else "retagged", inert(result.platform), "file name and WHEEL Tag lines")
-    console.print(table)
+        rows.append([inert(result.platform), Text("would retag" if dry_run else "retagged"), Text("file name and WHEEL Tag lines")])
+    print_table(console, title, ["what", "action", "detail"], rows)
     if result.stripped_bytes:
         console.print(f"stripping saved {result.stripped_bytes} bytes")
     for problem in result.record_problems:
         console.print(Text.assemble(("warning:", "yellow"), " ", inert(problem), " (--allow-bad-record)"))
+    console.print(inert(repair_summary(result, dry_run)), style="bold green", soft_wrap=True)
+
+
+def repair_summary(result: RepairResult, dry_run: bool) -> str:
+    """The one line a repair ends with, as ``show`` ends with its count."""
+    plan = result.plan
+    libraries = f"{len(plan.vendored)} librar{'y' if len(plan.vendored) == 1 else 'ies'}"
+    done = [f"{'would vendor' if dry_run else 'vendored'} {libraries}", f"{'would patch' if dry_run else 'patched'} {len(plan.patches)} module(s)"]
+    if result.platform is not None:
+        done.append(f"{'would retag' if dry_run else 'retagged'} {result.platform}")
+    where = "" if dry_run or result.output is None else f" → {result.output}"
+    return f"{result.input}{where}: {', '.join(done)}"

@@ -238,3 +238,33 @@ def test_portable_paths_give_the_same_wheel(fixture_libs: wheelbuilder.FixtureLi
     portable = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "portable").output
     assert calls == {"copy_file_range": 0, "O_TMPFILE": 0}
     assert fast is not None and portable is not None and fast.read_bytes() == portable.read_bytes()
+
+
+@pytest.mark.parametrize("io_path", ["linux", "portable"])
+def test_sigterm_while_the_temporary_name_is_made_leaves_nothing(io_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window the SIGTERM test once hit on the portable path: the signal arrives just as
+    the temporary file gets its name, before the cleanup knows the name."""
+    import signal
+    import tempfile
+
+    from pyodide_auditwheel import atomic
+
+    if io_path == "portable":
+        monkeypatch.setenv(atomic.PORTABLE_IO_ENV, "1")
+    real_mkstemp, real_give_name = tempfile.mkstemp, atomic._give_name
+
+    def signalled(make):  # type: ignore[no-untyped-def]
+        def made_then_signalled(*args, **kwargs):  # type: ignore[no-untyped-def]
+            made = make(*args, **kwargs)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return made
+
+        return made_then_signalled
+
+    monkeypatch.setattr(tempfile, "mkstemp", signalled(real_mkstemp))
+    monkeypatch.setattr(atomic, "_give_name", signalled(real_give_name))
+    target = tmp_path / "out.whl"
+    with pytest.raises(SystemExit) as stopped, atomic.atomic_output(target, 0o644, durable=False) as handle:
+        handle.write(b"data")
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert list(tmp_path.iterdir()) == []

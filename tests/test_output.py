@@ -1,0 +1,86 @@
+"""Output people can read (issue 11): names are never cut across lines, whatever the width;
+`repair` ends with a summary line; `-v` explains resolution; `--version` names the tool."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import wheelbuilder
+from clirun import cli
+from jsonschemas import validate
+
+import pyodide_auditwheel as paw
+
+DEEP = "pkg/very/deeply/nested/subpackage/with/a/long/path/_speedups.cpython-313-wasm32-emscripten.so"
+
+
+def narrow(*args: str, columns: int) -> tuple[int, str]:
+    result = cli(*args, env={**os.environ, "COLUMNS": str(columns)})
+    return result.returncode, result.stdout
+
+
+@pytest.mark.parametrize("columns", [80, 120, 200])
+@pytest.mark.parametrize("command", ["show", "repair", "audit"])
+def test_names_are_never_cut(command: str, columns: int, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    libdir = tmp_path / "a" / "rather" / "long" / "library" / "directory" / "for" / "the" / "sysroot"
+    libdir.mkdir(parents=True)
+    for library in fixture_libs.libdir.iterdir():
+        (libdir / library.name).write_bytes(library.read_bytes())
+    wheel = wheelbuilder.write_wheel(tmp_path / "in", "pkg", "1.0", "cp313-cp313-pyodide_2025_0_wasm32", {DEEP: fixture_libs.ext.read_bytes()})
+    extra = ["-o", str(tmp_path / "out")] if command == "repair" else []
+    code, out = narrow(command, str(wheel), "--libdir", str(libdir), *extra, columns=columns)
+    assert code == 0, out
+    names = [str(wheel), DEEP, str(libdir / "libouter.so"), str(libdir / "libcounter.so")]
+    if command == "audit":
+        names = [str(wheel)]
+    for name in names:
+        assert any(name in line for line in out.splitlines()), f"{name} cut in:\n{out}"
+    # Only a line holding a name (which may be longer than the terminal) is longer than it.
+    longer = [*names, str(tmp_path / "out")]
+    assert all(len(line) <= columns or any(name in line for name in longer) for line in out.splitlines()), out
+
+
+def test_repair_ends_with_a_summary_line(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    result = cli("repair", str(wheel), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out"))
+    assert result.returncode == 0
+    last = result.stdout.strip().splitlines()[-1]
+    assert last == f"{wheel} → {tmp_path / 'out' / wheel.name}: vendored 2 libraries, patched 3 module(s)"
+    dry = cli("repair", str(wheel), "--libdir", str(fixture_libs.libdir), "--dry-run")
+    assert dry.stdout.strip().splitlines()[-1] == f"{wheel}: would vendor 2 libraries, would patch 3 module(s)"
+    again = cli("repair", str(tmp_path / "out" / wheel.name))
+    assert again.stdout.strip().endswith("already self-contained, nothing to change")
+
+
+def test_repair_json_has_the_envelope_and_schema(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    result = cli("repair", str(wheel), str(tmp_path / "absent.whl"), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out"), "--json")
+    data = json.loads(result.stdout)
+    validate(data, "repair")
+    assert (data["tool"], data["version"], data["schema_version"]) == ("pyodide-auditwheel", paw.__version__, 1)
+    assert [entry.get("changed") for entry in data["results"]] == [True, None]
+
+
+def test_verbose_explains_resolution(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    libdir = tmp_path / "libdir"
+    libdir.mkdir()
+    (libdir / "libouter.so").write_bytes(b"\x7fELF" + b"\0" * 60)  # a host library of that name
+    (libdir / "libcounter.so").mkdir()  # a directory of that name
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    quiet = cli("show", str(wheel), "--libdir", str(libdir))
+    assert quiet.returncode == 1 and "passed over" not in quiet.stdout
+    verbose = cli("show", str(wheel), "--libdir", str(libdir), "-v")
+    out = " ".join(verbose.stdout.split())
+    assert f"note: {libdir / 'libouter.so'}: passed over, not a wasm module" in out
+    assert "libouter.so: missing; looked for in the wheel at (the wheel's root)" in out and str(libdir) in out
+    repaired = cli("repair", str(wheel), "--libdir", str(libdir), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out"), "-v")
+    assert repaired.returncode == 0
+    assert f"{libdir / 'libcounter.so'}: passed over, a directory" in " ".join(repaired.stdout.split())
+
+
+def test_version_names_the_tool() -> None:
+    for result in (cli("--version"),):
+        assert result.returncode == 0 and result.stdout == f"pyodide-auditwheel {paw.__version__}\n"
