@@ -88,10 +88,13 @@ def repair(
             analysis, retag = analyze_tree(tree, search, exclude), None
         else:
             analysis, retag = _retag(tree, search, exclude, platform)
-        plan = make_plan(analysis, options or RepairOptions(), retag, tree.files())
+        options = options or RepairOptions()
+        plan = make_plan(analysis, options, retag, tree.files())
+        name = retag.filename if retag is not None else source_path.name
+        if options.sbom:
+            plan = _with_sbom(plan, tree, name)
         if dry_run:
             return RepairResult(source_path, None, plan, not plan.is_noop, platform=platform, notes=analysis.notes)
-        name = retag.filename if retag is not None else source_path.name
         output = Path(output_dir) / name if output_dir is not None else source_path.with_name(name)
         rewriter = WheelRewriter(
             tree, plan, verify_record=verify_record, allow_bad_record=allow_bad_record, progress=progress
@@ -103,6 +106,22 @@ def repair(
         )
     finally:
         tree.close()
+
+
+def _with_sbom(plan: RepairPlan, tree: WheelArchive, filename: str) -> RepairPlan:
+    """The plan with the SBOM the repaired wheel carries, when the repair vendors libraries
+    (or retags a wheel whose SBOM names its file)."""
+    from dataclasses import replace
+
+    from .plan import SbomPlan
+    from .sbom import sbom_path
+
+    path = sbom_path(tree.record().path.rsplit("/", 1)[0])
+    exists = path in tree.zip.by_name
+    if tree.wheel is None or not (plan.vendored or (plan.retag is not None and exists)):
+        return plan
+    previous = tree.read(path) if exists else None
+    return replace(plan, sbom=SbomPlan(path, exists, tree.wheel.dist, tree.wheel.version, filename, previous))
 
 
 def _retag(tree: WheelArchive, libdirs: Sequence[Path], exclude: Sequence[str], platform: str) -> tuple[Analysis, Retag | None]:

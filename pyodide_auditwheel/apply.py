@@ -26,7 +26,7 @@ from .libsearch import library_chunks
 from .plan import ModulePatch, RepairPlan, VendoredLibrary
 from .strip import strip_debug
 from .wasm import HEADER
-from .wheel import RECORD_CHUNK, Record, RecordRow, WheelArchive, insert_before_dist_info, record_hash
+from .wheel import RECORD_CHUNK, Record, RecordRow, WheelArchive, digest_of, insert_before_dist_info, record_hash
 from .zipio import DIGEST_MASK, Deflated, Deflater, Member, ZipReader, ZipWriter, dos_datetime, names_digest
 
 if TYPE_CHECKING:
@@ -262,7 +262,8 @@ class WheelRewriter:
         added: list[RecordRow] = []
         record_path = self.record.path
 
-        retag = self.plan.retag
+        plan = self.plan
+        rewritten_metadata = set(plan.rewritten_metadata_paths)
 
         def special(name: str) -> bool:
             # Patched members, RECORD, and the .dist-info files (vendored libraries go before
@@ -278,14 +279,16 @@ class WheelRewriter:
             patch = self.plan.patches.get(member.name)
             if patch is not None:
                 replaced[member.name] = self._write_patched(writer, member, patch, ahead.take(member.name))
-            elif retag is not None and member.name == retag.wheel_file:
-                written = writer.add_bytes(
-                    member.name, retag.wheel_text, mode=member.mode or 0o100644, date_time=(member.dos_time, member.dos_date)
-                )
+            elif member.name in rewritten_metadata:
+                data = self._metadata_content(member.name, added)
+                written = writer.add_bytes(member.name, data, mode=member.mode or 0o100644, date_time=(member.dos_time, member.dos_date))
                 replaced[member.name] = RecordRow(member.name, record_hash(written.sha256), str(written.size))
             else:
                 writer.copy_raw(self.reader, member)
             self.progress(member.compressed_size)
+        for path in plan.new_metadata_paths:
+            written = writer.add_bytes(path, self._metadata_content(path, added), mode=0o100644, date_time=created)
+            added.append(RecordRow(path, record_hash(written.sha256), str(written.size)))
         record_member = self.reader.by_name[self.record.path]
         self._spot_checks = writer.spot_checks
         writer.add_chunks(
@@ -293,6 +296,17 @@ class WheelRewriter:
             date_time=(record_member.dos_time, record_member.dos_date), size_hint=record_member.size * 2,
         )
         writer.close()
+
+    def _metadata_content(self, path: str, vendored_rows: list[RecordRow]) -> bytes:
+        """WHEEL retagged, or the SBOM, made from the vendored libraries' rows as written
+        (they come before every ``.dist-info`` file)."""
+        plan = self.plan
+        if plan.retag is not None and path == plan.retag.wheel_file:
+            return plan.retag.wheel_text
+        if plan.sbom is None or path != plan.sbom.path:
+            raise AuditwheelError(f"internal error: no content planned for {path}.")
+        written = {row.path: digest_of(row) for row in vendored_rows}
+        return plan.sbom.render([(lib.dest, written[lib.dest], lib.source.name, lib.sha256) for lib in plan.vendored])
 
     def _jobs_ahead(self) -> dict[str, Callable[[], Rewritten]]:
         """What can be compressed ahead, and in what order: the vendored libraries first (they
@@ -378,25 +392,35 @@ class WheelRewriter:
 
     def _verify(self, handle: BinaryIO) -> None:
         """Re-read what was written before it replaces anything: the central directory; the
-        member names (exactly the input's and the vendored libraries', compared by digest,
-        the libraries just before the ``.dist-info`` files and RECORD last); the local header
+        member names (exactly the input's, the vendored libraries' and new metadata files',
+        compared by digest, the libraries just before the ``.dist-info`` files, new metadata
+        files just before RECORD and RECORD last); the local header
         of every member whose header we composed and of the ends of every byte-for-byte run;
         RECORD against the member names; and the CRC of every member we compressed ourselves
         (copied ones keep their original, already-checked bytes)."""
         handle.seek(0)
         record_path = self.record.path
         vendored = [library.dest for library in self.plan.vendored]
-        compressed_here = {*self.plan.patches, *vendored, record_path}
+        new_metadata = list(self.plan.new_metadata_paths)
+        metadata = [*new_metadata, *self.plan.rewritten_metadata_paths]
+        compressed_here = {*self.plan.patches, *vendored, *metadata, record_path}
         written = ZipReader(
             handle, "the repaired wheel", index=lambda name: name in compressed_here or ".dist-info/" in name,
             spot_check=self._spot_checks.__contains__,
         )
-        expected_digest = (self.reader.names_digest + names_digest(vendored)) & DIGEST_MASK
-        as_expected = written.count == self.reader.count + len(vendored) and written.names_digest == expected_digest
+        added = [*vendored, *new_metadata]
+        expected_digest = (self.reader.names_digest + names_digest(added)) & DIGEST_MASK
+        as_expected = written.count == self.reader.count + len(added) and written.names_digest == expected_digest
         if as_expected and not self.plan.is_noop:
             first_info = min(member.index for name, member in written.by_name.items() if ".dist-info/" in name)
             placed = [written.by_name[dest].index for dest in vendored]
-            as_expected = written.by_name[record_path].index == written.count - 1 and placed == list(range(first_info - len(placed), first_info))
+            before_record = [written.by_name[path].index for path in new_metadata]
+            record_at = written.by_name[record_path].index
+            as_expected = (
+                record_at == written.count - 1
+                and placed == list(range(first_info - len(placed), first_info))
+                and before_record == list(range(record_at - len(before_record), record_at))
+            )
         if not as_expected:
             raise AuditwheelError("internal error: the repaired wheel does not hold the expected members in their places; nothing was written.")
         if self.plan.is_noop:

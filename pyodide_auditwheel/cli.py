@@ -242,6 +242,7 @@ def repair(
     no_mangle_all: Annotated[bool, typer.Option("--no-mangle-all", help="Keep every vendored library's name.")] = False,
     strip: Annotated[bool, typer.Option("--strip", help="Drop name and .debug_* sections from vendored libraries.")] = False,
     strip_wheel_modules: Annotated[bool, typer.Option("--strip-wheel-modules", help="Also strip the wheel's own modules.")] = False,
+    no_sbom: Annotated[bool, typer.Option("--no-sbom", help="Do not write the SBOM of vendored libraries (.dist-info/sboms/, PEP 770).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan, write nothing.")] = False,
     verify_record: Annotated[bool, typer.Option("--verify-record", help="Check every member against RECORD.")] = False,
     allow_bad_record: Annotated[bool, typer.Option("--allow-bad-record", help="Repair even when RECORD hashes do not match.")] = False,
@@ -257,7 +258,8 @@ def repair(
 
     console = _stdout()
     options = RepairOptions(
-        lib_sdir=lib_sdir, mangle=not no_mangle_all, no_mangle=tuple(no_mangle), strip=strip, strip_wheel_modules=strip_wheel_modules
+        lib_sdir=lib_sdir, mangle=not no_mangle_all, no_mangle=tuple(no_mangle), strip=strip, strip_wheel_modules=strip_wheel_modules,
+        sbom=not no_sbom,
     )
     results: list[dict[str, Any]] = []
     worst = 0

@@ -62,6 +62,7 @@ class RepairOptions:
     no_mangle: tuple[str, ...] = ()
     strip: bool = False
     strip_wheel_modules: bool = False
+    sbom: bool = True
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,25 @@ class Retag:
 
 
 @dataclass(frozen=True)
+class SbomPlan:
+    """The SBOM to write; its content waits for the digests of the libraries as written
+    (patched, so not the digests of their sources)."""
+
+    path: str
+    replaces: bool
+    dist: str
+    version: str
+    filename: str
+    previous: bytes | None
+
+    def render(self, libraries: list[tuple[str, str, str, str]]) -> bytes:
+        """(path in the wheel, its SHA-256, the source's file name, the source's SHA-256) each."""
+        from .sbom import build_sbom
+
+        return build_sbom(self.dist, self.version, self.filename, libraries, self.previous, self.path)
+
+
+@dataclass(frozen=True)
 class RepairPlan:
     wheel: str
     abi: Abi
@@ -83,10 +103,22 @@ class RepairPlan:
     patches: dict[str, ModulePatch] = field(default_factory=dict)
     excluded: dict[str, list[str]] = field(default_factory=dict)
     retag: Retag | None = None
+    sbom: SbomPlan | None = None
 
     @property
     def is_noop(self) -> bool:
         return not self.vendored and not self.patches and self.retag is None
+
+    @property
+    def new_metadata_paths(self) -> tuple[str, ...]:
+        """``.dist-info`` files the repair adds (placed just before RECORD)."""
+        return (self.sbom.path,) if self.sbom is not None and not self.sbom.replaces else ()
+
+    @property
+    def rewritten_metadata_paths(self) -> tuple[str, ...]:
+        """``.dist-info`` files the repair writes whole in place of the input's."""
+        paths = [self.retag.wheel_file] if self.retag is not None else []
+        return (*paths, *([self.sbom.path] if self.sbom is not None and self.sbom.replaces else []))
 
 
 def retagged(filename: str, wheel_file: str, wheel_text: bytes, platform: str) -> Retag | None:

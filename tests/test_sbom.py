@@ -1,0 +1,102 @@
+"""The SBOM a repair writes (PEP 770, CycloneDX): every vendored library with its path in the
+wheel and sha256, no machine paths, reproducible, kept across repairs, and optional."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+import wheelbuilder
+from clirun import cli
+from wheelcheck import check_wheel_valid
+
+import pyodide_auditwheel as paw
+from pyodide_auditwheel.plan import RepairOptions
+
+SBOM = "chainpkg-1.0.dist-info/sboms/pyodide-auditwheel.cdx.json"
+
+
+def sbom_of(wheel: Path) -> dict:  # type: ignore[type-arg]
+    return json.loads(check_wheel_valid(wheel)[SBOM])
+
+
+def test_sbom_names_every_vendored_library(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    result = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "out")
+    assert result.output is not None
+    contents = check_wheel_valid(result.output)
+    document = json.loads(contents[SBOM])
+    assert (document["bomFormat"], document["specVersion"]) == ("CycloneDX", "1.4")
+    assert document["metadata"]["component"]["purl"] == f"pkg:pypi/chainpkg@1.0?file_name={wheel.name}"
+    assert document["metadata"]["tools"] == [{"name": "pyodide-auditwheel", "version": paw.__version__}]
+    by_path = {c["bom-ref"]: c for c in document["components"]}
+    assert set(by_path) == {library.dest for library in result.plan.vendored}
+    for library in result.plan.vendored:
+        component = by_path[library.dest]
+        assert component["hashes"] == [{"alg": "SHA-256", "content": hashlib.sha256(contents[library.dest]).hexdigest()}]
+        properties = {p["name"]: p["value"] for p in component["properties"]}
+        assert properties == {
+            "pyodide-auditwheel:path": library.dest,
+            "pyodide-auditwheel:source-file-name": library.source.name,
+            "pyodide-auditwheel:source-sha256": hashlib.sha256(library.source.read_bytes()).hexdigest(),
+        }
+    assert str(tmp_path) not in contents[SBOM].decode() and "/" + fixture_libs.libdir.name not in contents[SBOM].decode()
+    assert document["dependencies"] == [{"ref": document["metadata"]["component"]["bom-ref"], "dependsOn": sorted(by_path)}]
+    # The SBOM sits among the metadata, just before RECORD.
+    with zipfile.ZipFile(result.output) as archive:
+        names = archive.namelist()
+    assert names[-2:] == [SBOM, "chainpkg-1.0.dist-info/RECORD"]
+
+
+def test_sbom_is_reproducible_and_idempotent(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    elsewhere = tmp_path / "elsewhere" / "lib"
+    shutil.copytree(fixture_libs.libdir, elsewhere)
+    first = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "one").output
+    second = paw.repair(wheel, [elsewhere], output_dir=tmp_path / "two").output
+    assert first is not None and second is not None
+    assert first.read_bytes() == second.read_bytes()  # the library's directory is not in the wheel
+    again = paw.repair(first, output_dir=tmp_path / "again")
+    assert not again.changed and (tmp_path / "again" / first.name).read_bytes() == first.read_bytes()
+
+
+def test_a_later_repair_keeps_the_earlier_components(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    """Repair once vendoring one library, then again vendoring the other: the SBOM lists
+    both; a retag rewrites it for the new file name."""
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    only_outer = tmp_path / "only-outer"
+    only_outer.mkdir()
+    shutil.copy(fixture_libs.outer, only_outer / "libouter.so")
+    first = paw.repair(wheel, [only_outer], exclude=["libcounter.so"], output_dir=tmp_path / "one").output
+    assert first is not None and [c["name"].split("-")[0] for c in sbom_of(first)["components"]] == ["libouter"]
+    second = paw.repair(first, [fixture_libs.libdir], output_dir=tmp_path / "two").output
+    assert second is not None
+    assert sorted(c["name"].split("-")[0] for c in sbom_of(second)["components"]) == ["libcounter", "libouter"]
+    retagged = paw.repair(second, platform="pyemscripten_2025_0_wasm32", output_dir=tmp_path / "three").output
+    assert retagged is not None
+    document = sbom_of(retagged)
+    assert document["metadata"]["component"]["purl"].endswith("file_name=chainpkg-1.0-cp313-cp313-pyemscripten_2025_0_wasm32.whl")
+    assert len(document["components"]) == 2
+
+
+def test_no_sbom(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    result = cli("repair", str(wheel), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out"), "--no-sbom")
+    assert result.returncode == 0
+    assert SBOM not in check_wheel_valid(tmp_path / "out" / wheel.name)
+    assert paw.repair(wheel, [fixture_libs.libdir], options=RepairOptions(sbom=False), dry_run=True).plan.sbom is None
+
+
+@pytest.mark.parametrize("content", [b"not json", b'{"components": 3}'])
+def test_a_foreign_sbom_of_that_name_is_one_sentence(content: bytes, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    files = {"chainpkg/_ext.so": fixture_libs.ext.read_bytes(), SBOM: content}
+    wheel = wheelbuilder.write_wheel(tmp_path / "in", "chainpkg", "1.0", "cp313-cp313-pyodide_2025_0_wasm32", files)
+    result = cli("repair", str(wheel), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert f"cannot update {SBOM}: it is not a CycloneDX document this tool wrote" in " ".join(result.stderr.split())
+    if content.startswith(b"{"):
+        assert "components is not a list of components" in result.stderr
