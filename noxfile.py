@@ -1,4 +1,4 @@
-"""Sessions: tests, lint, demo, bench, runtime_data."""
+"""Sessions: tests, lint, docs, demo, bench, runtime_data."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["tests", "lint"]
+nox.options.sessions = ["tests", "lint", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 RUNTIME_DIR = "tests/runtime"
 
@@ -33,6 +33,13 @@ def lint(session: nox.Session) -> None:
     session.install("-e", ".[lint]")
     session.run("ruff", "check", "pyodide_auditwheel", "tests", "noxfile.py")
     session.run("mypy", "--strict", "pyodide_auditwheel")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The docs site (Sphinx + MyST) into docs/_build/html; a warning is an error."""
+    session.install("-e", ".[docs]")
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html", *session.posargs)
 
 
 @nox.session

@@ -55,16 +55,31 @@ from .wheel import open_input
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+EXIT_MISSING = 1
+EXIT_BAD_INPUT = 2
+# What the exit codes and environment variables mean: shown by --help and in the docs' CLI
+# reference, both made from these.
+EXIT_CODES = {
+    0: "fine: nothing missing (show), it will load (audit), repaired or nothing to do (repair)",
+    EXIT_MISSING: "libraries missing (show, repair; repair then writes nothing), findings (audit)",
+    EXIT_BAD_INPUT: "an input or option cannot be used: one sentence on stderr, nothing written",
+}
+ENVIRONMENT = {
+    "PYODIDE_AUDITWHEEL_LIBDIR": "more library directories, searched after every --libdir (os.pathsep-separated)",
+    "SOURCE_DATE_EPOCH": "the time of members a repair adds (default: the newest time in the input wheel)",
+    "PYODIDE_AUDITWHEEL_PROGRESS_DELAY": "seconds a repair runs before its progress bar appears on a terminal (default 1)",
+    "COLUMNS": "the width of tables and lists when the output is not a terminal (default: wide enough for any name)",
+    "PYODIDE_AUDITWHEEL_PORTABLE_IO": "1: write without O_TMPFILE and copy_file_range, as on macOS (for tests)",
+}
+
 app = typer.Typer(
     name="auditwheel",
     help="Show, audit and repair the shared-library and symbol needs of Emscripten/Pyodide wheels.",
+    epilog="Exit codes: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()) + ".",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-EXIT_MISSING = 1
-EXIT_BAD_INPUT = 2
 
 # Paths are not checked by click (readable=False): our own checks say what is wrong in one
 # sentence, the same way for the command line and the Python API.
