@@ -1,4 +1,4 @@
-"""The main job on a demo: build wheels from C with ziglang, show, repair, load in Pyodide."""
+"""The main job on a demo: build wheels from C with ziglang, show, repair, audit, load in Pyodide."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def main() -> int:
         subprocess.run(["pyodide", "auditwheel", "repair", str(wheel), "--libdir", str(libs.libdir), "-o", str(OUT)], check=True)
         repaired = OUT / wheel.name
         subprocess.run(["pyodide", "auditwheel", "show", "-r", str(repaired)], check=True)
+        subprocess.run(["pyodide", "auditwheel", "audit", str(repaired)], check=True)
         result = run_in_pyodide(runtime, "import chainpkg; chainpkg.values()", repaired)
         print(f"{runtime}: chainpkg.values() -> {result.get('result') or result.get('error')}")
         if result.get("result") != "[1, 2, 3, 4]":
