@@ -134,11 +134,11 @@ def test_in_place_repair_is_atomic_under_injected_failures(io_path: str, shapely
 def _drop_one_copied_member(monkeypatch: pytest.MonkeyPatch) -> None:
     real = ZipWriter._append_central
 
-    def dropping(self: ZipWriter, *args):  # type: ignore[no-untyped-def]
+    def dropping(self: ZipWriter, *args, **kwargs):  # type: ignore[no-untyped-def]
         if self.count == 3 and not getattr(self, "dropped", False):  # one entry never reaches the directory
             self.dropped = True
             return None
-        return real(self, *args)
+        return real(self, *args, **kwargs)
 
     monkeypatch.setattr(ZipWriter, "_append_central", dropping)
 

@@ -1,0 +1,54 @@
+"""Zip archives as streams of members, with raw copy of compressed bytes.
+
+``zipfile`` cannot copy a member without decompressing and recompressing it, and it trusts the
+archive more than a tool that runs on anyone's wheels should.  The rooms: :mod:`.format` (the
+records and a member), :mod:`.names` (which names are safe; digests of lists of them),
+:mod:`.reader` (the checked central directory, local headers, data), :mod:`.deflate` (a
+member's stream, on one core or several) and :mod:`.writer` (raw copies and new members).
+"""
+
+from __future__ import annotations
+
+from ..atomic import portable_io
+from .deflate import DEFLATE_BLOCK, DEFLATE_WINDOW, Deflated, Deflater, deflate_block
+from .format import (
+    CENTRAL,
+    EOCD,
+    LOCAL,
+    ZIP64_EOCD_SIG,
+    ZIP64_LIMIT,
+    ZIP64_LOCATOR_SIG,
+    CentralEntry,
+    Member,
+    dos_datetime,
+)
+from .names import DIGEST_MASK, check_member_name, name_hash, names_digest
+from .reader import HEAD_READ_SLACK, MAX_COMMENT_SEARCH, ZipReader
+from .writer import Written, ZipWriter
+
+__all__ = [
+    "CENTRAL",
+    "DEFLATE_BLOCK",
+    "DEFLATE_WINDOW",
+    "DIGEST_MASK",
+    "EOCD",
+    "HEAD_READ_SLACK",
+    "LOCAL",
+    "MAX_COMMENT_SEARCH",
+    "ZIP64_EOCD_SIG",
+    "ZIP64_LIMIT",
+    "ZIP64_LOCATOR_SIG",
+    "CentralEntry",
+    "Deflated",
+    "Deflater",
+    "Member",
+    "Written",
+    "ZipReader",
+    "ZipWriter",
+    "check_member_name",
+    "deflate_block",
+    "dos_datetime",
+    "name_hash",
+    "names_digest",
+    "portable_io",
+]
