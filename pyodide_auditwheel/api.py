@@ -89,7 +89,7 @@ def repair(
         else:
             analysis, retag = _retag(tree, search, exclude, platform)
         options = options or RepairOptions()
-        plan = make_plan(analysis, options, retag, tree.files())
+        plan = make_plan(analysis, options, retag, tree.holds_folded)
         name = retag.filename if retag is not None else source_path.name
         if options.sbom:
             plan = _with_sbom(plan, tree, name)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -172,19 +172,18 @@ def validate_lib_sdir(value: str) -> str:
     return cleaned
 
 
-def check_against_wheel(files: Iterable[str], libs_dir: str, vendored: Iterable[VendoredLibrary]) -> None:
+def check_against_wheel(holds_folded: Callable[[str], str | None], libs_dir: str, vendored: Iterable[VendoredLibrary]) -> None:
     """Refuse, before anything is written, a plan whose output we (or pip) would refuse: a file
-    where the libs directory goes, or a vendored name equal to a member's but for case."""
-    dests = {library.dest.casefold(): library for library in vendored}
-    libs_folded = libs_dir.casefold()
-    for path in files:
-        folded = path.casefold()
-        if folded == libs_folded:
-            raise UnsafePathError(f"cannot vendor into {libs_dir}/: the wheel has a file named {path}; give --lib-sdir.")
-        library = dests.get(folded)
-        if library is not None:
+    where the libs directory goes, or a vendored name equal to a member's but for case.
+    ``holds_folded(path)`` is the wheel's member equal to ``path`` once case is folded."""
+    existing = holds_folded(libs_dir)
+    if existing is not None:
+        raise UnsafePathError(f"cannot vendor into {libs_dir}/: the wheel has a file named {existing}; give --lib-sdir.")
+    for library in vendored:
+        existing = holds_folded(library.dest)
+        if existing is not None:
             raise UnsafePathError(
-                f"cannot vendor {library.original_name} as {library.dest}: the wheel already has {path}, "
+                f"cannot vendor {library.original_name} as {library.dest}: the wheel already has {existing}, "
                 "the same name but for case, which a case-insensitive file system cannot hold."
             )
 
@@ -219,10 +218,13 @@ def _keeps_name(name: str, options: RepairOptions) -> bool:
 
 
 def make_plan(
-    analysis: Analysis, options: RepairOptions, retag: Retag | None = None, files: Iterable[str] = ()
+    analysis: Analysis,
+    options: RepairOptions,
+    retag: Retag | None = None,
+    holds_folded: Callable[[str], str | None] = lambda _path: None,
 ) -> RepairPlan:
     """Decide the repair; raises :class:`MissingLibrariesError` listing *every* missing library.
-    ``files`` are the wheel's member names, checked against what the plan adds."""
+    What the plan adds is checked against the wheel's names through ``holds_folded``."""
     if analysis.kind != "wheel" or analysis.wheel is None:
         raise AuditwheelError(f"cannot repair {analysis.input}: repair takes .whl files.")
     missing = analysis.missing
@@ -248,7 +250,7 @@ def make_plan(
     if len(set(dest_names)) != len(dest_names):
         raise UnsafePathError("cannot vendor: two libraries would get the same name in the libs directory; use mangling.")
     if vendored:
-        check_against_wheel(files, libs_dir, vendored.values())
+        check_against_wheel(holds_folded, libs_dir, vendored.values())
 
     patches: dict[str, ModulePatch] = {}
     for module in analysis.modules:

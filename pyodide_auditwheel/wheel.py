@@ -378,6 +378,11 @@ class InputTree:
     def module_paths(self) -> list[str]:
         return [path for path in self.files() if is_module_name(path)]
 
+    def holds_folded(self, path: str) -> str | None:
+        """The input's path equal to ``path`` on a case-insensitive file system, if any."""
+        key = path.rstrip("/").casefold()
+        return next((name for name in self.files() if name.casefold() == key), None)
+
     def files_named(self, bases: Collection[str]) -> dict[str, list[str]]:
         """The paths of the files with each of these base names, sorted, in one pass."""
         found: dict[str, list[str]] = {base: [] for base in bases}
@@ -413,6 +418,9 @@ class WheelArchive(InputTree):
 
     def files(self) -> Iterator[str]:
         return (name for name in self.zip.names() if not name.endswith("/"))
+
+    def holds_folded(self, path: str) -> str | None:
+        return self.zip.holds_folded(path)
 
     def module_paths(self) -> list[str]:
         return [path for path in self.zip.by_name if is_module_name(path)]

@@ -96,6 +96,9 @@ class ZipReader:
         self._data_offsets = array("q")
         self._verbatim = bytearray()
         self.by_name: dict[str, Member] = {}
+        # hash() of every name as a case-insensitive file system sees it: for the duplicate
+        # check, and kept so that a new name can be checked against them all (see holds_folded).
+        self._folded_hashes: set[int] = set()
         # names_digest() of every member's name, and of the names that are not directories.
         self.names_digest = 0
         self.files_digest = 0
@@ -124,6 +127,14 @@ class ZipReader:
         """Every member's name, in central-directory order (cheaper than whole members)."""
         for raw_name, entry, _extra in self._raw_entries():
             yield self.decode_name(raw_name, entry.flags)
+
+    def holds_folded(self, name: str) -> str | None:
+        """The member's name that equals ``name`` once case is folded, if any: a set lookup,
+        and a pass over the names only when the hash is there."""
+        key = folded(name)
+        if hash(key) not in self._folded_hashes:
+            return None
+        return next((member for member in self.names() if folded(member) == key), None)
 
     def find(self, name: str) -> Member | None:
         """The member called ``name``: from the index when it holds it, else by a scan."""
@@ -277,7 +288,7 @@ class ZipReader:
 
     def _scan(self, index: Callable[[str], bool]) -> None:
         """Check every entry once; remember where each member's data starts."""
-        seen_hashes: set[int] = set()
+        seen_hashes = self._folded_hashes
         suspect_hashes: set[int] = set()
         previous_end = 0
         in_offset_order = True
