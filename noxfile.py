@@ -31,7 +31,9 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("-e", ".[lint]")
-    session.run("ruff", "check", "pyodide_auditwheel", "tests", "noxfile.py")
+    paths = ["pyodide_auditwheel", "tests", "benchmarks", "noxfile.py", "docs/conf.py", "docs/_ext"]
+    session.run("ruff", "check", *paths)
+    session.run("ruff", "format", "--check", *paths)
     session.run("mypy", "--strict", "pyodide_auditwheel")
 
 

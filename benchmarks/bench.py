@@ -72,10 +72,14 @@ def measure(commands: dict[str, Command], runs: int) -> dict[str, dict[str, floa
                 os.sync()
                 process = subprocess.run(
                     [sys.executable, "-S", "-c", TRAMPOLINE, str(report), *command],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    check=False,
                 )
                 if process.returncode not in (0, 1):
-                    raise SystemExit(f"{' '.join(command)} failed ({process.returncode}): {process.stderr.decode()[-2000:]}")
+                    raise SystemExit(
+                        f"{' '.join(command)} failed ({process.returncode}): {process.stderr.decode()[-2000:]}"
+                    )
                 peak_kb, seconds = report.read_text().split()
                 rss[label].append(int(peak_kb) / 1024)
                 times[label].append(float(seconds))
@@ -102,7 +106,11 @@ def main() -> int:
     shutil.copy(REALWORLD / "libgeos_c.so", big_libdir / "libgeos_c.so")
     pad_library(REALWORLD / "libgeos.so.3.10.3", big_libdir / "libgeos.so.3.10.3", BIG_LIBRARY)
     results: dict[str, object] = {}
-    cases = (("wheel", args.copies, libdir), ("double", args.copies * 2, libdir), ("big_library", args.copies, big_libdir))
+    cases = (
+        ("wheel", args.copies, libdir),
+        ("double", args.copies * 2, libdir),
+        ("big_library", args.copies, big_libdir),
+    )
     for label, copies, case_libdir in cases:
         wheel = build_big_wheel(work / label, copies)
         with open(wheel, "rb") as handle:
@@ -122,7 +130,16 @@ def main() -> int:
         if label == "wheel":
             commands["theirs_show"] = ([args.theirs, "auditwheel", "show", str(wheel)], None)
             commands["theirs_repair"] = (
-                [args.theirs, "auditwheel", "repair", str(wheel), "--libdir", str(libdir), "--output-dir", str(work / "theirs-out")],
+                [
+                    args.theirs,
+                    "auditwheel",
+                    "repair",
+                    str(wheel),
+                    "--libdir",
+                    str(libdir),
+                    "--output-dir",
+                    str(work / "theirs-out"),
+                ],
                 ["rm", "-rf", str(work / "theirs-out")],
             )
         row: dict[str, object] = {"size_mb": size_mb, "members": members, **measure(commands, args.runs)}

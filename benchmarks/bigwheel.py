@@ -28,8 +28,18 @@ def build_big_wheel(out_dir: Path, copies: int) -> Path:
     rows: list[list[str]] = []
     with open(NUMPY, "rb") as nf, open(SHAPELY, "rb") as sf, open(out, "wb") as handle:
         numpy_zip, shapely_zip = ZipReader(nf, NUMPY.name), ZipReader(sf, SHAPELY.name)
-        numpy_rows = {r[0]: r for r in csv.reader(io.StringIO(numpy_zip.read(numpy_zip.by_name["numpy-1.22.4.dist-info/RECORD"]).decode()))}
-        shapely_rows = {r[0]: r for r in csv.reader(io.StringIO(shapely_zip.read(shapely_zip.by_name["Shapely-1.8.2.dist-info/RECORD"]).decode()))}
+        numpy_rows = {
+            r[0]: r
+            for r in csv.reader(
+                io.StringIO(numpy_zip.read(numpy_zip.by_name["numpy-1.22.4.dist-info/RECORD"]).decode())
+            )
+        }
+        shapely_rows = {
+            r[0]: r
+            for r in csv.reader(
+                io.StringIO(shapely_zip.read(shapely_zip.by_name["Shapely-1.8.2.dist-info/RECORD"]).decode())
+            )
+        }
         writer = ZipWriter(handle)
         for index in range(copies):
             for member in numpy_zip:

@@ -11,7 +11,7 @@ sys.path.insert(0, str(HERE / "_ext"))
 
 project = "pyodide-auditwheel"
 author = "the pyodide-auditwheel developers"
-copyright = "2026, the pyodide-auditwheel developers"  # noqa: A001 - Sphinx's name
+copyright = "2026, the pyodide-auditwheel developers"
 
 extensions = ["myst_parser", "sphinx.ext.autodoc", "clireference"]
 source_suffix = {".md": "markdown"}

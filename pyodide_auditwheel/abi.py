@@ -94,7 +94,10 @@ def _abi_from_json(entry: Any, where: str) -> Abi:
     if entry["runtime_path_scheme"] not in get_args(RuntimePathScheme):
         raise AbiDataError(f"data/abis.json: {where}.runtime_path_scheme {entry['runtime_path_scheme']!r} is unknown.")
     tags = entry["platform_tags"]
-    if not all(isinstance(tag, str) and isinstance(since, str) and EMSCRIPTEN_PLATFORM.match(tag) for tag, since in tags.items()):
+    if not all(
+        isinstance(tag, str) and isinstance(since, str) and EMSCRIPTEN_PLATFORM.match(tag)
+        for tag, since in tags.items()
+    ):
         raise AbiDataError(f"data/abis.json: {where}.platform_tags must map Emscripten platform tags to versions.")
     return Abi(
         name=entry["name"],

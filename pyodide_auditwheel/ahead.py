@@ -25,7 +25,9 @@ class AheadOfTime(Generic[T]):
     raised by a job are raised again by ``take``.
     """
 
-    def __init__(self, jobs: dict[str, Callable[[], T]], budget: int, weigh: Callable[[T], int], *, threaded: bool) -> None:
+    def __init__(
+        self, jobs: dict[str, Callable[[], T]], budget: int, weigh: Callable[[T], int], *, threaded: bool
+    ) -> None:
         self._jobs = jobs
         self._budget = budget
         self._weigh = weigh
@@ -34,7 +36,9 @@ class AheadOfTime(Generic[T]):
         self._held = 0
         self._stopping = False
         self._changed = threading.Condition()
-        self._thread = threading.Thread(target=self._work, name="compress-ahead", daemon=True) if threaded and jobs else None
+        self._thread = (
+            threading.Thread(target=self._work, name="compress-ahead", daemon=True) if threaded and jobs else None
+        )
 
     def __enter__(self) -> AheadOfTime[T]:
         if self._thread is not None:

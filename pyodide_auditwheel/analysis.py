@@ -243,7 +243,9 @@ def analyze_tree(
 
     # Only what resolution needs is kept of each head (a wheel may hold thousands of modules).
     assets: list[str] = []
-    wheel_needs = [(path, needs) for path in tree.module_paths() if (needs := _module_needs(tree, path, assets)) is not None]
+    wheel_needs = [
+        (path, needs) for path in tree.module_paths() if (needs := _module_needs(tree, path, assets)) is not None
+    ]
     resolver.index_names(name for _, (needed, _paths) in wheel_needs for name in needed)
     for path, needs in wheel_needs:
         report(path, "wheel", needs)

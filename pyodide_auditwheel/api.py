@@ -101,7 +101,13 @@ def repair(
         )
         outcome = rewriter.write(output)
         return RepairResult(
-            source_path, outcome.output, plan, outcome.changed, outcome.stripped_bytes, outcome.record_problems, platform,
+            source_path,
+            outcome.output,
+            plan,
+            outcome.changed,
+            outcome.stripped_bytes,
+            outcome.record_problems,
+            platform,
             analysis.notes,
         )
     finally:
@@ -124,7 +130,9 @@ def _with_sbom(plan: RepairPlan, tree: WheelArchive, filename: str) -> RepairPla
     return replace(plan, sbom=SbomPlan(path, exists, tree.wheel.dist, tree.wheel.version, filename, previous))
 
 
-def _retag(tree: WheelArchive, libdirs: Sequence[Path], exclude: Sequence[str], platform: str) -> tuple[Analysis, Retag | None]:
+def _retag(
+    tree: WheelArchive, libdirs: Sequence[Path], exclude: Sequence[str], platform: str
+) -> tuple[Analysis, Retag | None]:
     """Check that ``platform`` may be written, and how.
 
     The default (no ``platform``) keeps the wheel's tags: a repair never names a runtime the

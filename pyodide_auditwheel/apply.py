@@ -182,7 +182,10 @@ class WheelRewriter:
         if problem is None:
             return
         if not self.allow_bad_record:
-            raise RecordError(f"bad RECORD: {problem}; the wheel was modified after it was built (use --allow-bad-record to repair it anyway).")
+            raise RecordError(
+                f"bad RECORD: {problem}; the wheel was modified after it was built "
+                "(use --allow-bad-record to repair it anyway)."
+            )
         self.problems.append(problem)
 
     def check_all_hashes(self) -> None:
@@ -209,7 +212,9 @@ class WheelRewriter:
 
     def _check_digest(self, member: Member, stream: HashingStream) -> None:
         row = self.rows_to_check.get(member.name)
-        self._record_problem(Record.check_digest(row, member.name, stream.digest.digest(), stream.size, self._rehash(member)))
+        self._record_problem(
+            Record.check_digest(row, member.name, stream.digest.digest(), stream.size, self._rehash(member))
+        )
 
     def write(self, output: Path) -> ApplyOutcome:
         """Write the repaired wheel to ``output``; an operating-system failure (no space, no
@@ -218,11 +223,18 @@ class WheelRewriter:
             return self._write(output)
         except OSError as error:
             where = f" ({error.filename})" if error.filename else ""
-            raise AuditwheelError(f"cannot write {output}: {error.strerror or error}{where}; nothing was changed.") from None
+            raise AuditwheelError(
+                f"cannot write {output}: {error.strerror or error}{where}; nothing was changed."
+            ) from None
 
     def _write(self, output: Path) -> ApplyOutcome:
         # The worker starts compressing while RECORD is checked against the archive.
-        with AheadOfTime(self._jobs_ahead(), AHEAD_BUDGET, _rewritten_weight, threaded=self.reader.fd is not None) as ahead, self.deflate_pool:
+        with (
+            AheadOfTime(
+                self._jobs_ahead(), AHEAD_BUDGET, _rewritten_weight, threaded=self.reader.fd is not None
+            ) as ahead,
+            self.deflate_pool,
+        ):
             # Rows of the members whose bytes a repair reads anyway (they are checked for
             # free), or of every member with --verify-record.
             keep = (lambda _path: True) if self.verify_record else set(self.plan.patches).__contains__
@@ -274,14 +286,19 @@ class WheelRewriter:
         # None marks where the vendored libraries go, the same place RECORD lists them.
         for member in insert_before_dist_info(handed, [None], lambda m: m.name if m else ""):
             if member is None:
-                added = [self._write_vendored(writer, library, ahead.take(library.dest), created) for library in self.plan.vendored]
+                added = [
+                    self._write_vendored(writer, library, ahead.take(library.dest), created)
+                    for library in self.plan.vendored
+                ]
                 continue
             patch = self.plan.patches.get(member.name)
             if patch is not None:
                 replaced[member.name] = self._write_patched(writer, member, patch, ahead.take(member.name))
             elif member.name in rewritten_metadata:
                 data = self._metadata_content(member.name, added)
-                written = writer.add_bytes(member.name, data, mode=member.mode or 0o100644, date_time=(member.dos_time, member.dos_date))
+                written = writer.add_bytes(
+                    member.name, data, mode=member.mode or 0o100644, date_time=(member.dos_time, member.dos_date)
+                )
                 replaced[member.name] = RecordRow(member.name, record_hash(written.sha256), str(written.size))
             else:
                 writer.copy_raw(self.reader, member)
@@ -292,8 +309,11 @@ class WheelRewriter:
         record_member = self.reader.by_name[self.record.path]
         self._spot_checks = writer.spot_checks
         writer.add_chunks(
-            self.record.path, self.record.rewritten(replaced, added), mode=record_member.mode or 0o100644,
-            date_time=(record_member.dos_time, record_member.dos_date), size_hint=record_member.size * 2,
+            self.record.path,
+            self.record.rewritten(replaced, added),
+            mode=record_member.mode or 0o100644,
+            date_time=(record_member.dos_time, record_member.dos_date),
+            size_hint=record_member.size * 2,
         )
         writer.close()
 
@@ -321,7 +341,11 @@ class WheelRewriter:
             if library.size <= AHEAD_MAX_MEMBER
         ]
         positioned += [
-            (member.index, member.name, functools.partial(self._rewrite, functools.partial(self._patched_stream, member, patch)))
+            (
+                member.index,
+                member.name,
+                functools.partial(self._rewrite, functools.partial(self._patched_stream, member, patch)),
+            )
             for name, patch in self.plan.patches.items()
             if (member := self.reader.by_name.get(name)) is not None and member.size <= AHEAD_MAX_MEMBER
         ]
@@ -345,7 +369,9 @@ class WheelRewriter:
                 raise AuditwheelError(f"{library.source} changed while the wheel was being repaired.")
 
         patch = self.plan.patches.get(library.dest)
-        return original, unchanged() if patch is None else patch_module_stream(unchanged(), patch, f"library {library.source}")
+        return original, unchanged() if patch is None else patch_module_stream(
+            unchanged(), patch, f"library {library.source}"
+        )
 
     @staticmethod
     def _rewrite(stream: StreamOpener) -> Rewritten:
@@ -355,8 +381,17 @@ class WheelRewriter:
         return Rewritten(deflated, original.seen())
 
     def _write_rewritten(
-        self, writer: ZipWriter, name: str, ahead: Rewritten | None, stream: StreamOpener, patch: ModulePatch | None,
-        *, mode: int, date_time: tuple[int, int], size_hint: int, template: Member | None = None,
+        self,
+        writer: ZipWriter,
+        name: str,
+        ahead: Rewritten | None,
+        stream: StreamOpener,
+        patch: ModulePatch | None,
+        *,
+        mode: int,
+        date_time: tuple[int, int],
+        size_hint: int,
+        template: Member | None = None,
     ) -> tuple[RecordRow, SourceBytes]:
         """Write a member compressed ahead, or else (too large to hold) stream it from its
         source into the archive, compressed on every core; its RECORD row, and what was read
@@ -367,26 +402,51 @@ class WheelRewriter:
         else:
             opened, content = stream()
             written = writer.add_chunks(
-                name, content, mode=mode, date_time=date_time, size_hint=size_hint, template=template, pool=self.deflate_pool()
+                name,
+                content,
+                mode=mode,
+                date_time=date_time,
+                size_hint=size_hint,
+                template=template,
+                pool=self.deflate_pool(),
             )
             original = opened.seen()
         if patch is not None and patch.strip:
             self.stripped_bytes += max(0, original.size - written.size)
         return RecordRow(name, record_hash(written.sha256), str(written.size)), original
 
-    def _write_patched(self, writer: ZipWriter, member: Member, patch: ModulePatch, ahead: Rewritten | None) -> RecordRow:
+    def _write_patched(
+        self, writer: ZipWriter, member: Member, patch: ModulePatch, ahead: Rewritten | None
+    ) -> RecordRow:
         row, original = self._write_rewritten(
-            writer, member.name, ahead, functools.partial(self._patched_stream, member, patch), patch,
-            mode=member.mode or 0o100755, date_time=(member.dos_time, member.dos_date), size_hint=member.size, template=member,
+            writer,
+            member.name,
+            ahead,
+            functools.partial(self._patched_stream, member, patch),
+            patch,
+            mode=member.mode or 0o100755,
+            date_time=(member.dos_time, member.dos_date),
+            size_hint=member.size,
+            template=member,
         )
         listed = self.rows_to_check.get(member.name)
-        self._record_problem(Record.check_digest(listed, member.name, original.sha256, original.size, self._rehash(member)))
+        self._record_problem(
+            Record.check_digest(listed, member.name, original.sha256, original.size, self._rehash(member))
+        )
         return row
 
-    def _write_vendored(self, writer: ZipWriter, library: VendoredLibrary, ahead: Rewritten | None, created: tuple[int, int]) -> RecordRow:
+    def _write_vendored(
+        self, writer: ZipWriter, library: VendoredLibrary, ahead: Rewritten | None, created: tuple[int, int]
+    ) -> RecordRow:
         row, _original = self._write_rewritten(
-            writer, library.dest, ahead, functools.partial(self._vendored_stream, library), self.plan.patches.get(library.dest),
-            mode=VENDORED_MODE, date_time=created, size_hint=library.size,
+            writer,
+            library.dest,
+            ahead,
+            functools.partial(self._vendored_stream, library),
+            self.plan.patches.get(library.dest),
+            mode=VENDORED_MODE,
+            date_time=created,
+            size_hint=library.size,
         )
         return row
 
@@ -405,7 +465,9 @@ class WheelRewriter:
         metadata = [*new_metadata, *self.plan.rewritten_metadata_paths]
         compressed_here = {*self.plan.patches, *vendored, *metadata, record_path}
         written = ZipReader(
-            handle, "the repaired wheel", index=lambda name: name in compressed_here or ".dist-info/" in name,
+            handle,
+            "the repaired wheel",
+            index=lambda name: name in compressed_here or ".dist-info/" in name,
             spot_check=self._spot_checks.__contains__,
         )
         added = [*vendored, *new_metadata]
@@ -422,7 +484,10 @@ class WheelRewriter:
                 and before_record == list(range(record_at - len(before_record), record_at))
             )
         if not as_expected:
-            raise AuditwheelError("internal error: the repaired wheel does not hold the expected members in their places; nothing was written.")
+            raise AuditwheelError(
+                "internal error: the repaired wheel does not hold the expected members in their places; "
+                "nothing was written."
+            )
         if self.plan.is_noop:
             return  # the output is the input, copied byte for byte
         # CRC of every member we compressed; RECORD's is checked as it is read below.

@@ -67,7 +67,9 @@ EXIT_CODES = {
 ENVIRONMENT = {
     "PYODIDE_AUDITWHEEL_LIBDIR": "more library directories, searched after every --libdir (os.pathsep-separated)",
     "SOURCE_DATE_EPOCH": "the time of members a repair adds (default: the newest time in the input wheel)",
-    "PYODIDE_AUDITWHEEL_PROGRESS_DELAY": "seconds a repair runs before its progress bar appears on a terminal (default 1)",
+    "PYODIDE_AUDITWHEEL_PROGRESS_DELAY": (
+        "seconds a repair runs before its progress bar appears on a terminal (default 1)"
+    ),
     "COLUMNS": "the width of tables and lists when the output is not a terminal (default: wide enough for any name)",
     "PYODIDE_AUDITWHEEL_PORTABLE_IO": "1: write without O_TMPFILE and copy_file_range, as on macOS (for tests)",
 }
@@ -83,9 +85,18 @@ app = typer.Typer(
 
 # Paths are not checked by click (readable=False): our own checks say what is wrong in one
 # sentence, the same way for the command line and the Python API.
-LibdirOption = Annotated[list[Path], typer.Option("--libdir", "-l", help="Directory (or Emscripten sysroot) to search for libraries; repeatable.", readable=False)]
-ExcludeOption = Annotated[list[str], typer.Option("--exclude", "-e", help="Glob of library names never to vendor; repeatable.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts (schema in pyodide_auditwheel/schemas).")]
+LibdirOption = Annotated[
+    list[Path],
+    typer.Option(
+        "--libdir", "-l", help="Directory (or Emscripten sysroot) to search for libraries; repeatable.", readable=False
+    ),
+]
+ExcludeOption = Annotated[
+    list[str], typer.Option("--exclude", "-e", help="Glob of library names never to vendor; repeatable.")
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print JSON for scripts (schema in pyodide_auditwheel/schemas).")
+]
 
 
 def _stdout() -> Console:
@@ -119,11 +130,14 @@ def _note_if_name_shared(ctx: typer.Context) -> None:
     another distribution registers that name too."""
     others = other_auditwheel_plugins() if ctx.parent is not None else []
     if others:
-        _stderr().print(inert(
-            f"note: pyodide-auditwheel {__version__} is answering; {', '.join(others)} also registers "
-            "`pyodide auditwheel`, and which one answers depends on install order: run `pyodide-auditwheel` "
-            "to always get this one."
-        ), style="yellow")
+        _stderr().print(
+            inert(
+                f"note: pyodide-auditwheel {__version__} is answering; {', '.join(others)} also registers "
+                "`pyodide auditwheel`, and which one answers depends on install order: run `pyodide-auditwheel` "
+                "to always get this one."
+            ),
+            style="yellow",
+        )
 
 
 @app.callback()
@@ -152,7 +166,14 @@ def other_auditwheel_plugins() -> list[str]:
     return sorted(set(others))
 
 
-VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Explain resolution: files passed over and why, where missing libraries were looked for.")]
+VerboseOption = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Explain resolution: files passed over and why, where missing libraries were looked for.",
+    ),
+]
 
 
 PlatOption = Annotated[
@@ -163,11 +184,17 @@ PlatOption = Annotated[
 
 @app.command()
 def show(
-    inputs: Annotated[list[Path], typer.Argument(help="Wheels, .so/.wasm modules or unpacked wheel directories.", readable=False)],
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Wheels, .so/.wasm modules or unpacked wheel directories.", readable=False)
+    ],
     libdir: LibdirOption = [],  # noqa: B006 - typer reads defaults, never mutates them
     exclude: ExcludeOption = [],  # noqa: B006
-    with_runtime_paths: Annotated[bool, typer.Option("--with-runtime-paths", "-r", help="Show each module's RUNTIME_PATH.")] = False,
-    list_all: Annotated[bool, typer.Option("--all", "-a", help="Also list the modules that need no shared library.")] = False,
+    with_runtime_paths: Annotated[
+        bool, typer.Option("--with-runtime-paths", "-r", help="Show each module's RUNTIME_PATH.")
+    ] = False,
+    list_all: Annotated[
+        bool, typer.Option("--all", "-a", help="Also list the modules that need no shared library.")
+    ] = False,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -202,7 +229,9 @@ def show(
 
 @app.command()
 def audit(
-    inputs: Annotated[list[Path], typer.Argument(help="Wheels, .so/.wasm modules or unpacked wheel directories.", readable=False)],
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Wheels, .so/.wasm modules or unpacked wheel directories.", readable=False)
+    ],
     libdir: LibdirOption = [],  # noqa: B006
     exclude: ExcludeOption = [],  # noqa: B006
     plat: PlatOption = None,
@@ -251,19 +280,47 @@ def repair(
     wheels: Annotated[list[Path], typer.Argument(help="Wheels to repair.", readable=False)],
     libdir: LibdirOption = [],  # noqa: B006
     exclude: ExcludeOption = [],  # noqa: B006
-    output_dir: Annotated[Path | None, typer.Option("--output-dir", "-o", "-w", help="Write repaired wheels here (created if missing) instead of in place.", readable=False)] = None,
-    lib_sdir: Annotated[str | None, typer.Option("--lib-sdir", "-L", help="Directory for vendored libraries (default: <name>.libs).")] = None,
-    no_mangle: Annotated[list[str], typer.Option("--no-mangle", help="Keep this library's name (glob; repeatable).")] = [],  # noqa: B006
+    output_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--output-dir",
+            "-o",
+            "-w",
+            help="Write repaired wheels here (created if missing) instead of in place.",
+            readable=False,
+        ),
+    ] = None,
+    lib_sdir: Annotated[
+        str | None, typer.Option("--lib-sdir", "-L", help="Directory for vendored libraries (default: <name>.libs).")
+    ] = None,
+    no_mangle: Annotated[
+        list[str], typer.Option("--no-mangle", help="Keep this library's name (glob; repeatable).")
+    ] = [],  # noqa: B006
     no_mangle_all: Annotated[bool, typer.Option("--no-mangle-all", help="Keep every vendored library's name.")] = False,
-    strip: Annotated[bool, typer.Option("--strip", help="Drop name and .debug_* sections from vendored libraries.")] = False,
-    strip_wheel_modules: Annotated[bool, typer.Option("--strip-wheel-modules", help="Also strip the wheel's own modules.")] = False,
-    no_sbom: Annotated[bool, typer.Option("--no-sbom", help="Do not write the SBOM of vendored libraries (.dist-info/sboms/, PEP 770).")] = False,
+    strip: Annotated[
+        bool, typer.Option("--strip", help="Drop name and .debug_* sections from vendored libraries.")
+    ] = False,
+    strip_wheel_modules: Annotated[
+        bool, typer.Option("--strip-wheel-modules", help="Also strip the wheel's own modules.")
+    ] = False,
+    no_sbom: Annotated[
+        bool,
+        typer.Option("--no-sbom", help="Do not write the SBOM of vendored libraries (.dist-info/sboms/, PEP 770)."),
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan, write nothing.")] = False,
     verify_record: Annotated[bool, typer.Option("--verify-record", help="Check every member against RECORD.")] = False,
-    allow_bad_record: Annotated[bool, typer.Option("--allow-bad-record", help="Repair even when RECORD hashes do not match.")] = False,
+    allow_bad_record: Annotated[
+        bool, typer.Option("--allow-bad-record", help="Repair even when RECORD hashes do not match.")
+    ] = False,
     plat: Annotated[
         str | None,
-        typer.Option("--plat", help="Write the wheel under this platform tag of its own ABI (e.g. pyemscripten_2025_0_wasm32 for PyPI); refused unless the audit passes."),
+        typer.Option(
+            "--plat",
+            help=(
+                "Write the wheel under this platform tag of its own ABI (e.g. pyemscripten_2025_0_wasm32 "
+                "for PyPI); refused unless the audit passes."
+            ),
+        ),
     ] = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
@@ -273,7 +330,11 @@ def repair(
 
     console = _stdout()
     options = RepairOptions(
-        lib_sdir=lib_sdir, mangle=not no_mangle_all, no_mangle=tuple(no_mangle), strip=strip, strip_wheel_modules=strip_wheel_modules,
+        lib_sdir=lib_sdir,
+        mangle=not no_mangle_all,
+        no_mangle=tuple(no_mangle),
+        strip=strip,
+        strip_wheel_modules=strip_wheel_modules,
         sbom=not no_sbom,
     )
     results: list[dict[str, Any]] = []
@@ -283,15 +344,25 @@ def repair(
         target = _repair_target(wheel, output_dir, plat)
         if targets.setdefault(target, wheel) != wheel:
             worst = EXIT_BAD_INPUT
-            message = f"not repaired: {targets[target]} is written to {target} too; repair them into different directories."
+            message = (
+                f"not repaired: {targets[target]} is written to {target} too; repair them into different directories."
+            )
             _error(f"{wheel}: {message}")
             results.append({"input": str(wheel), "error": message})
             continue
         try:
             with _progress(wheel) as hook:
                 result = api_repair(
-                    wheel, libdir, output_dir=output_dir, exclude=exclude, options=options, dry_run=dry_run,
-                    verify_record=verify_record, allow_bad_record=allow_bad_record, progress=hook, platform=plat,
+                    wheel,
+                    libdir,
+                    output_dir=output_dir,
+                    exclude=exclude,
+                    options=options,
+                    dry_run=dry_run,
+                    verify_record=verify_record,
+                    allow_bad_record=allow_bad_record,
+                    progress=hook,
+                    platform=plat,
                 )
         except MissingLibrariesError as error:
             worst = max(worst, EXIT_MISSING)
@@ -347,7 +418,13 @@ class _progress:
             return None
         from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-        bar = Progress(TextColumn(visible(self.wheel.name), markup=False), BarColumn(), DownloadColumn(), console=console, transient=True)
+        bar = Progress(
+            TextColumn(visible(self.wheel.name), markup=False),
+            BarColumn(),
+            DownloadColumn(),
+            console=console,
+            transient=True,
+        )
         task = bar.add_task("repair", total=total)
         shown_after = time.monotonic() + delay
         pending = 0

@@ -127,7 +127,9 @@ class DylinkSection:
     # -- decoding ----------------------------------------------------------------------------
 
     @classmethod
-    def decode_payload(cls, name: str, body: bytes, *, size_width: int = 1, name_encoding: bytes | None = None) -> DylinkSection:
+    def decode_payload(
+        cls, name: str, body: bytes, *, size_width: int = 1, name_encoding: bytes | None = None
+    ) -> DylinkSection:
         """Decode a section body (after its name).  ``name`` selects the format."""
         encoded_name = name_encoding if name_encoding is not None else encode_name(name)
         if name == LEGACY_DYLINK_SECTION:
@@ -248,7 +250,9 @@ class DylinkSection:
 
     def with_runtime_paths(self, paths: tuple[str, ...] | list[str]) -> DylinkSection:
         if self.legacy and paths:
-            raise WasmError("the legacy 'dylink' section has no RUNTIME_PATH; rebuild the module with emscripten >= 2.0.30.")
+            raise WasmError(
+                "the legacy 'dylink' section has no RUNTIME_PATH; rebuild the module with emscripten >= 2.0.30."
+            )
         return self._with_strings(RUNTIME_PATH, paths)
 
     # -- encoding ----------------------------------------------------------------------------
@@ -278,24 +282,28 @@ def read_head(head: bytes, what: str = "module") -> ModuleHead:
     ``head`` must hold at least :func:`first_section_extent` bytes.
     """
     section = first_section(head, what)
-    if section is None or section.id != CUSTOM_SECTION_ID or section.custom_name not in (
-        DYLINK_SECTION,
-        LEGACY_DYLINK_SECTION,
-    ):
-        found = "no section" if section is None else (
-            f"custom section {section.custom_name!r}" if section.id == CUSTOM_SECTION_ID else f"section id {section.id}"
+    name = section.custom_name if section is not None and section.id == CUSTOM_SECTION_ID else None
+    if section is None or name not in (DYLINK_SECTION, LEGACY_DYLINK_SECTION):
+        found = (
+            "no section"
+            if section is None
+            else (
+                f"custom section {section.custom_name!r}"
+                if section.id == CUSTOM_SECTION_ID
+                else f"section id {section.id}"
+            )
         )
         raise DylinkMissingError(
-            f"dylink section missing: the {what} is wasm but its first section is {found}, so it is not an Emscripten side module."
+            f"dylink section missing: the {what} is wasm but its first section is {found}, "
+            "so it is not an Emscripten side module."
         )
-    assert section.custom_name is not None
     name_reader = ByteReader(head, section.payload_start, section.end)
     name_reader.name()
     name_encoding = bytes(head[section.payload_start : name_reader.pos])
     body = bytes(head[name_reader.pos : section.end])
     width = _leb_width(head, section.start + 1)
     try:
-        dylink = DylinkSection.decode_payload(section.custom_name, body, size_width=width, name_encoding=name_encoding)
+        dylink = DylinkSection.decode_payload(str(name), body, size_width=width, name_encoding=name_encoding)
     except WasmError as error:
         raise type(error)(f"{str(error).rstrip('.')} (in the {what}).") from None
     return ModuleHead(dylink, section.end)

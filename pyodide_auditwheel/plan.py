@@ -172,13 +172,17 @@ def validate_lib_sdir(value: str) -> str:
     return cleaned
 
 
-def check_against_wheel(holds_folded: Callable[[str], str | None], libs_dir: str, vendored: Iterable[VendoredLibrary]) -> None:
+def check_against_wheel(
+    holds_folded: Callable[[str], str | None], libs_dir: str, vendored: Iterable[VendoredLibrary]
+) -> None:
     """Refuse, before anything is written, a plan whose output we (or pip) would refuse: a file
     where the libs directory goes, or a vendored name equal to a member's but for case.
     ``holds_folded(path)`` is the wheel's member equal to ``path`` once case is folded."""
     existing = holds_folded(libs_dir)
     if existing is not None:
-        raise UnsafePathError(f"cannot vendor into {libs_dir}/: the wheel has a file named {existing}; give --lib-sdir.")
+        raise UnsafePathError(
+            f"cannot vendor into {libs_dir}/: the wheel has a file named {existing}; give --lib-sdir."
+        )
     for library in vendored:
         existing = holds_folded(library.dest)
         if existing is not None:
@@ -248,7 +252,9 @@ def make_plan(
 
     dest_names = [lib.dest.casefold() for lib in vendored.values()]
     if len(set(dest_names)) != len(dest_names):
-        raise UnsafePathError("cannot vendor: two libraries would get the same name in the libs directory; use mangling.")
+        raise UnsafePathError(
+            "cannot vendor: two libraries would get the same name in the libs directory; use mangling."
+        )
     if vendored:
         check_against_wheel(holds_folded, libs_dir, vendored.values())
 
@@ -259,7 +265,9 @@ def make_plan(
         patch = _patch_for(module, path, vendored, abi, libs_dir)
         strip = (options.strip and not in_wheel) or (options.strip_wheel_modules and in_wheel)
         if patch.changes_dylink or strip:
-            patches[path] = ModulePatch(patch.path, patch.renames, patch.runtime_paths, patch.added_runtime_paths, strip)
+            patches[path] = ModulePatch(
+                patch.path, patch.renames, patch.runtime_paths, patch.added_runtime_paths, strip
+            )
     return RepairPlan(
         wheel=analysis.input,
         abi=abi,

@@ -160,7 +160,11 @@ class Auditor:
         while queue:
             current = queue.pop(0)
             for dependency in current.dependencies:
-                library = self.by_location.get(dependency.location or "") if dependency.status in ("included", "found") else None
+                library = (
+                    self.by_location.get(dependency.location or "")
+                    if dependency.status in ("included", "found")
+                    else None
+                )
                 if library is not None and library.path not in seen:
                     seen.add(library.path)
                     order.append(library)
@@ -173,14 +177,18 @@ class Auditor:
         libraries = self.closure(module)
         library_exports = [self.interfaces.exports(library) for library in libraries]
         where = "" if not libraries else ", nor by " + ", ".join(posixpath.basename(lib.path) for lib in libraries)
-        unread = [dep for lib in (module, *libraries) for dep in lib.dependencies if dep.status in ("missing", "excluded")]
+        unread = [
+            dep for lib in (module, *libraries) for dep in lib.dependencies if dep.status in ("missing", "excluded")
+        ]
         if unread:
             where += " (perhaps in the " + ", ".join(f"{dep.status} {dep.name}" for dep in unread) + ")"
         for entry in linkage.imports:
             name = entry.field
             if entry.module not in PROXIED_MODULES and entry.module not in GOT_MODULES:
                 yield Finding(
-                    "foreign-import", module.path, f"{entry.module}.{name}",
+                    "foreign-import",
+                    module.path,
+                    f"{entry.module}.{name}",
                     f"imports from module {entry.module!r}, which the loader does not provide (LinkError at load)",
                 )
                 continue
@@ -196,7 +204,9 @@ class Auditor:
             else:
                 when = "fails at load: the import cannot be satisfied"
             yield Finding(
-                "unresolved-symbol", module.path, f"{entry.module}.{name}",
+                "unresolved-symbol",
+                module.path,
+                f"{entry.module}.{name}",
                 f"{entry.kind} not provided by Pyodide {self.offer.pyodide}{where}; {when}",
             )
 
@@ -206,8 +216,11 @@ def _tag_findings(wheel: WheelName | None, abi: Abi) -> Iterable[Finding]:
         return
     tags = ", ".join(sorted({f"{tag.interpreter}-{tag.abi}" for tag in wheel.tags}))
     yield Finding(
-        "python-tag", None, tags,
-        f"the wheel is for {tags}, but {abi.name} runs Python {abi.python} ({abi.python_tag}); pip and micropip will not install it",
+        "python-tag",
+        None,
+        tags,
+        f"the wheel is for {tags}, but {abi.name} runs Python {abi.python} ({abi.python_tag}); "
+        "pip and micropip will not install it",
     )
 
 
@@ -216,8 +229,11 @@ def _suffix_findings(analysis: Analysis, abi: Abi) -> Iterable[Finding]:
         match = EXTENSION_SUFFIX.search(module.path)
         if match and match.group(0) != abi.extension_suffix:
             yield Finding(
-                "extension-suffix", module.path, match.group(0),
-                f"Python {abi.python} imports {abi.extension_suffix}, .abi3.so or .so extension modules, not {match.group(0)}",
+                "extension-suffix",
+                module.path,
+                match.group(0),
+                f"Python {abi.python} imports {abi.extension_suffix}, .abi3.so or .so extension modules, "
+                f"not {match.group(0)}",
             )
 
 
@@ -238,7 +254,12 @@ def audit_tree(
         platform = ", ".join(sorted(tree.wheel.platforms)) if tree.wheel else None
     analysis = analyze_tree(tree, libdirs, exclude, abi)
     findings: list[Finding] = [
-        Finding("missing-library", module, library, "NEEDED but not in the wheel where the runtime looks, nor in any --libdir")
+        Finding(
+            "missing-library",
+            module,
+            library,
+            "NEEDED but not in the wheel where the runtime looks, nor in any --libdir",
+        )
         for library, modules in sorted(analysis.missing.items())
         for module in sorted(set(modules))
     ]
@@ -246,7 +267,8 @@ def audit_tree(
         subject = platform or "(no wheel tag)"
         reason = (
             f"the platform tag {platform} names no known ABI; give --plat with the tag of the runtime to audit against"
-            if platform else "a lone module or directory has no platform tag; give --plat with the runtime's tag"
+            if platform
+            else "a lone module or directory has no platform tag; give --plat with the runtime's tag"
         )
         findings.insert(0, Finding("unknown-abi", None, subject, reason))
         return AuditReport(tree.display, None, platform, None, analysis, tuple(findings), 0, check_symbols)
@@ -260,7 +282,9 @@ def audit_tree(
     # The wheel's own findings first, then module by module (stable: each module's in the
     # order of the checks).
     findings.sort(key=lambda finding: (finding.module is not None, finding.module or ""))
-    return AuditReport(tree.display, abi, platform, offer, analysis, tuple(findings), auditor.symbols_checked, check_symbols)
+    return AuditReport(
+        tree.display, abi, platform, offer, analysis, tuple(findings), auditor.symbols_checked, check_symbols
+    )
 
 
 __all__ = ["AuditReport", "Finding", "audit_tree", "python_tags_fit", "target_abi"]

@@ -72,7 +72,9 @@ def analysis_json(analysis: Analysis, audit: AuditReport | None = None) -> dict[
         "input": analysis.input,
         "kind": analysis.kind,
         "abi": analysis.abi.name,
-        "wheel": None if wheel is None else {"name": wheel.dist, "version": wheel.version, "platforms": sorted(wheel.platforms)},
+        "wheel": None
+        if wheel is None
+        else {"name": wheel.dist, "version": wheel.version, "platforms": sorted(wheel.platforms)},
         "modules": [
             {
                 "path": module.path,
@@ -93,7 +95,11 @@ def analysis_json(analysis: Analysis, audit: AuditReport | None = None) -> dict[
 
 
 def render_analysis(
-    console: Console, analysis: Analysis, with_runtime_paths: bool, list_all: bool = False, audit: AuditReport | None = None
+    console: Console,
+    analysis: Analysis,
+    with_runtime_paths: bool,
+    list_all: bool = False,
+    audit: AuditReport | None = None,
 ) -> None:
     """One row per needed library.  Modules that need nothing are counted, not listed, unless
     ``list_all``: in a large wheel they are most of the table and none of the news (rendering
@@ -111,7 +117,9 @@ def render_analysis(
     if quiet:
         console.print(f"{quiet} module(s) need no shared library (--all lists them)", style="dim")
     missing = analysis.missing
-    summary = f"{len(analysis.wheel_modules)} module(s), {len(missing)} missing librar{'y' if len(missing) == 1 else 'ies'}"
+    summary = (
+        f"{len(analysis.wheel_modules)} module(s), {len(missing)} missing librar{'y' if len(missing) == 1 else 'ies'}"
+    )
     if missing:
         summary += ": " + ", ".join(sorted(missing))
     console.print(inert(summary, "bold red" if missing else "bold green"))
@@ -126,13 +134,20 @@ def _where(dep: Dependency) -> str:
 
 
 def _module_rows(module: ModuleReport, with_runtime_paths: bool) -> list[list[Text]]:
-    label = inert(module.path) if module.origin == "wheel" else Text.assemble(inert(module.path), (" (from libdir)", "dim"))
+    label = (
+        inert(module.path) if module.origin == "wheel" else Text.assemble(inert(module.path), (" (from libdir)", "dim"))
+    )
     extra = [inert_lines(module.runtime_paths)] if with_runtime_paths else []
     if not module.dependencies:
         return [[label, Text("-", "dim"), Text("no needs", "dim"), Text(""), *extra]]
     return [
-        [label if index == 0 else Text(""), inert(dep.name), Text(dep.status, STATUS_STYLE[dep.status]), inert(_where(dep)),
-         *(extra if index == 0 else [Text("")] * len(extra))]
+        [
+            label if index == 0 else Text(""),
+            inert(dep.name),
+            Text(dep.status, STATUS_STYLE[dep.status]),
+            inert(_where(dep)),
+            *(extra if index == 0 else [Text("")] * len(extra)),
+        ]
         for index, dep in enumerate(module.dependencies)
     ]
 
@@ -189,7 +204,9 @@ def audit_json(report: AuditReport) -> dict[str, Any]:
         "input": report.input,
         "platform": report.platform,
         "abi": None if report.abi is None else report.abi.name,
-        "runtime": None if runtime is None else {"pyodide": runtime.pyodide, "python": runtime.python, "emscripten": runtime.emscripten},
+        "runtime": None
+        if runtime is None
+        else {"pyodide": runtime.pyodide, "python": runtime.python, "emscripten": runtime.emscripten},
         "loads": report.loads,
         "verdict": report.verdict,
         "symbols_checked": report.symbols_checked,
@@ -221,7 +238,13 @@ def render_audit(console: Console, report: AuditReport) -> None:
         lines.append(Text.assemble("    ", inert(finding.subject, "bold red"), ": ", inert(finding.reason)))
     console.print(Text("\n").join(lines), soft_wrap=True)
     if report.abi is not None:
-        console.print(inert(f"{report.symbols_checked} import(s) checked against Pyodide {report.runtime.pyodide if report.runtime else '?'}"), style="dim")
+        console.print(
+            inert(
+                f"{report.symbols_checked} import(s) checked against "
+                f"Pyodide {report.runtime.pyodide if report.runtime else '?'}"
+            ),
+            style="dim",
+        )
     _render_verdict(console, report)
 
 
@@ -238,10 +261,16 @@ def repair_json(result: RepairResult) -> dict[str, Any]:
         "platform": result.platform,
         "libs_dir": plan.libs_dir,
         "vendored": [
-            {"name": lib.original_name, "source": str(lib.source), "dest": lib.dest, "sha256": lib.sha256} for lib in plan.vendored
+            {"name": lib.original_name, "source": str(lib.source), "dest": lib.dest, "sha256": lib.sha256}
+            for lib in plan.vendored
         ],
         "patched": [
-            {"path": patch.path, "renamed_needed": patch.renames, "added_runtime_paths": list(patch.added_runtime_paths), "stripped": patch.strip}
+            {
+                "path": patch.path,
+                "renamed_needed": patch.renames,
+                "added_runtime_paths": list(patch.added_runtime_paths),
+                "stripped": patch.strip,
+            }
             for patch in plan.patches.values()
         ],
         "excluded": sorted(plan.excluded),
@@ -254,7 +283,11 @@ def render_repair(console: Console, result: RepairResult, dry_run: bool) -> None
     plan = result.plan
     if plan.is_noop and result.platform is None:
         copied = "" if dry_run or result.output == result.input else f"; copied to {result.output}"
-        console.print(inert(f"{result.input}: already self-contained, nothing to change{copied}"), style="bold green", soft_wrap=True)
+        console.print(
+            inert(f"{result.input}: already self-contained, nothing to change{copied}"),
+            style="bold green",
+            soft_wrap=True,
+        )
         return
     verb = "would vendor" if dry_run else "vendored"
     title = Text.assemble(inert(f"{result.input} → {result.output or '(dry run)'}"), (f" (ABI {plan.abi.name})", "dim"))
@@ -266,7 +299,13 @@ def render_repair(console: Console, result: RepairResult, dry_run: bool) -> None
             details.append("strip debug sections")
         rows.append([inert(patch.path), Text("would patch" if dry_run else "patched"), inert_lines(details)])
     if result.platform is not None:
-        rows.append([inert(result.platform), Text("would retag" if dry_run else "retagged"), Text("file name and WHEEL Tag lines")])
+        rows.append(
+            [
+                inert(result.platform),
+                Text("would retag" if dry_run else "retagged"),
+                Text("file name and WHEEL Tag lines"),
+            ]
+        )
     print_table(console, title, ["what", "action", "detail"], rows)
     if result.stripped_bytes:
         console.print(f"stripping saved {result.stripped_bytes} bytes")
@@ -279,7 +318,10 @@ def repair_summary(result: RepairResult, dry_run: bool) -> str:
     """The one line a repair ends with, as ``show`` ends with its count."""
     plan = result.plan
     libraries = f"{len(plan.vendored)} librar{'y' if len(plan.vendored) == 1 else 'ies'}"
-    done = [f"{'would vendor' if dry_run else 'vendored'} {libraries}", f"{'would patch' if dry_run else 'patched'} {len(plan.patches)} module(s)"]
+    done = [
+        f"{'would vendor' if dry_run else 'vendored'} {libraries}",
+        f"{'would patch' if dry_run else 'patched'} {len(plan.patches)} module(s)",
+    ]
     if result.platform is not None:
         done.append(f"{'would retag' if dry_run else 'retagged'} {result.platform}")
     where = "" if dry_run or result.output is None else f" → {result.output}"

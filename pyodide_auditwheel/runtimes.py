@@ -125,7 +125,9 @@ def decode(data: bytes, source: str) -> RuntimeOffer:
     try:
         raw = json.loads(gzip.decompress(data))
     except (OSError, EOFError, ValueError) as error:
-        raise RuntimeDataError(f"damaged runtime data for ABI {source}: {error}; reinstall pyodide-auditwheel.") from None
+        raise RuntimeDataError(
+            f"damaged runtime data for ABI {source}: {error}; reinstall pyodide-auditwheel."
+        ) from None
     return RuntimeOffer.from_json(raw, source)
 
 

@@ -57,7 +57,12 @@ def _previous_components(previous: bytes | None, where: str) -> list[dict[str, A
 
 
 def build_sbom(
-    dist: str, version: str, filename: str, libraries: Iterable[tuple[str, str, str, str]], previous: bytes | None, where: str
+    dist: str,
+    version: str,
+    filename: str,
+    libraries: Iterable[tuple[str, str, str, str]],
+    previous: bytes | None,
+    where: str,
 ) -> bytes:
     """The SBOM for a wheel named ``filename`` holding ``libraries`` (path in the wheel, its
     SHA-256 hex, the source's file name and SHA-256) besides those a previous SBOM at
@@ -72,7 +77,13 @@ def build_sbom(
         "specVersion": SPEC_VERSION,
         "version": 1,
         "metadata": {
-            "component": {"type": "library", "bom-ref": wheel_ref, "name": str(canonicalize_name(dist)), "version": version, "purl": wheel_ref},
+            "component": {
+                "type": "library",
+                "bom-ref": wheel_ref,
+                "name": str(canonicalize_name(dist)),
+                "version": version,
+                "purl": wheel_ref,
+            },
             "tools": [{"name": "pyodide-auditwheel", "version": __version__}],
         },
         "components": ordered,

@@ -34,7 +34,9 @@ MAX_LEB128_BYTES_U32 = 5
 class ByteReader:
     """A cursor over ``data[pos:end]`` whose every read is bounds-checked."""
 
-    def __init__(self, data: bytes | bytearray | memoryview, pos: int = 0, end: int | None = None, *, what: str = "module") -> None:
+    def __init__(
+        self, data: bytes | bytearray | memoryview, pos: int = 0, end: int | None = None, *, what: str = "module"
+    ) -> None:
         self.data = data
         self.pos = pos
         self.end = len(data) if end is None else end
@@ -311,7 +313,11 @@ def interface_extent(data: bytes | memoryview, what: str = "module") -> tuple[bo
             size = reader.uleb32()
         except TruncatedSectionError:
             return False, len(data) + NEXT_SECTION_HEADER
-        if section_id != CUSTOM_SECTION_ID and section_id in SECTION_ORDER and SECTION_ORDER.index(section_id) > export_rank:
+        if (
+            section_id != CUSTOM_SECTION_ID
+            and section_id in SECTION_ORDER
+            and SECTION_ORDER.index(section_id) > export_rank
+        ):
             return True, start
         if size > reader.remaining:
             return False, reader.pos + size + NEXT_SECTION_HEADER

@@ -76,9 +76,13 @@ class WheelName:
         try:
             name, version, _build, tags = parse_wheel_filename(filename)
         except InvalidWheelFilename as error:
-            raise InvalidWheelNameError(f"not a wheel: {filename!r} is not a valid wheel file name ({error}).") from None
+            raise InvalidWheelNameError(
+                f"not a wheel: {filename!r} is not a valid wheel file name ({error})."
+            ) from None
         platforms = frozenset(tag.platform for tag in tags)
-        return cls(filename, str(name), str(version), filename.split("-", 1)[0], platforms, abi_for_platforms(platforms), tags)
+        return cls(
+            filename, str(name), str(version), filename.split("-", 1)[0], platforms, abi_for_platforms(platforms), tags
+        )
 
 
 # Hashes a RECORD row may use: the wheel spec asks for sha256 or better (never md5 or sha1),
@@ -247,7 +251,9 @@ class Record:
         if absent:
             raise RecordError(f"bad RECORD: it lists {len(absent)} file(s) not in the wheel, e.g. {absent[0]!r}.")
         unlisted = sorted(present_paths - listed_paths)
-        raise RecordError(f"bad RECORD: {len(unlisted)} file(s) in the wheel are not listed in it, e.g. {unlisted[0]!r}.")
+        raise RecordError(
+            f"bad RECORD: {len(unlisted)} file(s) in the wheel are not listed in it, e.g. {unlisted[0]!r}."
+        )
 
     @staticmethod
     def check_digest(
@@ -281,7 +287,11 @@ class Record:
             """(path, encoded lines); a block with no row to change and no .dist-info row
             (where ``added`` may go) passes whole, as one piece without a path."""
             for block in self._blocks():
-                if block.originals is None and b".dist-info/" not in block.data and changed.isdisjoint([row.path for row in block.rows]):
+                if (
+                    block.originals is None
+                    and b".dist-info/" not in block.data
+                    and changed.isdisjoint([row.path for row in block.rows])
+                ):
                     yield "", block.data
                     continue
                 for row, line in zip(block.rows, block.lines(), strict=True):
@@ -349,7 +359,9 @@ def find_record_path(files: Iterable[str]) -> str:
     records = [path for path in files if path.count("/") == 1 and path.endswith(".dist-info/RECORD")]
     if len(records) != 1:
         raise RecordError(
-            "bad wheel: it has no .dist-info/RECORD." if not records else f"bad wheel: it has {len(records)} .dist-info/RECORD files."
+            "bad wheel: it has no .dist-info/RECORD."
+            if not records
+            else f"bad wheel: it has {len(records)} .dist-info/RECORD files."
         )
     return records[0]
 
@@ -473,7 +485,11 @@ class WheelDirectory(InputTree):
             wheel_file = info / "WHEEL"
             if not wheel_file.is_file():
                 continue
-            tags = [line.split(":", 1)[1].strip() for line in wheel_file.read_text("utf-8", "replace").splitlines() if line.startswith("Tag:")]
+            tags = [
+                line.split(":", 1)[1].strip()
+                for line in wheel_file.read_text("utf-8", "replace").splitlines()
+                if line.startswith("Tag:")
+            ]
             if tags:
                 dist_version = info.name[: -len(".dist-info")]
                 return WheelName.parse(f"{dist_version}-{tags[0]}.whl")
@@ -591,5 +607,6 @@ def open_input(path: Path) -> InputTree:
         return WheelArchive(path)
     if is_module_name(path.name) or path.suffix == "":
         return ModuleFile(path)
-    raise AuditwheelError(f"unsupported input {path}: give a .whl wheel, a .so/.wasm module or an unpacked wheel directory.")
-
+    raise AuditwheelError(
+        f"unsupported input {path}: give a .whl wheel, a .so/.wasm module or an unpacked wheel directory."
+    )

@@ -22,7 +22,9 @@ def main() -> int:
         wheel = wheelbuilder.build_chain_wheel(libs, OUT / "unrepaired", abi)
         print(f"\n### {wheel.name}")
         subprocess.run(["pyodide", "auditwheel", "show", str(wheel)], check=False)
-        subprocess.run(["pyodide", "auditwheel", "repair", str(wheel), "--libdir", str(libs.libdir), "-o", str(OUT)], check=True)
+        subprocess.run(
+            ["pyodide", "auditwheel", "repair", str(wheel), "--libdir", str(libs.libdir), "-o", str(OUT)], check=True
+        )
         repaired = OUT / wheel.name
         subprocess.run(["pyodide", "auditwheel", "show", "-r", str(repaired)], check=True)
         subprocess.run(["pyodide", "auditwheel", "audit", str(repaired)], check=True)

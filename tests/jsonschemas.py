@@ -12,9 +12,13 @@ from referencing import Registry, Resource
 
 SCHEMA_DIR = resources.files("pyodide_auditwheel").joinpath("schemas")
 SCHEMAS = {
-    entry.name.split(".")[0]: json.loads(entry.read_text("utf-8")) for entry in SCHEMA_DIR.iterdir() if entry.name.endswith(".schema.json")
+    entry.name.split(".")[0]: json.loads(entry.read_text("utf-8"))
+    for entry in SCHEMA_DIR.iterdir()
+    if entry.name.endswith(".schema.json")
 }
-REGISTRY: Registry = Registry().with_resources((schema["$id"], Resource.from_contents(schema)) for schema in SCHEMAS.values())
+REGISTRY: Registry = Registry().with_resources(
+    (schema["$id"], Resource.from_contents(schema)) for schema in SCHEMAS.values()
+)
 
 
 def validate(document: Any, command: str) -> None:

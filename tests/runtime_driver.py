@@ -25,7 +25,10 @@ def runtimes_missing() -> str | None:
 def run_in_pyodide(runtime: str, code: str, *wheels: Path) -> dict[str, Any]:
     completed = subprocess.run(
         ["node", str(RUNTIME_DIR / "run.mjs"), runtime, code, *map(str, (w.resolve() for w in wheels))],
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
     if completed.returncode != 0 or not lines:

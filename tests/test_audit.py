@@ -25,7 +25,11 @@ from pyodide_auditwheel.dylink import read_head
 from pyodide_auditwheel.errors import AuditwheelError
 from pyodide_auditwheel.policy import python_tags_fit
 
-ABI_TAGS = {"pyodide_2024_0": "pyodide_2024_0_wasm32", "pyodide_2025_0": "pyodide_2025_0_wasm32", "pyemscripten_2026_0": "pyemscripten_2026_0_wasm32"}
+ABI_TAGS = {
+    "pyodide_2024_0": "pyodide_2024_0_wasm32",
+    "pyodide_2025_0": "pyodide_2025_0_wasm32",
+    "pyemscripten_2026_0": "pyemscripten_2026_0_wasm32",
+}
 
 
 # --- the ABI table ---------------------------------------------------------------------------
@@ -58,8 +62,14 @@ def _table() -> dict[str, Any]:
         (lambda t: t["abis"][0].update(python=3.12), "abis[0].python is not a str"),
         (lambda t: t["abis"][1]["search"].append("rpath"), "abis[1].search has unknown steps ['rpath']"),
         (lambda t: t["abis"][0].update(runtime_path_scheme="absolute"), "runtime_path_scheme 'absolute' is unknown"),
-        (lambda t: t["abis"][0]["platform_tags"].update(manylinux_2_17_x86_64="1"), "platform_tags must map Emscripten platform tags to versions"),
-        (lambda t: t["abis"][1]["platform_tags"].update(pyodide_2024_0_wasm32="0.28.0"), "data/abis.json: a platform tag is listed for two ABIs"),
+        (
+            lambda t: t["abis"][0]["platform_tags"].update(manylinux_2_17_x86_64="1"),
+            "platform_tags must map Emscripten platform tags to versions",
+        ),
+        (
+            lambda t: t["abis"][1]["platform_tags"].update(pyodide_2024_0_wasm32="0.28.0"),
+            "data/abis.json: a platform tag is listed for two ABIs",
+        ),
     ],
 )
 def test_abi_table_is_validated(mutate: Any, message: str) -> None:
@@ -99,12 +109,22 @@ def test_runtime_data_facts() -> None:
     the 3.14-only C API only on 314, JS-exception trampolines only on 0.27 (emscripten 3)."""
     offers = {abi.name: runtime_data.load_offer(abi.name) for abi in known_abis()}
     for offer in offers.values():
-        for name in ("memory", "__indirect_function_table", "__memory_base", "__table_base", "__stack_pointer", "malloc", "PyLong_FromLong"):
+        for name in (
+            "memory",
+            "__indirect_function_table",
+            "__memory_base",
+            "__table_base",
+            "__stack_pointer",
+            "malloc",
+            "PyLong_FromLong",
+        ):
             assert offer.provides(name), (offer.abi, name)
         assert not offer.provides("PyCode_New") and not offer.provides("pyodide_auditwheel_absent_function")
     assert [name for name, offer in offers.items() if offer.provides("PyBytes_Join")] == ["pyemscripten_2026_0"]
     assert {name: offer.exception_model for name, offer in offers.items()} == {
-        "pyodide_2024_0": "js", "pyodide_2025_0": "wasm", "pyemscripten_2026_0": "wasm"
+        "pyodide_2024_0": "js",
+        "pyodide_2025_0": "wasm",
+        "pyemscripten_2026_0": "wasm",
     }
     assert offers["pyodide_2024_0"].provides("invoke_vijjdi") and not offers["pyodide_2025_0"].provides("invoke_vijjdi")
     assert (offers["pyodide_2025_0"].python, offers["pyodide_2025_0"].emscripten) == ("3.13.2", "4.0.9")
@@ -116,26 +136,48 @@ def _fake_package(root: Path, script: str, abi_version: str = "2025_0", script_n
     package = root / "pyodide"
     package.mkdir()
     (package / "package.json").write_text('{"version": "0.0.1"}')
-    (package / "pyodide-lock.json").write_text(json.dumps({"info": {"abi_version": abi_version, "python": "3.13.0", "platform": "emscripten_4_0_9"}}))
+    (package / "pyodide-lock.json").write_text(
+        json.dumps({"info": {"abi_version": abi_version, "python": "3.13.0", "platform": "emscripten_4_0_9"}})
+    )
     if script_name:
         (package / script_name).write_text(script)
     (package / "pyodide.asm.wasm").write_bytes(b"\0asm\x01\0\0\0")
     return package
 
 
-PROXY = 'var proxyHandler={get(stubs,prop){switch(prop){case"__memory_base":return memoryBase;case"__table_base":return tableBase}'
+PROXY = (
+    'var proxyHandler={get(stubs,prop){switch(prop){case"__memory_base":return memoryBase;'
+    'case"__table_base":return tableBase}'
+)
 
 
 @pytest.mark.parametrize(
     ("script", "abi_version", "script_name", "message"),
     [
-        (PROXY + 'var wasmImports={a:b,"c":d,e};', "2025_0", "", "has no pyodide.asm.js or pyodide.asm.mjs: not an npm pyodide package"),
+        (
+            PROXY + 'var wasmImports={a:b,"c":d,e};',
+            "2025_0",
+            "",
+            "has no pyodide.asm.js or pyodide.asm.mjs: not an npm pyodide package",
+        ),
         (PROXY, "2025_0", "pyodide.asm.js", "the loader's wasmImports or import proxy was not found"),
-        (PROXY + "var wasmImports={a:b,c:{d:e}", "2025_0", "pyodide.asm.js", "the wasmImports object literal never closes"),
-        (PROXY + "var wasmImports={a:b};", "1999_0", "pyodide.asm.js", "has ABI 1999_0, which data/abis.json does not list"),
+        (
+            PROXY + "var wasmImports={a:b,c:{d:e}",
+            "2025_0",
+            "pyodide.asm.js",
+            "the wasmImports object literal never closes",
+        ),
+        (
+            PROXY + "var wasmImports={a:b};",
+            "1999_0",
+            "pyodide.asm.js",
+            "has ABI 1999_0, which data/abis.json does not list",
+        ),
     ],
 )
-def test_generator_refuses_what_it_cannot_read(script: str, abi_version: str, script_name: str, message: str, tmp_path: Path) -> None:
+def test_generator_refuses_what_it_cannot_read(
+    script: str, abi_version: str, script_name: str, message: str, tmp_path: Path
+) -> None:
     with pytest.raises(runtime_data.RuntimeDataError) as error:
         runtime_data.generate(_fake_package(tmp_path, script, abi_version, script_name), known_abis())
     assert message in str(error.value)
@@ -153,7 +195,12 @@ def test_generator_reads_keys_past_strings_and_nesting(tmp_path: Path) -> None:
         (b"not gzip", "damaged runtime data for ABI x"),
         (runtime_data.gzip.compress(b'{"schema_version": 9}'), "schema_version 9"),
         (runtime_data.gzip.compress(b'{"schema_version": 1}'), "damaged runtime data x"),
-        (runtime_data.gzip.compress(json.dumps({**runtime_data.load_offer("pyodide_2025_0").to_json(), "js_library": "abc"}).encode()), "expected a list of strings"),
+        (
+            runtime_data.gzip.compress(
+                json.dumps({**runtime_data.load_offer("pyodide_2025_0").to_json(), "js_library": "abc"}).encode()
+            ),
+            "expected a list of strings",
+        ),
     ],
 )
 def test_damaged_runtime_data_is_one_sentence(data: bytes, message: str) -> None:
@@ -175,8 +222,13 @@ def _subjects(report: Any) -> list[str]:
 
 
 @pytest.mark.parametrize("abi", list(ABI_TAGS))
-def test_a_314_only_function_is_a_finding_before_314(abi: str, symbol_modules: wheelbuilder.SymbolModules, tmp_path: Path) -> None:
-    for module, subject in ((symbol_modules.calls, "env.PyBytes_Join"), (symbol_modules.address, "GOT.func.PyBytes_Join")):
+def test_a_314_only_function_is_a_finding_before_314(
+    abi: str, symbol_modules: wheelbuilder.SymbolModules, tmp_path: Path
+) -> None:
+    for module, subject in (
+        (symbol_modules.calls, "env.PyBytes_Join"),
+        (symbol_modules.address, "GOT.func.PyBytes_Join"),
+    ):
         wheel = wheelbuilder.build_module_wheel(module, tmp_path / module.stem / abi, ABI_TAGS[abi])
         report = audit(wheel)
         assert report.abi is not None and report.abi.name == abi
@@ -187,7 +239,11 @@ def test_a_314_only_function_is_a_finding_before_314(abi: str, symbol_modules: w
             assert _subjects(report) == [subject]
             finding = report.findings[0]
             assert finding.kind == "unresolved-symbol" and finding.module == f"symbols/{module.name}"
-            expected = "bad export type for 'PyBytes_Join': undefined" if subject.startswith("GOT") else "Dynamic linking error: cannot resolve symbol PyBytes_Join"
+            expected = (
+                "bad export type for 'PyBytes_Join': undefined"
+                if subject.startswith("GOT")
+                else "Dynamic linking error: cannot resolve symbol PyBytes_Join"
+            )
             assert expected in finding.reason and report.consistent_tags == ()
 
 
@@ -211,7 +267,9 @@ def test_a_symbol_from_a_vendored_library_resolves(fixture_libs: wheelbuilder.Fi
     kinds = {(finding.kind, finding.subject) for finding in unrepaired.findings}
     assert ("missing-library", "libouter.so") in kinds
     assert ("unresolved-symbol", "env.outer_next") in kinds
-    assert any("perhaps in the missing libouter.so" in f.reason for f in unrepaired.findings if f.subject == "env.outer_next")
+    assert any(
+        "perhaps in the missing libouter.so" in f.reason for f in unrepaired.findings if f.subject == "env.outer_next"
+    )
     with_libdir = audit(wheel, [fixture_libs.libdir])
     assert with_libdir.loads, with_libdir.findings
     repaired = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "out").output
@@ -221,7 +279,10 @@ def test_a_symbol_from_a_vendored_library_resolves(fixture_libs: wheelbuilder.Fi
 
 
 def test_python_tag_and_extension_suffix_findings(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
-    files = {"pkg/_ext.cpython-312-wasm32-emscripten.so": fixture_libs.standalone.read_bytes(), "pkg/_ok.abi3.so": fixture_libs.standalone.read_bytes()}
+    files = {
+        "pkg/_ext.cpython-312-wasm32-emscripten.so": fixture_libs.standalone.read_bytes(),
+        "pkg/_ok.abi3.so": fixture_libs.standalone.read_bytes(),
+    }
     wheel = wheelbuilder.write_wheel(tmp_path, "pkg", "1.0", "cp312-cp312-pyodide_2025_0_wasm32", files)
     report = audit(wheel)
     assert [(f.kind, f.module, f.subject) for f in report.findings] == [
@@ -240,7 +301,11 @@ def test_an_unknown_tag_is_reported_not_guessed(realworld: Path) -> None:
 
 def test_real_world_wheel_against_a_runtime(realworld: Path, geos_libdir: Path) -> None:
     """Shapely 1.8.2 (Python 3.10) uses C API that 3.12 removed: the audit says so."""
-    report = audit(realworld / "Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl", [geos_libdir], platform="pyodide_2024_0_wasm32")
+    report = audit(
+        realworld / "Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl",
+        [geos_libdir],
+        platform="pyodide_2024_0_wasm32",
+    )
     subjects = _subjects(report)
     assert "cp310-cp310" in subjects and "env._PyUnicode_Ready" in subjects and "env.PyCode_New" in subjects
 
@@ -253,7 +318,10 @@ def test_cli_exit_codes_and_json(symbol_modules: wheelbuilder.SymbolModules, tmp
     bad = wheelbuilder.build_module_wheel(symbol_modules.calls, tmp_path / "bad", ABI_TAGS["pyodide_2025_0"])
     ok = cli("audit", str(good))
     assert ok.returncode == 0 and "audit: loads on pyodide_2025_0 (Pyodide 0.29.5, Python 3.13)" in ok.stdout
-    assert "consistent with the platform tags: emscripten_4_0_9_wasm32, pyemscripten_2025_0_wasm32, pyodide_2025_0_wasm32" in ok.stdout
+    assert (
+        "consistent with the platform tags: emscripten_4_0_9_wasm32, pyemscripten_2025_0_wasm32, pyodide_2025_0_wasm32"
+        in ok.stdout
+    )
     flagged = cli("audit", str(bad))
     assert flagged.returncode == 1
     assert "env.PyBytes_Join" in flagged.stdout and "will not load on pyodide_2025_0" in flagged.stdout
@@ -264,7 +332,9 @@ def test_cli_exit_codes_and_json(symbol_modules: wheelbuilder.SymbolModules, tmp
     assert [entry.get("loads") for entry in data["inputs"]] == [True, False, None]
     assert data["inputs"][1]["findings"][0]["kind"] == "unresolved-symbol"
     unknown = cli("audit", "--plat", "pyodide_2099_0_wasm32", str(good))
-    assert unknown.returncode == 2 and "--plat pyodide_2099_0_wasm32 names no known ABI; known tags:" in " ".join(unknown.stderr.split())
+    assert unknown.returncode == 2 and "--plat pyodide_2099_0_wasm32 names no known ABI; known tags:" in " ".join(
+        unknown.stderr.split()
+    )
     assert len(unknown.stderr.strip().splitlines()) == 1 and unknown.stdout == ""
 
 
@@ -273,7 +343,10 @@ def test_show_summary_has_the_verdict(symbol_modules: wheelbuilder.SymbolModules
     shown = cli("show", str(wheel))
     assert shown.returncode == 0
     assert "(wheel, ABI pyodide_2025_0)" in shown.stdout
-    assert "audit: tags and libraries fit pyodide_2025_0 (Pyodide 0.29.5); `pyodide auditwheel audit` checks the symbols" in shown.stdout
+    assert (
+        "audit: tags and libraries fit pyodide_2025_0 (Pyodide 0.29.5); `pyodide auditwheel audit` checks the symbols"
+        in shown.stdout
+    )
     assert "consistent with the platform tags:" in shown.stdout
 
 
@@ -283,13 +356,25 @@ def test_show_summary_has_the_verdict(symbol_modules: wheelbuilder.SymbolModules
 def _wheel_tags(path: Path) -> list[str]:
     contents = check_wheel_valid(path)
     wheel_file = next(name for name in contents if name.endswith(".dist-info/WHEEL"))
-    return [line.split(":", 1)[1].strip() for line in contents[wheel_file].decode().splitlines() if line.startswith("Tag:")]
+    return [
+        line.split(":", 1)[1].strip() for line in contents[wheel_file].decode().splitlines() if line.startswith("Tag:")
+    ]
 
 
 def test_repair_retags_for_pypi(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
     before = wheel.read_bytes()
-    result = cli("repair", str(wheel), "--libdir", str(fixture_libs.libdir), "--plat", "pyemscripten_2025_0_wasm32", "-o", str(tmp_path / "out"), "--json")
+    result = cli(
+        "repair",
+        str(wheel),
+        "--libdir",
+        str(fixture_libs.libdir),
+        "--plat",
+        "pyemscripten_2025_0_wasm32",
+        "-o",
+        str(tmp_path / "out"),
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     validate(data, "repair")
@@ -303,7 +388,9 @@ def test_repair_retags_for_pypi(fixture_libs: wheelbuilder.FixtureLibs, tmp_path
     assert not again.changed
 
 
-def test_repair_in_place_with_plat_writes_beside_the_input(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+def test_repair_in_place_with_plat_writes_beside_the_input(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path, "pyodide_2025_0")
     before = wheel.read_bytes()
     result = paw.repair(wheel, [fixture_libs.libdir], platform="emscripten_4_0_9_wasm32")
@@ -311,9 +398,17 @@ def test_repair_in_place_with_plat_writes_beside_the_input(fixture_libs: wheelbu
     assert wheel.read_bytes() == before and _wheel_tags(result.output) == ["cp313-cp313-emscripten_4_0_9_wasm32"]
 
 
-def test_repair_with_a_pep783_tag_writes_the_absolute_runtime_path(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+def test_repair_with_a_pep783_tag_writes_the_absolute_runtime_path(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
     """pyemscripten_2025_0 is the 0.28/0.29 ABI: the absolute entry is written, not $ORIGIN alone."""
-    wheel = wheelbuilder.write_wheel(tmp_path / "in", "chainpkg", "1.0", "cp313-cp313-pyemscripten_2025_0_wasm32", {"chainpkg/_ext.so": fixture_libs.ext.read_bytes()})
+    wheel = wheelbuilder.write_wheel(
+        tmp_path / "in",
+        "chainpkg",
+        "1.0",
+        "cp313-cp313-pyemscripten_2025_0_wasm32",
+        {"chainpkg/_ext.so": fixture_libs.ext.read_bytes()},
+    )
     result = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "out")
     assert result.plan.abi.name == "pyodide_2025_0"
     patch = result.plan.patches["chainpkg/_ext.so"]
@@ -323,24 +418,38 @@ def test_repair_with_a_pep783_tag_writes_the_absolute_runtime_path(fixture_libs:
 @pytest.mark.parametrize(
     ("tag", "platform", "message"),
     [
-        ("pyodide_2025_0", "pyemscripten_2026_0_wasm32", "cannot retag to pyemscripten_2026_0_wasm32: it names ABI pyemscripten_2026_0, but the wheel is built for ABI pyodide_2025_0"),
+        (
+            "pyodide_2025_0",
+            "pyemscripten_2026_0_wasm32",
+            "cannot retag to pyemscripten_2026_0_wasm32: it names ABI pyemscripten_2026_0, "
+            "but the wheel is built for ABI pyodide_2025_0",
+        ),
         ("legacy", "pyodide_2024_0_wasm32", "but the wheel is built for emscripten_3_1_14_wasm32 (no known ABI)"),
         ("pyodide_2025_0", "pyodide_2099_0_wasm32", "--plat pyodide_2099_0_wasm32 names no known ABI"),
     ],
 )
-def test_retag_to_another_abi_is_refused(tag: str, platform: str, message: str, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+def test_retag_to_another_abi_is_refused(
+    tag: str, platform: str, message: str, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", tag)
-    result = cli("repair", str(wheel), "--libdir", str(fixture_libs.libdir), "--plat", platform, "-o", str(tmp_path / "out"))
+    result = cli(
+        "repair", str(wheel), "--libdir", str(fixture_libs.libdir), "--plat", platform, "-o", str(tmp_path / "out")
+    )
     assert result.returncode == 2 and message in " ".join(result.stderr.split())
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def test_retag_of_a_wheel_the_audit_fails_is_refused(symbol_modules: wheelbuilder.SymbolModules, tmp_path: Path) -> None:
+def test_retag_of_a_wheel_the_audit_fails_is_refused(
+    symbol_modules: wheelbuilder.SymbolModules, tmp_path: Path
+) -> None:
     wheel = wheelbuilder.build_module_wheel(symbol_modules.calls, tmp_path / "in", ABI_TAGS["pyodide_2025_0"])
     result = cli("repair", str(wheel), "--plat", "pyemscripten_2025_0_wasm32", "-o", str(tmp_path / "out"))
     assert result.returncode == 2
     stderr = " ".join(result.stderr.split())
-    assert "cannot retag to pyemscripten_2025_0_wasm32: the audit has 1 finding(s), the first: symbols/libcalls314.so: env.PyBytes_Join" in stderr
+    assert (
+        "cannot retag to pyemscripten_2025_0_wasm32: the audit has 1 finding(s), "
+        "the first: symbols/libcalls314.so: env.PyBytes_Join" in stderr
+    )
     assert "run `pyodide auditwheel audit` for all" in stderr
     assert not (tmp_path / "out").exists()
 
@@ -367,9 +476,14 @@ def _without_wheel_tags(source: Path, out: Path, wheel_text: bytes | None) -> Pa
 
 @pytest.mark.parametrize(
     ("wheel_text", "message"),
-    [(b"Wheel-Version: 1.0\n", "has no Tag lines"), (None, "cannot retag: the wheel has no chainpkg-1.0.dist-info/WHEEL")],
+    [
+        (b"Wheel-Version: 1.0\n", "has no Tag lines"),
+        (None, "cannot retag: the wheel has no chainpkg-1.0.dist-info/WHEEL"),
+    ],
 )
-def test_retag_needs_a_wheel_file_with_tags(wheel_text: bytes | None, message: str, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+def test_retag_needs_a_wheel_file_with_tags(
+    wheel_text: bytes | None, message: str, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
     built = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "built", "pyodide_2025_0")
     wheel = _without_wheel_tags(built, tmp_path / "in" / built.name, wheel_text)
     with pytest.raises(AuditwheelError, match=message):
@@ -379,10 +493,21 @@ def test_retag_needs_a_wheel_file_with_tags(wheel_text: bytes | None, message: s
 def test_retag_keeps_every_other_byte_of_wheel() -> None:
     from pyodide_auditwheel.plan import retagged
 
-    text = b"Wheel-Version: 1.0\r\nGenerator: x\r\nTag: cp313-cp313-pyodide_2025_0_wasm32\r\nTag: cp313-cp313-emscripten_4_0_9_wasm32\r\nBuild: 1\r\n"
-    retag = retagged("p-1.0-cp313-cp313-pyodide_2025_0_wasm32.emscripten_4_0_9_wasm32.whl", "p-1.0.dist-info/WHEEL", text, "pyemscripten_2025_0_wasm32")
+    text = (
+        b"Wheel-Version: 1.0\r\nGenerator: x\r\nTag: cp313-cp313-pyodide_2025_0_wasm32\r\n"
+        b"Tag: cp313-cp313-emscripten_4_0_9_wasm32\r\nBuild: 1\r\n"
+    )
+    retag = retagged(
+        "p-1.0-cp313-cp313-pyodide_2025_0_wasm32.emscripten_4_0_9_wasm32.whl",
+        "p-1.0.dist-info/WHEEL",
+        text,
+        "pyemscripten_2025_0_wasm32",
+    )
     assert retag is not None and retag.filename == "p-1.0-cp313-cp313-pyemscripten_2025_0_wasm32.whl"
-    assert retag.wheel_text == b"Wheel-Version: 1.0\r\nGenerator: x\r\nTag: cp313-cp313-pyemscripten_2025_0_wasm32\r\nBuild: 1\r\n"
+    assert (
+        retag.wheel_text
+        == b"Wheel-Version: 1.0\r\nGenerator: x\r\nTag: cp313-cp313-pyemscripten_2025_0_wasm32\r\nBuild: 1\r\n"
+    )
 
 
 def test_repair_of_a_directory_named_like_a_wheel_is_one_sentence(tmp_path: Path) -> None:

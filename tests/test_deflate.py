@@ -23,11 +23,20 @@ POOL = ThreadPoolExecutor(max_workers=3)
 repetitive = st.builds(lambda piece, times: piece * times, st.binary(min_size=1, max_size=400), st.integers(1, 80))
 
 
-@given(data=st.one_of(st.binary(max_size=5000), repetitive), block_size=st.integers(1, 6000), cuts=st.lists(st.integers(0, 40000), max_size=6), pooled=st.booleans())
+@given(
+    data=st.one_of(st.binary(max_size=5000), repetitive),
+    block_size=st.integers(1, 6000),
+    cuts=st.lists(st.integers(0, 40000), max_size=6),
+    pooled=st.booleans(),
+)
 @settings(max_examples=300, deadline=None)
-def test_blocks_inflate_to_the_input_whatever_the_cuts_and_threads(data: bytes, block_size: int, cuts: list[int], pooled: bool) -> None:
+def test_blocks_inflate_to_the_input_whatever_the_cuts_and_threads(
+    data: bytes, block_size: int, cuts: list[int], pooled: bool
+) -> None:
     reference = Deflater(block_size=block_size).deflate_all([data])
-    deflated = Deflater(pool=POOL if pooled else None, block_size=block_size, in_flight=2).deflate_all(cut_at(data, cuts))
+    deflated = Deflater(pool=POOL if pooled else None, block_size=block_size, in_flight=2).deflate_all(
+        cut_at(data, cuts)
+    )
     stream = b"".join(deflated.chunks)
     assert stream == b"".join(reference.chunks)
     assert zlib.decompress(stream, -15) == data

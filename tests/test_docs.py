@@ -60,7 +60,9 @@ def test_the_pages_with_examples_are_the_ones_expected() -> None:
 
 
 @pytest.fixture
-def workspace(fixture_libs: wheelbuilder.FixtureLibs, symbol_modules: wheelbuilder.SymbolModules, tmp_path: Path) -> Path:
+def workspace(
+    fixture_libs: wheelbuilder.FixtureLibs, symbol_modules: wheelbuilder.SymbolModules, tmp_path: Path
+) -> Path:
     """dist/ with the demo wheels, libs/ with the libraries they were linked against."""
     wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "dist", "pyodide_2025_0")
     wheelbuilder.build_module_wheel(symbol_modules.calls, tmp_path / "dist", "pyodide_2025_0_wasm32")
@@ -84,4 +86,6 @@ def test_shell_examples_run(page: Path, workspace: Path) -> None:
         said = _normal(result.stdout + result.stderr)
         assert result.returncode == example.code, f"{page.name}: $ {example.command}\n{result.stdout}{result.stderr}"
         for line in example.expected:
-            assert _normal(line) in said, f"{page.name}: $ {example.command}: {line!r} not in:\n{result.stdout}{result.stderr}"
+            assert _normal(line) in said, (
+                f"{page.name}: $ {example.command}: {line!r} not in:\n{result.stdout}{result.stderr}"
+            )

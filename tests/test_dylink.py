@@ -108,7 +108,10 @@ def test_any_bytes_give_a_precise_error_or_a_result(data: bytes) -> None:
 
 def test_real_modules_round_trip(realworld: Path) -> None:
     checked = 0
-    for wheel in ("Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl", "numpy-1.22.4-cp310-cp310-emscripten_3_1_14_wasm32.whl"):
+    for wheel in (
+        "Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl",
+        "numpy-1.22.4-cp310-cp310-emscripten_3_1_14_wasm32.whl",
+    ):
         with zipfile.ZipFile(realworld / wheel) as archive:
             for name in archive.namelist():
                 if name.endswith(".so"):

@@ -34,7 +34,10 @@ def beside_pyodide_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = tmp_path_factory.mktemp("pyodide-build") / "venv"
     subprocess.run([_python_312_or_newer(), "-m", "venv", str(venv)], check=True)
     install = subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "-q", str(REPO), "pyodide-build"], capture_output=True, text=True, check=False
+        [str(venv / "bin" / "pip"), "install", "-q", str(REPO), "pyodide-build"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if install.returncode != 0:
         pytest.fail(f"pip could not install pyodide-auditwheel beside pyodide-build:\n{install.stderr[-3000:]}")
@@ -59,7 +62,9 @@ def test_pyodide_build_commands_still_work(beside_pyodide_build: Path) -> None:
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_ours_works_and_says_who_answers(beside_pyodide_build: Path, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+def test_ours_works_and_says_who_answers(
+    beside_pyodide_build: Path, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
     version = run(beside_pyodide_build, "pyodide-auditwheel", "--version")
     assert version.returncode == 0 and version.stdout.startswith("pyodide-auditwheel ")
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path, "pyodide_2025_0")

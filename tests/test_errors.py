@@ -61,7 +61,11 @@ def name(text: bytes) -> bytes:
 
 
 def dylink0(*subsections: tuple[int, bytes], raw: bytes | None = None) -> bytes:
-    body = raw if raw is not None else b"".join(bytes([kind]) + uleb(len(payload)) + payload for kind, payload in subsections)
+    body = (
+        raw
+        if raw is not None
+        else b"".join(bytes([kind]) + uleb(len(payload)) + payload for kind, payload in subsections)
+    )
     return section(0, name(b"dylink.0") + body)
 
 
@@ -82,7 +86,10 @@ def zip_bytes(entries: list[tuple[zipfile.ZipInfo | str, bytes]], compression: i
     return buffer.getvalue()
 
 
-BASE_ENTRIES: list[tuple[zipfile.ZipInfo | str, bytes]] = [("pkg/__init__.py", b"# init\n" * 20), ("pkg/_mod.so", GOOD_MODULE * 1)]
+BASE_ENTRIES: list[tuple[zipfile.ZipInfo | str, bytes]] = [
+    ("pkg/__init__.py", b"# init\n" * 20),
+    ("pkg/_mod.so", GOOD_MODULE * 1),
+]
 
 
 def eocd_at(data: bytes | bytearray) -> int:
@@ -199,7 +206,9 @@ def run_cli(run: Run) -> subprocess.CompletedProcess[str]:
     script = Path(sys.executable).parent / "pyodide-auditwheel"
     env = {**os.environ, **run.env}
     preexec = _drop_permission_override if run.permissions_apply and os.geteuid() == 0 else None
-    return subprocess.run([str(script), *run.args], capture_output=True, text=True, check=False, env=env, preexec_fn=preexec)
+    return subprocess.run(
+        [str(script), *run.args], capture_output=True, text=True, check=False, env=env, preexec_fn=preexec
+    )
 
 
 @pytest.fixture
@@ -266,12 +275,16 @@ def correct_rows(ctx: Context) -> list[tuple[str, str, str]]:
     info = "pkg-1.0.dist-info"
     meta = {
         f"{info}/METADATA": b"Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\n",
-        f"{info}/WHEEL": ("Wheel-Version: 1.0\nGenerator: pyodide-auditwheel-tests\nRoot-Is-Purelib: false\n" f"Tag: {TAG}\n").encode(),
+        f"{info}/WHEEL": (
+            f"Wheel-Version: 1.0\nGenerator: pyodide-auditwheel-tests\nRoot-Is-Purelib: false\nTag: {TAG}\n"
+        ).encode(),
     }
     return [(path, wheelbuilder.record_hash(data), str(len(data))) for path, data in {**files, **meta}.items()]
 
 
-def repair_chain(change_rows: Callable[[list[tuple[str, str, str]]], list[tuple[str, str, str]]] | None = None, *extra: str) -> Callable[[Path, Context], Run]:
+def repair_chain(
+    change_rows: Callable[[list[tuple[str, str, str]]], list[tuple[str, str, str]]] | None = None, *extra: str
+) -> Callable[[Path, Context], Run]:
     def make(tmp: Path, ctx: Context) -> Run:
         rows = change_rows(correct_rows(ctx)) if change_rows else None
         wheel = chain_wheel(tmp, ctx, **({"rows": rows} if rows is not None else {}))
@@ -362,9 +375,14 @@ def unreadable_subdir(tmp: Path, ctx: Context) -> Run:
 
 
 def clash_in_libs_dir(tmp: Path, ctx: Context) -> Run:
-    files = {"pkg/_ext.so": ctx.fixture_libs.ext.read_bytes(), "pkg.libs/libouter.so": ctx.fixture_libs.standalone.read_bytes()}
+    files = {
+        "pkg/_ext.so": ctx.fixture_libs.ext.read_bytes(),
+        "pkg.libs/libouter.so": ctx.fixture_libs.standalone.read_bytes(),
+    }
     wheel = wheelbuilder.write_wheel(tmp, "pkg", "1.0", TAG, files)
-    return Run(["repair", str(wheel), "--libdir", str(ctx.fixture_libs.libdir), "--no-mangle-all", "-o", str(tmp / "out")])
+    return Run(
+        ["repair", str(wheel), "--libdir", str(ctx.fixture_libs.libdir), "--no-mangle-all", "-o", str(tmp / "out")]
+    )
 
 
 def case_collision(tmp: Path, ctx: Context) -> Run:
@@ -460,59 +478,134 @@ CASES: dict[str, Case] = {
     "not wasm": Case(show_module(b"\x7fELF" + b"\0" * 60), "does not start with the wasm magic number"),
     "short header": Case(show_module(b"\0asm\1\0"), "ends inside the wasm header"),
     "wasm version": Case(show_module(b"\0asm\2\0\0\0"), "has wasm version 02000000, not 1"),
-    "section past end": Case(show_module(HEADER + b"\x00\x10abc"), "truncated section: section 0 at offset 8 declares 16 bytes where only 3 remain"),
+    "section past end": Case(
+        show_module(HEADER + b"\x00\x10abc"),
+        "truncated section: section 0 at offset 8 declares 16 bytes where only 3 remain",
+    ),
     "not a side module": Case(show_module(HEADER + section(1, b"\x00")), "so it is not an emscripten side module"),
     "leb over 5 bytes": Case(show_module(needed(b"\x80\x80\x80\x80\x80\x01")), "a leb128 value is longer than 5 bytes"),
     "leb over 32 bits": Case(show_module(needed(b"\xff\xff\xff\xff\x7f")), "a leb128 value does not fit in 32 bits"),
     "field cut": Case(show_module(needed(b"\x80")), "ends in the middle of a field"),
     "name past end": Case(show_module(needed(b"\x01\x05ab")), "declares 5 bytes where only 2 remain"),
-    "count past payload": Case(show_module(needed(b"\x64")), "declares 100 entries, more than its 0 remaining bytes can hold"),
-    "subsection past end": Case(show_module(HEADER + dylink0(raw=b"\x02\x32abc")), "declares 50 bytes where only 3 remain"),
+    "count past payload": Case(
+        show_module(needed(b"\x64")), "declares 100 entries, more than its 0 remaining bytes can hold"
+    ),
+    "subsection past end": Case(
+        show_module(HEADER + dylink0(raw=b"\x02\x32abc")), "declares 50 bytes where only 3 remain"
+    ),
     "name not utf-8": Case(show_module(needed(b"\x01\x02\xff\xfe")), "a name is not valid utf-8"),
-    "huge first section": Case(show_module(HEADER + b"\x00" + uleb(MAX_HEAD + 1) + b"\x08dylink.0"), "its first section claims"),
-    "type form": Case(interface_of(section(1, b"\x01\x61\x00\x00")), "malformed type section: unsupported type form 0x61"),
+    "huge first section": Case(
+        show_module(HEADER + b"\x00" + uleb(MAX_HEAD + 1) + b"\x08dylink.0"), "its first section claims"
+    ),
+    "type form": Case(
+        interface_of(section(1, b"\x01\x61\x00\x00")), "malformed type section: unsupported type form 0x61"
+    ),
     "value type": Case(interface_of(section(1, b"\x01\x60\x01\x11\x00")), "unknown value type 0x11"),
-    "type index": Case(interface_of(section(2, b"\x01" + name(b"m") + name(b"f") + b"\x00\x05")), "type index 5 is out of range"),
-    "import kind": Case(interface_of(section(2, b"\x01" + name(b"m") + name(b"f") + b"\x09")), "malformed import section: unknown import kind 9"),
+    "type index": Case(
+        interface_of(section(2, b"\x01" + name(b"m") + name(b"f") + b"\x00\x05")), "type index 5 is out of range"
+    ),
+    "import kind": Case(
+        interface_of(section(2, b"\x01" + name(b"m") + name(b"f") + b"\x09")),
+        "malformed import section: unknown import kind 9",
+    ),
     # archives
-    "unsafe name": Case(show_wheel(lambda: zip_bytes([*BASE_ENTRIES, ("../evil.so", b"x")])), "unsafe member name '../evil.so' in the wheel: it contains a '..' or '.' component"),
-    "symlink member": Case(show_wheel(lambda: zip_bytes([*BASE_ENTRIES, (symlink_entry(), b"/etc/passwd")])), "unsafe member 'pkg/link.so' in the wheel: it is a symbolic link"),
+    "unsafe name": Case(
+        show_wheel(lambda: zip_bytes([*BASE_ENTRIES, ("../evil.so", b"x")])),
+        "unsafe member name '../evil.so' in the wheel: it contains a '..' or '.' component",
+    ),
+    "symlink member": Case(
+        show_wheel(lambda: zip_bytes([*BASE_ENTRIES, (symlink_entry(), b"/etc/passwd")])),
+        "unsafe member 'pkg/link.so' in the wheel: it is a symbolic link",
+    ),
     "too short": Case(show_wheel(lambda: b"PK\x05"), "is too short to be one"),
     "no end record": Case(show_wheel(lambda: b"\0" * 100), "has no end-of-central-directory record"),
     "several disks": Case(show_wheel(lambda: eocd(zip_bytes(BASE_ENTRIES), 4, "<H", 1)), "it spans several disks"),
-    "directory past end": Case(show_wheel(lambda: eocd(zip_bytes(BASE_ENTRIES), 16, "<I", 10**6)), "its central directory runs past the end of the file"),
-    "count lie": Case(show_wheel(lambda: eocd(eocd(zip_bytes(BASE_ENTRIES), 8, "<H", 1000), 10, "<H", 1000)), "announces 1000 members, more than the central directory can hold"),
-    "bad central signature": Case(show_wheel(lambda: zip_bytes(BASE_ENTRIES).replace(b"PK\x01\x02", b"PK\x01\x09", 1)), "a central directory entry has a bad signature"),
-    "directory truncated": Case(show_wheel(lambda: eocd(eocd(long_names_zip(), 8, "<H", 3), 10, "<H", 3)), "the central directory is truncated"),
-    "zip64 locator past": Case(show_wheel(lambda: with_zip64_locator(zip_bytes(BASE_ENTRIES), 10**6)), "the zip64 end record points past its locator"),
-    "zip64 record missing": Case(show_wheel(lambda: with_zip64_locator(zip_bytes(BASE_ENTRIES), 0)), "the zip64 end record is missing"),
+    "directory past end": Case(
+        show_wheel(lambda: eocd(zip_bytes(BASE_ENTRIES), 16, "<I", 10**6)),
+        "its central directory runs past the end of the file",
+    ),
+    "count lie": Case(
+        show_wheel(lambda: eocd(eocd(zip_bytes(BASE_ENTRIES), 8, "<H", 1000), 10, "<H", 1000)),
+        "announces 1000 members, more than the central directory can hold",
+    ),
+    "bad central signature": Case(
+        show_wheel(lambda: zip_bytes(BASE_ENTRIES).replace(b"PK\x01\x02", b"PK\x01\x09", 1)),
+        "a central directory entry has a bad signature",
+    ),
+    "directory truncated": Case(
+        show_wheel(lambda: eocd(eocd(long_names_zip(), 8, "<H", 3), 10, "<H", 3)), "the central directory is truncated"
+    ),
+    "zip64 locator past": Case(
+        show_wheel(lambda: with_zip64_locator(zip_bytes(BASE_ENTRIES), 10**6)),
+        "the zip64 end record points past its locator",
+    ),
+    "zip64 record missing": Case(
+        show_wheel(lambda: with_zip64_locator(zip_bytes(BASE_ENTRIES), 0)), "the zip64 end record is missing"
+    ),
     "utf-8 flag lie": Case(show_wheel(utf8_flag_lie), "is flagged utf-8 but is not"),
-    "bzip2 member": Case(show_wheel(lambda: zip_bytes(BASE_ENTRIES, zipfile.ZIP_BZIP2)), "uses compression method 12; wheels use stored or deflate"),
+    "bzip2 member": Case(
+        show_wheel(lambda: zip_bytes(BASE_ENTRIES, zipfile.ZIP_BZIP2)),
+        "uses compression method 12; wheels use stored or deflate",
+    ),
     "stored size lie": Case(show_wheel(stored_size_lie), "bytes but holds"),
-    "bomb ratio": Case(show_wheel(bomb), "declares a compression ratio no deflate stream can reach (a decompression bomb)"),
-    "starts past directory": Case(show_wheel(lambda: central(zip_bytes(BASE_ENTRIES), 42, "<I", zip_bytes(BASE_ENTRIES).find(b"PK\x01\x02") - 10)), "starts past the central directory"),
-    "local header missing": Case(show_wheel(lambda: central(zip_bytes(BASE_ENTRIES), 42, "<I", 1)), "the local header of 'pkg/__init__.py' is missing"),
-    "local name differs": Case(show_wheel(lambda: zip_bytes(BASE_ENTRIES).replace(b"pkg/_mod.so", b"pkg/_evil.s", 1)), "the central directory names 'pkg/_mod.so' but its local header names 'pkg/_evil.s'"),
-    "local method differs": Case(show_wheel(lambda: local(zip_bytes(BASE_ENTRIES), 8, "<H", 0)), "disagrees with the central directory"),
-    "more data than archive": Case(show_wheel(lambda: central(zip_bytes(BASE_ENTRIES), 20, "<I", 10**6)), "declares more data than the archive holds"),
+    "bomb ratio": Case(
+        show_wheel(bomb), "declares a compression ratio no deflate stream can reach (a decompression bomb)"
+    ),
+    "starts past directory": Case(
+        show_wheel(
+            lambda: central(zip_bytes(BASE_ENTRIES), 42, "<I", zip_bytes(BASE_ENTRIES).find(b"PK\x01\x02") - 10)
+        ),
+        "starts past the central directory",
+    ),
+    "local header missing": Case(
+        show_wheel(lambda: central(zip_bytes(BASE_ENTRIES), 42, "<I", 1)),
+        "the local header of 'pkg/__init__.py' is missing",
+    ),
+    "local name differs": Case(
+        show_wheel(lambda: zip_bytes(BASE_ENTRIES).replace(b"pkg/_mod.so", b"pkg/_evil.s", 1)),
+        "the central directory names 'pkg/_mod.so' but its local header names 'pkg/_evil.s'",
+    ),
+    "local method differs": Case(
+        show_wheel(lambda: local(zip_bytes(BASE_ENTRIES), 8, "<H", 0)), "disagrees with the central directory"
+    ),
+    "more data than archive": Case(
+        show_wheel(lambda: central(zip_bytes(BASE_ENTRIES), 20, "<I", 10**6)),
+        "declares more data than the archive holds",
+    ),
     "invalid deflate": Case(show_wheel(deflate_garbage), "has invalid compressed data"),
     "more than declared": Case(show_wheel(module_size_understated), "holds more data than its declared 50 bytes"),
-    "encrypted": Case(show_wheel(lambda: local(central(zip_bytes(BASE_ENTRIES), 8, "<H", 1), 6, "<H", 1)), "member 'pkg/__init__.py' is encrypted"),
-    "fewer than declared": Case(show_wheel(lambda: central(zip_bytes(BASE_ENTRIES), 24, "<I", len(GOOD_MODULE) + 5, 1)), f"holds {len(GOOD_MODULE)} bytes, not its declared {len(GOOD_MODULE) + 5}"),
+    "encrypted": Case(
+        show_wheel(lambda: local(central(zip_bytes(BASE_ENTRIES), 8, "<H", 1), 6, "<H", 1)),
+        "member 'pkg/__init__.py' is encrypted",
+    ),
+    "fewer than declared": Case(
+        show_wheel(lambda: central(zip_bytes(BASE_ENTRIES), 24, "<I", len(GOOD_MODULE) + 5, 1)),
+        f"holds {len(GOOD_MODULE)} bytes, not its declared {len(GOOD_MODULE) + 5}",
+    ),
     "stream cut": Case(show_wheel(module_stream_cut), "has a truncated compressed stream"),
     "crc": Case(crc_broken, "fails its crc check"),
     # wheels and RECORD
     "wheel name": Case(show_wheel(lambda: zip_bytes(BASE_ENTRIES), "notawheel.whl"), "is not a valid wheel file name"),
-    "foreign platform": Case(show_wheel(lambda: zip_bytes(BASE_ENTRIES), "pkg-1.0-cp313-cp313-manylinux_2_17_x86_64.whl"), "unsupported platform: the wheel is tagged manylinux_2_17_x86_64, not for emscripten/pyodide"),
+    "foreign platform": Case(
+        show_wheel(lambda: zip_bytes(BASE_ENTRIES), "pkg-1.0-cp313-cp313-manylinux_2_17_x86_64.whl"),
+        "unsupported platform: the wheel is tagged manylinux_2_17_x86_64, not for emscripten/pyodide",
+    ),
     "no record": Case(repair_raw({"pkg/a.py": b""}, None), "it has no .dist-info/record"),
     "record fields": Case(repair_raw({"pkg/a.py": b""}, b"pkg/a.py,sha256=x\n"), "does not have 3 fields"),
     "record not text": Case(repair_raw({"pkg/a.py": b""}, b"pkg/\xff.py,,\n"), "cannot be read as csv"),
     "record twice": Case(repair_chain(rows_twice), "is listed twice"),
     "record absent file": Case(repair_chain(rows_absent), "it lists 1 file(s) not in the wheel, e.g. 'pkg/gone.py'"),
-    "record unlisted file": Case(repair_chain(rows_unlisted), "1 file(s) in the wheel are not listed in it, e.g. 'pkg/__init__.py'"),
-    "record hash": Case(repair_chain(rows_bad_module_hash), "does not match its record hash; the wheel was modified after it was built (use --allow-bad-record"),
+    "record unlisted file": Case(
+        repair_chain(rows_unlisted), "1 file(s) in the wheel are not listed in it, e.g. 'pkg/__init__.py'"
+    ),
+    "record hash": Case(
+        repair_chain(rows_bad_module_hash),
+        "does not match its record hash; the wheel was modified after it was built (use --allow-bad-record",
+    ),
     "record size": Case(repair_chain(rows_bad_module_size), "bytes but record says"),
-    "verify-record": Case(repair_chain(rows_bad_init_hash, "--verify-record"), "'pkg/__init__.py' does not match its record hash"),
+    "verify-record": Case(
+        repair_chain(rows_bad_init_hash, "--verify-record"), "'pkg/__init__.py' does not match its record hash"
+    ),
     # inputs, options, environment
     "no such file": Case(plain(["show", "{tmp}/absent.whl"]), "no such file"),
     "unsupported input": Case(text_file, "give a .whl wheel, a .so/.wasm module or an unpacked wheel directory"),
@@ -523,26 +616,53 @@ CASES: dict[str, Case] = {
     "libdir unreadable": Case(libdir_case("unreadable"), "cannot be read: permission denied"),
     "wheel unreadable": Case(unreadable_wheel, "cannot read"),
     "directory unreadable": Case(unreadable_subdir, "cannot read directory"),
-    "lib-sdir escape": Case(repair_chain(None, "--lib-sdir", "../up"), "unsafe --lib-sdir '../up': give a single directory name"),
+    "lib-sdir escape": Case(
+        repair_chain(None, "--lib-sdir", "../up"), "unsafe --lib-sdir '../up': give a single directory name"
+    ),
     "vendored name taken": Case(clash_in_libs_dir, "the wheel already has a different file at pkg.libs/libouter.so"),
-    "vendored names collide": Case(case_collision, "cannot vendor: two libraries would get the same name in the libs directory; use mangling"),
-    "legacy dylink": Case(legacy_dylink_needing_path, "the legacy 'dylink' section has no runtime_path; rebuild the module with emscripten >= 2.0.30"),
-    "missing library": Case(lambda tmp, ctx: Run(["repair", str(chain_wheel(tmp, ctx)), "-o", str(tmp / "out")]), "libouter.so", code=1),
-    "source date epoch": Case(with_env(repair_chain(), SOURCE_DATE_EPOCH="yesterday"), "source_date_epoch='yesterday' is not a whole number of seconds"),
+    "vendored names collide": Case(
+        case_collision, "cannot vendor: two libraries would get the same name in the libs directory; use mangling"
+    ),
+    "legacy dylink": Case(
+        legacy_dylink_needing_path,
+        "the legacy 'dylink' section has no runtime_path; rebuild the module with emscripten >= 2.0.30",
+    ),
+    "missing library": Case(
+        lambda tmp, ctx: Run(["repair", str(chain_wheel(tmp, ctx)), "-o", str(tmp / "out")]), "libouter.so", code=1
+    ),
+    "source date epoch": Case(
+        with_env(repair_chain(), SOURCE_DATE_EPOCH="yesterday"),
+        "source_date_epoch='yesterday' is not a whole number of seconds",
+    ),
     "cannot write": Case(output_is_a_file, "nothing was changed"),
     # not what the name says (issue 12)
     "fifo wheel": Case(fifo_named(f"pkg-1.0-{TAG}.whl"), "it is a fifo, not a regular file"),
     "fifo module": Case(fifo_named("_mod.so"), "it is a fifo, not a regular file"),
     "fifo in a directory": Case(fifo_named("_mod.so", in_directory=True), "_mod.so: it is a fifo, not a regular file"),
     "fifo repaired": Case(fifo_named(f"pkg-1.0-{TAG}.whl", "repair"), "it is a fifo, not a regular file"),
-    "directory named .whl": Case(lambda tmp, ctx: (tmp / f"pkg-1.0-{TAG}.whl").mkdir() or Run(["repair", str(tmp / f"pkg-1.0-{TAG}.whl")]), "it is not a wheel file"),
+    "directory named .whl": Case(
+        lambda tmp, ctx: (tmp / f"pkg-1.0-{TAG}.whl").mkdir() or Run(["repair", str(tmp / f"pkg-1.0-{TAG}.whl")]),
+        "it is not a wheel file",
+    ),
     # data that would be lost or refused later (issue 12)
-    "members past the count": Case(show_wheel(more_entries_than_counted), "the end record counts 2 members, but its central directory holds more"),
+    "members past the count": Case(
+        show_wheel(more_entries_than_counted), "the end record counts 2 members, but its central directory holds more"
+    ),
     "directory gap": Case(show_wheel(directory_gap), "its central directory does not end where the end record begins"),
-    "file where libs go": Case(repair_chain_with({"pkg.libs": b"a file"}), "cannot vendor into pkg.libs/: the wheel has a file named pkg.libs"),
-    "name but for case": Case(repair_chain_with({"pkg.libs/LIBOUTER.SO": b"x"}, "--no-mangle-all"), "the same name but for case, which a case-insensitive file system cannot hold"),
-    "lib-sdir dist-info": Case(repair_chain(None, "-L", "pkg-1.0.dist-info"), "the wheel's .dist-info and .data directories are not for libraries"),
-    "lib-sdir data": Case(repair_chain(None, "-L", "pkg-1.0.data"), "the wheel's .dist-info and .data directories are not for libraries"),
+    "file where libs go": Case(
+        repair_chain_with({"pkg.libs": b"a file"}), "cannot vendor into pkg.libs/: the wheel has a file named pkg.libs"
+    ),
+    "name but for case": Case(
+        repair_chain_with({"pkg.libs/LIBOUTER.SO": b"x"}, "--no-mangle-all"),
+        "the same name but for case, which a case-insensitive file system cannot hold",
+    ),
+    "lib-sdir dist-info": Case(
+        repair_chain(None, "-L", "pkg-1.0.dist-info"),
+        "the wheel's .dist-info and .data directories are not for libraries",
+    ),
+    "lib-sdir data": Case(
+        repair_chain(None, "-L", "pkg-1.0.data"), "the wheel's .dist-info and .data directories are not for libraries"
+    ),
 }
 
 # Messages checked by tests of this file outside CASES.
@@ -587,7 +707,11 @@ LIBRARY_MISHAPS: dict[str, tuple[Callable[[Path], None], str]] = {
 @pytest.mark.parametrize("compressed_ahead", [True, False], ids=["compressed-ahead", "streamed"])
 @pytest.mark.parametrize("mishap", list(LIBRARY_MISHAPS))
 def test_library_changed_during_repair(
-    mishap: str, compressed_ahead: bool, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    mishap: str,
+    compressed_ahead: bool,
+    fixture_libs: wheelbuilder.FixtureLibs,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The library is hashed when the plan is made and again when it is copied, whether it
     is compressed ahead or streamed into the archive when the writer reaches it."""
@@ -622,7 +746,9 @@ def _raise_sites() -> Iterator[tuple[str, list[str]]]:
                 if isinstance(message, ast.Constant) and isinstance(message.value, str):
                     pieces = [message.value]
                 elif isinstance(message, ast.JoinedStr):
-                    pieces = [v.value for v in message.values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+                    pieces = [
+                        v.value for v in message.values if isinstance(v, ast.Constant) and isinstance(v.value, str)
+                    ]
                 else:
                     continue
                 cleaned = [" ".join(piece.lower().split()).strip(" .,:;'\"()") for piece in pieces]
@@ -633,8 +759,18 @@ def _raise_sites() -> Iterator[tuple[str, list[str]]]:
 def test_every_error_message_has_a_case() -> None:
     """Each raise's message must be checked by a case here or by another test: at least one
     of its literal pieces that no other message shares must appear there."""
-    checked = " ".join(" ".join(message.lower().split()) for message in [*(case.message for case in CASES.values()), *(message for _, message in LIBRARY_MISHAPS.values())])
-    other_tests = " ".join(" ".join(path.read_text().lower().split()) for path in TESTS.glob("test_*.py") if path.name != Path(__file__).name)
+    checked = " ".join(
+        " ".join(message.lower().split())
+        for message in [
+            *(case.message for case in CASES.values()),
+            *(message for _, message in LIBRARY_MISHAPS.values()),
+        ]
+    )
+    other_tests = " ".join(
+        " ".join(path.read_text().lower().split())
+        for path in TESTS.glob("test_*.py")
+        if path.name != Path(__file__).name
+    )
     sites = [(where, pieces) for where, pieces in _raise_sites() if pieces]
     untested = []
     for where, pieces in sites:
@@ -652,9 +788,13 @@ def test_two_inputs_of_one_name_into_one_output(fixture_libs: wheelbuilder.Fixtu
     """The second is refused (exit 2), not written over the first."""
     first = chain_wheel(tmp_path / "a", Context(fixture_libs))
     second = wheelbuilder.write_wheel(tmp_path / "b", "pkg", "1.0", TAG, {"pkg/__init__.py": b"# other\n"})
-    result = run_cli(Run(["repair", str(first), str(second), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out")]))
+    result = run_cli(
+        Run(["repair", str(first), str(second), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out")])
+    )
     assert result.returncode == 2
-    assert f"{second}: not repaired: {first} is written to {tmp_path / 'out' / first.name} too" in " ".join(result.stderr.split())
+    assert f"{second}: not repaired: {first} is written to {tmp_path / 'out' / first.name} too" in " ".join(
+        result.stderr.split()
+    )
     assert len(result.stderr.strip().splitlines()) == 1
     with zipfile.ZipFile(tmp_path / "out" / first.name) as archive:
         assert "pkg/_ext.so" in archive.namelist()

@@ -38,8 +38,19 @@ def test_atheris_budget_finds_nothing(fixture_libs: wheelbuilder.FixtureLibs, tm
     seeds(fixture_libs, corpus)
     target = Path(__file__).with_name("fuzz_targets.py")
     result = subprocess.run(
-        [sys.executable, str(target), str(corpus), f"-runs={FUZZ_RUNS}", "-max_len=4096", "-seed=1", f"-artifact_prefix={tmp_path}/"],
-        capture_output=True, text=True, check=False, timeout=900,
+        [
+            sys.executable,
+            str(target),
+            str(corpus),
+            f"-runs={FUZZ_RUNS}",
+            "-max_len=4096",
+            "-seed=1",
+            f"-artifact_prefix={tmp_path}/",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert f"Done {FUZZ_RUNS} runs" in result.stderr

@@ -71,7 +71,10 @@ CASES: dict[str, tuple[Callable[[], bytes], str]] = {
     "case collision": (lambda: zip_bytes([*BASE, ("pkg/A.so", b"1"), ("pkg/a.so", b"2")]), "case-insensitive"),
     "encrypted": (lambda: set_flag(zip_bytes(BASE), 0x1), "encrypted"),
     "truncated": (lambda: zip_bytes(BASE)[:-30], "not a zip archive"),
-    "bomb": (lambda: zip_bytes([("pkg/big.so", b"\0" * 5_000_000)]), None),  # legit ratio ~1000:1: accepted by the reader
+    "bomb": (
+        lambda: zip_bytes([("pkg/big.so", b"\0" * 5_000_000)]),
+        None,
+    ),  # legit ratio ~1000:1: accepted by the reader
 }
 
 
@@ -83,7 +86,9 @@ def test_hostile_archive_refused_by_cli(case: str, tmp_path: Path) -> None:
     wheel.write_bytes(data)
     pyodide = Path(sys.executable).parent / "pyodide"
     for command in (["show"], ["repair", "-o", str(tmp_path / "out")]):
-        result = subprocess.run([str(pyodide), "auditwheel", *command, str(wheel)], capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            [str(pyodide), "auditwheel", *command, str(wheel)], capture_output=True, text=True, check=False
+        )
         assert result.returncode == 2, (case, result.stdout, result.stderr)
         assert message is not None and message in " ".join(result.stderr.lower().split()), result.stderr
         assert "Traceback" not in result.stderr

@@ -24,12 +24,16 @@ def narrow(*args: str, columns: int) -> tuple[int, str]:
 
 @pytest.mark.parametrize("columns", [80, 120, 200])
 @pytest.mark.parametrize("command", ["show", "repair", "audit"])
-def test_names_are_never_cut(command: str, columns: int, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+def test_names_are_never_cut(
+    command: str, columns: int, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
     libdir = tmp_path / "a" / "rather" / "long" / "library" / "directory" / "for" / "the" / "sysroot"
     libdir.mkdir(parents=True)
     for library in fixture_libs.libdir.iterdir():
         (libdir / library.name).write_bytes(library.read_bytes())
-    wheel = wheelbuilder.write_wheel(tmp_path / "in", "pkg", "1.0", "cp313-cp313-pyodide_2025_0_wasm32", {DEEP: fixture_libs.ext.read_bytes()})
+    wheel = wheelbuilder.write_wheel(
+        tmp_path / "in", "pkg", "1.0", "cp313-cp313-pyodide_2025_0_wasm32", {DEEP: fixture_libs.ext.read_bytes()}
+    )
     extra = ["-o", str(tmp_path / "out")] if command == "repair" else []
     code, out = narrow(command, str(wheel), "--libdir", str(libdir), *extra, columns=columns)
     assert code == 0, out
@@ -57,7 +61,16 @@ def test_repair_ends_with_a_summary_line(fixture_libs: wheelbuilder.FixtureLibs,
 
 def test_repair_json_has_the_envelope_and_schema(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
-    result = cli("repair", str(wheel), str(tmp_path / "absent.whl"), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out"), "--json")
+    result = cli(
+        "repair",
+        str(wheel),
+        str(tmp_path / "absent.whl"),
+        "--libdir",
+        str(fixture_libs.libdir),
+        "-o",
+        str(tmp_path / "out"),
+        "--json",
+    )
     data = json.loads(result.stdout)
     validate(data, "repair")
     assert (data["tool"], data["version"], data["schema_version"]) == ("pyodide-auditwheel", paw.__version__, 1)
@@ -76,7 +89,17 @@ def test_verbose_explains_resolution(fixture_libs: wheelbuilder.FixtureLibs, tmp
     out = " ".join(verbose.stdout.split())
     assert f"note: {libdir / 'libouter.so'}: passed over, not a wasm module" in out
     assert "libouter.so: missing; looked for in the wheel at (the wheel's root)" in out and str(libdir) in out
-    repaired = cli("repair", str(wheel), "--libdir", str(libdir), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out"), "-v")
+    repaired = cli(
+        "repair",
+        str(wheel),
+        "--libdir",
+        str(libdir),
+        "--libdir",
+        str(fixture_libs.libdir),
+        "-o",
+        str(tmp_path / "out"),
+        "-v",
+    )
     assert repaired.returncode == 0
     assert f"{libdir / 'libcounter.so'}: passed over, a directory" in " ".join(repaired.stdout.split())
 

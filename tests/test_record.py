@@ -16,7 +16,7 @@ from pyodide_auditwheel.wheel import Record, RecordRow
 
 RECORD_PATH = "pkg-1.0.dist-info/RECORD"
 
-segment = st.text(alphabet="ab,\"\n\r é._-", min_size=1, max_size=8)
+segment = st.text(alphabet='ab,"\n\r é._-', min_size=1, max_size=8)
 plain_segment = st.text(alphabet="abcé._-", min_size=1, max_size=8)
 paths = st.one_of(
     st.lists(plain_segment, min_size=1, max_size=3).map("/".join),
@@ -51,11 +51,20 @@ def csv_rows(data: bytes) -> list[RecordRow]:
 
 @settings(max_examples=400, deadline=None)
 @given(
-    rows, st.sampled_from(["\n", "\r\n"]), st.integers(0, 5), st.booleans(),
-    st.lists(st.integers(0, 4000), max_size=12), st.data(),
+    rows,
+    st.sampled_from(["\n", "\r\n"]),
+    st.integers(0, 5),
+    st.booleans(),
+    st.lists(st.integers(0, 4000), max_size=12),
+    st.data(),
 )
 def test_blocks_read_and_rewrite_like_csv(
-    record_rows: list[tuple[str, str, str]], line_end: str, blank_every: int, final_newline: bool, cuts: list[int], data: st.DataObject
+    record_rows: list[tuple[str, str, str]],
+    line_end: str,
+    blank_every: int,
+    final_newline: bool,
+    cuts: list[int],
+    data: st.DataObject,
 ) -> None:
     record_rows = [row for row in record_rows if row[0] != RECORD_PATH] + [(RECORD_PATH, "", "")]
     raw = encode(record_rows, line_end, blank_every, final_newline)
@@ -77,7 +86,9 @@ def test_blocks_read_and_rewrite_like_csv(
     for line in raw.split(line_end.encode()):
         fields = line.decode().split(",")
         if line and b'"' not in line and fields[0] not in replaced and fields[0] != RECORD_PATH:
-            assert line + line_end.encode() in rewritten or (not final_newline and raw.endswith(line) and line + b"\n" in rewritten)
+            assert line + line_end.encode() in rewritten or (
+                not final_newline and raw.endswith(line) and line + b"\n" in rewritten
+            )
 
 
 def test_a_row_without_three_fields_is_refused_wherever_it_falls() -> None:
@@ -92,7 +103,11 @@ def test_rows_written_are_the_same_on_every_python() -> None:
     """As csv writes them on 3.13: before it, csv left a carriage return unquoted (the row
     would not split back) and 3.10 raised on a NUL (found by atheris on 3.10)."""
     record = Record(RECORD_PATH, lambda: [b"pkg/a.py,sha256=a,1\n" + RECORD_PATH.encode() + b",,\n"])
-    added = [RecordRow("pkg.libs/a\rb.so", "sha256=x", "1"), RecordRow('pkg.libs/"q",\n.so', "", ""), RecordRow("pkg.libs/n\0.so", "", "")]
+    added = [
+        RecordRow("pkg.libs/a\rb.so", "sha256=x", "1"),
+        RecordRow('pkg.libs/"q",\n.so', "", ""),
+        RecordRow("pkg.libs/n\0.so", "", ""),
+    ]
     rewritten = b"".join(record.rewritten({}, added))
     assert rewritten == (
         b"pkg/a.py,sha256=a,1\n"

@@ -41,7 +41,9 @@ def test_markup_and_escapes_from_a_wheel_reach_the_terminal_inert(
     command: str, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
 ) -> None:
     module = with_needed(fixture_libs.standalone.read_bytes(), [HOSTILE_NEEDED])
-    wheel = wheelbuilder.write_wheel(tmp_path, "pkg", "1.0", TAG, {"pkg/a[/b]/_m.so": module, "pkg/\x1b[31mred.so": module})
+    wheel = wheelbuilder.write_wheel(
+        tmp_path, "pkg", "1.0", TAG, {"pkg/a[/b]/_m.so": module, "pkg/\x1b[31mred.so": module}
+    )
     result = cli(command, str(wheel), *(["-o", str(tmp_path / "out")] if command == "repair" else []))
     assert result.returncode == 1, result.stderr
     said = result.stdout + result.stderr
@@ -55,7 +57,15 @@ def test_exports_and_imports_listing_is_inert(tmp_path: Path) -> None:
     from pyodide_auditwheel.wasm import encode_name, encode_uleb
 
     imports = encode_uleb(1) + encode_name("env") + encode_name("evil\x1b[2J") + bytes([3, 0x7F, 0])
-    module = HEADER + b"\x00" + encode_uleb(len(encode_name("dylink.0"))) + encode_name("dylink.0") + bytes([2]) + encode_uleb(len(imports)) + imports
+    module = (
+        HEADER
+        + b"\x00"
+        + encode_uleb(len(encode_name("dylink.0")))
+        + encode_name("dylink.0")
+        + bytes([2])
+        + encode_uleb(len(imports))
+        + imports
+    )
     (tmp_path / "_m.so").write_bytes(module)
     result = cli("imports", str(tmp_path / "_m.so"))
     assert result.returncode == 0 and "env.evil\\x1b[2J" in result.stdout and "\x1b" not in result.stdout
@@ -65,7 +75,9 @@ def test_exports_and_imports_listing_is_inert(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("algorithm", ["sha384", "sha512"])
-def test_record_hashed_with_a_stronger_algorithm(algorithm: str, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+def test_record_hashed_with_a_stronger_algorithm(
+    algorithm: str, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
     files = {"pkg/__init__.py": b"", "pkg/_ext.so": fixture_libs.ext.read_bytes()}
     contents = dict(files)
     wheel = wheelbuilder.write_wheel(tmp_path / "ok", "pkg", "1.0", TAG, files)
@@ -76,13 +88,25 @@ def test_record_hashed_with_a_stronger_algorithm(algorithm: str, fixture_libs: w
         import base64
 
         return [
-            (path, f"{digest_of}=" + base64.urlsafe_b64encode(hashlib.new(digest_of, data).digest()).rstrip(b"=").decode(), str(len(data)))
+            (
+                path,
+                f"{digest_of}=" + base64.urlsafe_b64encode(hashlib.new(digest_of, data).digest()).rstrip(b"=").decode(),
+                str(len(data)),
+            )
             for path, data in contents.items()
         ]
 
     strong = wheelbuilder.write_wheel(tmp_path / "strong", "pkg", "1.0", TAG, files, record_rows=rows(algorithm))
     for extra in ([], ["--verify-record"]):
-        result = cli("repair", str(strong), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / f"out{len(extra)}"), *extra)
+        result = cli(
+            "repair",
+            str(strong),
+            "--libdir",
+            str(fixture_libs.libdir),
+            "-o",
+            str(tmp_path / f"out{len(extra)}"),
+            *extra,
+        )
         assert result.returncode == 0, result.stderr
     weak = wheelbuilder.write_wheel(tmp_path / "weak", "pkg", "1.0", TAG, files, record_rows=rows("md5"))
     refused = cli("repair", str(weak), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out-md5"))
@@ -156,7 +180,9 @@ def _two_names_wheel(fixture_libs: wheelbuilder.FixtureLibs, out: Path) -> Path:
 
 def test_utf8_name_without_the_flag_gets_it(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
     """The stdlib reads an unflagged name as cp437: the repaired wheel must carry the flag."""
-    wheel = wheelbuilder.write_wheel(tmp_path / "in", "pkg", "1.0", TAG, {"pkg/_ext.so": fixture_libs.ext.read_bytes(), "pkg/café.py": b"x = 1\n"})
+    wheel = wheelbuilder.write_wheel(
+        tmp_path / "in", "pkg", "1.0", TAG, {"pkg/_ext.so": fixture_libs.ext.read_bytes(), "pkg/café.py": b"x = 1\n"}
+    )
     data = bytearray(wheel.read_bytes())
     for signature, flag_offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
         pos = data.find(signature)
@@ -175,7 +201,9 @@ def test_utf8_name_without_the_flag_gets_it(fixture_libs: wheelbuilder.FixtureLi
     assert check_wheel_valid(result.output)["pkg/café.py"] == b"x = 1\n"
 
 
-def test_a_failed_repair_leaves_no_output_directory(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_repair_leaves_no_output_directory(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pyodide_auditwheel.zipio import ZipWriter
 
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
@@ -189,8 +217,12 @@ def test_a_failed_repair_leaves_no_output_directory(fixture_libs: wheelbuilder.F
     assert (tmp_path / "kept").is_dir()  # a directory the user had stays
 
 
-def test_platlib_modules_get_the_runtime_path_of_where_they_are_installed(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
-    wheel = wheelbuilder.write_wheel(tmp_path, "pkg", "1.0", TAG, {"pkg-1.0.data/platlib/pkg/_ext.so": fixture_libs.ext.read_bytes()})
+def test_platlib_modules_get_the_runtime_path_of_where_they_are_installed(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    wheel = wheelbuilder.write_wheel(
+        tmp_path, "pkg", "1.0", TAG, {"pkg-1.0.data/platlib/pkg/_ext.so": fixture_libs.ext.read_bytes()}
+    )
     result = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "out")
     patch = result.plan.patches["pkg-1.0.data/platlib/pkg/_ext.so"]
     assert patch.added_runtime_paths == ("/lib/python3.13/site-packages/pkg.libs", "$ORIGIN/../pkg.libs")
@@ -204,7 +236,9 @@ def test_ctrl_c_while_starting_is_one_line() -> None:
     assert result.returncode == -2  # killed by SIGINT, as the shell expects of an interrupted program
 
 
-def test_non_ascii_project_names_get_their_libs_directory(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+def test_non_ascii_project_names_get_their_libs_directory(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
     wheel = wheelbuilder.write_wheel(tmp_path, "café", "1.0", TAG, {"café/_ext.so": fixture_libs.ext.read_bytes()})
     result = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "out")
     assert result.plan.libs_dir == "café.libs" and result.output is not None
@@ -214,7 +248,9 @@ def test_non_ascii_project_names_get_their_libs_directory(fixture_libs: wheelbui
 # --- 8. the portable paths (macOS has neither O_TMPFILE nor copy_file_range) ---------------------
 
 
-def test_portable_paths_give_the_same_wheel(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_portable_paths_give_the_same_wheel(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pyodide_auditwheel import atomic, zipio
 
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
@@ -241,7 +277,9 @@ def test_portable_paths_give_the_same_wheel(fixture_libs: wheelbuilder.FixtureLi
 
 
 @pytest.mark.parametrize("io_path", ["linux", "portable"])
-def test_sigterm_while_the_temporary_name_is_made_leaves_nothing(io_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sigterm_while_the_temporary_name_is_made_leaves_nothing(
+    io_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The window the SIGTERM test once hit on the portable path: the signal arrives just as
     the temporary file gets its name, before the cleanup knows the name."""
     import signal

@@ -52,7 +52,9 @@ def test_repair_shapely_structure(shapely: Path, geos_libdir: Path, tmp_path: Pa
     assert paw.show(result.output).missing == {}
 
 
-def test_second_repair_changes_nothing_and_output_is_reproducible(shapely: Path, geos_libdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_second_repair_changes_nothing_and_output_is_reproducible(
+    shapely: Path, geos_libdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "a").output
     assert first is not None
     again = paw.repair(first, [geos_libdir], output_dir=tmp_path / "b")
@@ -106,7 +108,9 @@ def test_file_modes_survive(shapely: Path, geos_libdir: Path, tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("io_path", ["linux", "portable"])
-def test_in_place_repair_is_atomic_under_injected_failures(io_path: str, shapely: Path, geos_libdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_in_place_repair_is_atomic_under_injected_failures(
+    io_path: str, shapely: Path, geos_libdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if io_path == "portable":
         monkeypatch.setenv(PORTABLE_IO_ENV, "1")
     original = shapely.read_bytes()
@@ -145,7 +149,9 @@ def _drop_one_copied_member(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _vendor_after_dist_info(monkeypatch: pytest.MonkeyPatch) -> None:
     # The archive puts the libraries last while RECORD still lists them before .dist-info.
-    monkeypatch.setattr(apply, "insert_before_dist_info", lambda items, inserted, _path_of: itertools.chain(items, inserted))
+    monkeypatch.setattr(
+        apply, "insert_before_dist_info", lambda items, inserted, _path_of: itertools.chain(items, inserted)
+    )
 
 
 def _corrupt_compressed_members(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -178,7 +184,12 @@ def _drop_a_record_row(monkeypatch: pytest.MonkeyPatch) -> None:
     ],
 )
 def test_the_output_check_catches_writer_faults(
-    shapely: Path, geos_libdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault, message  # type: ignore[no-untyped-def]
+    shapely: Path,
+    geos_libdir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fault,
+    message,  # type: ignore[no-untyped-def]
 ) -> None:
     """The check of the written wheel is our net against our own bugs: each injected fault in
     the writer is caught before the output gets its name."""
@@ -230,7 +241,9 @@ def test_cibuildwheel_style_command_line(fixture_libs: wheelbuilder.FixtureLibs,
 def test_no_mangle_exclude_strip_and_lib_sdir(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
     result = paw.repair(
-        wheel, [fixture_libs.libdir], output_dir=tmp_path / "o",
+        wheel,
+        [fixture_libs.libdir],
+        output_dir=tmp_path / "o",
         options=RepairOptions(lib_sdir="_vendor", no_mangle=("libcounter*",), strip=True),
     )
     dests = sorted(lib.dest for lib in result.plan.vendored)
@@ -253,25 +266,38 @@ def test_mangled_names() -> None:
 
 def test_bad_record_is_refused(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
     files = {"pkg/_ext.so": fixture_libs.ext.read_bytes()}
-    rows = [("pkg/_ext.so", "sha256=AAAA", "1"), ("pkg-1.0.dist-info/METADATA", "", ""), ("pkg-1.0.dist-info/WHEEL", "", "")]
-    wheel = wheelbuilder.write_wheel(tmp_path, "pkg", "1.0", wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"], files, record_rows=rows)
+    rows = [
+        ("pkg/_ext.so", "sha256=AAAA", "1"),
+        ("pkg-1.0.dist-info/METADATA", "", ""),
+        ("pkg-1.0.dist-info/WHEEL", "", ""),
+    ]
+    wheel = wheelbuilder.write_wheel(
+        tmp_path, "pkg", "1.0", wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"], files, record_rows=rows
+    )
     with pytest.raises(RecordError, match="does not match its RECORD hash"):
         paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "o")
     ok = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "o", allow_bad_record=True)
     assert ok.record_problems
-    missing_row = wheelbuilder.write_wheel(tmp_path / "m", "pkg", "1.0", wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"], files, record_rows=rows[1:])
+    missing_row = wheelbuilder.write_wheel(
+        tmp_path / "m", "pkg", "1.0", wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"], files, record_rows=rows[1:]
+    )
     result = cli("repair", str(missing_row), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "o2"))
     assert result.returncode == 2 and "not listed" in result.stderr
 
 
 @pytest.mark.parametrize("seed", ["random", "0", "12345"])
-def test_names_are_compared_under_a_secret_key_whatever_pythonhashseed(seed: str, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+def test_names_are_compared_under_a_secret_key_whatever_pythonhashseed(
+    seed: str, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
     """RECORD and the archive are compared by digests of their names; with PYTHONHASHSEED set,
     Python's own hash is public, so the digests switch to keyed BLAKE2b (and still work)."""
     env = {**os.environ, "PYTHONHASHSEED": seed}
     probe = subprocess.run(
         [sys.executable, "-c", "from pyodide_auditwheel import zipio; print(zipio.name_hash is hash)"],
-        capture_output=True, text=True, check=True, env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     )
     assert probe.stdout.strip() == str(seed == "random")
     files = {"pkg/_ext.so": fixture_libs.ext.read_bytes(), "pkg/__init__.py": b""}
@@ -280,13 +306,20 @@ def test_names_are_compared_under_a_secret_key_whatever_pythonhashseed(seed: str
     result = cli("repair", str(good), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out"), env=env)
     assert result.returncode == 0, result.stderr
     check_wheel_valid(tmp_path / "out" / good.name)
-    rows = [("pkg/_ext.so", "", ""), ("pkg/other.py", "", ""), ("pkg-1.0.dist-info/METADATA", "", ""), ("pkg-1.0.dist-info/WHEEL", "", "")]
+    rows = [
+        ("pkg/_ext.so", "", ""),
+        ("pkg/other.py", "", ""),
+        ("pkg-1.0.dist-info/METADATA", "", ""),
+        ("pkg-1.0.dist-info/WHEEL", "", ""),
+    ]
     swapped = wheelbuilder.write_wheel(tmp_path / "bad", "pkg", "1.0", tags, files, record_rows=rows)
     result = cli("repair", str(swapped), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out2"), env=env)
     assert result.returncode == 2 and "lists 1 file(s) not in the wheel, e.g. 'pkg/other.py'" in result.stderr
 
 
-def test_strip_removes_debug_sections_and_reports_savings(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+def test_strip_removes_debug_sections_and_reports_savings(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
     from pyodide_auditwheel.wasm import iter_sections
 
     def custom_names(data: bytes) -> set[str | None]:
@@ -300,12 +333,19 @@ def test_strip_removes_debug_sections_and_reports_savings(fixture_libs: wheelbui
     vendored_outer = next(v for k, v in contents.items() if "libouter-" in k)
     assert "name" not in custom_names(vendored_outer)
     assert "name" in custom_names(contents["chainpkg/_ext.so"])  # the wheel's own: only with --strip-wheel-modules
-    both = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "b", options=RepairOptions(strip=True, strip_wheel_modules=True))
+    both = paw.repair(
+        wheel,
+        [fixture_libs.libdir],
+        output_dir=tmp_path / "b",
+        options=RepairOptions(strip=True, strip_wheel_modules=True),
+    )
     assert both.output is not None
     assert "name" not in custom_names(check_wheel_valid(both.output)["chainpkg/_ext.so"])
 
 
-def test_sysroot_layout_env_var_and_several_wheels(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sysroot_layout_env_var_and_several_wheels(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sysroot = tmp_path / "sysroot"
     pic = sysroot / "lib" / "wasm32-emscripten" / "pic"
     plain = sysroot / "lib" / "wasm32-emscripten"
@@ -339,12 +379,20 @@ def test_verify_record_is_opt_in(fixture_libs: wheelbuilder.FixtureLibs, tmp_pat
     """A tampered member that repair never reads passes by default (RECORD of unchanged members
     is kept as it is); --verify-record refuses it; --allow-bad-record repairs with a warning."""
     files = {"pkg/__init__.py": b"print('hi')\n", "pkg/_ext.so": fixture_libs.ext.read_bytes()}
-    good = wheelbuilder.write_wheel(tmp_path / "good", "pkg", "1.0", wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"], files)
+    good = wheelbuilder.write_wheel(
+        tmp_path / "good", "pkg", "1.0", wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"], files
+    )
     with zipfile.ZipFile(good) as archive:
         record_name = next(n for n in archive.namelist() if n.endswith("RECORD"))
-        rows = [tuple(line.split(",")) for line in archive.read(record_name).decode().splitlines() if not line.startswith(record_name)]
+        rows = [
+            tuple(line.split(","))
+            for line in archive.read(record_name).decode().splitlines()
+            if not line.startswith(record_name)
+        ]
     tampered_rows = [(p, "sha256=" + "A" * 43 if p == "pkg/__init__.py" else h, s) for p, h, s in rows]
-    wheel = wheelbuilder.write_wheel(tmp_path / "bad", "pkg", "1.0", wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"], files, record_rows=tampered_rows)
+    wheel = wheelbuilder.write_wheel(
+        tmp_path / "bad", "pkg", "1.0", wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"], files, record_rows=tampered_rows
+    )
     args = [str(wheel), "--libdir", str(fixture_libs.libdir)]
     assert cli("repair", *args, "-o", str(tmp_path / "default")).returncode == 0
     refused = cli("repair", *args, "-o", str(tmp_path / "verified"), "--verify-record")
@@ -365,7 +413,10 @@ def test_record_with_quoted_rows_and_crlf_is_kept(fixture_libs: wheelbuilder.Fix
         contents = {info.filename: archive.read(info) for info in archive.infolist()}
     record_name = next(n for n in contents if n.endswith("RECORD"))
     lines = contents[record_name].decode().splitlines()
-    fixed = [f'"{line.split(",sha256")[0]}",sha256{line.split(",sha256")[1]}' if line.startswith("pkg/a,b.py") else line for line in lines]
+    fixed = [
+        f'"{line.split(",sha256")[0]}",sha256{line.split(",sha256")[1]}' if line.startswith("pkg/a,b.py") else line
+        for line in lines
+    ]
     plain_line = next(line for line in fixed if line.startswith("pkg/plain.py"))
     contents[record_name] = ("\r\n".join(fixed) + "\r\n").encode()
     with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -393,7 +444,10 @@ def test_benchmark_wheel_small_instance_repairs_validly(realworld: Path, geos_li
         for member in original:
             if member.name in result.plan.patches:
                 old_head, new_head = read_head(original.read(member)), read_head(repaired[member.name])
-                assert repaired[member.name][new_head.first_section_end :] == original.read(member)[old_head.first_section_end :]
+                assert (
+                    repaired[member.name][new_head.first_section_end :]
+                    == original.read(member)[old_head.first_section_end :]
+                )
             elif not member.name.endswith("RECORD"):
                 copied = new_members[member.name]
                 assert (copied.crc, copied.method) == (member.crc, member.method), member.name
@@ -418,7 +472,9 @@ def _start_repair(wheel: Path, libdir: Path, io_path: str) -> subprocess.Popen[b
     script = Path(sys.executable).parent / "pyodide-auditwheel"
     return subprocess.Popen(
         [str(script), "repair", str(wheel), "--libdir", str(libdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **IO_PATHS[io_path]},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **IO_PATHS[io_path]},
     )
 
 
@@ -492,7 +548,9 @@ def _repair_with_stderr_on_a_terminal(wheel: Path, libdir: Path, out: Path, dela
     pyodide = Path(sys.executable).parent / "pyodide"
     process = subprocess.Popen(
         [str(pyodide), "auditwheel", "repair", str(wheel), "--libdir", str(libdir), "-o", str(out)],
-        stdout=subprocess.DEVNULL, stderr=slave, env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+        env=env,
     )
     os.close(slave)
     seen = b""
@@ -512,7 +570,9 @@ def _repair_with_stderr_on_a_terminal(wheel: Path, libdir: Path, out: Path, dela
     return process.wait(), seen
 
 
-def test_progress_bar_only_on_a_terminal_and_only_for_a_long_repair(shapely: Path, geos_libdir: Path, tmp_path: Path) -> None:
+def test_progress_bar_only_on_a_terminal_and_only_for_a_long_repair(
+    shapely: Path, geos_libdir: Path, tmp_path: Path
+) -> None:
     # A repair that has run longer than the delay (here: none) shows a bar on the terminal.
     code, seen = _repair_with_stderr_on_a_terminal(shapely, geos_libdir, tmp_path / "a", delay="0")
     assert code == 0 and shapely.name.encode() in seen and b"\x1b[" in seen

@@ -46,7 +46,8 @@ def test_relative_only_rpath_double_loads_on_0_29(
     only, 0.29 loads libcounter twice and each copy counts on its own."""
     original = plan_module.runtime_path_entries
     monkeypatch.setattr(
-        plan_module, "runtime_path_entries",
+        plan_module,
+        "runtime_path_entries",
         lambda abi, module_dir, libs_dir: original(replace(abi, runtime_path_scheme="origin"), module_dir, libs_dir),
     )
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
@@ -59,8 +60,11 @@ def test_relative_only_rpath_double_loads_on_0_29(
 
 # What each module's function returns when the runtime has what it needs.
 SYMBOL_CALLS = {
-    "calls": ("import symbols; symbols.lib.join.restype = __import__('ctypes').py_object; "
-              "symbols.lib.join.argtypes = [__import__('ctypes').py_object] * 2; symbols.lib.join(b'-', [b'a', b'b'])", "b'a-b'"),
+    "calls": (
+        "import symbols; symbols.lib.join.restype = __import__('ctypes').py_object; "
+        "symbols.lib.join.argtypes = [__import__('ctypes').py_object] * 2; symbols.lib.join(b'-', [b'a', b'b'])",
+        "b'a-b'",
+    ),
     "address": ("import symbols; str(symbols.lib.join_address() != 0)", "True"),
     "weak": ("import symbols; symbols.lib.absent_function_is_set()", "0"),
 }
@@ -94,12 +98,20 @@ def test_audit_verdicts_hold_in_the_runtime(
     assert report.loads == (kind == "weak" or runtime == "pyodide-314")
 
 
-TAG_OF_ABI = {"pyodide_2024_0_wasm32": "pyodide_2024_0", "pyodide_2025_0_wasm32": "pyodide_2025_0", "pyemscripten_2026_0_wasm32": "pyemscripten_2026_0"}
+TAG_OF_ABI = {
+    "pyodide_2024_0_wasm32": "pyodide_2024_0",
+    "pyodide_2025_0_wasm32": "pyodide_2025_0",
+    "pyemscripten_2026_0_wasm32": "pyemscripten_2026_0",
+}
 
 
-def test_retagged_for_pypi_loads_in_0_29_with_one_copy(runtimes: None, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+def test_retagged_for_pypi_loads_in_0_29_with_one_copy(
+    runtimes: None, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
-    repaired = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "out", platform="pyemscripten_2025_0_wasm32").output
+    repaired = paw.repair(
+        wheel, [fixture_libs.libdir], output_dir=tmp_path / "out", platform="pyemscripten_2025_0_wasm32"
+    ).output
     assert repaired is not None and repaired.name == "chainpkg-1.0-cp313-cp313-pyemscripten_2025_0_wasm32.whl"
     assert audit(repaired).loads
     result = run_in_pyodide("pyodide-0.29", CODE, repaired)

@@ -37,15 +37,21 @@ def test_sbom_names_every_vendored_library(fixture_libs: wheelbuilder.FixtureLib
     assert set(by_path) == {library.dest for library in result.plan.vendored}
     for library in result.plan.vendored:
         component = by_path[library.dest]
-        assert component["hashes"] == [{"alg": "SHA-256", "content": hashlib.sha256(contents[library.dest]).hexdigest()}]
+        assert component["hashes"] == [
+            {"alg": "SHA-256", "content": hashlib.sha256(contents[library.dest]).hexdigest()}
+        ]
         properties = {p["name"]: p["value"] for p in component["properties"]}
         assert properties == {
             "pyodide-auditwheel:path": library.dest,
             "pyodide-auditwheel:source-file-name": library.source.name,
             "pyodide-auditwheel:source-sha256": hashlib.sha256(library.source.read_bytes()).hexdigest(),
         }
-    assert str(tmp_path) not in contents[SBOM].decode() and "/" + fixture_libs.libdir.name not in contents[SBOM].decode()
-    assert document["dependencies"] == [{"ref": document["metadata"]["component"]["bom-ref"], "dependsOn": sorted(by_path)}]
+    assert (
+        str(tmp_path) not in contents[SBOM].decode() and "/" + fixture_libs.libdir.name not in contents[SBOM].decode()
+    )
+    assert document["dependencies"] == [
+        {"ref": document["metadata"]["component"]["bom-ref"], "dependsOn": sorted(by_path)}
+    ]
     # The SBOM sits among the metadata, just before RECORD.
     with zipfile.ZipFile(result.output) as archive:
         names = archive.namelist()
@@ -79,7 +85,9 @@ def test_a_later_repair_keeps_the_earlier_components(fixture_libs: wheelbuilder.
     retagged = paw.repair(second, platform="pyemscripten_2025_0_wasm32", output_dir=tmp_path / "three").output
     assert retagged is not None
     document = sbom_of(retagged)
-    assert document["metadata"]["component"]["purl"].endswith("file_name=chainpkg-1.0-cp313-cp313-pyemscripten_2025_0_wasm32.whl")
+    assert document["metadata"]["component"]["purl"].endswith(
+        "file_name=chainpkg-1.0-cp313-cp313-pyemscripten_2025_0_wasm32.whl"
+    )
     assert len(document["components"]) == 2
 
 
@@ -92,7 +100,9 @@ def test_no_sbom(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("content", [b"not json", b'{"components": 3}'])
-def test_a_foreign_sbom_of_that_name_is_one_sentence(content: bytes, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+def test_a_foreign_sbom_of_that_name_is_one_sentence(
+    content: bytes, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
     files = {"chainpkg/_ext.so": fixture_libs.ext.read_bytes(), SBOM: content}
     wheel = wheelbuilder.write_wheel(tmp_path / "in", "chainpkg", "1.0", "cp313-cp313-pyodide_2025_0_wasm32", files)
     result = cli("repair", str(wheel), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out"))

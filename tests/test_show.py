@@ -73,7 +73,11 @@ def test_cli_json_is_valid_against_schema(realworld: Path, geos_libdir: Path) ->
     validate(data, "show")
     shapely, numpy, elf = data["inputs"]
     assert shapely["audit"]["abi"] is None and not shapely["audit"]["loads"]
-    assert [finding["kind"] for finding in shapely["audit"]["findings"]] == ["unknown-abi", "missing-library", "missing-library"]
+    assert [finding["kind"] for finding in shapely["audit"]["findings"]] == [
+        "unknown-abi",
+        "missing-library",
+        "missing-library",
+    ]
     assert shapely["summary"]["missing"] == ["libgeos_c.so"]
     assert shapely["abi"] == "unknown"
     assert numpy["summary"]["missing"] == []
@@ -85,7 +89,10 @@ def test_cli_json_is_valid_against_schema(realworld: Path, geos_libdir: Path) ->
     [
         (lambda d, rw: rw / "elf", "not a wasm module"),
         (lambda d, rw: d / "absent.whl", "no such file"),
-        (lambda d, rw: _write(d / "x-1.0-cp313-cp313-pyodide_2025_0_wasm32.whl", b"PK\x03\x04garbage"), "not a zip archive"),
+        (
+            lambda d, rw: _write(d / "x-1.0-cp313-cp313-pyodide_2025_0_wasm32.whl", b"PK\x03\x04garbage"),
+            "not a zip archive",
+        ),
         (lambda d, rw: _write(d / "notawheel.whl", b""), "not a wheel"),
         (lambda d, rw: _copy(rw / SHAPELY, d / "Shapely-1.8.2-cp310-cp310-linux_x86_64.whl"), "unsupported platform"),
         (lambda d, rw: _write(d / "trunc.so", (rw / "libgeos_c.so").read_bytes()[:30]), "truncated section"),
@@ -114,9 +121,14 @@ def _copy(source: Path, target: Path) -> Path:
 def test_toolchain_fixtures(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
     """Module with NEEDED, module whose RUNTIME_PATH resolves inside the wheel, a chain of two
     libraries, a module with no needs."""
-    inner = wheelbuilder.build_c("user", tmp_path / "obj", "libinner.so", needs=[fixture_libs.outer], rpaths=["$ORIGIN/../vendored"])
+    inner = wheelbuilder.build_c(
+        "user", tmp_path / "obj", "libinner.so", needs=[fixture_libs.outer], rpaths=["$ORIGIN/../vendored"]
+    )
     wheel = wheelbuilder.write_wheel(
-        tmp_path / "w", "fix", "1.0", wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"],
+        tmp_path / "w",
+        "fix",
+        "1.0",
+        wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"],
         {
             "fix/_ext.so": fixture_libs.ext.read_bytes(),
             "fix/sub/libinner.so": inner.read_bytes(),
@@ -165,7 +177,18 @@ def test_exports_and_imports(fixture_libs: wheelbuilder.FixtureLibs) -> None:
 
 
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-WRITE_EVENTS = {"os.mkdir", "os.rename", "os.remove", "os.rmdir", "os.link", "os.symlink", "os.truncate", "shutil.copyfile", "tempfile.mkstemp", "tempfile.mkdtemp"}
+WRITE_EVENTS = {
+    "os.mkdir",
+    "os.rename",
+    "os.remove",
+    "os.rmdir",
+    "os.link",
+    "os.symlink",
+    "os.truncate",
+    "shutil.copyfile",
+    "tempfile.mkstemp",
+    "tempfile.mkdtemp",
+}
 
 
 def test_show_reads_only_the_directory_and_module_heads_and_writes_nothing(
@@ -181,7 +204,9 @@ def test_show_reads_only_the_directory_and_module_heads_and_writes_nothing(
     directory_start = max(member.data_offset + member.compressed_size for member in members)
     tail = (file_size - min(file_size, MAX_COMMENT_SEARCH), file_size)  # the end-record search
     metadata = [(directory_start, file_size), tail, *((m.header_offset, m.data_offset) for m in members)]
-    module_data = {m.name: (m.data_offset, m.data_offset + m.compressed_size) for m in members if m.name.endswith(".so")}
+    module_data = {
+        m.name: (m.data_offset, m.data_offset + m.compressed_size) for m in members if m.name.endswith(".so")
+    }
     paw.show(wheel, [geos_libdir])  # imports everything first: compiling them may write .pyc files
 
     reads: list[tuple[int, int]] = []

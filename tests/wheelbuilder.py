@@ -43,10 +43,19 @@ def compile_object(source: Path, out: Path) -> Path:
     return out
 
 
-def link_side_module(objects: Sequence[Path], out: Path, needs: Sequence[Path] = (), rpaths: Sequence[str] = ()) -> Path:
+def link_side_module(
+    objects: Sequence[Path], out: Path, needs: Sequence[Path] = (), rpaths: Sequence[str] = ()
+) -> Path:
     """Link a side module; each library in ``needs`` becomes a NEEDED entry (its basename)."""
     # Symbols the main module provides (CPython, libc) stay imports, as with emcc -sSIDE_MODULE.
-    args = ["wasm-ld", "--experimental-pic", "-shared", "--unresolved-symbols=import-dynamic", *map(str, objects), *map(str, needs)]
+    args = [
+        "wasm-ld",
+        "--experimental-pic",
+        "-shared",
+        "--unresolved-symbols=import-dynamic",
+        *map(str, objects),
+        *map(str, needs),
+    ]
     for rpath in rpaths:
         args += ["-rpath", rpath]
     zig(*args, "-o", str(out))
@@ -109,9 +118,11 @@ def write_wheel(
         "Wheel-Version: 1.0\nGenerator: pyodide-auditwheel-tests\nRoot-Is-Purelib: false\n"
         f"Tag: {tags[0]}-{tags[1]}-{tags[2]}\n"
     ).encode()
-    rows = list(record_rows) if record_rows is not None else [
-        (path, record_hash(data), str(len(data))) for path, data in contents.items()
-    ]
+    rows = (
+        list(record_rows)
+        if record_rows is not None
+        else [(path, record_hash(data), str(len(data))) for path, data in contents.items()]
+    )
     record = "".join(f"{p},{h},{s}\n" for p, h, s in rows) + f"{info}/RECORD,,\n"
     path = out_dir / f"{dist}-{version}-{tag}.whl"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:

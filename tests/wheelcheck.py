@@ -22,6 +22,8 @@ def check_wheel_valid(path: Path) -> dict[str, bytes]:
     assert {row[0] for row in rows} == set(contents)
     for name, digest, size in rows:
         if name != record_name:
-            expected = "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(contents[name]).digest()).rstrip(b"=").decode()
+            expected = (
+                "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(contents[name]).digest()).rstrip(b"=").decode()
+            )
             assert (digest, size) == (expected, str(len(contents[name]))), name
     return contents

@@ -46,7 +46,14 @@ class Deflater:
     hashes the next.  The output is the same bytes either way, however the input is cut.
     """
 
-    def __init__(self, compress: bool = True, pool: Executor | None = None, *, in_flight: int = 2, block_size: int = DEFLATE_BLOCK) -> None:
+    def __init__(
+        self,
+        compress: bool = True,
+        pool: Executor | None = None,
+        *,
+        in_flight: int = 2,
+        block_size: int = DEFLATE_BLOCK,
+    ) -> None:
         self.method = DEFLATED if compress else STORED
         self._compress = compress
         self._pool = pool
@@ -122,7 +129,8 @@ class Deflater:
             del self._tail[:-DEFLATE_WINDOW]
 
     def _start(self, block: bytes, last: bool) -> None:
-        assert self._pool is not None
+        if self._pool is None:  # feed() and finish() call this only with a pool
+            raise RuntimeError("internal error: a block started without a thread pool")
         dictionary = bytes(self._tail[-DEFLATE_WINDOW:])
         self._remember(block)
         self._blocks.append(self._pool.submit(deflate_block, block, dictionary, last))
@@ -143,7 +151,9 @@ class Deflater:
         """The whole stream compressed, held in memory (for members compressed ahead)."""
         out = [self.feed(chunk) for chunk in chunks]
         out.append(self.finish())
-        return Deflated(tuple(piece for piece in out if piece), self.method, self.crc, self.size, self.compressed_size, self.sha256)
+        return Deflated(
+            tuple(piece for piece in out if piece), self.method, self.crc, self.size, self.compressed_size, self.sha256
+        )
 
 
 @dataclass(frozen=True)
@@ -156,5 +166,3 @@ class Deflated:
     size: int
     compressed_size: int
     sha256: bytes
-
-

@@ -119,5 +119,3 @@ def without_zip64(extra: bytes) -> bytes:
     return b"".join(
         struct.pack("<HH", fid, len(body)) + body for fid, body in split_extra(extra) if fid != ZIP64_EXTRA_ID
     )
-
-

@@ -75,5 +75,3 @@ def names_digest(names: Iterable[str]) -> int:
 def folded(name: str) -> str:
     """The key under which two names are the same file on a case-insensitive file system."""
     return name.rstrip("/").casefold()
-
-

@@ -222,7 +222,11 @@ class ZipReader:
             if rel + total > len(window):
                 window, window_start, rel = self._window(pos, end, total), pos, 0
             name_start = rel + CENTRAL.size
-            yield window[name_start : name_start + name_len], entry, window[name_start + name_len : name_start + name_len + extra_len]
+            yield (
+                window[name_start : name_start + name_len],
+                entry,
+                window[name_start + name_len : name_start + name_len + extra_len],
+            )
             pos += total
         if pos != end:
             # Entries past the count would be invisible to us but installed by pip.
@@ -262,8 +266,22 @@ class ZipReader:
     def _member(self, raw_name: bytes, entry: CentralEntry, extra: bytes, data_offset: int, index: int) -> Member:
         name, csize, usize, header_offset = self._decode(raw_name, entry, extra)
         return Member(
-            name, entry.method, entry.flags, entry.crc, csize, usize, entry.dos_time, entry.dos_date, entry.external_attr,
-            entry.internal_attr, entry.create_version, entry.extract_version, header_offset, extra, data_offset, index,
+            name,
+            entry.method,
+            entry.flags,
+            entry.crc,
+            csize,
+            usize,
+            entry.dos_time,
+            entry.dos_date,
+            entry.external_attr,
+            entry.internal_attr,
+            entry.create_version,
+            entry.extract_version,
+            header_offset,
+            extra,
+            data_offset,
+            index,
         )
 
     def raw_entries(self) -> Iterator[tuple[int, bytes, CentralEntry, bytes]]:
@@ -298,7 +316,9 @@ class ZipReader:
             data_offset, verbatim = self._data_offset(name, raw_name, entry, header_offset, csize)
             # A name read as cp437 would be written back as UTF-8, and a UTF-8 name without the
             # UTF-8 flag gets the flag (else the stdlib reads it as cp437): not byte for byte.
-            verbatim = verbatim and (raw_name.isascii() or (bool(entry.flags & FLAG_UTF8) and raw_name == name.encode("utf-8")))
+            verbatim = verbatim and (
+                raw_name.isascii() or (bool(entry.flags & FLAG_UTF8) and raw_name == name.encode("utf-8"))
+            )
             self._add_to_digests(name)
             position = len(self._data_offsets)
             self._data_offsets.append(data_offset)
@@ -368,11 +388,17 @@ class ZipReader:
             if hash(key) not in suspect_hashes:
                 continue
             if key in seen:
-                what = "appears twice" if seen[key] == name else f"collides with {seen[key]!r} on case-insensitive file systems"
+                what = (
+                    "appears twice"
+                    if seen[key] == name
+                    else f"collides with {seen[key]!r} on case-insensitive file systems"
+                )
                 raise UnsafePathError(f"unsafe member {name!r} in the wheel: it {what}.")
             seen[key] = name
 
-    def _data_offset(self, name: str, raw_name: bytes, entry: CentralEntry, header_offset: int, csize: int) -> tuple[int, bool]:
+    def _data_offset(
+        self, name: str, raw_name: bytes, entry: CentralEntry, header_offset: int, csize: int
+    ) -> tuple[int, bool]:
         """Where a member's data starts, after checking its local header agrees with its central
         entry (a reader that trusts only one of the two can be shown a different file than
         another tool extracts), and whether the local header repeats the central entry
@@ -383,13 +409,18 @@ class ZipReader:
             raise self._fail(f"member {name!r} starts past the central directory")
         # One read covers the fixed header and the name, which must match the central one.
         header = self._read_at(header_offset, min(LOCAL.size + len(raw_name), cd_offset - header_offset))
-        sig, _version, local_flags, local_method, _t, _d, local_crc, local_csize, local_usize, name_len, extra_len = LOCAL.unpack_from(header)
+        sig, _version, local_flags, local_method, _t, _d, local_crc, local_csize, local_usize, name_len, extra_len = (
+            LOCAL.unpack_from(header)
+        )
         if sig != LOCAL_SIG:
             raise self._fail(f"the local header of {name!r} is missing")
         if name_len != len(raw_name) or header[LOCAL.size :] != raw_name:
-            local_name = self._read_at(header_offset + LOCAL.size, min(name_len, max(cd_offset - header_offset - LOCAL.size, 0)))
+            local_name = self._read_at(
+                header_offset + LOCAL.size, min(name_len, max(cd_offset - header_offset - LOCAL.size, 0))
+            )
             raise self._fail(
-                f"the central directory names {name!r} but its local header names {local_name.decode('utf-8', 'replace')!r}"
+                f"the central directory names {name!r} but its local header names "
+                f"{local_name.decode('utf-8', 'replace')!r}"
             )
         if local_method != method or (local_flags & FLAG_ENCRYPTED) != (flags & FLAG_ENCRYPTED):
             raise self._fail(f"the local header of {name!r} disagrees with the central directory")
@@ -397,8 +428,11 @@ class ZipReader:
         if data_offset + csize > cd_offset:
             raise self._fail(f"member {name!r} declares more data than the archive holds")
         verbatim = (
-            local_flags == flags and not flags & FLAG_DATA_DESCRIPTOR and local_crc == entry.crc
-            and local_csize == entry.compressed_size != ZIP64_LIMIT and local_usize == entry.size != ZIP64_LIMIT
+            local_flags == flags
+            and not flags & FLAG_DATA_DESCRIPTOR
+            and local_crc == entry.crc
+            and local_csize == entry.compressed_size != ZIP64_LIMIT
+            and local_usize == entry.size != ZIP64_LIMIT
         )
         return data_offset, verbatim
 
@@ -489,5 +523,3 @@ class ZipReader:
 
     def read(self, member: Member) -> bytes:
         return b"".join(self.chunks(member))
-
-

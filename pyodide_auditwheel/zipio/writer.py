@@ -43,6 +43,7 @@ from .reader import ZipReader, real_fd
 if TYPE_CHECKING:
     from concurrent.futures import Executor
 
+
 @dataclass(frozen=True)
 class Written:
     """What the writer learnt about a member it compressed itself (for RECORD)."""
@@ -155,19 +156,23 @@ class ZipWriter:
         extra = entry.extra
         if needs_zip64:
             extra = struct.pack("<HHQQ", ZIP64_EXTRA_ID, 16, entry.size, entry.compressed_size) + extra
-        return LOCAL.pack(
-            LOCAL_SIG,
-            45 if needs_zip64 else max(entry.extract_version, 20),
-            entry.flags,
-            entry.method,
-            entry.dos_time,
-            entry.dos_date,
-            entry.crc,
-            ZIP64_LIMIT if needs_zip64 else entry.compressed_size,
-            ZIP64_LIMIT if needs_zip64 else entry.size,
-            len(entry.name),
-            len(extra),
-        ) + entry.name + extra
+        return (
+            LOCAL.pack(
+                LOCAL_SIG,
+                45 if needs_zip64 else max(entry.extract_version, 20),
+                entry.flags,
+                entry.method,
+                entry.dos_time,
+                entry.dos_date,
+                entry.crc,
+                ZIP64_LIMIT if needs_zip64 else entry.compressed_size,
+                ZIP64_LIMIT if needs_zip64 else entry.size,
+                len(entry.name),
+                len(extra),
+            )
+            + entry.name
+            + extra
+        )
 
     def _add_to_directory(self, entry: _NewEntry, offset: int) -> None:
         zip64_values = []
@@ -186,20 +191,61 @@ class ZipWriter:
             body = struct.pack(f"<{len(zip64_values)}Q", *zip64_values)
             extra = struct.pack("<HH", ZIP64_EXTRA_ID, len(body)) + body + extra
         fixed = CentralEntry(
-            CENTRAL_SIG, entry.create_version, entry.extract_version, entry.flags, entry.method, entry.dos_time,
-            entry.dos_date, entry.crc, csize, usize, 0, 0, 0, 0, entry.internal_attr, entry.external_attr, offset,
+            CENTRAL_SIG,
+            entry.create_version,
+            entry.extract_version,
+            entry.flags,
+            entry.method,
+            entry.dos_time,
+            entry.dos_date,
+            entry.crc,
+            csize,
+            usize,
+            0,
+            0,
+            0,
+            0,
+            entry.internal_attr,
+            entry.external_attr,
+            offset,
         )
-        self._append_central(fixed, entry.name, extra, offset=offset, extract_version=45 if zip64_values else max(entry.extract_version, 20))
+        self._append_central(
+            fixed,
+            entry.name,
+            extra,
+            offset=offset,
+            extract_version=45 if zip64_values else max(entry.extract_version, 20),
+        )
 
-    def _append_central(self, entry: CentralEntry, name: bytes, extra: bytes, *, offset: int, extract_version: int) -> None:
+    def _append_central(
+        self, entry: CentralEntry, name: bytes, extra: bytes, *, offset: int, extract_version: int
+    ) -> None:
         """Encode one central-directory entry at ``offset`` (sizes and offset already fitted to
         32 bits); lengths come from ``name`` and ``extra``, and no comment is written.  Called
         once per member of a repair, so it packs the fields without making a new record."""
-        self._directory += CENTRAL.pack(
-            CENTRAL_SIG, entry.create_version, extract_version, entry.flags, entry.method, entry.dos_time, entry.dos_date,
-            entry.crc, entry.compressed_size, entry.size, len(name), len(extra), 0, 0, entry.internal_attr,
-            entry.external_attr, offset,
-        ) + name + extra
+        self._directory += (
+            CENTRAL.pack(
+                CENTRAL_SIG,
+                entry.create_version,
+                extract_version,
+                entry.flags,
+                entry.method,
+                entry.dos_time,
+                entry.dos_date,
+                entry.crc,
+                entry.compressed_size,
+                entry.size,
+                len(name),
+                len(extra),
+                0,
+                0,
+                entry.internal_attr,
+                entry.external_attr,
+                offset,
+            )
+            + name
+            + extra
+        )
         self.count += 1
 
     def copy_raw(self, reader: ZipReader, member: Member, name: str | None = None) -> None:
@@ -212,13 +258,24 @@ class ZipWriter:
         new_name = name or member.name
         flags = member.flags & ~FLAG_DATA_DESCRIPTOR
         entry = _NewEntry(
-            new_name.encode("utf-8"), member.method, flags if new_name.isascii() else flags | FLAG_UTF8, member.crc,
-            member.compressed_size, member.size, member.dos_time, member.dos_date, member.external_attr,
-            member.internal_attr, member.create_version, member.extract_version,
+            new_name.encode("utf-8"),
+            member.method,
+            flags if new_name.isascii() else flags | FLAG_UTF8,
+            member.crc,
+            member.compressed_size,
+            member.size,
+            member.dos_time,
+            member.dos_date,
+            member.external_attr,
+            member.internal_attr,
+            member.create_version,
+            member.extract_version,
             without_zip64(member.extra) if member.extra else b"",
         )
         if name is None and reader.can_copy_verbatim(member):
-            offset = self._extend_run(reader, member.name, member.header_offset, member.data_offset + member.compressed_size)
+            offset = self._extend_run(
+                reader, member.name, member.header_offset, member.data_offset + member.compressed_size
+            )
             self._add_to_directory(entry, offset)
             return
         self._flush_run()
@@ -230,7 +287,9 @@ class ZipWriter:
         self._add_to_directory(entry, offset)
         self._end = self.file.tell()
 
-    def copy_from(self, reader: ZipReader, special: Callable[[str], bool], progress: Callable[[int], None] | None = None) -> Iterator[Member]:
+    def copy_from(
+        self, reader: ZipReader, special: Callable[[str], bool], progress: Callable[[int], None] | None = None
+    ) -> Iterator[Member]:
         """Copy ``reader``'s members in order, handing those ``special`` selects to the caller,
         who writes them (or not) before asking for the next.
 
@@ -246,7 +305,9 @@ class ZipWriter:
             start, data_offset, size = entry.header_offset, reader.data_offset(position), entry.compressed_size
             if reader.verbatim(position) and self._end < ZIP64_LIMIT and not extra:
                 offset = self._extend_run(reader, name, start, data_offset + size)
-                self._append_central(entry, raw_name, b"", offset=offset, extract_version=max(entry.extract_version, 20))
+                self._append_central(
+                    entry, raw_name, b"", offset=offset, extract_version=max(entry.extract_version, 20)
+                )
             else:
                 self.copy_raw(reader, reader.member_at(position, raw_name, entry, extra))
             if progress is not None:
@@ -267,18 +328,27 @@ class ZipWriter:
         self._end += end - start
         return offset
 
-    def _new_entry(self, name: str, method: int, mode: int, date_time: tuple[int, int], template: Member | None) -> _NewEntry:
+    def _new_entry(
+        self, name: str, method: int, mode: int, date_time: tuple[int, int], template: Member | None
+    ) -> _NewEntry:
         check_member_name(name)
         self._flush_run()
         self.spot_checks.add(name)
         dos_time, dos_date = date_time
         return _NewEntry(
-            name=name.encode("utf-8"), method=method, flags=FLAG_UTF8, crc=0, compressed_size=0, size=0,
-            dos_time=dos_time, dos_date=dos_date,
+            name=name.encode("utf-8"),
+            method=method,
+            flags=FLAG_UTF8,
+            crc=0,
+            compressed_size=0,
+            size=0,
+            dos_time=dos_time,
+            dos_date=dos_date,
             external_attr=template.external_attr if template else (mode & 0xFFFF) << 16,
             internal_attr=template.internal_attr if template else 0,
             create_version=template.create_version if template else (3 << 8) | 20,
-            extract_version=20, extra=b"",
+            extract_version=20,
+            extra=b"",
         )
 
     def add_chunks(
@@ -316,7 +386,8 @@ class ZipWriter:
         entry = replace(entry, crc=deflater.crc, size=deflater.size, compressed_size=deflater.compressed_size)
         self.file.seek(offset)
         new_header = self._local_header(entry)
-        assert len(new_header) == len(header)
+        if len(new_header) != len(header):  # the placeholders reserve the final header's size
+            raise ArchiveError(f"internal error: the local header of {name!r} changed size.")
         self.file.write(new_header)
         self.file.seek(end)
         self._add_to_directory(entry, offset)
@@ -350,10 +421,22 @@ class ZipWriter:
         cd_size = cd_end - cd_offset
         count = self.count
         if count >= ZIP64_COUNT_LIMIT or cd_offset >= ZIP64_LIMIT or cd_size >= ZIP64_LIMIT:
-            self.file.write(ZIP64_EOCD.pack(ZIP64_EOCD_SIG, ZIP64_EOCD.size - 12, 45, 45, 0, 0, count, count, cd_size, cd_offset))
+            self.file.write(
+                ZIP64_EOCD.pack(ZIP64_EOCD_SIG, ZIP64_EOCD.size - 12, 45, 45, 0, 0, count, count, cd_size, cd_offset)
+            )
             self.file.write(ZIP64_LOCATOR.pack(ZIP64_LOCATOR_SIG, 0, cd_end, 1))
-            self.file.write(EOCD.pack(EOCD_SIG, 0, 0, min(count, ZIP64_COUNT_LIMIT), min(count, ZIP64_COUNT_LIMIT),
-                                      min(cd_size, ZIP64_LIMIT), min(cd_offset, ZIP64_LIMIT), 0))
+            self.file.write(
+                EOCD.pack(
+                    EOCD_SIG,
+                    0,
+                    0,
+                    min(count, ZIP64_COUNT_LIMIT),
+                    min(count, ZIP64_COUNT_LIMIT),
+                    min(cd_size, ZIP64_LIMIT),
+                    min(cd_offset, ZIP64_LIMIT),
+                    0,
+                )
+            )
         else:
             self.file.write(EOCD.pack(EOCD_SIG, 0, 0, count, count, cd_size, cd_offset, 0))
         self._directory = _CompressedBuffer()
