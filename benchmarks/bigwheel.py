@@ -9,8 +9,8 @@ import csv
 import io
 from pathlib import Path
 
+from pyodide_auditwheel.record import record_hash
 from pyodide_auditwheel.wasm import encode_name, encode_uleb
-from pyodide_auditwheel.wheel import record_hash
 from pyodide_auditwheel.zipio import ZipReader, ZipWriter
 
 REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "realworld"

@@ -17,8 +17,9 @@ from typing import Literal
 from .abi import Abi
 from .dylink import ModuleHead
 from .errors import WasmError
+from .inputs import InputKind, InputTree
 from .libsearch import LibrarySearch
-from .wheel import InputTree, WheelName, installed_path
+from .wheel import WheelName, installed_path
 
 Status = Literal["included", "found", "excluded", "missing"]
 Origin = Literal["wheel", "libdir"]
@@ -51,7 +52,7 @@ class ModuleReport:
 @dataclass(frozen=True)
 class Analysis:
     input: str
-    kind: str
+    kind: InputKind
     wheel: WheelName | None
     abi: Abi
     modules: tuple[ModuleReport, ...]

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 from .analysis import Analysis, analyze_tree
 from .errors import AuditwheelError
+from .inputs import WheelArchive, open_input
 from .libsearch import libdirs_from_env
-from .wheel import WheelArchive, open_input
 
 if TYPE_CHECKING:
     from .apply import ProgressHook

@@ -22,12 +22,23 @@ from .ahead import AheadOfTime
 from .atomic import atomic_output, make_directories, remove_directories
 from .dylink import bounded_first_section_extent, read_head
 from .errors import AuditwheelError, RecordError
+from .inputs import WheelArchive
 from .libsearch import library_chunks
 from .plan import ModulePatch, RepairPlan, VendoredLibrary
+from .record import RECORD_CHUNK, Record, RecordRow, digest_of, insert_before_dist_info, record_hash
 from .strip import strip_debug
 from .wasm import HEADER
-from .wheel import RECORD_CHUNK, Record, RecordRow, WheelArchive, digest_of, insert_before_dist_info, record_hash
-from .zipio import DIGEST_MASK, Deflated, Deflater, Member, ZipReader, ZipWriter, dos_datetime, names_digest
+from .zipio import (
+    DIGEST_MASK,
+    ContentDigest,
+    Deflated,
+    Deflater,
+    Member,
+    ZipReader,
+    ZipWriter,
+    dos_datetime,
+    names_digest,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -43,20 +54,11 @@ StreamOpener = Callable[[], "tuple[HashingStream, Iterator[bytes]]"]
 
 
 @dataclass(frozen=True)
-class SourceBytes:
-    """The digest and size of what a rewritten member was made from: the RECORD check of
-    bytes read anyway, and the measure of what stripping saved."""
-
-    sha256: bytes
-    size: int
-
-
-@dataclass(frozen=True)
 class Rewritten:
     """A member's new content, compressed ahead, and what it was made from."""
 
     deflated: Deflated
-    source: SourceBytes
+    source: ContentDigest
 
 
 def _rewritten_weight(result: Rewritten) -> int:
@@ -115,8 +117,8 @@ class HashingStream:
             self.size += len(chunk)
             yield chunk
 
-    def seen(self) -> SourceBytes:
-        return SourceBytes(self.digest.digest(), self.size)
+    def seen(self) -> ContentDigest:
+        return ContentDigest(self.digest.digest(), self.size)
 
 
 def new_member_time(reader: ZipReader) -> tuple[int, int]:
@@ -277,12 +279,12 @@ class WheelRewriter:
         plan = self.plan
         rewritten_metadata = set(plan.rewritten_metadata_paths)
 
-        def special(name: str) -> bool:
+        def handled_here(name: str) -> bool:
             # Patched members, RECORD, and the .dist-info files (vendored libraries go before
             # the first of them, WHEEL may be retagged); the writer copies everything else.
             return name in self.plan.patches or ".dist-info/" in name
 
-        handed = (m for m in writer.copy_from(self.reader, special, self.progress) if m.name != record_path)
+        handed = (m for m in writer.copy_from(self.reader, handled_here, self.progress) if m.name != record_path)
         # None marks where the vendored libraries go, the same place RECORD lists them.
         for member in insert_before_dist_info(handed, [None], lambda m: m.name if m else ""):
             if member is None:
@@ -326,15 +328,13 @@ class WheelRewriter:
         if plan.sbom is None or path != plan.sbom.path:
             raise AuditwheelError(f"internal error: no content planned for {path}.")
         written = {row.path: digest_of(row) for row in vendored_rows}
-        return plan.sbom.render([(lib.dest, written[lib.dest], lib.source.name, lib.sha256) for lib in plan.vendored])
+        return plan.sbom.render(
+            [(lib.dest, written[lib.dest], lib.source.name, lib.sha256_hex) for lib in plan.vendored]
+        )
 
     def _jobs_ahead(self) -> dict[str, Callable[[], Rewritten]]:
-        """What can be compressed ahead, and in what order: the vendored libraries first (they
-        do not depend on the wheel and are usually the largest jobs, so the small ones are
-        left for the end, where both cores share them), then the patched members in the order
-        the writer reaches them.  Only members up to AHEAD_MAX_MEMBER bytes are compressed
-        ahead; larger ones are streamed when the writer reaches them, so no member is ever
-        held whole, whatever its size."""
+        """Members to compress ahead, in the order docs/design.md explains (vendored libraries
+        first); members over AHEAD_MAX_MEMBER are streamed instead, so none is held whole."""
         positioned: list[tuple[int, str, Callable[[], Rewritten]]] = [
             (-1, library.dest, functools.partial(self._rewrite, functools.partial(self._vendored_stream, library)))
             for library in self.plan.vendored
@@ -342,7 +342,7 @@ class WheelRewriter:
         ]
         positioned += [
             (
-                member.index,
+                member.position,
                 member.name,
                 functools.partial(self._rewrite, functools.partial(self._patched_stream, member, patch)),
             )
@@ -365,7 +365,7 @@ class WheelRewriter:
 
         def unchanged() -> Iterator[bytes]:
             yield from original
-            if original.digest.hexdigest() != library.sha256:
+            if original.digest.hexdigest() != library.sha256_hex:
                 raise AuditwheelError(f"{library.source} changed while the wheel was being repaired.")
 
         patch = self.plan.patches.get(library.dest)
@@ -392,7 +392,7 @@ class WheelRewriter:
         date_time: tuple[int, int],
         size_hint: int,
         template: Member | None = None,
-    ) -> tuple[RecordRow, SourceBytes]:
+    ) -> tuple[RecordRow, ContentDigest]:
         """Write a member compressed ahead, or else (too large to hold) stream it from its
         source into the archive, compressed on every core; its RECORD row, and what was read
         of the source (its digest and size).  What stripping saved is counted here."""
@@ -467,17 +467,17 @@ class WheelRewriter:
         written = ZipReader(
             handle,
             "the repaired wheel",
-            index=lambda name: name in compressed_here or ".dist-info/" in name,
+            lookup=lambda name: name in compressed_here or ".dist-info/" in name,
             spot_check=self._spot_checks.__contains__,
         )
         added = [*vendored, *new_metadata]
-        expected_digest = (self.reader.names_digest + names_digest(added)) & DIGEST_MASK
-        as_expected = written.count == self.reader.count + len(added) and written.names_digest == expected_digest
+        expected_digest = (self.reader.all_names_digest + names_digest(added)) & DIGEST_MASK
+        as_expected = written.count == self.reader.count + len(added) and written.all_names_digest == expected_digest
         if as_expected and not self.plan.is_noop:
-            first_info = min(member.index for name, member in written.by_name.items() if ".dist-info/" in name)
-            placed = [written.by_name[dest].index for dest in vendored]
-            before_record = [written.by_name[path].index for path in new_metadata]
-            record_at = written.by_name[record_path].index
+            first_info = min(member.position for name, member in written.by_name.items() if ".dist-info/" in name)
+            placed = [written.by_name[dest].position for dest in vendored]
+            before_record = [written.by_name[path].position for path in new_metadata]
+            record_at = written.by_name[record_path].position
             as_expected = (
                 record_at == written.count - 1
                 and placed == list(range(first_info - len(placed), first_info))

@@ -35,6 +35,7 @@ from . import __version__
 from .api import audit as api_audit
 from .api import repair as api_repair
 from .errors import AuditwheelError, MissingLibrariesError
+from .inputs import open_input
 from .report import (
     analysis_json,
     audit_json,
@@ -50,7 +51,6 @@ from .report import (
     visible,
 )
 from .wasm import read_interface
-from .wheel import open_input
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -351,7 +351,7 @@ def repair(
             results.append({"input": str(wheel), "error": message})
             continue
         try:
-            with _progress(wheel) as hook:
+            with _ProgressBar(wheel) as hook:
                 result = api_repair(
                     wheel,
                     libdir,
@@ -398,7 +398,7 @@ PROGRESS_DELAY = 1.0  # seconds a repair runs before its bar appears
 PROGRESS_STEP = 4 << 20  # bytes between two updates of the bar
 
 
-class _progress:
+class _ProgressBar:
     """A byte progress bar on stderr for long repairs: only when stderr is a terminal, only
     once the repair has run for PROGRESS_DELAY seconds (a quick repair shows none), and
     updated every PROGRESS_STEP bytes (the hook is called once per member)."""

@@ -36,7 +36,7 @@ class VendoredLibrary:
     source: Path
     original_name: str
     dest: str
-    sha256: str
+    sha256_hex: str
     size: int
 
 

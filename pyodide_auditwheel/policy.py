@@ -23,9 +23,10 @@ from .abi import Abi, abi_for_tag, check_emscripten_platforms, known_abis
 from .analysis import Analysis, ModuleReport, analyze_tree
 from .dylink import read_head
 from .errors import AuditwheelError
+from .inputs import InputTree, open_input_file
 from .runtimes import RuntimeOffer, load_offer
 from .wasm import Import, read_interface_prefix
-from .wheel import InputTree, WheelName, open_input_file
+from .wheel import WheelName
 
 FindingKind = Literal[
     "unknown-abi", "python-tag", "extension-suffix", "missing-library", "unresolved-symbol", "foreign-import"

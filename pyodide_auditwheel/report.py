@@ -261,7 +261,7 @@ def repair_json(result: RepairResult) -> dict[str, Any]:
         "platform": result.platform,
         "libs_dir": plan.libs_dir,
         "vendored": [
-            {"name": lib.original_name, "source": str(lib.source), "dest": lib.dest, "sha256": lib.sha256}
+            {"name": lib.original_name, "source": str(lib.source), "dest": lib.dest, "sha256": lib.sha256_hex}
             for lib in plan.vendored
         ],
         "patched": [

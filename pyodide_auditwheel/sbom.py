@@ -28,18 +28,18 @@ def sbom_path(dist_info: str) -> str:
     return f"{dist_info}/sboms/{SBOM_FILE}"
 
 
-def library_component(dest: str, sha256: str, source_name: str, source_sha256: str) -> dict[str, Any]:
+def library_component(dest: str, sha256_hex: str, source_name: str, source_sha256_hex: str) -> dict[str, Any]:
     """The file as it is in the wheel (its hash is the one RECORD has), and the file it was
     made from (a repair patches the libraries it vendors)."""
     return {
         "type": "library",
         "bom-ref": dest,
         "name": dest.rsplit("/", 1)[-1],
-        "hashes": [{"alg": "SHA-256", "content": sha256}],
+        "hashes": [{"alg": "SHA-256", "content": sha256_hex}],
         "properties": [
             {"name": f"{PROPERTY_PREFIX}:path", "value": dest},
             {"name": f"{PROPERTY_PREFIX}:source-file-name", "value": source_name},
-            {"name": f"{PROPERTY_PREFIX}:source-sha256", "value": source_sha256},
+            {"name": f"{PROPERTY_PREFIX}:source-sha256", "value": source_sha256_hex},
         ],
     }
 
@@ -69,8 +69,8 @@ def build_sbom(
     ``where`` lists."""
     wheel_ref = f"pkg:pypi/{canonicalize_name(dist)}@{version}?file_name={filename}"
     components = {component["bom-ref"]: component for component in _previous_components(previous, where)}
-    for dest, sha256, source_name, source_sha256 in libraries:
-        components[dest] = library_component(dest, sha256, source_name, source_sha256)
+    for dest, sha256_hex, source_name, source_sha256_hex in libraries:
+        components[dest] = library_component(dest, sha256_hex, source_name, source_sha256_hex)
     ordered = [components[ref] for ref in sorted(components)]
     document = {
         "bomFormat": "CycloneDX",

@@ -18,8 +18,8 @@ import atheris
 with atheris.instrument_imports():
     from pyodide_auditwheel.dylink import read_head
     from pyodide_auditwheel.errors import AuditwheelError
+    from pyodide_auditwheel.record import Record, RecordRow
     from pyodide_auditwheel.wasm import HEADER, read_interface
-    from pyodide_auditwheel.wheel import Record, RecordRow
     from pyodide_auditwheel.zipio import ZipReader
 
 

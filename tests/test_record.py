@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from streams import cut_at
 
 from pyodide_auditwheel.errors import RecordError
-from pyodide_auditwheel.wheel import Record, RecordRow
+from pyodide_auditwheel.record import Record, RecordRow
 
 RECORD_PATH = "pkg-1.0.dist-info/RECORD"
 

@@ -22,7 +22,7 @@ from pyodide_auditwheel.atomic import PORTABLE_IO_ENV
 from pyodide_auditwheel.dylink import read_head
 from pyodide_auditwheel.errors import MissingLibrariesError, RecordError, UnsafePathError
 from pyodide_auditwheel.plan import RepairOptions, mangled_name
-from pyodide_auditwheel.wheel import Record
+from pyodide_auditwheel.record import Record
 from pyodide_auditwheel.zipio import Deflater, ZipReader, ZipWriter
 
 

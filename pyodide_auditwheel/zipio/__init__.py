@@ -10,7 +10,7 @@ member's stream, on one core or several) and :mod:`.writer` (raw copies and new 
 from __future__ import annotations
 
 from ..atomic import portable_io
-from .deflate import DEFLATE_BLOCK, DEFLATE_WINDOW, Deflated, Deflater, deflate_block
+from .deflate import DEFLATE_BLOCK, DEFLATE_WINDOW, ContentDigest, Deflated, Deflater, deflate_block
 from .format import (
     CENTRAL,
     EOCD,
@@ -24,7 +24,7 @@ from .format import (
 )
 from .names import DIGEST_MASK, check_member_name, name_hash, names_digest
 from .reader import HEAD_READ_SLACK, MAX_COMMENT_SEARCH, ZipReader
-from .writer import Written, ZipWriter
+from .writer import ZipWriter
 
 __all__ = [
     "CENTRAL",
@@ -39,10 +39,10 @@ __all__ = [
     "ZIP64_LIMIT",
     "ZIP64_LOCATOR_SIG",
     "CentralEntry",
+    "ContentDigest",
     "Deflated",
     "Deflater",
     "Member",
-    "Written",
     "ZipReader",
     "ZipWriter",
     "check_member_name",

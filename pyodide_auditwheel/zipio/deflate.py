@@ -157,6 +157,15 @@ class Deflater:
 
 
 @dataclass(frozen=True)
+class ContentDigest:
+    """The SHA-256 (raw bytes) and size of a member's uncompressed content: what RECORD says
+    of a member, and what a rewritten member was made from."""
+
+    sha256: bytes
+    size: int
+
+
+@dataclass(frozen=True)
 class Deflated:
     """A member compressed ahead of being written."""
 

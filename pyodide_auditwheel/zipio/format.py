@@ -81,7 +81,7 @@ class Member:
     extra: bytes
     data_offset: int
     # Position in the central directory of the reader it came from (-1: not from a reader).
-    index: int = -1
+    position: int = -1
 
     @property
     def is_dir(self) -> bool:

@@ -51,7 +51,7 @@ MAX_COMMENT_SEARCH = 0xFFFF + EOCD.size
 HEAD_READ_SLACK = 1024
 
 
-def _index_all(_name: str) -> bool:
+def _look_up_all(_name: str) -> bool:
     return True
 
 
@@ -69,7 +69,7 @@ class ZipReader:
     The central directory is checked entry by entry when the reader is made (names, flags,
     local headers, duplicates, overlaps) and streamed again, in windows, whenever the members
     are iterated.  What stays in memory per member is 8 bytes (where its data starts), plus
-    full entries only for the members ``index`` selects for lookup by name: a wheel with
+    full entries only for the members ``lookup`` selects for lookup by name: a wheel with
     twice the members does not need twice the memory.  The scan also takes digests of the
     names (see :func:`names_digest`), so that they can be compared with another list of them
     without a second pass.
@@ -78,17 +78,17 @@ class ZipReader:
     def __init__(
         self,
         file: BinaryIO,
-        display_name: str = "archive",
-        index: Callable[[str], bool] | None = None,
+        display: str = "archive",
+        lookup: Callable[[str], bool] | None = None,
         *,
         spot_check: Callable[[str], bool] | None = None,
     ) -> None:
         """``spot_check`` is for re-reading an archive this process has just written, whose
         names were all checked on the way in: only the local headers it selects (and those of
-        indexed members) are read and checked, and names are not re-examined.  Members whose
+        looked_up members) are read and checked, and names are not re-examined.  Members whose
         local header was not read cannot be read."""
         self.file = file
-        self.display_name = display_name
+        self.display = display
         self.fd = real_fd(file)
         file.seek(0, 2)
         self.file_size = file.tell()
@@ -100,14 +100,14 @@ class ZipReader:
         # check, and kept so that a new name can be checked against them all (see holds_folded).
         self._folded_hashes: set[int] = set()
         # names_digest() of every member's name, and of the names that are not directories.
-        self.names_digest = 0
+        self.all_names_digest = 0
         self.files_digest = 0
         # dos_date << 16 | dos_time of the newest member: the default time of members we add.
         self._newest = 33 << 16
         if spot_check is None:
-            self._scan(index or _index_all)
+            self._scan(lookup or _look_up_all)
         else:
-            self._spot_scan(index or _index_all, spot_check)
+            self._spot_scan(lookup or _look_up_all, spot_check)
 
     def __len__(self) -> int:
         return self.count
@@ -137,7 +137,7 @@ class ZipReader:
         return next((member for member in self.names() if folded(member) == key), None)
 
     def find(self, name: str) -> Member | None:
-        """The member called ``name``: from the index when it holds it, else by a scan."""
+        """The member called ``name``: from ``by_name`` when it holds it, else by a scan."""
         member = self.by_name.get(name)
         if member is None:
             member = next((m for m in self if m.name == name), None)
@@ -146,7 +146,7 @@ class ZipReader:
     # -- structure ---------------------------------------------------------------------------
 
     def _fail(self, why: str) -> ArchiveError:
-        return ArchiveError(f"corrupt zip archive {self.display_name}: {why}.")
+        return ArchiveError(f"corrupt zip archive {self.display}: {why}.")
 
     def _read_at(self, offset: int, size: int) -> bytes:
         # pread reads exactly what is asked; seek+read on a buffered file would pull a whole
@@ -163,7 +163,7 @@ class ZipReader:
     def _find_eocd(self) -> tuple[int, tuple[int, ...]]:
         tail_size = min(self.file_size, MAX_COMMENT_SEARCH)
         if tail_size < EOCD.size:
-            raise ArchiveError(f"not a zip archive: {self.display_name} is too short to be one.")
+            raise ArchiveError(f"not a zip archive: {self.display} is too short to be one.")
         tail = self._read_at(self.file_size - tail_size, tail_size)
         pos = tail.rfind(b"PK\x05\x06")
         while pos >= 0:
@@ -172,14 +172,14 @@ class ZipReader:
                 if pos + EOCD.size + entry[7] == len(tail):
                     return self.file_size - tail_size + pos, entry
             pos = tail.rfind(b"PK\x05\x06", 0, pos)
-        raise ArchiveError(f"not a zip archive: {self.display_name} has no end-of-central-directory record.")
+        raise ArchiveError(f"not a zip archive: {self.display} has no end-of-central-directory record.")
 
     def _locate_central_directory(self) -> tuple[int, int, int]:
         """(offset, size, entry count) of the central directory, ZIP64 records followed."""
         eocd_offset, entry = self._find_eocd()
         _, disk, cd_disk, _entries_disk, entries, cd_size, cd_offset, _ = entry
         if disk != 0 or cd_disk != 0:
-            raise ArchiveError(f"unsupported zip archive {self.display_name}: it spans several disks.")
+            raise ArchiveError(f"unsupported zip archive {self.display}: it spans several disks.")
         cd_end_limit = eocd_offset
         if entries == ZIP64_COUNT_LIMIT or cd_size == ZIP64_LIMIT or cd_offset == ZIP64_LIMIT:
             locator_offset = eocd_offset - ZIP64_LOCATOR.size
@@ -263,7 +263,7 @@ class ZipReader:
                 raise self._fail(f"member name {raw_name!r} is flagged UTF-8 but is not") from None
             return raw_name.decode("cp437")
 
-    def _member(self, raw_name: bytes, entry: CentralEntry, extra: bytes, data_offset: int, index: int) -> Member:
+    def _member(self, raw_name: bytes, entry: CentralEntry, extra: bytes, data_offset: int, position: int) -> Member:
         name, csize, usize, header_offset = self._decode(raw_name, entry, extra)
         return Member(
             name,
@@ -281,7 +281,7 @@ class ZipReader:
             header_offset,
             extra,
             data_offset,
-            index,
+            position,
         )
 
     def raw_entries(self) -> Iterator[tuple[int, bytes, CentralEntry, bytes]]:
@@ -302,9 +302,9 @@ class ZipReader:
     def can_copy_verbatim(self, member: Member) -> bool:
         """Whether the member's local header and data can be copied byte for byte: its local
         header repeats the central entry exactly (no data descriptor, no ZIP64 sizes)."""
-        return member.index >= 0 and self.verbatim(member.index)
+        return member.position >= 0 and self.verbatim(member.position)
 
-    def _scan(self, index: Callable[[str], bool]) -> None:
+    def _scan(self, lookup: Callable[[str], bool]) -> None:
         """Check every entry once; remember where each member's data starts."""
         seen_hashes = self._folded_hashes
         suspect_hashes: set[int] = set()
@@ -333,29 +333,29 @@ class ZipReader:
             stamp = entry.dos_date << 16 | entry.dos_time
             if stamp > self._newest:
                 self._newest = stamp
-            if index(name):
+            if lookup(name):
                 self.by_name[name] = self._member(raw_name, entry, extra, data_offset, position)
         if suspect_hashes:
             self._check_unique(suspect_hashes)
         if not in_offset_order:
             self._check_no_overlap()
 
-    def _spot_scan(self, index: Callable[[str], bool], spot_check: Callable[[str], bool]) -> None:
+    def _spot_scan(self, lookup: Callable[[str], bool], spot_check: Callable[[str], bool]) -> None:
         for position, (raw_name, entry, extra) in enumerate(self._raw_entries()):
             name, csize, _usize, header_offset = self._decode(raw_name, entry, extra)
             self._add_to_digests(name)
-            indexed = index(name)
+            looked_up = lookup(name)
             data_offset = NOT_LOCATED
-            if indexed or spot_check(name):
+            if looked_up or spot_check(name):
                 data_offset, _ = self._data_offset(name, raw_name, entry, header_offset, csize)
             self._data_offsets.append(data_offset)
             self._verbatim.append(False)
-            if indexed:
+            if looked_up:
                 self.by_name[name] = self._member(raw_name, entry, extra, data_offset, position)
 
     def _add_to_digests(self, name: str) -> None:
         hashed = name_hash(name)
-        self.names_digest = (self.names_digest + hashed) & DIGEST_MASK
+        self.all_names_digest = (self.all_names_digest + hashed) & DIGEST_MASK
         if not name.endswith("/"):
             self.files_digest = (self.files_digest + hashed) & DIGEST_MASK
 
@@ -364,17 +364,17 @@ class ZipReader:
         if stat.S_ISLNK(mode):
             raise UnsafePathError(f"unsafe member {name!r} in the wheel: it is a symbolic link.")
         if flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION):
-            raise ArchiveError(f"unsupported zip archive {self.display_name}: member {name!r} is encrypted.")
+            raise ArchiveError(f"unsupported zip archive {self.display}: member {name!r} is encrypted.")
         if method not in (STORED, DEFLATED):
             raise ArchiveError(
-                f"unsupported zip archive {self.display_name}: member {name!r} uses compression method "
+                f"unsupported zip archive {self.display}: member {name!r} uses compression method "
                 f"{method}; wheels use stored or deflate."
             )
         if method == STORED and usize != csize:
             raise self._fail(f"stored member {name!r} declares {usize} bytes but holds {csize}")
         if method == DEFLATED and usize > max(csize, 1) * MAX_DEFLATE_RATIO:
             raise ArchiveError(
-                f"refusing {self.display_name}: member {name!r} declares a compression ratio no deflate "
+                f"refusing {self.display}: member {name!r} declares a compression ratio no deflate "
                 "stream can reach (a decompression bomb)."
             )
 
@@ -453,7 +453,7 @@ class ZipReader:
     def byte_range(self, offset: int, size: int, chunk_size: int = CHUNK) -> Iterator[bytes]:
         """``size`` bytes of the archive from ``offset``, in pieces."""
         if offset < 0:
-            raise ArchiveError(f"internal error: reading {self.display_name} where its local header was not checked.")
+            raise ArchiveError(f"internal error: reading {self.display} where its local header was not checked.")
         remaining = size
         while remaining:
             piece = min(chunk_size, remaining)

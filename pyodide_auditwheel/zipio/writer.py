@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from ..atomic import portable_io
 from ..errors import ArchiveError
-from .deflate import Deflated, Deflater
+from .deflate import ContentDigest, Deflated, Deflater
 from .format import (
     CD_WINDOW,
     CENTRAL,
@@ -42,14 +42,6 @@ from .reader import ZipReader, real_fd
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
-
-
-@dataclass(frozen=True)
-class Written:
-    """What the writer learnt about a member it compressed itself (for RECORD)."""
-
-    sha256: bytes
-    size: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,9 +280,9 @@ class ZipWriter:
         self._end = self.file.tell()
 
     def copy_from(
-        self, reader: ZipReader, special: Callable[[str], bool], progress: Callable[[int], None] | None = None
+        self, reader: ZipReader, handed_over: Callable[[str], bool], progress: Callable[[int], None] | None = None
     ) -> Iterator[Member]:
-        """Copy ``reader``'s members in order, handing those ``special`` selects to the caller,
+        """Copy ``reader``'s members in order, handing those ``handed_over`` selects to the caller,
         who writes them (or not) before asking for the next.
 
         This is the loop every unchanged member of a repair goes through, so it avoids making
@@ -299,7 +291,7 @@ class ZipWriter:
         """
         for position, raw_name, entry, extra in reader.raw_entries():
             name = reader.decode_name(raw_name, entry.flags)
-            if special(name):
+            if handed_over(name):
                 yield reader.member_at(position, raw_name, entry, extra)
                 continue
             start, data_offset, size = entry.header_offset, reader.data_offset(position), entry.compressed_size
@@ -362,7 +354,7 @@ class ZipWriter:
         size_hint: int = 0,
         template: Member | None = None,
         pool: Executor | None = None,
-    ) -> Written:
+    ) -> ContentDigest:
         """Compress and write a member from a stream, hashing it on the way; the local header
         is written first with placeholders and patched once sizes and CRC are known.
 
@@ -392,11 +384,11 @@ class ZipWriter:
         self.file.seek(end)
         self._add_to_directory(entry, offset)
         self._end = end
-        return Written(deflater.sha256, deflater.size)
+        return ContentDigest(deflater.sha256, deflater.size)
 
     def add_deflated(
         self, name: str, deflated: Deflated, *, mode: int, date_time: tuple[int, int], template: Member | None = None
-    ) -> Written:
+    ) -> ContentDigest:
         """Write a member compressed beforehand (see :class:`Deflater`)."""
         entry = self._new_entry(name, deflated.method, mode, date_time, template)
         entry = replace(entry, crc=deflated.crc, size=deflated.size, compressed_size=deflated.compressed_size)
@@ -406,9 +398,9 @@ class ZipWriter:
             self.file.write(chunk)
         self._end = self.file.tell()
         self._add_to_directory(entry, offset)
-        return Written(deflated.sha256, deflated.size)
+        return ContentDigest(deflated.sha256, deflated.size)
 
-    def add_bytes(self, name: str, data: bytes, *, mode: int, date_time: tuple[int, int]) -> Written:
+    def add_bytes(self, name: str, data: bytes, *, mode: int, date_time: tuple[int, int]) -> ContentDigest:
         return self.add_chunks(name, [data], mode=mode, date_time=date_time, size_hint=len(data))
 
     def close(self) -> None:

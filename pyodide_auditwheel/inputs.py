@@ -1,0 +1,275 @@
+"""The three shapes an input may have, seen alike as a *tree*: the relative paths of its files,
+and a way to read the head or the whole of any of them.  A wheel archive is read through its
+central directory without extracting it, an unpacked wheel directory through the file
+system, and a lone module is a tree of one file.  Only regular files are read, and never in a
+way that can block.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Collection, Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from .abi import Abi, unknown_abi
+from .dylink import ModuleHead, read_module_head
+from .errors import AuditwheelError
+from .record import RECORD_CHUNK, Record, find_record_path
+from .wheel import WheelName, is_module_name
+from .zipio import Member, ZipReader, check_member_name
+
+InputKind = Literal["wheel", "directory", "module"]
+
+
+def _looked_up_by_name(path: str) -> bool:
+    """Members looked up by name: modules (for their heads) and the ``.dist-info`` files
+    (RECORD, WHEEL; where vendored libraries go).  Everything else is only streamed past."""
+    return is_module_name(path) or ".dist-info/" in path
+
+
+class InputTree:
+    """What analysis needs from an input: its files, and a way to read a module's head."""
+
+    kind: InputKind
+    display: str
+    wheel: WheelName | None = None
+
+    @property
+    def abi(self) -> Abi:
+        return self.wheel.abi if self.wheel else unknown_abi()
+
+    def files(self) -> Iterable[str]:
+        """The relative paths of the input's files (not directories), streamed."""
+        raise NotImplementedError
+
+    def read_prefix(self, path: str, size: int) -> bytes:
+        raise NotImplementedError
+
+    def read(self, path: str) -> bytes:
+        raise NotImplementedError
+
+    def module_paths(self) -> list[str]:
+        return [path for path in self.files() if is_module_name(path)]
+
+    def holds_folded(self, path: str) -> str | None:
+        """The input's path equal to ``path`` on a case-insensitive file system, if any."""
+        key = path.rstrip("/").casefold()
+        return next((name for name in self.files() if name.casefold() == key), None)
+
+    def files_named(self, bases: Collection[str]) -> dict[str, list[str]]:
+        """The paths of the files with each of these base names, sorted, in one pass."""
+        found: dict[str, list[str]] = {base: [] for base in bases}
+        for path in self.files():
+            paths = found.get(path.rsplit("/", 1)[-1])
+            if paths is not None:
+                paths.append(path)
+        for paths in found.values():
+            paths.sort()
+        return found
+
+    def read_module_head(self, path: str) -> ModuleHead:
+        """The dylink section of a module, reading no more of it than needed."""
+        return read_module_head(lambda size: self.read_prefix(path, size), f"module {path}")
+
+    def close(self) -> None:
+        """Release the underlying file, if any."""
+
+
+class WheelArchive(InputTree):
+    kind: InputKind = "wheel"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.display = str(path)
+        self.wheel = WheelName.parse(path.name)
+        self.file: BinaryIO = open_input_file(path)
+        try:
+            self.zip = ZipReader(self.file, path.name, lookup=_looked_up_by_name)
+        except BaseException:
+            self.file.close()
+            raise
+
+    def files(self) -> Iterator[str]:
+        return (name for name in self.zip.names() if not name.endswith("/"))
+
+    def holds_folded(self, path: str) -> str | None:
+        return self.zip.holds_folded(path)
+
+    def module_paths(self) -> list[str]:
+        return [path for path in self.zip.by_name if is_module_name(path)]
+
+    def files_named(self, bases: Collection[str]) -> dict[str, list[str]]:
+        # Module-like base names are answered from the reader's index, which holds every
+        # module: only other names cost a pass over the archive.
+        others = [base for base in bases if not is_module_name(base)]
+        found = super().files_named(others) if others else {}
+        for base in bases:
+            if is_module_name(base):
+                found[base] = sorted(path for path in self.zip.by_name if path.rsplit("/", 1)[-1] == base)
+        return found
+
+    def _member(self, path: str) -> Member:
+        member = self.zip.find(path)
+        if member is None:
+            raise AuditwheelError(f"{self.display} has no member {path!r}.")
+        return member
+
+    def read_prefix(self, path: str, size: int) -> bytes:
+        return self.zip.read_head(self._member(path), size)
+
+    def read(self, path: str) -> bytes:
+        return self.zip.read(self._member(path))
+
+    def record(self) -> Record:
+        path = find_record_path(list(self.zip.by_name))  # every .dist-info file is indexed
+        member = self._member(path)
+        return Record(path, lambda: self.zip.chunks(member, RECORD_CHUNK))
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class WheelDirectory(InputTree):
+    """An unpacked wheel (or any directory of modules); symlinks are not followed out."""
+
+    kind: InputKind = "directory"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.display = str(path)
+        self.wheel = self._guess_wheel_name()
+        self._files = sorted(self._walk())
+
+    def _guess_wheel_name(self) -> WheelName | None:
+        """An unpacked wheel has its tags in ``*.dist-info/WHEEL``; read the platform from there."""
+        for info in sorted(self.path.glob("*.dist-info")):
+            wheel_file = info / "WHEEL"
+            if not wheel_file.is_file():
+                continue
+            tags = [
+                line.split(":", 1)[1].strip()
+                for line in wheel_file.read_text("utf-8", "replace").splitlines()
+                if line.startswith("Tag:")
+            ]
+            if tags:
+                dist_version = info.name[: -len(".dist-info")]
+                return WheelName.parse(f"{dist_version}-{tags[0]}.whl")
+        return None
+
+    def _walk(self) -> Iterator[str]:
+        for root, dirs, names in os.walk(self.path, onerror=_raise_walk_error):
+            dirs.sort()
+            for name in names:
+                full = Path(root) / name
+                relative = full.relative_to(self.path).as_posix()
+                try:
+                    mode = full.lstat().st_mode
+                except OSError as error:
+                    raise AuditwheelError(f"cannot read {full}: {error.strerror or error}.") from None
+                if stat.S_ISLNK(mode):
+                    continue
+                if not stat.S_ISREG(mode):
+                    raise not_regular(full, mode)
+                check_member_name(relative)
+                yield relative
+
+    def files(self) -> list[str]:
+        return self._files
+
+    def read_prefix(self, path: str, size: int) -> bytes:
+        with open_input_file(self.path / path) as handle:
+            return handle.read(size)
+
+    def read(self, path: str) -> bytes:
+        with open_input_file(self.path / path) as handle:
+            return handle.read()
+
+
+def _raise_walk_error(error: OSError) -> None:
+    raise AuditwheelError(f"cannot read directory {error.filename}: {error.strerror}.")
+
+
+class ModuleFile(InputTree):
+    """A single side module given on the command line: a tree of one file."""
+
+    kind: InputKind = "module"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.display = str(path)
+        self.name = path.name
+
+    def files(self) -> list[str]:
+        return [self.name]
+
+    def module_paths(self) -> list[str]:
+        return [self.name]
+
+    def read_prefix(self, path: str, size: int) -> bytes:
+        with open_input_file(self.path) as handle:
+            return handle.read(size)
+
+    def read(self, path: str) -> bytes:
+        with open_input_file(self.path) as handle:
+            return handle.read()
+
+
+_FILE_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+def not_regular(path: object, mode: int) -> AuditwheelError:
+    kind = _FILE_KINDS.get(stat.S_IFMT(mode), "not a regular file")
+    return AuditwheelError(f"cannot read {path}: it is {kind}, not a regular file.")
+
+
+def open_input_file(path: Path) -> BinaryIO:
+    """Open a regular file for reading, turning every OS failure into one sentence.
+
+    Opened without blocking and checked on the open descriptor: a FIFO (or a file swapped for
+    one after a check) is refused instead of waiting forever for a writer.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise AuditwheelError(f"no such file: {path}.") from None
+    except OSError as error:
+        raise AuditwheelError(f"cannot read {path}: {error.strerror or error}.") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise not_regular(path, mode)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def open_input(path: Path) -> InputTree:
+    """Choose the input shape from what is on disk, refusing what is none of them."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise AuditwheelError(f"no such file: {path}.") from None
+    except OSError as error:
+        raise AuditwheelError(f"cannot read {path}: {error.strerror or error}.") from None
+    if stat.S_ISDIR(mode):
+        return WheelDirectory(path)
+    if not stat.S_ISREG(mode):
+        raise not_regular(path, mode)
+    if path.suffix == ".whl":
+        return WheelArchive(path)
+    if is_module_name(path.name) or path.suffix == "":
+        return ModuleFile(path)
+    raise AuditwheelError(
+        f"unsupported input {path}: give a .whl wheel, a .so/.wasm module or an unpacked wheel directory."
+    )
