@@ -23,9 +23,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bigwheel import REALWORLD, build_big_wheel, pad_library
-
 from pyodide_auditwheel.zipio import ZipReader
+
+# The wheel builder is shared with the tests, which use it on a small instance.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from bigwheel import REALWORLD, build_big_wheel, pad_library
 
 # Linux carries a process's peak RSS across fork and exec, so a command started straight from
 # this (large) process would report at least our own peak.  The command is therefore started

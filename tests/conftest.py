@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-# The benchmark's wheel builder, used by tests on a small instance.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import wheelbuilder
 from runtime_driver import runtimes_missing
 

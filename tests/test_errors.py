@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import ctypes
-import io
 import os
 import shutil
 import struct
@@ -24,12 +23,13 @@ from pathlib import Path
 import pytest
 import wheelbuilder
 from typer.testing import CliRunner
+from wheelbuilder import zip_bytes
 
 from pyodide_auditwheel import apply
 from pyodide_auditwheel import plan as plan_module
 from pyodide_auditwheel.cli import app
 from pyodide_auditwheel.dylink import MAX_HEAD
-from pyodide_auditwheel.wasm import HEADER
+from pyodide_auditwheel.wasm import HEADER, encode_uleb
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pyodide_auditwheel"
 TESTS = Path(__file__).resolve().parent
@@ -42,29 +42,19 @@ CAP_DAC_READ_SEARCH = 2
 # -- building blocks ------------------------------------------------------------------------
 
 
-def uleb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
 def section(section_id: int, payload: bytes) -> bytes:
-    return bytes([section_id]) + uleb(len(payload)) + payload
+    return bytes([section_id]) + encode_uleb(len(payload)) + payload
 
 
 def name(text: bytes) -> bytes:
-    return uleb(len(text)) + text
+    return encode_uleb(len(text)) + text
 
 
 def dylink0(*subsections: tuple[int, bytes], raw: bytes | None = None) -> bytes:
     body = (
         raw
         if raw is not None
-        else b"".join(bytes([kind]) + uleb(len(payload)) + payload for kind, payload in subsections)
+        else b"".join(bytes([kind]) + encode_uleb(len(payload)) + payload for kind, payload in subsections)
     )
     return section(0, name(b"dylink.0") + body)
 
@@ -76,14 +66,6 @@ GOOD_MODULE = HEADER + dylink0(MEM_INFO, (2, b"\x01" + name(b"libfoo.so")))
 def needed(payload: bytes) -> bytes:
     """A module whose NEEDED subsection holds ``payload``."""
     return HEADER + dylink0(MEM_INFO, (2, payload))
-
-
-def zip_bytes(entries: list[tuple[zipfile.ZipInfo | str, bytes]], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression) as archive:
-        for info, data in entries:
-            archive.writestr(info, data)
-    return buffer.getvalue()
 
 
 BASE_ENTRIES: list[tuple[zipfile.ZipInfo | str, bytes]] = [
@@ -495,7 +477,7 @@ CASES: dict[str, Case] = {
     ),
     "name not utf-8": Case(show_module(needed(b"\x01\x02\xff\xfe")), "a name is not valid utf-8"),
     "huge first section": Case(
-        show_module(HEADER + b"\x00" + uleb(MAX_HEAD + 1) + b"\x08dylink.0"), "its first section claims"
+        show_module(HEADER + b"\x00" + encode_uleb(MAX_HEAD + 1) + b"\x08dylink.0"), "its first section claims"
     ),
     "type form": Case(
         interface_of(section(1, b"\x01\x61\x00\x00")), "malformed type section: unsupported type form 0x61"

@@ -7,7 +7,6 @@ import stat
 import struct
 import subprocess
 import sys
-import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -15,20 +14,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from wheelbuilder import zip_bytes
 
 from pyodide_auditwheel.errors import AuditwheelError
 from pyodide_auditwheel.zipio import ZipReader
 
 TAG = "cp313-cp313-pyodide_2025_0_wasm32"
-
-
-def zip_bytes(entries: list[tuple[zipfile.ZipInfo | str, bytes]]) -> bytes:
-    buffer = io.BytesIO()
-    with warnings.catch_warnings(), zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        warnings.simplefilter("ignore")
-        for info, data in entries:
-            archive.writestr(info, data)
-    return buffer.getvalue()
 
 
 def symlink_entry() -> zipfile.ZipInfo:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import subprocess
 import sys
+import warnings
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -93,6 +95,17 @@ def build_fixture_libs(workdir: Path) -> FixtureLibs:
     user = build_c("user", objdir, "libuser.so", needs=[outer])
     standalone = build_c("standalone", objdir, "libstandalone.so")
     return FixtureLibs(libdir, counter_in_libdir, libdir / "libouter.so", ext, user, standalone)
+
+
+def zip_bytes(entries: list[tuple[zipfile.ZipInfo | str, bytes]], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """An archive (not necessarily a wheel) of these entries, in memory; zipfile's warnings
+    about duplicate names are silenced, since hostile archives are made on purpose."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(buffer, "w", compression) as archive:
+        warnings.simplefilter("ignore")
+        for info, data in entries:
+            archive.writestr(info, data)
+    return buffer.getvalue()
 
 
 def record_hash(data: bytes) -> str:

@@ -1,6 +1,7 @@
-"""The benchmark's wheel, built deterministically from ../shared/realworld (also used by the
-tests on a small instance): numpy's members replicated into ``copies`` packages plus Shapely's
-two extension modules copied into ten subpackages (they need libgeos_c.so -> libgeos.so.3.10.3).
+"""The benchmark's wheel, built deterministically from ../shared/realworld (the tests use it
+on a small instance, benchmarks/bench.py at full size): numpy's members replicated into
+``copies`` packages plus Shapely's two extension modules copied into ten subpackages (they need
+libgeos_c.so -> libgeos.so.3.10.3).
 """
 
 from __future__ import annotations
