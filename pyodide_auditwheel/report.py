@@ -105,7 +105,9 @@ def render_analysis(
     ``list_all``: in a large wheel they are most of the table and none of the news (rendering
     them also costs more than the whole analysis).  A table whose names would not fit the
     terminal becomes a list, so a name is never cut across lines."""
-    title = Text.assemble(inert(analysis.input), (f" ({analysis.kind}, ABI {analysis.abi.name})", "dim"))
+    title = Text.assemble(
+        inert(analysis.input), (f" ({analysis.kind}, ABI {analysis.abi.name}{_runtimes(analysis)})", "dim")
+    )
     shown = [m for m in analysis.modules if list_all or m.dependencies or (with_runtime_paths and m.runtime_paths)]
     quiet = len(analysis.modules) - len(shown)
     if shown:
@@ -125,6 +127,15 @@ def render_analysis(
     console.print(inert(summary, "bold red" if missing else "bold green"))
     if audit is not None:
         _render_verdict(console, audit)
+
+
+def _runtimes(analysis: Analysis) -> str:
+    """``: Pyodide 0.28.x, 0.29.x (from 0.29.4)``: the releases that install the wheel as tagged."""
+    abi, wheel = analysis.abi, analysis.wheel
+    if not abi.known:
+        return ""
+    tags = sorted(wheel.platforms & abi.platform_tags.keys()) if wheel is not None else []
+    return ": " + (abi.runtimes_for(tags[0]) if tags else f"Pyodide {abi.pyodide}")
 
 
 def _where(dep: Dependency) -> str:

@@ -342,7 +342,7 @@ def test_show_summary_has_the_verdict(symbol_modules: wheelbuilder.SymbolModules
     wheel = wheelbuilder.build_module_wheel(symbol_modules.calls, tmp_path, "pyemscripten_2025_0_wasm32")
     shown = cli("show", str(wheel))
     assert shown.returncode == 0
-    assert "(wheel, ABI pyodide_2025_0)" in shown.stdout
+    assert "(wheel, ABI pyodide_2025_0: Pyodide 0.28.x, 0.29.x (from 0.29.4))" in shown.stdout
     assert (
         "audit: tags and libraries fit pyodide_2025_0 (Pyodide 0.29.5); `pyodide auditwheel audit` checks the symbols"
         in shown.stdout

@@ -56,7 +56,7 @@ PAGES = sorted(page for page in DOCS.glob("*.md") if examples(page))
 
 
 def test_the_pages_with_examples_are_the_ones_expected() -> None:
-    assert [page.name for page in PAGES] == ["getting-started.md", "troubleshooting.md", "workflow.md"]
+    assert [page.name for page in PAGES] == ["audit.md", "getting-started.md", "troubleshooting.md", "workflow.md"]
 
 
 @pytest.fixture
