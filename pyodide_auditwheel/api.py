@@ -122,7 +122,7 @@ def _with_sbom(plan: RepairPlan, tree: WheelArchive, filename: str) -> RepairPla
     from .plan import SbomPlan
     from .sbom import sbom_path
 
-    path = sbom_path(tree.record().path.rsplit("/", 1)[0])
+    path = sbom_path(tree.dist_info)
     exists = path in tree.zip.by_name
     if tree.wheel is None or not (plan.vendored or (plan.retag is not None and exists)):
         return plan
@@ -160,7 +160,7 @@ def _retag(
             f"cannot retag to {platform}: the audit has {len(blocking)} finding(s), the first: "
             f"{first.module or 'the wheel'}: {first.subject}: {first.reason}; run `pyodide auditwheel audit` for all."
         )
-    wheel_file = tree.record().path.rsplit("/", 1)[0] + "/WHEEL"
+    wheel_file = f"{tree.dist_info}/WHEEL"
     if wheel_file not in tree.zip.by_name:
         raise AuditwheelError(f"cannot retag: the wheel has no {wheel_file}.")
     return report.analysis, retagged(tree.path.name, wheel_file, tree.read(wheel_file), platform)

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -54,6 +55,8 @@ from .wasm import read_interface
 
 if TYPE_CHECKING:
     from rich.progress import Progress
+
+    from .policy import AuditReport
 
 EXIT_MISSING = 1
 EXIT_BAD_INPUT = 2
@@ -200,31 +203,47 @@ def show(
 ) -> None:
     """Show what each module needs and whether it is included, found, excluded or missing."""
     console = _stdout()
-    documents: list[dict[str, Any]] = []
-    worst = 0
-    for path in inputs:
-        try:
-            # Tags and libraries only: show reads module heads, the symbol audit reads more.
-            report = api_audit(path, libdir, exclude, check_symbols=False)
-        except AuditwheelError as error:
-            worst = EXIT_BAD_INPUT
-            if as_json:
-                documents.append({"input": str(path), "error": str(error)})
-            else:
-                _error(str(error))
-            continue
+    outcome = _Outcome(as_json)
+    # Tags and libraries only: show reads module heads, the symbol audit reads more.
+    for report in outcome.reports(inputs, lambda path: api_audit(path, libdir, exclude, check_symbols=False)):
         analysis = report.analysis
         if analysis.missing:
-            worst = max(worst, EXIT_MISSING)
+            outcome.worst = max(outcome.worst, EXIT_MISSING)
         if as_json:
-            documents.append(analysis_json(analysis, report))
+            outcome.documents.append(analysis_json(analysis, report))
         else:
             render_analysis(console, analysis, with_runtime_paths, list_all, report)
             if verbose:
                 render_notes(console, analysis.notes)
-    if as_json:
-        sys.stdout.write(json.dumps(document(documents), indent=2) + "\n")
-    raise typer.Exit(worst)
+    outcome.finish()
+
+
+class _Outcome:
+    """What a command over several inputs prints at the end (its JSON document) and its exit
+    code; an input that cannot be used is one line (or one JSON entry) and the rest go on."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.documents: list[dict[str, Any]] = []
+        self.worst = 0
+
+    def reports(self, inputs: list[Path], make: Callable[[Path], AuditReport]) -> Iterator[AuditReport]:
+        for path in inputs:
+            try:
+                report = make(path)
+            except AuditwheelError as error:
+                self.worst = EXIT_BAD_INPUT
+                if self.as_json:
+                    self.documents.append({"input": str(path), "error": str(error)})
+                else:
+                    _error(str(error))
+                continue
+            yield report
+
+    def finish(self) -> NoReturn:
+        if self.as_json:
+            sys.stdout.write(json.dumps(document(self.documents), indent=2) + "\n")
+        raise typer.Exit(self.worst)
 
 
 @app.command()
@@ -250,29 +269,17 @@ def audit(
         except AuditwheelError as error:
             _fail(error)
     console = _stdout()
-    documents: list[dict[str, Any]] = []
-    worst = 0
-    for path in inputs:
-        try:
-            report = api_audit(path, libdir, exclude, plat)
-        except AuditwheelError as error:
-            worst = EXIT_BAD_INPUT
-            if as_json:
-                documents.append({"input": str(path), "error": str(error)})
-            else:
-                _error(str(error))
-            continue
+    outcome = _Outcome(as_json)
+    for report in outcome.reports(inputs, lambda path: api_audit(path, libdir, exclude, plat)):
         if not report.loads:
-            worst = max(worst, EXIT_MISSING)
+            outcome.worst = max(outcome.worst, EXIT_MISSING)
         if as_json:
-            documents.append(audit_json(report))
+            outcome.documents.append(audit_json(report))
         else:
             render_audit(console, report)
             if verbose:
                 render_notes(console, report.analysis.notes)
-    if as_json:
-        sys.stdout.write(json.dumps(document(documents), indent=2) + "\n")
-    raise typer.Exit(worst)
+    outcome.finish()
 
 
 @app.command()

@@ -122,6 +122,11 @@ class WheelArchive(InputTree):
     def read(self, path: str) -> bytes:
         return self.zip.read(self._member(path))
 
+    @property
+    def dist_info(self) -> str:
+        """The wheel's ``<name>-<version>.dist-info`` directory (where RECORD is)."""
+        return self.record().path.rsplit("/", 1)[0]
+
     def record(self) -> Record:
         path = find_record_path(list(self.zip.by_name))  # every .dist-info file is indexed
         member = self._member(path)
