@@ -20,11 +20,20 @@ REPO = Path(__file__).resolve().parents[1]
 def _python_312_or_newer() -> str:
     if sys.version_info >= (3, 12):
         return sys.executable
+    env = dict(os.environ)
+    pyenv = shutil.which("pyenv")
+    if pyenv:  # a pyenv shim answers only when its version is selected: select them all, as .ci/run does
+        versions = subprocess.run([pyenv, "versions", "--bare"], capture_output=True, text=True, check=False).stdout
+        env["PYENV_VERSION"] = ":".join(versions.split())
     for name in ("python3.13", "python3.12"):
         found = shutil.which(name)
-        # A pyenv shim answers only when its version is selected (.ci/run selects them all).
-        if found and subprocess.run([found, "-c", ""], capture_output=True, check=False).returncode == 0:
-            return found
+        if found is None:
+            continue
+        asked = subprocess.run(
+            [found, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True, env=env, check=False
+        )
+        if asked.returncode == 0 and asked.stdout.strip():
+            return asked.stdout.strip()
     unavailable("pyodide-build needs Python >= 3.12, and no working python3.12 or python3.13 is on PATH")
     raise AssertionError
 
