@@ -44,8 +44,9 @@ SUBSECTION_NAMES = {
 }
 
 # Symbol flags from tool-conventions Linking.md, for EXPORT_INFO/IMPORT_INFO.
+SYMBOL_WEAK = 0x1
 SYMBOL_FLAGS = {
-    0x1: "WEAK",
+    SYMBOL_WEAK: "WEAK",
     0x2: "LOCAL",
     0x4: "HIDDEN",
     0x10: "UNDEFINED",
@@ -223,6 +224,12 @@ class DylinkSection:
                 reader = ByteReader(sub.payload, what="IMPORT_INFO subsection")
                 result.extend((reader.name(), reader.name(), reader.uleb32()) for _ in range(reader.count(3)))
         return tuple(result)
+
+    @property
+    def weak_imports(self) -> frozenset[str]:
+        """Symbols imported weakly: the loader binds them to null when nothing provides them
+        (it keys them by symbol name, whatever the import module)."""
+        return frozenset(field for _module, field, flags in self.import_info if flags & SYMBOL_WEAK)
 
     # -- changes -----------------------------------------------------------------------------
 

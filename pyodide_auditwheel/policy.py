@@ -31,7 +31,6 @@ from .wheel import WheelName
 FindingKind = Literal[
     "unknown-abi", "python-tag", "extension-suffix", "missing-library", "unresolved-symbol", "foreign-import"
 ]
-WEAK = 0x1
 # Import modules the loader answers: its proxy serves both, GOT.* are made from symbols.
 PROXIED_MODULES = ("env", "wasi_snapshot_preview1")
 GOT_MODULES = ("GOT.mem", "GOT.func")
@@ -134,7 +133,7 @@ class _Interfaces:
     def linkage(self, module: ModuleReport) -> _Linkage:
         what = f"module {module.path}"
         interface, prefix = read_interface_prefix(self._reader(module), what)
-        weak = frozenset(field for _mod, field, flags in read_head(prefix, what).dylink.import_info if flags & WEAK)
+        weak = read_head(prefix, what).dylink.weak_imports
         exports = self._exports.setdefault(module.path, frozenset(export.name for export in interface.exports))
         return _Linkage(interface.imports, exports, weak)
 
