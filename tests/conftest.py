@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -33,22 +34,26 @@ def realworld() -> Path:
     return REALWORLD
 
 
-@pytest.fixture(scope="session")
-def fixture_libs(tmp_path_factory: pytest.TempPathFactory) -> wheelbuilder.FixtureLibs:
+T = TypeVar("T")
+
+
+def built_with_toolchain(build: Callable[[Path], T], workdir: Path) -> T:
+    """What ``build`` makes with ziglang; without ziglang, unavailable (a failure in CI)."""
     try:
-        return wheelbuilder.build_fixture_libs(tmp_path_factory.mktemp("zig"))
+        return build(workdir)
     except wheelbuilder.ToolchainMissing as error:
         unavailable(str(error))
         raise
+
+
+@pytest.fixture(scope="session")
+def fixture_libs(tmp_path_factory: pytest.TempPathFactory) -> wheelbuilder.FixtureLibs:
+    return built_with_toolchain(wheelbuilder.build_fixture_libs, tmp_path_factory.mktemp("zig"))
 
 
 @pytest.fixture(scope="session")
 def symbol_modules(tmp_path_factory: pytest.TempPathFactory) -> wheelbuilder.SymbolModules:
-    try:
-        return wheelbuilder.build_symbol_modules(tmp_path_factory.mktemp("zig-symbols"))
-    except wheelbuilder.ToolchainMissing as error:
-        unavailable(str(error))
-        raise
+    return built_with_toolchain(wheelbuilder.build_symbol_modules, tmp_path_factory.mktemp("zig-symbols"))
 
 
 @pytest.fixture(scope="session")
