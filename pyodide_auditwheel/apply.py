@@ -25,7 +25,7 @@ from .errors import AuditwheelError, RecordError
 from .inputs import WheelArchive
 from .libsearch import library_chunks
 from .plan import ModulePatch, RepairPlan, VendoredLibrary
-from .record import RECORD_CHUNK, Record, RecordRow, digest_of, insert_before_dist_info, record_hash
+from .record import RECORD_CHUNK, Record, RecordRow, digest_of, insert_before_dist_info
 from .strip import strip_debug
 from .wasm import HEADER
 from .zipio import (
@@ -301,13 +301,13 @@ class WheelRewriter:
                 written = writer.add_bytes(
                     member.name, data, mode=member.mode or 0o100644, date_time=(member.dos_time, member.dos_date)
                 )
-                replaced[member.name] = RecordRow(member.name, record_hash(written.sha256), str(written.size))
+                replaced[member.name] = RecordRow.of(member.name, written)
             else:
                 writer.copy_raw(self.reader, member)
             self.progress(member.compressed_size)
         for path in plan.new_metadata_paths:
             written = writer.add_bytes(path, self._metadata_content(path, added), mode=0o100644, date_time=created)
-            added.append(RecordRow(path, record_hash(written.sha256), str(written.size)))
+            added.append(RecordRow.of(path, written))
         record_member = self.reader.by_name[self.record.path]
         self._spot_checks = writer.spot_checks
         writer.add_chunks(
@@ -413,7 +413,7 @@ class WheelRewriter:
             original = opened.seen()
         if patch is not None and patch.strip:
             self.stripped_bytes += max(0, original.size - written.size)
-        return RecordRow(name, record_hash(written.sha256), str(written.size)), original
+        return RecordRow.of(name, written), original
 
     def _write_patched(
         self, writer: ZipWriter, member: Member, patch: ModulePatch, ahead: Rewritten | None

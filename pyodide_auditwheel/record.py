@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
 
 from .errors import RecordError
-from .zipio import DIGEST_MASK, ZipReader, names_digest
+from .zipio import DIGEST_MASK, ContentDigest, ZipReader, names_digest
 
 RECORD_EXEMPT_SUFFIXES = ("RECORD", "RECORD.jws", "RECORD.p7s")
 # RECORD is streamed in small pieces: its lines are split out of each piece at once.
@@ -38,6 +38,11 @@ class RecordRow(NamedTuple):
     path: str
     hash: str
     size: str
+
+    @classmethod
+    def of(cls, path: str, content: ContentDigest) -> RecordRow:
+        """The row of a member this tool wrote."""
+        return cls(path, record_hash(content.sha256), str(content.size))
 
 
 def _line_blocks(chunks: Iterable[bytes]) -> Iterator[bytes]:

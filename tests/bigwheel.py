@@ -10,7 +10,7 @@ import csv
 import io
 from pathlib import Path
 
-from pyodide_auditwheel.record import record_hash
+from pyodide_auditwheel.record import RecordRow
 from pyodide_auditwheel.wasm import encode_name, encode_uleb
 from pyodide_auditwheel.zipio import ZipReader, ZipWriter
 
@@ -61,7 +61,7 @@ def build_big_wheel(out_dir: Path, copies: int) -> Path:
         }
         for name, data in meta.items():
             written = writer.add_bytes(name, data, mode=0o100644, date_time=(0, 33))
-            rows.append([name, record_hash(written.sha256), str(written.size)])
+            rows.append(list(RecordRow.of(name, written)))
         text = io.StringIO()
         csv.writer(text, lineterminator="\n").writerows([*rows, [f"{info}/RECORD", "", ""]])
         writer.add_bytes(f"{info}/RECORD", text.getvalue().encode(), mode=0o100644, date_time=(0, 33))
