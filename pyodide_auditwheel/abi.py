@@ -16,8 +16,8 @@ from importlib import resources
 from typing import Any, Literal, get_args
 
 from .errors import AuditwheelError, UnsupportedPlatformError
+from .loader import LoaderRules, NeededRule, SearchRule
 
-SearchStep = Literal["ld_library_path", "runtime_path", "libs_dir", "site_packages", "own_dir"]
 RuntimePathScheme = Literal["absolute-then-origin", "origin"]
 
 # The platform-tag families of Emscripten wheels: legacy emscripten_X_Y_Z, Pyodide's ABI tags
@@ -40,9 +40,8 @@ class Abi:
     emscripten: str
     platform_tags: Mapping[str, str]
     site_packages: str
-    search: tuple[SearchStep, ...]
-    normalizes_paths: bool
     runtime_path_scheme: RuntimePathScheme
+    loader: LoaderRules
 
     @property
     def known(self) -> bool:
@@ -71,10 +70,30 @@ _FIELDS: dict[str, type] = {
     "emscripten": str,
     "platform_tags": dict,
     "site_packages": str,
-    "search": list,
-    "normalizes_paths": bool,
     "runtime_path_scheme": str,
+    "loader": dict,
 }
+
+
+def _loader_rules(raw: dict[str, Any], where: str) -> LoaderRules:
+    expected = {
+        "needed": str,
+        "reads_runtime_path": bool,
+        "reads_legacy_dylink": bool,
+        "search": str,
+        "normalizes_names": bool,
+    }
+    if set(raw) != set(expected) or not all(isinstance(raw[key], kind) for key, kind in expected.items()):
+        raise AbiDataError(f"data/abis.json: {where}.loader must have exactly {sorted(expected)}, typed.")
+    if raw["needed"] not in get_args(NeededRule) or raw["search"] not in get_args(SearchRule):
+        raise AbiDataError(f"data/abis.json: {where}.loader names an unknown needed or search rule.")
+    return LoaderRules(
+        needed=raw["needed"],
+        reads_runtime_path=raw["reads_runtime_path"],
+        reads_legacy_dylink=raw["reads_legacy_dylink"],
+        search=raw["search"],
+        normalizes_names=raw["normalizes_names"],
+    )
 
 
 def _abi_from_json(entry: Any, where: str) -> Abi:
@@ -87,10 +106,6 @@ def _abi_from_json(entry: Any, where: str) -> Abi:
     for key, kind in _FIELDS.items():
         if not isinstance(entry[key], kind):
             raise AbiDataError(f"data/abis.json: {where}.{key} is not a {kind.__name__}.")
-    steps = entry["search"]
-    bad_steps = [step for step in steps if step not in get_args(SearchStep)]
-    if bad_steps:
-        raise AbiDataError(f"data/abis.json: {where}.search has unknown steps {bad_steps}.")
     if entry["runtime_path_scheme"] not in get_args(RuntimePathScheme):
         raise AbiDataError(f"data/abis.json: {where}.runtime_path_scheme {entry['runtime_path_scheme']!r} is unknown.")
     tags = entry["platform_tags"]
@@ -106,9 +121,8 @@ def _abi_from_json(entry: Any, where: str) -> Abi:
         emscripten=entry["emscripten"],
         platform_tags=dict(tags),
         site_packages=entry["site_packages"],
-        search=tuple(steps),
-        normalizes_paths=entry["normalizes_paths"],
         runtime_path_scheme=entry["runtime_path_scheme"],
+        loader=_loader_rules(entry["loader"], where),
     )
 
 

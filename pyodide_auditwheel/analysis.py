@@ -8,6 +8,7 @@ since vendoring one brings its own needs along.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -16,14 +17,24 @@ from typing import Literal
 
 from .abi import Abi
 from .dylink import ModuleHead
-from .errors import WasmError
+from .errors import AuditwheelError, WasmError
 from .inputs import InputKind, InputTree
 from .libsearch import LibrarySearch
+from .loader import (
+    InstallOutcome,
+    LoaderView,
+    VirtualFS,
+    find_library,
+    loaded_at_install,
+    resolve_in_dynlib_fs,
+    simulate_install,
+)
 from .wheel import WheelName, installed_path
 
 Status = Literal["included", "found", "excluded", "missing"]
 Origin = Literal["wheel", "libdir"]
-SITE_PACKAGES_PREFIX = "/lib/python3."
+# Where a lone module or directory of unknown Python is taken to be installed.
+UNKNOWN_SITE_PACKAGES = "/lib/python3/site-packages"
 
 
 @dataclass(frozen=True)
@@ -81,36 +92,20 @@ class Analysis:
         return tuple(module for module in self.modules if module.origin == "libdir")
 
 
-def wheel_path_of_runtime_dir(entry: str, module_dir: str, site_packages: str) -> str | None:
-    """The wheel-relative directory a RUNTIME_PATH entry points at, if inside the wheel.
-
-    ``$ORIGIN`` counts only as a prefix (as in emscripten's ``replaceORIGIN``); absolute
-    entries under any ``/lib/python3.N/site-packages`` map onto the wheel root.  None means
-    the entry points outside the wheel.
-    """
-    if entry.startswith("$ORIGIN"):
-        rest = entry[len("$ORIGIN") :]
-        if rest and not rest.startswith("/"):
-            return None
-        joined = posixpath.normpath(posixpath.join(module_dir or ".", rest.lstrip("/") or "."))
-    elif entry.startswith(SITE_PACKAGES_PREFIX) or (site_packages and entry.startswith(site_packages)):
-        parts = entry.split("/")
-        if len(parts) < 4 or parts[3] != "site-packages":
-            return None
-        joined = posixpath.normpath("/".join(parts[4:]) or ".")
-    else:
-        return None
-    if joined == ".." or joined.startswith("../"):
-        return None
-    return "" if joined == "." else joined
-
-
-def _join(directory: str, name: str) -> str:
-    return f"{directory}/{name}" if directory else name
+def site_packages_of(abi: Abi, wheel: WheelName | None) -> str:
+    """Where the runtime installs the wheel: the ABI's site-packages, or for an unknown ABI the
+    one of the Python the wheel's tag names (``cp310`` → ``/lib/python3.10/site-packages``)."""
+    if abi.site_packages:
+        return abi.site_packages
+    for tag in sorted(wheel.tags, key=str) if wheel else ():
+        if tag.interpreter.startswith("cp3") and tag.interpreter[3:].isdigit():
+            return f"/lib/python3.{tag.interpreter[3:]}/site-packages"
+    return UNKNOWN_SITE_PACKAGES
 
 
 class Resolver:
-    """Resolves NEEDED entries against one input tree, one ABI and the library search path."""
+    """Resolves NEEDED entries as the ABI's loader does (:mod:`pyodide_auditwheel.loader`), on
+    the input's files as they will be installed, then in the library search path."""
 
     def __init__(self, tree: InputTree, abi: Abi, search: LibrarySearch, exclude: Sequence[str]) -> None:
         self.tree = tree
@@ -118,58 +113,61 @@ class Resolver:
         self.search = search
         self.exclude = tuple(exclude)
         self.libs_dir = f"{tree.wheel.file_dist}.libs" if tree.wheel else ""
-        # Wheel files by base name, only for the names some module needs: a NEEDED entry can
-        # only ever resolve to a file of that name, and indexing every file of a large wheel
-        # would cost memory for nothing.
+        self.site_packages = site_packages_of(abi, tree.wheel)
+        self._fs: VirtualFS | None = None
+        self._archive_path: dict[str, str] = {}
+        # Wheel files by base name, only for the names some module needs (the hint of a
+        # missing library: a file of that name the runtime does not look at).
         self._by_basename: dict[str, list[str]] = {}
+
+    @property
+    def fs(self) -> VirtualFS:
+        """The input's files where the runtime installs them (built on first use)."""
+        if self._fs is None:
+            self._fs = VirtualFS()
+            for directory in ("/usr/lib", self.site_packages):
+                self._fs.add_dir(directory)
+            for path in self.tree.files():
+                installed = f"{self.site_packages}/{installed_path(path)}"
+                self._fs.add_file(installed, None)
+                self._archive_path.setdefault(installed, path)
+        return self._fs
+
+    def installed(self, path: str) -> str:
+        return f"{self.site_packages}/{installed_path(path)}"
 
     def index_names(self, names: Iterable[str]) -> None:
         """Learn where files with these base names are, in one pass over the input."""
         wanted = {posixpath.basename(name) for name in names} - self._by_basename.keys()
-        if not wanted:
-            return
-        self._by_basename.update(self.tree.files_named(wanted))
+        if wanted:
+            self._by_basename.update(self.tree.files_named(wanted))
 
     def paths_named(self, base: str) -> list[str]:
         self.index_names([base])
         return self._by_basename[base]
 
-    def has_file(self, path: str) -> bool:
-        return path in self.paths_named(path.rsplit("/", 1)[-1])
-
-    def candidate_dirs(self, module_path: str, runtime_paths: Sequence[str], in_wheel: bool) -> list[str]:
-        """Wheel directories the runtime searches for this module, in order."""
-        module_dir = posixpath.dirname(installed_path(module_path)) if in_wheel else ""
-        dirs: list[str] = []
-        for step in self.abi.search:
-            if step in ("ld_library_path", "site_packages"):
-                dirs.append("")
-            elif step == "libs_dir" and self.libs_dir:
-                dirs.append(self.libs_dir)
-            elif step == "own_dir" and in_wheel:
-                dirs.append(module_dir)
-            elif step == "runtime_path":
-                for entry in runtime_paths:
-                    resolved = wheel_path_of_runtime_dir(entry, module_dir, self.abi.site_packages)
-                    if resolved is not None:
-                        dirs.append(resolved)
-        return dirs
-
-    def in_wheel(self, name: str, dirs: Sequence[str]) -> str | None:
-        if name.startswith("/"):
-            resolved = wheel_path_of_runtime_dir(posixpath.dirname(name), "", self.abi.site_packages)
-            candidate = None if resolved is None else _join(resolved, posixpath.basename(name))
-            return candidate if candidate is not None and self.has_file(candidate) else None
-        if "/" in name:
-            return None
-        return next((path for path in (_join(d, name) for d in dirs) if self.has_file(path)), None)
+    def in_wheel(self, name: str, module_path: str, runtime_paths: Sequence[str], in_wheel: bool) -> str | None:
+        """The input file the loader finds for ``name`` needed by ``module_path``; a library
+        from ``--libdir`` is looked for where it will be vendored, beside its siblings."""
+        parent = self.installed(module_path) if in_wheel else f"{self.site_packages}/{self.libs_dir}/{name}"
+        rules = self.abi.loader
+        if rules.search == "pyodide-fs":
+            libs_dir = f"{self.site_packages}/{self.libs_dir}" if self.libs_dir else ""
+            found = resolve_in_dynlib_fs(self.fs, self.site_packages, libs_dir, name, parent)
+        else:
+            paths = runtime_paths if in_wheel else (*runtime_paths, "$ORIGIN")
+            found = find_library(self.fs, self.site_packages, name, parent, paths)
+        canonical = self.fs.lookup(found) if found is not None else None
+        return self._archive_path.get(canonical) if canonical is not None else None
 
     def is_excluded(self, name: str) -> bool:
         base = name.rsplit("/", 1)[-1]
         return any(fnmatch.fnmatchcase(base, pattern) or fnmatch.fnmatchcase(name, pattern) for pattern in self.exclude)
 
-    def resolve(self, name: str, dirs: Sequence[str]) -> tuple[Dependency, tuple[Path, ModuleHead] | None]:
-        included = self.in_wheel(name, dirs)
+    def resolve(
+        self, name: str, module_path: str, runtime_paths: Sequence[str], in_wheel: bool
+    ) -> tuple[Dependency, tuple[Path, ModuleHead] | None]:
+        included = self.in_wheel(name, module_path, runtime_paths, in_wheel)
         if included is not None:
             return Dependency(name, "included", included), None
         if self.is_excluded(name):
@@ -184,22 +182,31 @@ class Resolver:
 Needs = tuple[tuple[str, ...], tuple[str, ...]]
 
 
-def _needs(head: ModuleHead) -> Needs:
-    """(NEEDED, RUNTIME_PATH) of a module."""
-    return head.dylink.needed, head.dylink.runtime_paths
+def _needs(head: ModuleHead, abi: Abi, what: str) -> Needs:
+    """(NEEDED, RUNTIME_PATH) of a module as the ABI's loader reads them."""
+    try:
+        view = head.dylink.loader_view(abi.loader)
+    except WasmError as error:
+        raise type(error)(f"{str(error).rstrip('.')} (the loader's reading of {what}).") from None
+    return view.needed, view.runtime_paths
 
 
-def _where_searched(name: str, dirs: Sequence[str], search: LibrarySearch) -> str:
-    in_wheel = ", ".join(f"{d}/" if d else "(the wheel's root)" for d in dict.fromkeys(dirs)) or "nowhere in the wheel"
+def _where_searched(name: str, runtime_paths: Sequence[str], abi: Abi, search: LibrarySearch) -> str:
+    if abi.loader.search == "pyodide-fs":
+        in_wheel = "the <name>.libs directory, site-packages, the module's directory and the directories under it"
+    else:
+        in_wheel = "LD_LIBRARY_PATH (/usr/lib, site-packages) and RUNTIME_PATH " + (
+            ", ".join(runtime_paths) if runtime_paths else "(none)"
+        )
     libdirs = ", ".join(str(d) for d in search.search_path()) or "no --libdir"
-    return f"{name}: missing; looked for in the wheel at {in_wheel} and in {libdirs}"
+    return f"{name}: missing; looked for as {abi.name}'s loader does, in {in_wheel}, and in {libdirs}"
 
 
-def _module_needs(tree: InputTree, path: str, assets: list[str]) -> Needs | None:
+def _module_needs(tree: InputTree, path: str, abi: Abi, assets: list[str]) -> Needs | None:
     """A module's needs; None for a ``.wasm`` file that is not a side module (an asset the
     runtime never loads as a library), which is noted in ``assets``."""
     try:
-        return _needs(tree.read_module_head(path))
+        return _needs(tree.read_module_head(path), abi, f"module {path}")
     except WasmError:
         if not path.endswith(".wasm") or tree.kind == "module":
             raise
@@ -224,13 +231,9 @@ def analyze_tree(
 
     def report(path: str, origin: Origin, needs: Needs) -> None:
         needed, runtime_paths = needs
-        dirs = resolver.candidate_dirs(path, runtime_paths, origin == "wheel")
-        if origin == "libdir":
-            # Once vendored, a library sits in the libs directory beside its siblings.
-            dirs = [*dirs, resolver.libs_dir] if resolver.libs_dir else dirs
         dependencies = []
         for name in needed:
-            dependency, found = resolver.resolve(name, dirs)
+            dependency, found = resolver.resolve(name, path, runtime_paths, origin == "wheel")
             if found is not None:
                 real = found[0].resolve()
                 if real not in first_found:
@@ -238,20 +241,68 @@ def analyze_tree(
                     pending.append(found)
                 dependency = replace(dependency, location=str(first_found[real]))
             elif dependency.status == "missing" and name not in searched:
-                searched[name] = _where_searched(name, dirs, search)
+                searched[name] = _where_searched(name, runtime_paths, abi, search)
             dependencies.append(dependency)
         reports.append(ModuleReport(path, origin, needed, runtime_paths, tuple(dependencies)))
 
     # Only what resolution needs is kept of each head (a wheel may hold thousands of modules).
     assets: list[str] = []
     wheel_needs = [
-        (path, needs) for path in tree.module_paths() if (needs := _module_needs(tree, path, assets)) is not None
+        (path, needs) for path in tree.module_paths() if (needs := _module_needs(tree, path, abi, assets)) is not None
     ]
     resolver.index_names(name for _, (needed, _paths) in wheel_needs for name in needed)
     for path, needs in wheel_needs:
         report(path, "wheel", needs)
     while pending:
         library_path, head = pending.pop(0)
-        report(str(library_path), "libdir", _needs(head))
+        report(str(library_path), "libdir", _needs(head, abi, f"library {library_path}"))
     notes = (*assets, *search.skipped, *searched.values())
     return Analysis(tree.display, tree.kind, tree.wheel, abi, tuple(reports), notes)
+
+
+def predict_install(tree: InputTree, analysis: Analysis) -> InstallOutcome | None:
+    """The library instances the analysis' ABI makes when Pyodide installs this wheel: every
+    ``.so`` it loads at install, in archive order, through the loader model.  None for an input
+    that is not a wheel (nothing installs a directory or a lone module)."""
+    if analysis.kind != "wheel" or analysis.wheel is None:
+        return None
+    abi = analysis.abi
+    site_packages = site_packages_of(abi, analysis.wheel)
+    python = site_packages.removeprefix("/lib/python").split("/", 1)[0]
+    views = {
+        module.path: LoaderView(module.needed, module.runtime_paths, frozenset()) for module in analysis.wheel_modules
+    }
+    fs = VirtualFS()
+    for directory in ("/usr/lib", site_packages):
+        fs.add_dir(directory)
+    dynlibs = []
+    for path in tree.files():
+        installed = f"{site_packages}/{installed_path(path)}"
+        fs.add_file(installed, views.get(path))
+        if path in views and loaded_at_install(installed, python):
+            dynlibs.append(installed)
+    libs_dir = f"{site_packages}/{analysis.wheel.file_dist}.libs"
+    return simulate_install(fs, dynlibs, abi.loader, site_packages, libs_dir)
+
+
+def same_content(tree: InputTree, outcome: InstallOutcome, site_packages: str) -> dict[str, str]:
+    """Installed file → the first file of identical bytes among the instances' files: an
+    identical copy (a hard link or a second name, once zipped) is the same library loaded
+    twice.  Only files that share a base name are read."""
+    files = list(dict.fromkeys(instance.file for instance in outcome.instances))
+    by_base: dict[str, list[str]] = {}
+    for file in files:
+        by_base.setdefault(posixpath.basename(file), []).append(file)
+    result: dict[str, str] = {}
+    for group in by_base.values():
+        if len(group) < 2:
+            continue
+        first_of: dict[str, str] = {}
+        for file in group:
+            archive_path = file.removeprefix(site_packages + "/")
+            try:
+                digest = hashlib.sha256(tree.read(archive_path)).hexdigest()
+            except AuditwheelError:
+                continue
+            result[file] = first_of.setdefault(digest, file)
+    return result

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .abi import Abi, abi_for_tag
 from .analysis import Analysis, analyze_tree
 from .errors import AuditwheelError
 from .inputs import WheelArchive, open_input
@@ -89,7 +90,7 @@ def repair(
         else:
             analysis, retag = _retag(tree, search, exclude, platform)
         options = options or RepairOptions()
-        plan = make_plan(analysis, options, retag, tree.holds_folded)
+        plan = make_plan(analysis, options, retag, tree.holds_folded, named_abis(tree))
         name = retag.filename if retag is not None else source_path.name
         if options.sbom:
             plan = _with_sbom(plan, tree, name)
@@ -112,6 +113,13 @@ def repair(
         )
     finally:
         tree.close()
+
+
+def named_abis(tree: WheelArchive) -> list[Abi]:
+    """Every known ABI the wheel's platform tags name: a wheel tagged for two is laid out for
+    both, so it loads once on each."""
+    platforms = sorted(tree.wheel.platforms) if tree.wheel else []
+    return [abi for platform in platforms if (abi := abi_for_tag(platform)) is not None]
 
 
 def _with_sbom(plan: RepairPlan, tree: WheelArchive, filename: str) -> RepairPlan:

@@ -1,10 +1,10 @@
 """Carrying out a repair plan: one streaming pass from the input wheel to the output.
 
 Unchanged members are copied as compressed bytes; patched modules are decompressed as a
-stream, their first section replaced, and recompressed; vendored libraries are added before
-the ``.dist-info`` directory; RECORD is rewritten last.  The output is written to a temporary
-file beside the target, checked, and renamed over the target only when everything succeeded,
-so an interrupted repair leaves the input untouched.
+stream, their first section replaced, and recompressed; vendored libraries are added first
+(see :func:`~pyodide_auditwheel.record.vendored_first`); RECORD is rewritten last.  The
+output is written to a temporary file beside the target, checked, and renamed over the
+target only when everything succeeded, so an interrupted repair leaves the input untouched.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .errors import AuditwheelError, RecordError
 from .inputs import WheelArchive
 from .libsearch import library_chunks
 from .plan import ModulePatch, RepairPlan, VendoredLibrary
-from .record import RECORD_CHUNK, Record, RecordRow, digest_of, insert_before_dist_info
+from .record import RECORD_CHUNK, Record, RecordRow, digest_of, vendored_first
 from .strip import strip_debug
 from .wasm import HEADER
 from .zipio import (
@@ -89,8 +89,8 @@ def patch_module_stream(chunks: Iterable[bytes], patch: ModulePatch, what: str) 
             break
     head = read_head(bytes(buffer[: extent if extent is not None else len(buffer)]), what)
     dylink = head.dylink
-    if patch.renames:
-        dylink = dylink.with_needed([patch.renames.get(name, name) for name in dylink.needed])
+    if patch.needed is not None:
+        dylink = dylink.with_needed(patch.needed)
     if patch.runtime_paths is not None:
         dylink = dylink.with_runtime_paths(patch.runtime_paths)
     new_head = HEADER + dylink.encode()
@@ -280,13 +280,13 @@ class WheelRewriter:
         rewritten_metadata = set(plan.rewritten_metadata_paths)
 
         def handled_here(name: str) -> bool:
-            # Patched members, RECORD, and the .dist-info files (vendored libraries go before
-            # the first of them, WHEEL may be retagged); the writer copies everything else.
+            # Patched members, RECORD, and the .dist-info files (WHEEL may be retagged); the
+            # writer copies everything else.
             return name in self.plan.patches or ".dist-info/" in name
 
         handed = (m for m in writer.copy_from(self.reader, handled_here, self.progress) if m.name != record_path)
-        # None marks where the vendored libraries go, the same place RECORD lists them.
-        for member in insert_before_dist_info(handed, [None], lambda m: m.name if m else ""):
+        # None marks where the vendored libraries go (first), the same place RECORD lists them.
+        for member in vendored_first(handed, [None]):
             if member is None:
                 added = [
                     self._write_vendored(writer, library, ahead.take(library.dest), created)
@@ -453,7 +453,7 @@ class WheelRewriter:
     def _verify(self, handle: BinaryIO) -> None:
         """Re-read what was written before it replaces anything: the central directory; the
         member names (exactly the input's, the vendored libraries' and new metadata files',
-        compared by digest, the libraries just before the ``.dist-info`` files, new metadata
+        compared by digest, the libraries first, new metadata
         files just before RECORD and RECORD last); the local header
         of every member whose header we composed and of the ends of every byte-for-byte run;
         RECORD against the member names; and the CRC of every member we compressed ourselves
@@ -474,13 +474,12 @@ class WheelRewriter:
         expected_digest = (self.reader.all_names_digest + names_digest(added)) & DIGEST_MASK
         as_expected = written.count == self.reader.count + len(added) and written.all_names_digest == expected_digest
         if as_expected and not self.plan.is_noop:
-            first_info = min(member.position for name, member in written.by_name.items() if ".dist-info/" in name)
             placed = [written.by_name[dest].position for dest in vendored]
             before_record = [written.by_name[path].position for path in new_metadata]
             record_at = written.by_name[record_path].position
             as_expected = (
                 record_at == written.count - 1
-                and placed == list(range(first_info - len(placed), first_info))
+                and placed == list(range(len(placed)))
                 and before_record == list(range(record_at - len(before_record), record_at))
             )
         if not as_expected:

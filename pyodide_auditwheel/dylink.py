@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from .errors import DylinkMissingError, MalformedModuleError, WasmError
+from .loader import LoaderRules, LoaderView, read_dylink
 from .wasm import (
     CUSTOM_SECTION_ID,
     ByteReader,
@@ -43,19 +44,9 @@ SUBSECTION_NAMES = {
     RUNTIME_PATH: "RUNTIME_PATH",
 }
 
-# Symbol flags from tool-conventions Linking.md, for EXPORT_INFO/IMPORT_INFO.
+# Symbol binding from tool-conventions Linking.md (flags & 3): 0 global, 1 weak, 2 local.
+SYMBOL_BINDING_MASK = 0x3
 SYMBOL_WEAK = 0x1
-SYMBOL_FLAGS = {
-    SYMBOL_WEAK: "WEAK",
-    0x2: "LOCAL",
-    0x4: "HIDDEN",
-    0x10: "UNDEFINED",
-    0x20: "EXPORTED",
-    0x40: "EXPLICIT_NAME",
-    0x80: "NO_STRIP",
-    0x100: "TLS",
-    0x200: "ABSOLUTE",
-}
 
 
 def encode_uleb_width(value: int, width: int) -> bytes:
@@ -228,8 +219,16 @@ class DylinkSection:
     @property
     def weak_imports(self) -> frozenset[str]:
         """Symbols imported weakly: the loader binds them to null when nothing provides them
-        (it keys them by symbol name, whatever the import module)."""
-        return frozenset(field for _module, field, flags in self.import_info if flags & SYMBOL_WEAK)
+        (it keys them by symbol name, whatever the import module).  Weak is a *binding*
+        (``flags & 3 == 1``), as the loader tests it: LOCAL|WEAK (3) is not weak."""
+        return frozenset(
+            field for _module, field, flags in self.import_info if flags & SYMBOL_BINDING_MASK == SYMBOL_WEAK
+        )
+
+    def loader_view(self, rules: LoaderRules) -> LoaderView:
+        """What the loader of ``rules`` reads of this section.  It can differ from the
+        subsections: several NEEDED, padding read as a subsection (see :func:`read_dylink`)."""
+        return read_dylink(LEGACY_DYLINK_SECTION if self.legacy else DYLINK_SECTION, self.encode_body(), rules)
 
     # -- changes -----------------------------------------------------------------------------
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .abi import Abi
@@ -42,17 +42,20 @@ class VendoredLibrary:
 
 @dataclass(frozen=True)
 class ModulePatch:
-    """Changes to one module: NEEDED renames and the RUNTIME_PATH to write (``None``: keep)."""
+    """Changes to one module: the NEEDED and RUNTIME_PATH lists to write (``None``: keep), and
+    the renames and added entries they make (what ``--dry-run`` and the summary show).  The
+    lists are whole: the module gets one subsection of each, saying what every loader reads."""
 
     path: str
     renames: dict[str, str]
     runtime_paths: tuple[str, ...] | None
     added_runtime_paths: tuple[str, ...]
     strip: bool = False
+    needed: tuple[str, ...] | None = None
 
     @property
     def changes_dylink(self) -> bool:
-        return bool(self.renames) or self.runtime_paths is not None
+        return self.needed is not None or self.runtime_paths is not None
 
 
 @dataclass(frozen=True)
@@ -200,19 +203,35 @@ def mangled_name(name: str, digest_hex: str) -> str:
     return f"{stem}-{digest_hex[:8]}{suffix}"
 
 
-def runtime_path_entries(abi: Abi, module_dir: str, libs_dir: str) -> tuple[str, ...]:
-    """The RUNTIME_PATH entries that reach ``libs_dir`` from a module in ``module_dir``.
+def runtime_path_entries(abis: Sequence[Abi], module_dir: str, libs_dir: str) -> tuple[tuple[str, ...], str]:
+    """The absolute RUNTIME_PATH entries that reach ``libs_dir`` for each ABI of the wheel, and
+    the ``$ORIGIN`` entry that reaches it from a module in ``module_dir``.
 
-    With ``absolute-then-origin``, the absolute site-packages path comes first: every module,
+    With ``absolute-then-origin`` the absolute site-packages path comes first: every module,
     whatever its depth, then names a vendored library by the same string, which is what the
-    0.28/0.29 loader de-duplicates on.  The ``$ORIGIN`` entry after it keeps the wheel working
-    when installed somewhere else (a virtual environment).
+    0.28/0.29 loader de-duplicates on (an entry for another ABI's Python does not exist there,
+    and is passed over).  The ``$ORIGIN`` entry keeps the wheel working when installed
+    somewhere else (a virtual environment).
     """
     relative = posixpath.relpath(libs_dir, module_dir or ".")
     origin = "$ORIGIN" if relative == "." else f"$ORIGIN/{relative}"
-    if abi.runtime_path_scheme == "absolute-then-origin" and abi.site_packages:
-        return (f"{abi.site_packages}/{libs_dir}", origin)
-    return (origin,)
+    absolute = tuple(
+        dict.fromkeys(
+            f"{abi.site_packages}/{libs_dir}"
+            for abi in abis
+            if abi.runtime_path_scheme == "absolute-then-origin" and abi.site_packages
+        )
+    )
+    return absolute, origin
+
+
+def runtime_path_order(existing: Sequence[str], absolute: Sequence[str], origin: str) -> tuple[str, ...]:
+    """The absolute entries first, then the module's own entries (kept, in their order), then
+    the ``$ORIGIN`` entry if the module has none like it.  A relative entry *before* the
+    absolute one would be found first on 0.28/0.29 and name the library by a second spelling
+    (a second copy): this order makes every module name it by the absolute path."""
+    kept = [entry for entry in existing if entry not in absolute]
+    return (*absolute, *kept, *([] if origin in existing else [origin]))
 
 
 def _keeps_name(name: str, options: RepairOptions) -> bool:
@@ -226,9 +245,12 @@ def make_plan(
     options: RepairOptions,
     retag: Retag | None = None,
     holds_folded: Callable[[str], str | None] = lambda _path: None,
+    abis: Sequence[Abi] = (),
 ) -> RepairPlan:
     """Decide the repair; raises :class:`MissingLibrariesError` listing *every* missing library.
-    What the plan adds is checked against the wheel's names through ``holds_folded``."""
+    What the plan adds is checked against the wheel's names through ``holds_folded``.  The
+    layout serves every ABI in ``abis`` (the wheel's tags may name several), besides the
+    analysis' own."""
     if analysis.kind != "wheel" or analysis.wheel is None:
         raise AuditwheelError(f"cannot repair {analysis.input}: repair takes .whl files.")
     missing = analysis.missing
@@ -238,61 +260,98 @@ def make_plan(
     libs_dir = validate_lib_sdir(options.lib_sdir or f"{analysis.wheel.file_dist}.libs")
     wheel_files = {module.path for module in analysis.wheel_modules}
 
+    layout_abis = tuple({abi.name: abi for abi in (analysis.abi, *abis)}.values())
     vendored: dict[str, VendoredLibrary] = {}
-    for library in analysis.found_libraries:
+    # One file per distinct library, by content: a second name of the same bytes (a hard link
+    # or a copy, which a symbolic link check does not see) is the same library.
+    by_digest: dict[str, VendoredLibrary] = {}
+    for library in _dependencies_first(analysis.found_libraries):
         source = Path(library.path)
         digest, size = library_digest(source)
+        if digest in by_digest:
+            vendored[library.path] = by_digest[digest]
+            continue
         name = source.name
         dest_name = name if _keeps_name(name, options) else mangled_name(name, digest)
         dest = f"{libs_dir}/{dest_name}"
         check_member_name(dest)
         if dest in wheel_files:
             raise UnsafePathError(f"cannot vendor {name}: the wheel already has a different file at {dest}.")
-        vendored[library.path] = VendoredLibrary(source, name, dest, digest, size)
+        vendored[library.path] = by_digest[digest] = VendoredLibrary(source, name, dest, digest, size)
 
-    dest_names = [lib.dest.casefold() for lib in vendored.values()]
+    dest_names = [lib.dest.casefold() for lib in by_digest.values()]
     if len(set(dest_names)) != len(dest_names):
         raise UnsafePathError(
             "cannot vendor: two libraries would get the same name in the libs directory; use mangling."
         )
     if vendored:
-        check_against_wheel(holds_folded, libs_dir, vendored.values())
+        check_against_wheel(holds_folded, libs_dir, by_digest.values())
 
     patches: dict[str, ModulePatch] = {}
     for module in analysis.modules:
         in_wheel = module.origin == "wheel"
         path = module.path if in_wheel else vendored[module.path].dest
-        patch = _patch_for(module, path, vendored, abi, libs_dir)
+        if path in patches:
+            continue  # a second name of a library already planned
+        patch = _patch_for(module, path, vendored, layout_abis, libs_dir)
         strip = (options.strip and not in_wheel) or (options.strip_wheel_modules and in_wheel)
         if patch.changes_dylink or strip:
-            patches[path] = ModulePatch(
-                patch.path, patch.renames, patch.runtime_paths, patch.added_runtime_paths, strip
-            )
+            patches[path] = replace(patch, strip=strip)
     return RepairPlan(
         wheel=analysis.input,
         abi=abi,
         libs_dir=libs_dir,
-        vendored=tuple(vendored.values()),
+        vendored=tuple(by_digest.values()),
         patches=patches,
         excluded=analysis.dependencies_with("excluded"),
         retag=retag,
     )
 
 
+def _dependencies_first(libraries: Sequence[ModuleReport]) -> list[ModuleReport]:
+    """The found libraries, each after the found libraries it needs (the vendored libraries'
+    archive order: see :func:`~pyodide_auditwheel.record.vendored_first`)."""
+    by_path = {library.path: library for library in libraries}
+    ordered: dict[str, ModuleReport] = {}
+    visiting: set[str] = set()
+
+    def visit(library: ModuleReport) -> None:
+        if library.path in ordered or library.path in visiting:
+            return
+        visiting.add(library.path)
+        for dependency in library.dependencies:
+            needed = by_path.get(dependency.location or "") if dependency.status == "found" else None
+            if needed is not None:
+                visit(needed)
+        ordered[library.path] = library
+
+    for library in libraries:
+        visit(library)
+    return list(ordered.values())
+
+
 def _patch_for(
-    module: ModuleReport, path: str, vendored: dict[str, VendoredLibrary], abi: Abi, libs_dir: str
+    module: ModuleReport, path: str, vendored: dict[str, VendoredLibrary], abis: Sequence[Abi], libs_dir: str
 ) -> ModulePatch:
+    """NEEDED renamed to the vendored names, and RUNTIME_PATH that reaches the libs directory
+    by the absolute path first, for every module that needs a library there, whether this
+    repair vendors it or an earlier one (ours or another tool's) did."""
     renames: dict[str, str] = {}
     for dependency in module.dependencies:
         if dependency.status == "found" and dependency.location in vendored:
             new_name = posixpath.basename(vendored[dependency.location].dest)
             if new_name != dependency.name:
                 renames[dependency.name] = new_name
-    needs_vendored = any(d.status == "found" for d in module.dependencies)
-    if not needs_vendored:
-        return ModulePatch(path, renames, None, ())
-    wanted = runtime_path_entries(abi, posixpath.dirname(installed_path(path)), libs_dir)
+    needed = tuple(renames.get(name, name) for name in module.needed) if renames else None
+    reaches_libs = any(
+        dependency.status == "found"
+        or (dependency.status == "included" and posixpath.dirname(dependency.location or "") == libs_dir)
+        for dependency in module.dependencies
+    )
+    if not reaches_libs:
+        return ModulePatch(path, renames, None, (), needed=needed)
+    absolute, origin = runtime_path_entries(abis, posixpath.dirname(installed_path(path)), libs_dir)
     existing = module.runtime_paths
+    wanted = runtime_path_order(existing, absolute, origin)
     added = tuple(entry for entry in wanted if entry not in existing)
-    runtime_paths = existing + added if added else None
-    return ModulePatch(path, renames, runtime_paths, added)
+    return ModulePatch(path, renames, wanted if wanted != existing else None, added, needed=needed)

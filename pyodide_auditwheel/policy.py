@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -20,16 +20,24 @@ from typing import Literal
 from packaging.tags import Tag, compatible_tags, cpython_tags
 
 from .abi import Abi, abi_for_tag, check_emscripten_platforms, known_abis
-from .analysis import Analysis, ModuleReport, analyze_tree
+from .analysis import Analysis, ModuleReport, analyze_tree, predict_install, same_content, site_packages_of
 from .dylink import read_head
 from .errors import AuditwheelError
 from .inputs import InputTree, open_input_file
-from .runtimes import RuntimeOffer, load_offer
-from .wasm import Import, read_interface_prefix
+from .loader import InstallOutcome, LoaderRules
+from .runtimes import RuntimeOffer, function_type_text, load_offer
+from .wasm import Import, Interface, read_interface_prefix
 from .wheel import WheelName
 
 FindingKind = Literal[
-    "unknown-abi", "python-tag", "extension-suffix", "missing-library", "unresolved-symbol", "foreign-import"
+    "unknown-abi",
+    "python-tag",
+    "extension-suffix",
+    "missing-library",
+    "unresolved-symbol",
+    "signature-mismatch",
+    "foreign-import",
+    "duplicate-load",
 ]
 # Import modules the loader answers: its proxy serves both, GOT.* are made from symbols.
 PROXIED_MODULES = ("env", "wasi_snapshot_preview1")
@@ -58,6 +66,9 @@ class AuditReport:
     symbols_checked: int
     # False for show's verdict, which reads module heads only: tags and libraries are checked.
     checks_symbols: bool = True
+    # The instances the runtime makes when it installs the wheel (None: not a wheel, or no
+    # known ABI), so the verdict can say how many copies of each library it loads.
+    install: InstallOutcome | None = None
 
     @property
     def loads(self) -> bool:
@@ -74,12 +85,22 @@ class AuditReport:
         if self.abi is None:
             return "unknown ABI: cannot tell which runtime loads it"
         runtime = f"Pyodide {self.runtime.pyodide}" if self.runtime else self.abi.pyodide
+        copies = "" if self.install is None else ", one copy of each library"
         if self.loads and not self.checks_symbols:
-            return f"tags and libraries fit {self.abi.name} ({runtime}); `pyodide auditwheel audit` checks the symbols"
+            return (
+                f"tags and libraries fit {self.abi.name} ({runtime}){copies}; "
+                "`pyodide auditwheel audit` checks the symbols"
+            )
         if self.loads:
-            return f"loads on {self.abi.name} ({runtime}, Python {self.abi.python})"
+            return f"loads on {self.abi.name} ({runtime}, Python {self.abi.python}){copies}"
         count = len(self.findings)
-        return f"will not load on {self.abi.name} ({runtime}): {count} finding{'' if count == 1 else 's'}"
+        findings = f"{count} finding{'' if count == 1 else 's'}"
+        duplicated = sorted({finding.subject for finding in self.findings if finding.kind == "duplicate-load"})
+        if len(duplicated) == count:
+            return (
+                f"loads on {self.abi.name} ({runtime}) with more than one copy of {', '.join(duplicated)}: {findings}"
+            )
+        return f"will not load on {self.abi.name} ({runtime}): {findings}"
 
 
 def target_abi(platform: str) -> Abi:
@@ -102,12 +123,39 @@ def python_tags_fit(tags: Iterable[Tag], abi: Abi) -> bool:
     return any(Tag(tag.interpreter, tag.abi, platform) in supported for tag in tags)
 
 
+# The loader turns a module's export ``__em_js__NAME`` (the address of EM_JS's text) into the
+# JavaScript function NAME, among that module's exports.
+EM_JS_PREFIX = "__em_js__"
+
+
+@dataclass(frozen=True)
+class _Exports:
+    """What a module offers others: its export names (and the functions its EM_JS exports
+    become), and the type of each wasm function export."""
+
+    names: frozenset[str]
+    types: Mapping[str, str]
+
+
+def _exports_of(interface: Interface) -> _Exports:
+    names: set[str] = set()
+    types: dict[str, str] = {}
+    for export in interface.exports:
+        names.add(export.name)
+        if export.name.startswith(EM_JS_PREFIX):
+            names.add(export.name[len(EM_JS_PREFIX) :])
+        elif export.kind == "func" and export.type is not None:
+            types[export.name] = function_type_text(export.type)
+    return _Exports(frozenset(names), types)
+
+
 @dataclass(frozen=True)
 class _Linkage:
-    """What the audit needs of one module: its imports, exports and weak imports."""
+    """What the audit needs of one module: its imports (with their types), its exports and
+    its weak imports."""
 
     imports: tuple[Import, ...]
-    exports: frozenset[str]
+    exports: _Exports
     weak: frozenset[str]
 
 
@@ -116,9 +164,10 @@ class _Interfaces:
     asked for once per module that needs them); a module's imports are read when it is
     checked and dropped after, so memory does not grow with the wheel."""
 
-    def __init__(self, tree: InputTree) -> None:
+    def __init__(self, tree: InputTree, rules: LoaderRules) -> None:
         self.tree = tree
-        self._exports: dict[str, frozenset[str]] = {}
+        self.rules = rules
+        self._exports: dict[str, _Exports] = {}
 
     def _reader(self, module: ModuleReport) -> Callable[[int], bytes]:
         if module.origin == "wheel":
@@ -131,15 +180,21 @@ class _Interfaces:
         return read_file
 
     def linkage(self, module: ModuleReport) -> _Linkage:
+        """A module to check: import types are read, export types are not (only a library's
+        exports are compared with what imports them)."""
         what = f"module {module.path}"
-        interface, prefix = read_interface_prefix(self._reader(module), what)
-        weak = read_head(prefix, what).dylink.weak_imports
-        exports = self._exports.setdefault(module.path, frozenset(export.name for export in interface.exports))
-        return _Linkage(interface.imports, exports, weak)
+        interface, prefix = read_interface_prefix(self._reader(module), what, signatures="imports")
+        weak = read_head(prefix, what).dylink.loader_view(self.rules).weak_imports
+        return _Linkage(interface.imports, _exports_of(interface), weak)
 
-    def exports(self, library: ModuleReport) -> frozenset[str]:
+    def exports(self, library: ModuleReport) -> _Exports:
         cached = self._exports.get(library.path)
-        return cached if cached is not None else self.linkage(library).exports
+        if cached is None:
+            interface, _prefix = read_interface_prefix(
+                self._reader(library), f"library {library.path}", signatures=True
+            )
+            cached = self._exports[library.path] = _exports_of(interface)
+        return cached
 
 
 class Auditor:
@@ -148,7 +203,7 @@ class Auditor:
     def __init__(self, tree: InputTree, analysis: Analysis, offer: RuntimeOffer) -> None:
         self.analysis = analysis
         self.offer = offer
-        self.interfaces = _Interfaces(tree)
+        self.interfaces = _Interfaces(tree, analysis.abi.loader)
         self.by_location = {module.path: module for module in analysis.modules}
         self.symbols_checked = 0
 
@@ -173,7 +228,7 @@ class Auditor:
 
     def check_module(self, module: ModuleReport) -> Iterable[Finding]:
         linkage = self.interfaces.linkage(module)
-        own_exports, weak = linkage.exports, linkage.weak
+        own_exports, weak = linkage.exports.names, linkage.weak
         libraries = self.closure(module)
         library_exports = [self.interfaces.exports(library) for library in libraries]
         where = "" if not libraries else ", nor by " + ", ".join(posixpath.basename(lib.path) for lib in libraries)
@@ -182,7 +237,7 @@ class Auditor:
         ]
         if unread:
             where += " (perhaps in the " + ", ".join(f"{dep.status} {dep.name}" for dep in unread) + ")"
-        for entry in linkage.imports:
+        for number, entry in enumerate(linkage.imports):
             name = entry.field
             if entry.module not in PROXIED_MODULES and entry.module not in GOT_MODULES:
                 yield Finding(
@@ -193,9 +248,44 @@ class Auditor:
                 )
                 continue
             self.symbols_checked += 1
-            if name in weak or self.offer.provides(name) or name in own_exports:
+            if name in weak:
                 continue
-            if any(name in exports for exports in library_exports):
+            imported = function_type_text(entry.type) if entry.kind == "func" and entry.type is not None else None
+            if self.offer.provides(name):
+                expected = self.offer.wasm_function_type(name) if entry.module in PROXIED_MODULES else None
+                if imported is not None and expected is not None and imported != expected:
+                    yield Finding(
+                        "signature-mismatch",
+                        module.path,
+                        f"{entry.module}.{name}",
+                        f"imported as ({imported}), but Pyodide {self.offer.pyodide} exports it as ({expected}); "
+                        "fails at load (LinkError): WebAssembly.instantiate(): "
+                        f'Import #{number} module="{entry.module}" function="{name}" '
+                        "error: imported function does not match the expected type",
+                    )
+                continue
+            if name in own_exports:
+                continue
+            provider = next(
+                (
+                    (library, exports)
+                    for library, exports in zip(libraries, library_exports, strict=True)
+                    if name in exports.names
+                ),
+                None,
+            )
+            if provider is not None:
+                library, exports = provider
+                expected = exports.types.get(name)
+                if imported is not None and expected is not None and imported != expected:
+                    yield Finding(
+                        "signature-mismatch",
+                        module.path,
+                        f"{entry.module}.{name}",
+                        f"imported as ({imported}), but {posixpath.basename(library.path)} exports it as ({expected}); "
+                        "the loader binds it through a JavaScript stub that checks no types, so the call gets "
+                        "converted arguments and results (an i64 given a Number throws TypeError)",
+                    )
                 continue
             if entry.module in GOT_MODULES:
                 when = f"fails at load: bad export type for '{name}': undefined"
@@ -237,6 +327,30 @@ def _suffix_findings(analysis: Analysis, abi: Abi) -> Iterable[Finding]:
             )
 
 
+def duplicate_findings(tree: InputTree, analysis: Analysis, outcome: InstallOutcome) -> Iterable[Finding]:
+    """A library the runtime instantiates more than once (by content): each copy has its own
+    globals, so state set through one is not seen through the other."""
+    site_packages = site_packages_of(analysis.abi, analysis.wheel)
+    for file, instances in outcome.copies(same_content(tree, outcome, site_packages)).items():
+        spellings = ", ".join(name for instance in instances for name in instance.names[:1])
+        yield Finding(
+            "duplicate-load",
+            file.removeprefix(site_packages + "/"),
+            posixpath.basename(file),
+            f"{analysis.abi.name}'s loader makes {len(instances)} copies of it, as {spellings}; each copy has "
+            "its own globals, so state set through one is not seen through another "
+            "(`pyodide auditwheel repair` gives every module one spelling)",
+        )
+
+
+def other_abis(tree: InputTree, audited: Abi) -> list[Abi]:
+    """The other known ABIs the wheel's platform tags name: it must load right on each."""
+    if tree.wheel is None:
+        return []
+    named = {abi.name: abi for platform in sorted(tree.wheel.platforms) if (abi := abi_for_tag(platform)) is not None}
+    return [abi for name, abi in named.items() if name != audited.name]
+
+
 def audit_tree(
     tree: InputTree,
     libdirs: Sequence[Path] = (),
@@ -273,6 +387,20 @@ def audit_tree(
         findings.insert(0, Finding("unknown-abi", None, subject, reason))
         return AuditReport(tree.display, None, platform, None, analysis, tuple(findings), 0, check_symbols)
     offer = load_offer(abi.name)
+    install = predict_install(tree, analysis)
+    if install is not None:
+        findings += duplicate_findings(tree, analysis, install)
+    for other in other_abis(tree, abi):
+        # Every ABI the tags name: its libraries found and loaded once there too.
+        other_analysis = analyze_tree(tree, libdirs, exclude, other)
+        findings += (
+            Finding("missing-library", module, library, f"NEEDED but not found by {other.name}'s loader")
+            for library, modules in sorted(other_analysis.missing.items())
+            for module in sorted(set(modules))
+        )
+        other_install = predict_install(tree, other_analysis)
+        if other_install is not None:
+            findings += duplicate_findings(tree, other_analysis, other_install)
     findings += _tag_findings(tree.wheel, abi)
     findings += _suffix_findings(analysis, abi)
     auditor = Auditor(tree, analysis, offer)
@@ -283,7 +411,7 @@ def audit_tree(
     # order of the checks).
     findings.sort(key=lambda finding: (finding.module is not None, finding.module or ""))
     return AuditReport(
-        tree.display, abi, platform, offer, analysis, tuple(findings), auditor.symbols_checked, check_symbols
+        tree.display, abi, platform, offer, analysis, tuple(findings), auditor.symbols_checked, check_symbols, install
     )
 
 

@@ -7,7 +7,6 @@ import base64
 import csv
 import io
 import itertools
-import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
@@ -244,7 +243,7 @@ class Record:
                         yield row.path, line if line is not None else _encode_row(row)
 
         encoded = itertools.chain(
-            insert_before_dist_info(pieces(), [(row.path, _encode_row(row)) for row in added], operator.itemgetter(0)),
+            vendored_first(pieces(), [(row.path, _encode_row(row)) for row in added]),
             [("", _encode_row(RecordRow(self.path, "", "")))],
         )
         buffer = bytearray()
@@ -273,18 +272,14 @@ def _csv_field(field: str) -> str:
 T = TypeVar("T")
 
 
-def insert_before_dist_info(items: Iterable[T], inserted: Iterable[T], path_of: Callable[[T], str]) -> Iterator[T]:
-    """``items`` with ``inserted`` placed before the first item inside a ``.dist-info``
-    directory (or at the end): where a repair adds vendored libraries, in the archive and in
-    RECORD alike."""
-    pending = True
-    for item in items:
-        if pending and ".dist-info/" in path_of(item):
-            yield from inserted
-            pending = False
-        yield item
-    if pending:
-        yield from inserted
+def vendored_first(items: Iterable[T], inserted: Iterable[T]) -> Iterator[T]:
+    """``inserted`` (the vendored libraries, each after those it needs), then ``items``: where
+    a repair adds libraries, in the archive and in RECORD alike.  First, because Pyodide
+    0.26/0.27 load every ``.so`` in archive order and key a library NEEDED by name: a library
+    loaded by its path *before* its users is then known by its base name and loaded once;
+    after them it would be loaded a second time."""
+    yield from inserted
+    yield from items
 
 
 def find_record_path(files: Iterable[str]) -> str:

@@ -28,17 +28,19 @@ from typing import Any
 
 from .abi import Abi, known_abis
 from .errors import AuditwheelError
-from .wasm import read_interface
+from .wasm import FunctionType, read_interface
 
-DATA_SCHEMA_VERSION = 1
+DATA_SCHEMA_VERSION = 2
 DATA_PACKAGE_DIR = "data/runtimes"
 # The loader's JS object that side-module imports are looked up in.
 WASM_IMPORTS_LITERAL = "var wasmImports={"
 # The values the loader's import proxy answers before looking anywhere else.
 PROXY_CASE = re.compile(r'case"(\w+)":return')
 PROXY_HANDLER = re.compile(r"var proxyHandler=\{get\(stubs,prop\)\{switch\(prop\)\{(.*?)\}")
-# resolveGlobalSymbol of emscripten < 4 makes ``invoke_<sig>`` wrappers for JS exceptions on demand.
-INVOKE_ON_DEMAND = 'symName.startsWith("invoke_")'
+# resolveGlobalSymbol of emscripten < 4 makes ``invoke_<sig>`` wrappers for JS exceptions and
+# ``__cxa_find_matching_catch_<n>`` on demand: the prefixes it tests are read from its source.
+RESOLVE_GLOBAL_SYMBOL = re.compile(r"var resolveGlobalSymbol=\(symName,direct=false\)=>\{(.*?)return\{sym")
+ON_DEMAND_PREFIX = re.compile(r'symName\.startsWith\("(\w+)"\)')
 EXPORT_KINDS = ("func", "global", "memory", "table", "tag")
 
 
@@ -57,7 +59,13 @@ class RuntimeOffer:
     exports: Mapping[str, str]
     js_library: frozenset[str]
     proxy_values: frozenset[str]
-    invoke_on_demand: bool
+    on_demand_prefixes: tuple[str, ...]
+    # The function type of each exported function of the main module, as ``i32,i32->i64``.
+    function_types: Mapping[str, str]
+
+    @property
+    def invoke_on_demand(self) -> bool:
+        return "invoke_" in self.on_demand_prefixes
 
     @property
     def exception_model(self) -> str:
@@ -67,21 +75,39 @@ class RuntimeOffer:
     def provides(self, name: str) -> bool:
         if name in self.proxy_values or name in self.js_library or name in self.exports:
             return True
-        return self.invoke_on_demand and name.startswith("invoke_")
+        return name.startswith(self.on_demand_prefixes) if self.on_demand_prefixes else False
+
+    def wasm_function_type(self, name: str) -> str | None:
+        """The type an ``env`` import of ``name`` is checked against when the module is
+        instantiated: a main-module function's; None when a JS function (any type passes)
+        or something made on demand answers it.  The loader looks in ``wasmImports``, where
+        a JS library function of that name comes before the main module's export."""
+        if name in self.js_library or name in self.proxy_values:
+            return None
+        return self.function_types.get(name)
 
     def to_json(self) -> dict[str, Any]:
         by_kind: dict[str, list[str]] = {kind: [] for kind in EXPORT_KINDS}
         for name, kind in self.exports.items():
             by_kind.setdefault(kind, []).append(name)
+        exports = {kind: sorted(names) for kind, names in by_kind.items()}
+        # Function types as indices into a table of the distinct ones (a few hundred for ten
+        # thousand functions), in the order of exports["func"].
+        table = sorted(set(self.function_types.values()))
+        index = {signature: number for number, signature in enumerate(table)}
         return {
             "schema_version": DATA_SCHEMA_VERSION,
             "abi": self.abi,
             "pyodide": self.pyodide,
             "python": self.python,
             "emscripten": self.emscripten,
-            "loader": {"proxy_values": sorted(self.proxy_values), "invoke_on_demand": self.invoke_on_demand},
+            "loader": {"proxy_values": sorted(self.proxy_values), "on_demand_prefixes": list(self.on_demand_prefixes)},
             "js_library": sorted(self.js_library),
-            "exports": {kind: sorted(names) for kind, names in by_kind.items()},
+            "exports": exports,
+            "function_types": {
+                "table": table,
+                "of_func": [index.get(self.function_types.get(name, ""), -1) for name in exports["func"]],
+            },
         }
 
     @classmethod
@@ -90,6 +116,14 @@ class RuntimeOffer:
             if raw["schema_version"] != DATA_SCHEMA_VERSION:
                 raise ValueError(f"schema_version {raw['schema_version']!r}")
             exports = {name: kind for kind, names in raw["exports"].items() for name in _strings(names)}
+            table = _strings(raw["function_types"]["table"])
+            of_func = raw["function_types"]["of_func"]
+            functions = _strings(raw["exports"]["func"])
+            if not isinstance(of_func, list) or len(of_func) != len(functions):
+                raise ValueError("function_types.of_func does not match exports.func")
+            function_types = {
+                name: table[number] for name, number in zip(functions, of_func, strict=True) if number >= 0
+            }
             return cls(
                 abi=str(raw["abi"]),
                 pyodide=str(raw["pyodide"]),
@@ -98,9 +132,10 @@ class RuntimeOffer:
                 exports=exports,
                 js_library=frozenset(_strings(raw["js_library"])),
                 proxy_values=frozenset(_strings(raw["loader"]["proxy_values"])),
-                invoke_on_demand=bool(raw["loader"]["invoke_on_demand"]),
+                on_demand_prefixes=tuple(_strings(raw["loader"]["on_demand_prefixes"])),
+                function_types=function_types,
             )
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
             raise RuntimeDataError(f"damaged runtime data {source}: {error!r}; reinstall pyodide-auditwheel.") from None
 
 
@@ -206,6 +241,10 @@ def generate(package: Path, abis: Sequence[Abi]) -> RuntimeOffer:
     handler = PROXY_HANDLER.search(script)
     if literal < 0 or handler is None:
         raise RuntimeDataError(f"{package}: the loader's wasmImports or import proxy was not found.")
+    js_library = frozenset(_object_literal_keys(script, literal + len(WASM_IMPORTS_LITERAL) - 1))
+    resolver = RESOLVE_GLOBAL_SYMBOL.search(script)
+    if resolver is None:
+        raise RuntimeDataError(f"{package}: the loader's resolveGlobalSymbol was not found.")
     interface = read_interface((package / "pyodide.asm.wasm").read_bytes(), "pyodide.asm.wasm")
     return RuntimeOffer(
         abi=abi.name,
@@ -213,10 +252,20 @@ def generate(package: Path, abis: Sequence[Abi]) -> RuntimeOffer:
         python=str(info["python"]),
         emscripten=str(info["platform"]).removeprefix("emscripten_").replace("_", "."),
         exports={export.name: export.kind for export in interface.exports},
-        js_library=frozenset(_object_literal_keys(script, literal + len(WASM_IMPORTS_LITERAL) - 1)),
+        js_library=js_library,
         proxy_values=frozenset(PROXY_CASE.findall(handler.group(1))),
-        invoke_on_demand=INVOKE_ON_DEMAND in script,
+        on_demand_prefixes=tuple(sorted(ON_DEMAND_PREFIX.findall(resolver.group(1)))),
+        function_types={
+            export.name: function_type_text(export.type)
+            for export in interface.exports
+            if export.kind == "func" and export.type is not None
+        },
     )
+
+
+def function_type_text(signature: FunctionType) -> str:
+    """``i32,i32->i64``: the form the runtime data stores and findings print."""
+    return f"{','.join(signature.params)}->{','.join(signature.results)}"
 
 
 def write_data(packages: Iterable[Path], out_dir: Path) -> list[Path]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from .errors import MalformedModuleError, NotWasmModuleError, TruncatedSectionError
 
@@ -325,7 +325,12 @@ def interface_extent(data: bytes | memoryview, what: str = "module") -> tuple[bo
     return False, len(data) + NEXT_SECTION_HEADER
 
 
-def read_interface_prefix(read_prefix: Callable[[int], bytes], what: str = "module") -> tuple[Interface, bytes]:
+Signatures = Literal[False, "imports", True]
+
+
+def read_interface_prefix(
+    read_prefix: Callable[[int], bytes], what: str = "module", signatures: Signatures = False
+) -> tuple[Interface, bytes]:
     """Import and export names read from the module's first bytes only (not its code and
     data), with the prefix read, which also holds the dylink section.  Each read asks for at
     least what the last one showed is needed, and at least twice as much, so a module is
@@ -334,17 +339,18 @@ def read_interface_prefix(read_prefix: Callable[[int], bytes], what: str = "modu
     while True:
         data = read_prefix(size)
         if len(data) < size:  # the whole module
-            return read_interface(data, what, signatures=False), data
+            return read_interface(data, what, signatures=signatures), data
         complete, extent = interface_extent(data, what)
         if complete:
             prefix = data[:extent]
-            return read_interface(prefix, what, signatures=False), prefix
+            return read_interface(prefix, what, signatures=signatures), prefix
         size = max(extent, 2 * size)
 
 
-def read_interface(data: bytes | memoryview, what: str = "module", *, signatures: bool = True) -> Interface:
-    """Imports and exports, with function signatures unless ``signatures`` is false (the audit
-    needs names only, and decoding every function's type is most of the work)."""
+def read_interface(data: bytes | memoryview, what: str = "module", *, signatures: Signatures = True) -> Interface:
+    """Imports and exports, with function signatures: all of them, only the imports' (what the
+    audit compares with their providers: cheap, one type section), or none.  Decoding every
+    function's type, for the exports', is most of the work of a large module."""
     types: list[FunctionType] = []
     imports: list[Import] = []
     function_types: list[FunctionType] = []
@@ -376,7 +382,7 @@ def read_interface(data: bytes | memoryview, what: str = "module", *, signatures
                 else:
                     raise MalformedModuleError(f"malformed import section: unknown import kind {kind_code}.")
                 imports.append(Import(module, field, kind, signature))
-        elif section.id == FUNCTION_SECTION_ID and signatures:
+        elif section.id == FUNCTION_SECTION_ID and signatures is True:
             function_types = [_type_at(types, reader.uleb32()) for _ in range(reader.count())]
         elif section.id == EXPORT_SECTION_ID:
             imported_functions = [entry.type for entry in imports if entry.kind == "func"]

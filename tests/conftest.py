@@ -80,3 +80,23 @@ def shapely(realworld: Path, tmp_path: Path) -> Iterator[Path]:
     shutil.copy(realworld / target.name, target)
     target.chmod(0o644)
     yield target
+
+
+# The markers pyproject.toml declares follow from the fixtures a test uses, so `-m runtime`
+# (or `-m "not runtime"`) selects exactly the tests that need Node and the runtimes.
+MARKER_OF_FIXTURE = {
+    "runtimes": "runtime",
+    "realworld": "realworld",
+    "shapely": "realworld",
+    "geos_libdir": "realworld",
+    "fixture_libs": "toolchain",
+    "symbol_modules": "toolchain",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in getattr(item, "fixturenames", ()):
+            marker = MARKER_OF_FIXTURE.get(fixture)
+            if marker:
+                item.add_marker(marker)

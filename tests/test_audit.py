@@ -60,7 +60,10 @@ def _table() -> dict[str, Any]:
         (lambda t: t["abis"][0].update(serach=[]), "has unknown keys ['serach']"),
         (lambda t: t["abis"][0].pop("python"), "or lacks ['python']"),
         (lambda t: t["abis"][0].update(python=3.12), "abis[0].python is not a str"),
-        (lambda t: t["abis"][1]["search"].append("rpath"), "abis[1].search has unknown steps ['rpath']"),
+        (
+            lambda t: t["abis"][1]["loader"].update(search="rpath"),
+            "abis[1].loader names an unknown needed or search rule",
+        ),
         (lambda t: t["abis"][0].update(runtime_path_scheme="absolute"), "runtime_path_scheme 'absolute' is unknown"),
         (
             lambda t: t["abis"][0]["platform_tags"].update(manylinux_2_17_x86_64="1"),
@@ -149,6 +152,10 @@ PROXY = (
     'var proxyHandler={get(stubs,prop){switch(prop){case"__memory_base":return memoryBase;'
     'case"__table_base":return tableBase}'
 )
+RESOLVER = (
+    'var resolveGlobalSymbol=(symName,direct=false)=>{var sym;if(symName.startsWith("invoke_")){sym=1}'
+    "return{sym:sym,name:symName}};"
+)
 
 
 @pytest.mark.parametrize(
@@ -169,6 +176,12 @@ PROXY = (
         ),
         (
             PROXY + "var wasmImports={a:b};",
+            "2025_0",
+            "pyodide.asm.js",
+            "the loader's resolveGlobalSymbol was not found",
+        ),
+        (
+            PROXY + "var wasmImports={a:b};",
             "1999_0",
             "pyodide.asm.js",
             "has ABI 1999_0, which data/abis.json does not list",
@@ -184,9 +197,10 @@ def test_generator_refuses_what_it_cannot_read(
 
 
 def test_generator_reads_keys_past_strings_and_nesting(tmp_path: Path) -> None:
-    script = PROXY + 'var wasmImports={a:b,"q":"x,}",n:{d:[1,2]},short};var other={z:1};'
+    script = PROXY + RESOLVER + 'var wasmImports={a:b,"q":"x,}",n:{d:[1,2]},short};var other={z:1};'
     offer = runtime_data.generate(_fake_package(tmp_path, script, script_name="pyodide.asm.mjs"), known_abis())
     assert offer.js_library == {"a", "q", "n", "short"} and offer.proxy_values == {"__memory_base", "__table_base"}
+    assert offer.on_demand_prefixes == ("invoke_",)
 
 
 @pytest.mark.parametrize(
@@ -195,6 +209,17 @@ def test_generator_reads_keys_past_strings_and_nesting(tmp_path: Path) -> None:
         (b"not gzip", "damaged runtime data for ABI x"),
         (runtime_data.gzip.compress(b'{"schema_version": 9}'), "schema_version 9"),
         (runtime_data.gzip.compress(b'{"schema_version": 1}'), "damaged runtime data x"),
+        (
+            runtime_data.gzip.compress(
+                json.dumps(
+                    {
+                        **runtime_data.load_offer("pyodide_2025_0").to_json(),
+                        "function_types": {"table": [], "of_func": []},
+                    }
+                ).encode()
+            ),
+            "function_types.of_func does not match exports.func",
+        ),
         (
             runtime_data.gzip.compress(
                 json.dumps({**runtime_data.load_offer("pyodide_2025_0").to_json(), "js_library": "abc"}).encode()
@@ -344,8 +369,8 @@ def test_show_summary_has_the_verdict(symbol_modules: wheelbuilder.SymbolModules
     assert shown.returncode == 0
     assert "(wheel, ABI pyodide_2025_0: Pyodide 0.28.x, 0.29.x (from 0.29.4))" in shown.stdout
     assert (
-        "audit: tags and libraries fit pyodide_2025_0 (Pyodide 0.29.5); `pyodide auditwheel audit` checks the symbols"
-        in shown.stdout
+        "audit: tags and libraries fit pyodide_2025_0 (Pyodide 0.29.5), one copy of each library; "
+        "`pyodide auditwheel audit` checks the symbols" in shown.stdout
     )
     assert "consistent with the platform tags:" in shown.stdout
 

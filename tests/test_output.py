@@ -88,7 +88,12 @@ def test_verbose_explains_resolution(fixture_libs: wheelbuilder.FixtureLibs, tmp
     verbose = cli("show", str(wheel), "--libdir", str(libdir), "-v")
     out = " ".join(verbose.stdout.split())
     assert f"note: {libdir / 'libouter.so'}: passed over, not a wasm module" in out
-    assert "libouter.so: missing; looked for in the wheel at (the wheel's root)" in out and str(libdir) in out
+    assert (
+        "libouter.so: missing; looked for as pyodide_2025_0's loader does, in LD_LIBRARY_PATH (/usr/lib, "
+        "site-packages) and RUNTIME_PATH"
+        in out
+        and str(libdir) in out
+    )
     repaired = cli(
         "repair",
         str(wheel),

@@ -77,11 +77,10 @@ def test_blocks_read_and_rewrite_like_csv(
     added = [RecordRow("pkg.libs/libnew.so", "sha256=lib", "9")]
     rewritten = b"".join(record.rewritten(replaced, added))
 
-    # What the rewrite must mean: the rows in order, replaced ones swapped, added ones before
-    # the first .dist-info row, RECORD's own row last without a hash.
+    # What the rewrite must mean: the added rows first (where the archive has the vendored
+    # libraries), then the rows in order, replaced ones swapped, RECORD's own row last without a hash.
     kept = [replaced.get(row.path, row) for row in expected if row.path != RECORD_PATH]
-    first_info = next((i for i, row in enumerate(kept) if ".dist-info/" in row.path), len(kept))
-    assert csv_rows(rewritten) == [*kept[:first_info], *added, *kept[first_info:], RecordRow(RECORD_PATH, "", "")]
+    assert csv_rows(rewritten) == [*added, *kept, RecordRow(RECORD_PATH, "", "")]
     # Unchanged lines without quotes are kept byte for byte, line ends included.
     for line in raw.split(line_end.encode()):
         fields = line.decode().split(",")
@@ -110,8 +109,8 @@ def test_rows_written_are_the_same_on_every_python() -> None:
     ]
     rewritten = b"".join(record.rewritten({}, added))
     assert rewritten == (
-        b"pkg/a.py,sha256=a,1\n"
         b'"pkg.libs/a\rb.so",sha256=x,1\n'
         b'"pkg.libs/""q"",\n.so",,\n'
-        b"pkg.libs/n\0.so,,\n" + RECORD_PATH.encode() + b",,\n"
+        b"pkg.libs/n\0.so,,\n"
+        b"pkg/a.py,sha256=a,1\n" + RECORD_PATH.encode() + b",,\n"
     )

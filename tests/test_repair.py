@@ -147,11 +147,9 @@ def _drop_one_copied_member(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ZipWriter, "_append_central", dropping)
 
 
-def _vendor_after_dist_info(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The archive puts the libraries last while RECORD still lists them before .dist-info.
-    monkeypatch.setattr(
-        apply, "insert_before_dist_info", lambda items, inserted, _path_of: itertools.chain(items, inserted)
-    )
+def _vendor_last(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The archive puts the libraries last while RECORD still lists them first.
+    monkeypatch.setattr(apply, "vendored_first", lambda items, inserted: itertools.chain(items, inserted))
 
 
 def _corrupt_compressed_members(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -178,7 +176,7 @@ def _drop_a_record_row(monkeypatch: pytest.MonkeyPatch) -> None:
     ("fault", "message"),
     [
         (_drop_one_copied_member, "does not hold the expected members"),
-        (_vendor_after_dist_info, "does not hold the expected members in their places"),
+        (_vendor_last, "does not hold the expected members in their places"),
         (_corrupt_compressed_members, "fails its CRC check"),
         (_drop_a_record_row, "file.s. in the wheel are not listed in it"),
     ],

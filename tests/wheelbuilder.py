@@ -183,11 +183,14 @@ def build_chain_wheel(libs: FixtureLibs, out_dir: Path, abi: str, dist: str = "c
 @dataclass(frozen=True)
 class SymbolModules:
     """Side modules whose imports the audit judges: ``calls`` calls and ``address`` takes the
-    address of PyBytes_Join (CPython 3.14 only); ``weak`` has a weak undefined function."""
+    address of PyBytes_Join (CPython 3.14 only); ``weak`` has a weak undefined function;
+    ``emjs`` calls its own EM_JS function; ``oldtime`` imports ``time`` with a 32-bit result."""
 
     calls: Path
     address: Path
     weak: Path
+    emjs: Path
+    oldtime: Path
 
 
 def build_symbol_modules(workdir: Path) -> SymbolModules:
@@ -195,6 +198,8 @@ def build_symbol_modules(workdir: Path) -> SymbolModules:
         calls=build_c("calls314", workdir, "libcalls314.so"),
         address=build_c("address314", workdir, "libaddress314.so"),
         weak=build_c("weak", workdir, "libweak.so"),
+        emjs=build_c("emjs", workdir, "libemjs.so"),
+        oldtime=build_c("oldtime", workdir, "liboldtime.so"),
     )
 
 

@@ -1,0 +1,124 @@
+// The conformance harness's runtime side: one Pyodide instance answers many cases with the
+// runtime's own functions, so the tool's model of the loader can be held against the loader.
+// usage: node conformance.mjs RUNTIME CASES.json   (prints one JSON array of answers)
+//
+// Case kinds (every answer carries the case's "id"):
+//   dylink   {module: base64}  -> the runtime's getDylinkMetadata() of those bytes
+//   search   {files, name, parent, paths}  -> findLibraryFS(name, {parentLibPath, paths}) after
+//            creating the files (emscripten >= 4 only: older loaders have no findLibraryFS)
+//   install  {wheel: path}  -> loadPackage(wheel): whether it loaded, the error, and every wasm
+//            file the loader read, in order (one read is one instance: two reads of one
+//            library are two copies of its globals)
+//   symbols  {wheel: path, calls: [name...]}  -> install, then for each name the result of
+//            calling the module export "call_<name>" (the stub's "cannot resolve" error or a
+//            value), and which of the names resolveGlobalSymbol knows
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const [runtime, casesFile] = process.argv.slice(2);
+if (!runtime || !casesFile) {
+  console.error("usage: node conformance.mjs RUNTIME CASES.json");
+  process.exit(2);
+}
+const { loadPyodide } = require(runtime);
+const pyodide = await loadPyodide({ stdout: () => {}, stderr: () => {} });
+const M = pyodide._module;
+const FS = M.FS;
+
+function message(error) {
+  return String(error && error.message ? error.message : error);
+}
+
+function dylink(entry) {
+  try {
+    const meta = M.getDylinkMetadata(new Uint8Array(Buffer.from(entry.module, "base64")));
+    return {
+      needed: meta.neededDynlibs,
+      runtime_paths: meta.runtimePaths === undefined ? null : meta.runtimePaths,
+      weak: [...meta.weakImports].sort(),
+      tls: [...meta.tlsExports].sort(),
+      mem: [meta.memorySize ?? null, meta.memoryAlign ?? null, meta.tableSize ?? null, meta.tableAlign ?? null],
+    };
+  } catch (error) {
+    return { error: message(error) };
+  }
+}
+
+function search(entry) {
+  if (typeof M.findLibraryFS !== "function") return { error: "no findLibraryFS" };
+  for (const dir of entry.dirs || []) FS.mkdirTree(dir);
+  for (const file of entry.files) {
+    FS.mkdirTree(file.slice(0, file.lastIndexOf("/")) || "/");
+    FS.writeFile(file, "x");
+  }
+  const found = M.findLibraryFS(entry.name, { parentLibPath: entry.parent, paths: entry.paths });
+  return { found: found === undefined ? null : found };
+}
+
+// The runtime's own install step (unpack, then load every .so of the wheel in archive order),
+// without loadPackage's package-manager work around it.
+const api = pyodide._api;
+const installDir = api.package_loader.get_install_dir("site");
+async function runInstall(buffer, fileName) {
+  if (/^0\.2[0-7]\./.test(pyodide.version)) {
+    return api.install(buffer, fileName, installDir, "pyodide.loadPackage", "pyodide");
+  }
+  return api.install(buffer, fileName, installDir, new Map([["INSTALLER", "pyodide.loadPackage"]]));
+}
+
+// The instances the loader made: one LDSO entry object per instance, under every name it is
+// known by; each generated module exports a global "__cf_<content id>" that says which file
+// (by content) it is.
+function instancesSince(before) {
+  const byDso = new Map();
+  for (const [name, dso] of Object.entries(M.LDSO.loadedLibsByName)) {
+    if (before.has(name)) continue;
+    if (!byDso.has(dso)) byDso.set(dso, []);
+    byDso.get(dso).push(name);
+  }
+  return [...byDso].map(([dso, names]) => ({
+    names,
+    content: Object.keys(dso.exports || {}).find((key) => key.startsWith("__cf_"))?.slice(5) ?? null,
+  }));
+}
+
+async function install(entry) {
+  const before = new Set(Object.keys(M.LDSO.loadedLibsByName));
+  let error = "";
+  try {
+    const buffer = new Uint8Array(readFileSync(entry.wheel));
+    await runInstall(buffer, entry.wheel.slice(entry.wheel.lastIndexOf("/") + 1));
+  } catch (caught) {
+    error = message(caught);
+  }
+  return { ok: !error, error, instances: instancesSince(before) };
+}
+
+async function symbols(entry) {
+  const result = await install(entry);
+  const calls = {};
+  const known = [];
+  for (const name of entry.calls || []) {
+    const dso = Object.values(M.LDSO.loadedLibsByName).find((lib) => lib.exports && lib.exports[`call_${name}`]);
+    if (dso) {
+      try {
+        calls[name] = String(dso.exports[`call_${name}`]());
+      } catch (error) {
+        calls[name] = `error: ${message(error)}`;
+      }
+    }
+    if (M.resolveGlobalSymbol(name).sym) known.push(name);
+  }
+  return { ...result, calls, known };
+}
+
+const handlers = { dylink, search, install, symbols };
+const cases = JSON.parse(readFileSync(casesFile, "utf-8"));
+const answers = [];
+for (const entry of cases) {
+  const handler = handlers[entry.kind];
+  const answer = handler ? await handler(entry) : { error: `unknown case kind ${entry.kind}` };
+  answers.push({ id: entry.id, ...answer });
+}
+process.stdout.write(JSON.stringify({ runtime, site_packages: pyodide.runPython("import site; site.getsitepackages()[0]"), answers }) + "\n");

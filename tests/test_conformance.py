@@ -1,0 +1,185 @@
+"""The conformance harness: the tool's model of each loader (pyodide_auditwheel.loader) against
+the loader itself, in every pinned runtime under Node, on generated inputs.
+
+The runtime side (tests/runtime/conformance.mjs) calls the runtime's own functions, one
+instance for every case: ``getDylinkMetadata`` on module bytes, ``findLibraryFS`` on a file
+system it populates, and Pyodide's install step (unpack, then dlopen every ``.so`` in archive
+order) on whole wheels, reporting every library instance it made (``LDSO``) and which file each
+came from.  Any disagreement fails the test, with the case's id and both answers.
+
+These tests are runtime-independent of the host's Python, so they run once per CI run (see
+``conftest.run_once_per_ci``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conformance import dylink_cases, random_wheel, search_cases
+from runtime_driver import RUNTIME_DIR, RUNTIMES
+
+from pyodide_auditwheel.abi import Abi, known_abis
+from pyodide_auditwheel.errors import WasmError
+from pyodide_auditwheel.loader import (
+    VirtualFS,
+    find_library,
+    loaded_at_install,
+    simulate_install,
+    view_of_module,
+)
+
+pytestmark = [pytest.mark.runtime, pytest.mark.usefixtures("runtimes")]
+
+DYLINK_CASES = 2500
+SEARCH_CASES = 2500
+INSTALL_CASES = 600
+# Where the report of the last run is written (docs/reliability.md quotes it).
+REPORT = Path(__file__).parent / "runtime" / "conformance-report.json"
+
+
+def abi_of(runtime: str) -> Abi:
+    return next(abi for abi in known_abis() if abi.name == RUNTIMES[runtime])
+
+
+def other_site_packages(abi: Abi) -> str:
+    """A site-packages of another Python (a path a wheel built for another runtime names)."""
+    return "/lib/python3.11/site-packages" if abi.python != "3.11" else "/lib/python3.10/site-packages"
+
+
+def ask_runtime(runtime: str, cases: list[dict[str, Any]], tmp_path: Path) -> dict[str, dict[str, Any]]:
+    cases_file = tmp_path / f"{runtime}-cases.json"
+    cases_file.write_text(json.dumps(cases))
+    completed = subprocess.run(
+        ["node", str(RUNTIME_DIR / "conformance.mjs"), runtime, str(cases_file)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"the conformance driver failed ({completed.returncode}): {completed.stderr[-3000:]}")
+    answers = json.loads(completed.stdout.splitlines()[-1])["answers"]
+    return {answer["id"]: answer for answer in answers}
+
+
+def model_dylink(case: dict[str, Any], abi: Abi) -> dict[str, Any] | None:
+    """The model's reading; None when the tool refuses the module as malformed."""
+    try:
+        view = view_of_module(base64.b64decode(case["module"]), abi.loader)
+    except WasmError:
+        return None
+    answer: dict[str, Any] = {
+        "needed": list(view.needed),
+        "weak": sorted(view.weak_imports),
+        "tls": sorted(view.tls_exports),
+    }
+    if abi.loader.reads_runtime_path:
+        answer["runtime_paths"] = list(view.runtime_paths)
+    return answer
+
+
+def model_search(case: dict[str, Any], abi: Abi) -> str | None:
+    fs = VirtualFS()
+    for directory in ["/usr/lib", abi.site_packages, *case["dirs"]]:
+        fs.add_dir(directory)
+    for file in case["files"]:
+        fs.add_file(file, None)
+    return find_library(fs, abi.site_packages, case["name"], case["parent"], case["paths"])
+
+
+def model_install(wheel: Any, abi: Abi) -> tuple[bool, list[tuple[list[str], str]]]:
+    fs = VirtualFS()
+    for directory in ["/usr/lib", abi.site_packages]:
+        fs.add_dir(directory)
+    dynlibs = []
+    for name, data in wheel.members:
+        installed = f"{abi.site_packages}/{name}"
+        try:
+            view = view_of_module(data, abi.loader) if name.endswith(".so") else None
+        except WasmError:
+            view = None
+        fs.add_file(installed, view)
+        if loaded_at_install(name, abi.python):
+            dynlibs.append(installed)
+    libs_dir = f"{abi.site_packages}/{wheel.path.name.split('-')[0]}.libs"
+    outcome = simulate_install(fs, dynlibs, abi.loader, abi.site_packages, libs_dir)
+    prefix = abi.site_packages + "/"
+    instances = [
+        (sorted(instance.names), wheel.content_ids[instance.file.removeprefix(prefix)])
+        for instance in outcome.instances
+    ]
+    return outcome.error is None, instances
+
+
+def runtime_install(answer: dict[str, Any]) -> tuple[bool, list[tuple[list[str], str]]]:
+    made = [(sorted(item["names"]), item["content"]) for item in answer["instances"] if item["content"] is not None]
+    return bool(answer["ok"]), made
+
+
+@pytest.mark.parametrize("runtime", sorted(RUNTIMES))
+def test_the_model_agrees_with_the_runtime_loader(runtime: str, tmp_path: Path) -> None:
+    abi = abi_of(runtime)
+    rng = random.Random(f"conformance-{runtime}")
+    cases: list[dict[str, Any]] = dylink_cases(rng, DYLINK_CASES, legacy_share=0.1)
+    if abi.loader.search == "emscripten":
+        cases += search_cases(rng, SEARCH_CASES, abi.site_packages, other_site_packages(abi))
+    wheels = {}
+    platform = next(iter(abi.platform_tags))
+    for index in range(INSTALL_CASES):
+        wheel = random_wheel(rng, index, tmp_path, abi.python, abi.site_packages, other_site_packages(abi), platform)
+        wheels[f"w{index}"] = wheel
+        cases.append({"id": f"w{index}", "kind": "install", "wheel": str(wheel.path)})
+    answers = ask_runtime(runtime, cases, tmp_path)
+
+    disagreements: list[str] = []
+    compared = {
+        "dylink": 0,
+        "dylink refused by the tool and the runtime": 0,
+        "dylink refused by the tool only": 0,
+        "search": 0,
+        "install": 0,
+        "install with several copies": 0,
+    }
+    for case in cases:
+        answer = answers[case["id"]]
+        if case["kind"] == "dylink":
+            expected = model_dylink(case, abi)
+            if expected is None:
+                # Stricter than the loader is allowed (the tool refuses what the loader would read
+                # as garbage), never the other way round.
+                compared["dylink refused by the tool" + (" and the runtime" if "error" in answer else " only")] += 1
+                continue
+            compared["dylink"] += 1
+            seen = {key: answer.get(key) for key in expected}
+            if "error" in answer or seen != expected:
+                disagreements.append(f"{case['id']}: model {expected}, runtime {answer}")
+        elif case["kind"] == "search":
+            compared["search"] += 1
+            expected_path = model_search(case, abi)
+            if expected_path != answer["found"]:
+                disagreements.append(f"{case['id']} {case}: model {expected_path!r}, runtime {answer['found']!r}")
+        else:
+            compared["install"] += 1
+            wheel = wheels[case["id"]]
+            expected_install = model_install(wheel, abi)
+            seen_install = runtime_install(answer)
+            if len({content for _names, content in seen_install[1]}) < len(seen_install[1]):
+                compared["install with several copies"] += 1
+            if expected_install != seen_install:
+                layout = [(name, wheel.content_ids.get(name)) for name, _ in wheel.members]
+                disagreements.append(
+                    f"{case['id']} {layout}: model {expected_install}, runtime {seen_install} ({answer['error'][:300]})"
+                )
+    report = json.loads(REPORT.read_text()) if REPORT.is_file() else {}
+    report[runtime] = compared
+    REPORT.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    assert not disagreements, f"{len(disagreements)} disagreements, e.g.:\n" + "\n".join(disagreements[:8])
+    # The generator must reach the cases that matter, not only the easy ones.
+    assert compared["dylink"] > DYLINK_CASES // 2
+    assert compared["install with several copies"] > 0

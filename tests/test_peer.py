@@ -1,0 +1,103 @@
+"""Wheels repaired by the peer, auditwheel-emscripten 0.3.0 (the version pyodide-build pins),
+in the real runtimes: its $ORIGIN-only paths from modules at two depths give two copies of each
+library on 0.29; our audit says so in advance, and our repair of its output gives one copy."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import wheelbuilder
+from runtime_driver import RUNTIME_DIR, run_in_pyodide
+from test_ecosystem import _python_312_or_newer
+
+import pyodide_auditwheel as paw
+
+CODE = "import chainpkg; chainpkg.values()"
+PEER = "auditwheel-emscripten==0.3.0"
+
+
+@pytest.fixture(scope="module")
+def peer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    venv = tmp_path_factory.mktemp("peer") / "venv"
+    subprocess.run([_python_312_or_newer(), "-m", "venv", str(venv)], check=True)
+    install = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", PEER], capture_output=True, text=True, check=False
+    )
+    if install.returncode != 0:
+        pytest.fail(f"pip could not install {PEER}:\n{install.stderr[-3000:]}")
+    return venv / "bin"
+
+
+def peer_repair(peer: Path, wheel: Path, libdir: Path, out: Path) -> Path:
+    out.mkdir(parents=True)
+    env = {**os.environ, "PATH": f"{peer}{os.pathsep}{os.environ['PATH']}"}  # it runs `wheel pack`
+    done = subprocess.run(
+        [str(peer / "pyodide"), "auditwheel", "repair", "--libdir", str(libdir), "--output-dir", str(out), str(wheel)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (repaired,) = out.glob("*.whl")
+    return repaired
+
+
+def instances_in_runtime(runtime: str, wheel: Path, tmp_path: Path) -> list[list[str]]:
+    cases = tmp_path / "cases.json"
+    cases.write_text(json.dumps([{"id": "peer", "kind": "install", "wheel": str(wheel)}]))
+    completed = subprocess.run(
+        ["node", str(RUNTIME_DIR / "conformance.mjs"), runtime, str(cases)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    (answer,) = json.loads(completed.stdout.splitlines()[-1])["answers"]
+    assert answer["ok"], answer
+    return [sorted(instance["names"]) for instance in answer["instances"]]
+
+
+def test_peer_repaired_wheel_loads_twice_on_0_29_and_ours_once(
+    runtimes: None, peer: Path, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    theirs = peer_repair(peer, wheel, fixture_libs.libdir, tmp_path / "theirs")
+    # The runtime: each depth's spelling is another copy, each counting on its own.
+    assert run_in_pyodide("pyodide-0.29", CODE, theirs)["result"] == "[1, 1, 2, 2]"
+    report = paw.audit(theirs)
+    assert sorted((f.kind, f.subject.split("-")[0]) for f in report.findings) == [
+        ("duplicate-load", "libcounter"),
+        ("duplicate-load", "libouter"),
+    ]
+    assert "more than one copy of" in report.verdict
+    names = instances_in_runtime("pyodide-0.29", theirs, tmp_path)
+    spelled = [finding.reason.split(", as ", 1)[1].split(";", 1)[0] for finding in report.findings]
+    for spellings in spelled:  # the spellings the audit names are the runtime's
+        assert all([name] in names for name in spellings.split(", "))
+    ours = paw.repair(theirs, output_dir=tmp_path / "ours")
+    assert ours.changed and ours.output is not None
+    assert paw.audit(ours.output).loads
+    assert run_in_pyodide("pyodide-0.29", CODE, ours.output)["result"] == "[1, 2, 3, 4]"
+    assert len(instances_in_runtime("pyodide-0.29", ours.output, tmp_path / "ours")) == 5
+
+
+def test_peer_repaired_wheel_makes_two_instances_on_0_27_as_the_audit_says(
+    runtimes: None, peer: Path, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    """0.27 keys a NEEDED library by its name and a wheel's .so by its path: a vendored library
+    after its users in the archive is instantiated twice (the modules use the first)."""
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2024_0")
+    theirs = peer_repair(peer, wheel, fixture_libs.libdir, tmp_path / "theirs")
+    names = instances_in_runtime("pyodide-0.27", theirs, tmp_path)
+    counters = [instance for instance in names if any("libcounter" in name for name in instance)]
+    assert len(counters) == 2
+    report = paw.audit(theirs)
+    assert sorted((f.kind, f.subject.split("-")[0]) for f in report.findings) == [
+        ("duplicate-load", "libcounter"),
+        ("duplicate-load", "libouter"),
+    ]
