@@ -183,9 +183,11 @@ Needs = tuple[tuple[str, ...], tuple[str, ...]]
 
 
 def _needs(head: ModuleHead, abi: Abi, what: str) -> Needs:
-    """(NEEDED, RUNTIME_PATH) of a module as the ABI's loader reads them."""
+    """(NEEDED, RUNTIME_PATH) of a module as the ABI's loader reads them; RUNTIME_PATH as the
+    module declares it even where the loader ignores it (0.26/0.27), for ``show -r`` and so
+    that a repair keeps it."""
     try:
-        view = head.dylink.loader_view(abi.loader)
+        view = head.dylink.loader_view(replace(abi.loader, reads_runtime_path=True))
     except WasmError as error:
         raise type(error)(f"{str(error).rstrip('.')} (the loader's reading of {what}).") from None
     return view.needed, view.runtime_paths

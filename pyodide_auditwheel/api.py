@@ -51,6 +51,9 @@ class RepairResult:
     platform: str | None = None
     # The analysis's notes (``-v``): files passed over, where missing libraries were looked for.
     notes: tuple[str, ...] = ()
+    # When the plan changes nothing: the libraries a runtime the tags name still loads more
+    # than once (what no repair can fix, such as a NEEDED entry spelt as a relative path).
+    copies_left: tuple[str, ...] = ()
 
 
 def repair(
@@ -94,8 +97,17 @@ def repair(
         name = retag.filename if retag is not None else source_path.name
         if options.sbom:
             plan = _with_sbom(plan, tree, name)
+        copies_left = _copies_left(tree, search, exclude) if plan.is_noop else ()
         if dry_run:
-            return RepairResult(source_path, None, plan, not plan.is_noop, platform=platform, notes=analysis.notes)
+            return RepairResult(
+                source_path,
+                None,
+                plan,
+                not plan.is_noop,
+                platform=platform,
+                notes=analysis.notes,
+                copies_left=copies_left,
+            )
         output = Path(output_dir) / name if output_dir is not None else source_path.with_name(name)
         rewriter = WheelRewriter(
             tree, plan, verify_record=verify_record, allow_bad_record=allow_bad_record, progress=progress
@@ -110,9 +122,24 @@ def repair(
             outcome.record_problems,
             platform,
             analysis.notes,
+            copies_left,
         )
     finally:
         tree.close()
+
+
+def _copies_left(tree: WheelArchive, libdirs: Sequence[Path], exclude: Sequence[str]) -> tuple[str, ...]:
+    """For a wheel the plan leaves as it is: each library some ABI of its tags loads twice."""
+    from .analysis import predict_install
+    from .policy import duplicate_findings
+
+    left = []
+    for abi in named_abis(tree):
+        analysis = analyze_tree(tree, libdirs, exclude, abi)
+        outcome = predict_install(tree, analysis)
+        if outcome is not None:
+            left += [f"{finding.subject} ({abi.name})" for finding in duplicate_findings(tree, analysis, outcome)]
+    return tuple(left)
 
 
 def named_abis(tree: WheelArchive) -> list[Abi]:

@@ -279,14 +279,22 @@ class WheelRewriter:
         plan = self.plan
         rewritten_metadata = set(plan.rewritten_metadata_paths)
 
-        def handled_here(name: str) -> bool:
-            # Patched members, RECORD, and the .dist-info files (WHEEL may be retagged); the
-            # writer copies everything else.
-            return name in self.plan.patches or ".dist-info/" in name
+        moved = set(plan.moved_first)
 
-        handed = (m for m in writer.copy_from(self.reader, handled_here, self.progress) if m.name != record_path)
-        # None marks where the vendored libraries go (first), the same place RECORD lists them.
-        for member in vendored_first(handed, [None]):
+        def handled_here(name: str) -> bool:
+            # Patched members, members moved to the front, RECORD, and the .dist-info files
+            # (WHEEL may be retagged); the writer copies everything else.
+            return name in self.plan.patches or name in moved or ".dist-info/" in name
+
+        handed = (
+            m
+            for m in writer.copy_from(self.reader, handled_here, self.progress)
+            if m.name != record_path and m.name not in moved
+        )
+        # None marks where the vendored libraries go (first), the same place RECORD lists them;
+        # the wheel's own libraries that must precede their users follow them.
+        ahead_of_users = [self.reader.by_name[name] for name in plan.moved_first]
+        for member in vendored_first(handed, [None, *ahead_of_users]):
             if member is None:
                 added = [
                     self._write_vendored(writer, library, ahead.take(library.dest), created)

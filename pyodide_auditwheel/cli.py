@@ -56,6 +56,7 @@ from .wasm import read_interface
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from .api import RepairResult
     from .policy import AuditReport
 
 EXIT_MISSING = 1
@@ -86,16 +87,40 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _no_option_as_value(ctx: typer.Context, param: Any, value: Any) -> Any:
+    """An option's value that starts with ``-`` is another option the user meant (as in
+    ``--no-mangle -o out`` written for a tool where ``--no-mangle`` is a flag), not a value:
+    refused, unless written ``--opt=-value`` (or ``-x-value``)."""
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+        text = "" if item is None else str(item)
+        if not text.startswith("-"):
+            continue
+        written = {f"{opt}={text}" if opt.startswith("--") else f"{opt}{text}" for opt in param.opts}
+        if not written & set(sys.argv):
+            name = max(param.opts, key=len)
+            _error(f"{name} takes a value, and {text} looks like an option: write {name}={text} if it is the value.")
+            raise typer.Exit(EXIT_BAD_INPUT)
+    return value
+
+
 # Paths are not checked by click (readable=False): our own checks say what is wrong in one
 # sentence, the same way for the command line and the Python API.
 LibdirOption = Annotated[
     list[Path],
     typer.Option(
-        "--libdir", "-l", help="Directory (or Emscripten sysroot) to search for libraries; repeatable.", readable=False
+        "--libdir",
+        "-l",
+        help="Directory (or Emscripten sysroot) to search for libraries; repeatable.",
+        readable=False,
+        callback=_no_option_as_value,
     ),
 ]
 ExcludeOption = Annotated[
-    list[str], typer.Option("--exclude", "-e", help="Glob of library names never to vendor; repeatable.")
+    list[str],
+    typer.Option(
+        "--exclude", "-e", help="Glob of library names never to vendor; repeatable.", callback=_no_option_as_value
+    ),
 ]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print JSON for scripts (schema in pyodide_auditwheel/schemas).")
@@ -181,7 +206,11 @@ VerboseOption = Annotated[
 
 PlatOption = Annotated[
     str | None,
-    typer.Option("--plat", help="Platform tag of the runtime to audit against (default: the wheel's own tag)."),
+    typer.Option(
+        "--plat",
+        help="Platform tag of the runtime to audit against (default: the wheel's own tag).",
+        callback=_no_option_as_value,
+    ),
 ]
 
 
@@ -295,15 +324,37 @@ def repair(
             "-w",
             help="Write repaired wheels here (created if missing) instead of in place.",
             readable=False,
+            callback=_no_option_as_value,
         ),
     ] = None,
     lib_sdir: Annotated[
-        str | None, typer.Option("--lib-sdir", "-L", help="Directory for vendored libraries (default: <name>.libs).")
+        str | None,
+        typer.Option(
+            "--lib-sdir",
+            "-L",
+            help="Directory for vendored libraries (default: <name>.libs).",
+            callback=_no_option_as_value,
+        ),
     ] = None,
-    no_mangle: Annotated[
-        list[str], typer.Option("--no-mangle", help="Keep this library's name (glob; repeatable).")
+    # A flag, as in auditwheel-emscripten (--mangle/--no-mangle): its users write
+    # `--no-mangle -o out`; the per-library globs have a spelling of their own.
+    mangle: Annotated[
+        bool,
+        typer.Option(
+            "--mangle/--no-mangle", help="Give vendored libraries content-hashed names (default) or keep their names."
+        ),
+    ] = True,
+    no_mangle_name: Annotated[
+        list[str],
+        typer.Option(
+            "--no-mangle-name",
+            help="Keep this library's name (glob; repeatable).",
+            callback=_no_option_as_value,
+        ),
     ] = [],  # noqa: B006
-    no_mangle_all: Annotated[bool, typer.Option("--no-mangle-all", help="Keep every vendored library's name.")] = False,
+    no_mangle_all: Annotated[
+        bool, typer.Option("--no-mangle-all", help="Keep every vendored library's name (as --no-mangle).")
+    ] = False,
     strip: Annotated[
         bool, typer.Option("--strip", help="Drop name and .debug_* sections from vendored libraries.")
     ] = False,
@@ -327,6 +378,7 @@ def repair(
                 "Write the wheel under this platform tag of its own ABI (e.g. pyemscripten_2025_0_wasm32 "
                 "for PyPI); refused unless the audit passes."
             ),
+            callback=_no_option_as_value,
         ),
     ] = None,
     as_json: JsonOption = False,
@@ -338,48 +390,72 @@ def repair(
     console = _stdout()
     options = RepairOptions(
         lib_sdir=lib_sdir,
-        mangle=not no_mangle_all,
-        no_mangle=tuple(no_mangle),
+        mangle=mangle and not no_mangle_all,
+        no_mangle=tuple(no_mangle_name),
         strip=strip,
         strip_wheel_modules=strip_wheel_modules,
         sbom=not no_sbom,
     )
     results: list[dict[str, Any]] = []
     worst = 0
-    targets: dict[Path, Path] = {}
-    for wheel in wheels:
-        target = _repair_target(wheel, output_dir, plat)
-        if targets.setdefault(target, wheel) != wheel:
-            worst = EXIT_BAD_INPUT
-            message = (
-                f"not repaired: {targets[target]} is written to {target} too; repair them into different directories."
-            )
-            _error(f"{wheel}: {message}")
-            results.append({"input": str(wheel), "error": message})
-            continue
+
+    def refuse(wheel: Path, error: AuditwheelError) -> None:
+        nonlocal worst
+        code = EXIT_MISSING if isinstance(error, MissingLibrariesError) else EXIT_BAD_INPUT
+        worst = max(worst, code)
+        _error(f"{wheel}: {error}")
+        entry: dict[str, Any] = {"input": str(wheel), "error": str(error)}
+        if isinstance(error, MissingLibrariesError):
+            entry["missing"] = error.missing
+        results.append(entry)
+
+    def run(wheel: Path, plan_only: bool) -> RepairResult | None:
         try:
             with _ProgressBar(wheel) as hook:
-                result = api_repair(
+                return api_repair(
                     wheel,
                     libdir,
                     output_dir=output_dir,
                     exclude=exclude,
                     options=options,
-                    dry_run=dry_run,
+                    dry_run=plan_only,
                     verify_record=verify_record,
                     allow_bad_record=allow_bad_record,
                     progress=hook,
                     platform=plat,
                 )
-        except MissingLibrariesError as error:
-            worst = max(worst, EXIT_MISSING)
-            _error(f"{wheel}: {error}")
-            results.append({"input": str(wheel), "error": str(error), "missing": error.missing})
-            continue
         except AuditwheelError as error:
-            worst = EXIT_BAD_INPUT
-            _error(f"{wheel}: {error}")
-            results.append({"input": str(wheel), "error": str(error)})
+            refuse(wheel, error)
+            return None
+
+    # Every input is checked, and its plan made, before any is written: with several inputs,
+    # one that cannot be repaired (unusable, or missing a library) means nothing is written,
+    # and the exit code is that input's.
+    targets: dict[Path, Path] = {}
+    for wheel in wheels:
+        target = _repair_target(wheel, output_dir, plat)
+        if targets.setdefault(target, wheel) != wheel:
+            refuse(
+                wheel,
+                AuditwheelError(
+                    f"not repaired: {targets[target]} is written to {target} too; "
+                    "repair them into different directories."
+                ),
+            )
+        elif len(wheels) > 1 and not dry_run and run(wheel, plan_only=True) is not None:
+            results.append({"input": str(wheel), "error": NOT_WRITTEN})
+    if not worst:
+        results.clear()
+    else:
+        if len(wheels) > 1:
+            refused = sum(entry["error"] != NOT_WRITTEN for entry in results)
+            _error(f"nothing was written: {refused} of {len(wheels)} inputs cannot be repaired.")
+        if as_json:
+            sys.stdout.write(json.dumps(envelope("results", results), indent=2) + "\n")
+        raise typer.Exit(worst)
+    for wheel in wheels:
+        result = run(wheel, plan_only=dry_run)
+        if result is None:
             continue
         if as_json:
             results.append(repair_json(result))
@@ -390,6 +466,9 @@ def repair(
     if as_json:
         sys.stdout.write(json.dumps(envelope("results", results), indent=2) + "\n")
     raise typer.Exit(worst)
+
+
+NOT_WRITTEN = "not written: with several inputs, nothing is written unless every one can be repaired."
 
 
 def _repair_target(wheel: Path, output_dir: Path | None, plat: str | None) -> Path:

@@ -107,10 +107,14 @@ class RepairPlan:
     excluded: dict[str, list[str]] = field(default_factory=dict)
     retag: Retag | None = None
     sbom: SbomPlan | None = None
+    # The wheel's own libraries written first (after the vendored ones), each after those it
+    # needs: Pyodide 0.26/0.27 load a library a module NEEDs by name, so one that comes after
+    # its users in the archive is loaded again by its path (see record.vendored_first).
+    moved_first: tuple[str, ...] = ()
 
     @property
     def is_noop(self) -> bool:
-        return not self.vendored and not self.patches and self.retag is None
+        return not self.vendored and not self.patches and self.retag is None and not self.moved_first
 
     @property
     def new_metadata_paths(self) -> tuple[str, ...]:
@@ -298,6 +302,7 @@ def make_plan(
         if patch.changes_dylink or strip:
             patches[path] = replace(patch, strip=strip)
     return RepairPlan(
+        moved_first=_libraries_to_move_first(analysis, layout_abis),
         wheel=analysis.input,
         abi=abi,
         libs_dir=libs_dir,
@@ -308,9 +313,28 @@ def make_plan(
     )
 
 
-def _dependencies_first(libraries: Sequence[ModuleReport]) -> list[ModuleReport]:
-    """The found libraries, each after the found libraries it needs (the vendored libraries'
-    archive order: see :func:`~pyodide_auditwheel.record.vendored_first`)."""
+def _libraries_to_move_first(analysis: Analysis, abis: Sequence[Abi]) -> tuple[str, ...]:
+    """The wheel's libraries that some module NEEDs, each after those it needs, when a loader
+    of ``abis`` keys NEEDed libraries by name (0.26/0.27) and one of them comes after a module
+    that needs it; otherwise none (the archive order is already right, or does not matter)."""
+    if not any(abi.loader.search == "pyodide-fs" for abi in abis):
+        return ()
+    modules = analysis.wheel_modules
+    position = {module.path: index for index, module in enumerate(modules)}
+    needed_by: dict[str, list[str]] = {}
+    for module in modules:
+        for dependency in module.dependencies:
+            if dependency.status == "included" and dependency.location in position:
+                needed_by.setdefault(dependency.location, []).append(module.path)
+    if all(position[library] < min(position[user] for user in users) for library, users in needed_by.items()):
+        return ()
+    libraries = [module for module in modules if module.path in needed_by]
+    return tuple(library.path for library in _dependencies_first(libraries, status="included"))
+
+
+def _dependencies_first(libraries: Sequence[ModuleReport], status: str = "found") -> list[ModuleReport]:
+    """The libraries, each after those of them it needs (by dependencies of ``status``): the
+    archive order of libraries written first (see :func:`~pyodide_auditwheel.record.vendored_first`)."""
     by_path = {library.path: library for library in libraries}
     ordered: dict[str, ModuleReport] = {}
     visiting: set[str] = set()
@@ -320,7 +344,7 @@ def _dependencies_first(libraries: Sequence[ModuleReport]) -> list[ModuleReport]
             return
         visiting.add(library.path)
         for dependency in library.dependencies:
-            needed = by_path.get(dependency.location or "") if dependency.status == "found" else None
+            needed = by_path.get(dependency.location or "") if dependency.status == status else None
             if needed is not None:
                 visit(needed)
         ordered[library.path] = library

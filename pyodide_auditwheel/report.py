@@ -49,8 +49,8 @@ def inert_lines(items: Iterable[object]) -> Text:
 
 
 def error_line(message: str) -> Text:
-    """``error: <message>``, the message capitalised and inert."""
-    message = message[:1].upper() + message[1:]
+    """``error: <message>``, inert and as written: most messages begin with a path, which a
+    capital letter would change into one that does not exist (``Dist/…``)."""
     return Text.assemble(("error:", "bold red"), " ", inert(message))
 
 
@@ -280,10 +280,12 @@ def repair_json(result: RepairResult) -> dict[str, Any]:
                 "path": patch.path,
                 "renamed_needed": patch.renames,
                 "added_runtime_paths": list(patch.added_runtime_paths),
+                "runtime_paths": None if patch.runtime_paths is None else list(patch.runtime_paths),
                 "stripped": patch.strip,
             }
             for patch in plan.patches.values()
         ],
+        "moved_first": list(plan.moved_first),
         "excluded": sorted(plan.excluded),
         "stripped_bytes": result.stripped_bytes,
         "record_problems": list(result.record_problems),
@@ -294,6 +296,16 @@ def render_repair(console: Console, result: RepairResult, dry_run: bool) -> None
     plan = result.plan
     if plan.is_noop and result.platform is None:
         copied = "" if dry_run or result.output == result.input else f"; copied to {result.output}"
+        if result.copies_left:
+            console.print(
+                inert(
+                    f"{result.input}: nothing a repair can change{copied}, but more than one copy is loaded of "
+                    f"{', '.join(result.copies_left)}; `pyodide auditwheel audit` says why"
+                ),
+                style="bold yellow",
+                soft_wrap=True,
+            )
+            return
         console.print(
             inert(f"{result.input}: already self-contained, nothing to change{copied}"),
             style="bold green",
@@ -306,9 +318,13 @@ def render_repair(console: Console, result: RepairResult, dry_run: bool) -> None
     for patch in plan.patches.values():
         details = [f"NEEDED {old} → {new}" for old, new in patch.renames.items()]
         details += [f"RUNTIME_PATH += {entry}" for entry in patch.added_runtime_paths]
+        if patch.runtime_paths is not None and not patch.added_runtime_paths:
+            details.append("RUNTIME_PATH reordered: " + ", ".join(patch.runtime_paths))
         if patch.strip:
             details.append("strip debug sections")
         rows.append([inert(patch.path), Text("would patch" if dry_run else "patched"), inert_lines(details)])
+    moved = "would move ahead" if dry_run else "moved ahead"
+    rows += [[inert(path), Text(moved), Text("of the modules that need it")] for path in plan.moved_first]
     if result.platform is not None:
         rows.append(
             [
@@ -333,6 +349,11 @@ def repair_summary(result: RepairResult, dry_run: bool) -> str:
         f"{'would vendor' if dry_run else 'vendored'} {libraries}",
         f"{'would patch' if dry_run else 'patched'} {len(plan.patches)} module(s)",
     ]
+    if plan.moved_first:
+        count = len(plan.moved_first)
+        done.append(
+            f"{'would move' if dry_run else 'moved'} {count} librar{'y' if count == 1 else 'ies'} ahead of their users"
+        )
     if result.platform is not None:
         done.append(f"{'would retag' if dry_run else 'retagged'} {result.platform}")
     where = "" if dry_run or result.output is None else f" → {result.output}"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import wheelbuilder
+from clirun import cli
 from conformance import side_module, strings, subsection
 
 import pyodide_auditwheel as paw
@@ -210,9 +211,13 @@ def test_a_peer_repaired_wheel_loads_its_library_twice_and_repair_fixes_it(tmp_p
     assert result.changed
     assert result.output is not None
     fixed = paw.audit(result.output)
-    if abi == "pyodide_2025_0":
-        assert fixed.loads, fixed.findings
-        assert fixed.verdict.endswith("one copy of each library")
+    assert fixed.loads, fixed.findings
+    assert fixed.verdict.endswith("one copy of each library")
+    if abi == "pyodide_2024_0":  # the library moved ahead of its users; nothing else to change
+        assert result.plan.moved_first == ("pkg.libs/libstate.so",)
+        assert not result.plan.patches or all(p.runtime_paths for p in result.plan.patches.values())
+    again = paw.repair(result.output, output_dir=tmp_path / "again")
+    assert not again.changed and again.plan.is_noop
 
 
 def test_a_normalising_runtime_loads_the_peer_layout_once(tmp_path: Path) -> None:
@@ -303,3 +308,23 @@ def test_our_repair_loads_one_copy_on_every_abi(tmp_path: Path, abi: str) -> Non
     assert result.output is not None
     report = paw.audit(result.output)
     assert report.loads, report.findings
+
+
+def test_nothing_to_change_is_said_only_when_one_copy_loads(tmp_path: Path) -> None:
+    """Two identical copies of a library in two folders, each found by its neighbour: nothing
+    a repair changes, and the repair says a copy is loaded twice instead of "self-contained"."""
+    files = {
+        "pkg/_a.so": module(["libstate.so"], ["$ORIGIN"], "a"),
+        "pkg/sub/_b.so": module(["libstate.so"], ["$ORIGIN"], "b"),
+        "pkg/libstate.so": library("state"),
+        "pkg/sub/libstate.so": library("state"),
+    }
+    source = wheel(tmp_path, "pyemscripten_2026_0", files)
+    result = paw.repair(source, output_dir=tmp_path / "out")
+    assert result.plan.is_noop and result.copies_left == ("libstate.so (pyemscripten_2026_0)",)
+    shown = cli("repair", str(source), "--dry-run")
+    assert shown.returncode == 0
+    assert "already self-contained" not in shown.stdout
+    assert "more than one copy is loaded of libstate.so (pyemscripten_2026_0)" in " ".join(shown.stdout.split())
+    clean = wheel(tmp_path, "pyemscripten_2026_0", {"pkg/_a.so": module([], None, "a")})
+    assert "already self-contained, nothing to change" in cli("repair", str(clean), "--dry-run").stdout

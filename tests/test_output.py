@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,7 +76,9 @@ def test_repair_json_has_the_envelope_and_schema(fixture_libs: wheelbuilder.Fixt
     data = json.loads(result.stdout)
     validate(data, "repair")
     assert (data["tool"], data["version"], data["schema_version"]) == ("pyodide-auditwheel", paw.__version__, 1)
-    assert [entry.get("changed") for entry in data["results"]] == [True, None]
+    # One entry per input, in order: with several inputs, one refused means none is written.
+    assert [entry["error"].split(":")[0] for entry in data["results"]] == ["not written", "no such file"]
+    assert result.returncode == 2 and not (tmp_path / "out").exists()
 
 
 def test_verbose_explains_resolution(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
@@ -112,3 +116,19 @@ def test_verbose_explains_resolution(fixture_libs: wheelbuilder.FixtureLibs, tmp
 def test_version_names_the_tool() -> None:
     for result in (cli("--version"),):
         assert result.returncode == 0 and result.stdout == f"pyodide-auditwheel {paw.__version__}\n"
+
+
+def test_an_error_keeps_the_path_as_written(tmp_path: Path) -> None:
+    """`error: Dist/…` named a path that does not exist: the message is printed as it is."""
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "pkg-1.0-cp313-cp313-pyodide_2025_0_wasm32.whl").write_bytes(b"not a zip")
+    pyodide = Path(sys.executable).parent / "pyodide"
+    result = subprocess.run(
+        [str(pyodide), "auditwheel", "repair", "dist/pkg-1.0-cp313-cp313-pyodide_2025_0_wasm32.whl"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: dist/pkg-1.0-cp313-cp313-pyodide_2025_0_wasm32.whl: "), result.stderr

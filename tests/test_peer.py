@@ -74,6 +74,12 @@ def test_peer_repaired_wheel_loads_twice_on_0_29_and_ours_once(
         ("duplicate-load", "libcounter"),
         ("duplicate-load", "libouter"),
     ]
+    ours = paw.repair(theirs, output_dir=tmp_path / "ours")
+    assert ours.output is not None and paw.audit(ours.output).loads
+    names = instances_in_runtime("pyodide-0.27", ours.output, tmp_path / "ours")
+    assert len([instance for instance in names if any("libcounter" in name for name in instance)]) == 1
+    assert len(names) == 5
+    assert run_in_pyodide("pyodide-0.27", CODE, ours.output)["result"] == "[1, 2, 3, 4]"
     assert "more than one copy of" in report.verdict
     names = instances_in_runtime("pyodide-0.29", theirs, tmp_path)
     spelled = [finding.reason.split(", as ", 1)[1].split(";", 1)[0] for finding in report.findings]
@@ -90,7 +96,8 @@ def test_peer_repaired_wheel_makes_two_instances_on_0_27_as_the_audit_says(
     runtimes: None, peer: Path, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
 ) -> None:
     """0.27 keys a NEEDED library by its name and a wheel's .so by its path: a vendored library
-    after its users in the archive is instantiated twice (the modules use the first)."""
+    after its users in the archive is instantiated twice (the modules use the first).  Our
+    repair moves the libraries ahead of their users: one instance each."""
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2024_0")
     theirs = peer_repair(peer, wheel, fixture_libs.libdir, tmp_path / "theirs")
     names = instances_in_runtime("pyodide-0.27", theirs, tmp_path)
@@ -101,3 +108,9 @@ def test_peer_repaired_wheel_makes_two_instances_on_0_27_as_the_audit_says(
         ("duplicate-load", "libcounter"),
         ("duplicate-load", "libouter"),
     ]
+    ours = paw.repair(theirs, output_dir=tmp_path / "ours")
+    assert ours.output is not None and paw.audit(ours.output).loads
+    names = instances_in_runtime("pyodide-0.27", ours.output, tmp_path / "ours")
+    assert len([instance for instance in names if any("libcounter" in name for name in instance)]) == 1
+    assert len(names) == 5
+    assert run_in_pyodide("pyodide-0.27", CODE, ours.output)["result"] == "[1, 2, 3, 4]"
