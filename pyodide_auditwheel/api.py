@@ -87,6 +87,7 @@ def repair(
     if not isinstance(tree, WheelArchive):
         raise AuditwheelError(f"cannot repair {source_path}: it is not a wheel file.")
     try:
+        tree.check_dist_info()
         search = _all_libdirs(libdirs)
         if platform is None:
             analysis, retag = analyze_tree(tree, search, exclude), None

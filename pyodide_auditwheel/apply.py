@@ -127,9 +127,15 @@ def new_member_time(reader: ZipReader) -> tuple[int, int]:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch is not None:
         try:
-            return dos_datetime(int(epoch))
+            seconds = int(epoch)
         except ValueError:
             raise AuditwheelError(f"SOURCE_DATE_EPOCH={epoch!r} is not a whole number of seconds.") from None
+        try:
+            return dos_datetime(seconds)
+        except (OverflowError, OSError, ValueError):
+            raise AuditwheelError(
+                f"SOURCE_DATE_EPOCH={epoch!r} is out of range: a time this system cannot convert."
+            ) from None
     return reader.newest_date_time
 
 

@@ -6,6 +6,8 @@ traceback).
 
 from __future__ import annotations
 
+import errno
+import functools
 import json
 import os
 import sys
@@ -13,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar, cast
 
 _python_excepthook = sys.excepthook
 
@@ -61,12 +63,14 @@ if TYPE_CHECKING:
 
 EXIT_MISSING = 1
 EXIT_BAD_INPUT = 2
+EXIT_REPORT_LOST = 3
 # What the exit codes and environment variables mean: shown by --help and in the docs' CLI
 # reference, both made from these.
 EXIT_CODES = {
     0: "fine: nothing missing (show), it will load (audit), repaired or nothing to do (repair)",
     EXIT_MISSING: "libraries missing (show, repair; repair then writes nothing), findings (audit)",
     EXIT_BAD_INPUT: "an input or option cannot be used: one sentence on stderr, nothing written",
+    EXIT_REPORT_LOST: "the report could not be printed (stdout closed or full): what was done stands",
 }
 ENVIRONMENT = {
     "PYODIDE_AUDITWHEEL_LIBDIR": "more library directories, searched after every --libdir (os.pathsep-separated)",
@@ -168,6 +172,73 @@ def _note_if_name_shared(ctx: typer.Context) -> None:
         )
 
 
+def _safe_streams() -> None:
+    """Output that cannot fail for its characters: a stream whose encoding cannot hold a
+    character (``PYTHONIOENCODING=ascii``) writes it as an escape; a closed stdout (``>&-``)
+    becomes the null device, and the report is lost, not the work."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
+            if name == "stdout":
+                _REPORT_LOST.append("stdout is closed")
+        elif hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
+REPORT_ERRNOS = (errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EDQUOT, errno.EBADF)
+# Why this run's report could not be printed (set once, when it happens).
+_REPORT_LOST: list[str] = []
+
+
+def _report_lost(error: BaseException | None = None) -> NoReturn:
+    """One line on stderr and exit 3: the command did its work, its report is lost.  stdout is
+    replaced by the null device, so the interpreter's last flush cannot fail again."""
+    reason = _REPORT_LOST[0] if _REPORT_LOST else getattr(error, "strerror", None) or str(error)
+    sys.stdout = open(os.devnull, "w", encoding="utf-8")
+    try:
+        _error(f"the report could not be printed ({reason}); what the command did stands.")
+    except (OSError, ValueError):
+        pass
+    raise typer.Exit(EXIT_REPORT_LOST)
+
+
+def _stdout_fails() -> bool:
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        return True
+    return bool(_REPORT_LOST)
+
+
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def _reports_safely(command: F) -> F:
+    """A command whose report fails (stdout full or closed) after it did its work (an in-place
+    repair, say) ends with one line and exit 3, never a traceback."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except typer.Exit as done:
+            # An unusable input (2) said so on stderr: its code stands.
+            if done.exit_code != EXIT_BAD_INPUT and _stdout_fails():
+                _report_lost()
+            raise
+        except (OSError, ValueError) as error:
+            # Every other I/O error is translated into one sentence where it happens (reading
+            # inputs, writing the wheel): a raw one comes from printing the report.
+            if _stdout_fails() or getattr(error, "errno", None) in REPORT_ERRNOS:
+                _report_lost(error)
+            raise
+        if _stdout_fails():
+            _report_lost()
+
+    return cast(F, run)
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
@@ -176,6 +247,7 @@ def main(
     ] = False,
 ) -> None:
     """Show, audit and repair the shared-library and symbol needs of Emscripten/Pyodide wheels."""
+    _safe_streams()
     _note_if_name_shared(ctx)
 
 
@@ -215,6 +287,7 @@ PlatOption = Annotated[
 
 
 @app.command()
+@_reports_safely
 def show(
     inputs: Annotated[
         list[Path], typer.Argument(help="Wheels, .so/.wasm modules or unpacked wheel directories.", readable=False)
@@ -276,6 +349,7 @@ class _Outcome:
 
 
 @app.command()
+@_reports_safely
 def audit(
     inputs: Annotated[
         list[Path], typer.Argument(help="Wheels, .so/.wasm modules or unpacked wheel directories.", readable=False)
@@ -312,6 +386,7 @@ def audit(
 
 
 @app.command()
+@_reports_safely
 def repair(
     wheels: Annotated[list[Path], typer.Argument(help="Wheels to repair.", readable=False)],
     libdir: LibdirOption = [],  # noqa: B006
@@ -554,6 +629,7 @@ def _interface_command(kind: str, path: Path, show_type: bool) -> None:
 
 
 @app.command()
+@_reports_safely
 def exports(
     path: Annotated[Path, typer.Argument(help="A wheel, module or unpacked wheel.", readable=False)],
     show_type: Annotated[bool, typer.Option("--show-type", help="Print function signatures.")] = False,
@@ -563,6 +639,7 @@ def exports(
 
 
 @app.command()
+@_reports_safely
 def imports(
     path: Annotated[Path, typer.Argument(help="A wheel, module or unpacked wheel.", readable=False)],
     show_type: Annotated[bool, typer.Option("--show-type", help="Print function signatures.")] = False,

@@ -13,9 +13,11 @@ from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+from packaging.utils import canonicalize_name, canonicalize_version
+
 from .abi import Abi, unknown_abi
 from .dylink import ModuleHead, read_module_head
-from .errors import AuditwheelError
+from .errors import AuditwheelError, WheelError
 from .record import RECORD_CHUNK, Record, find_record_path
 from .wheel import WheelName, is_module_name
 from .zipio import Member, ZipReader, check_member_name
@@ -126,6 +128,30 @@ class WheelArchive(InputTree):
     def dist_info(self) -> str:
         """The wheel's ``<name>-<version>.dist-info`` directory (where RECORD is)."""
         return self.record().path.rsplit("/", 1)[0]
+
+    def check_dist_info(self) -> None:
+        """A wheel has one ``.dist-info`` directory, named for the project and version its file
+        name gives (as installers require): a repair never writes a wheel that breaks this."""
+        directories = sorted({name.split("/", 1)[0] for name in self.zip.by_name if ".dist-info/" in name})
+        directories = [directory for directory in directories if directory.endswith(".dist-info")]
+        if not directories:
+            self.record()  # says that there is no .dist-info/RECORD
+        if len(directories) != 1:
+            raise WheelError(
+                f"bad wheel: {self.path.name} has {len(directories)} .dist-info directories"
+                + (f" ({', '.join(directories)})" if directories else "")
+                + "; a wheel has exactly one."
+            )
+        name, _, version = directories[0].removesuffix(".dist-info").rpartition("-")
+        wheel = self.wheel
+        if wheel is not None and (
+            canonicalize_name(name) != canonicalize_name(wheel.dist)
+            or canonicalize_version(version) != canonicalize_version(wheel.version)
+        ):
+            raise WheelError(
+                f"bad wheel: its metadata directory {directories[0]} is not for {wheel.dist} {wheel.version}, "
+                f"which its file name {self.path.name} says it is."
+            )
 
     def record(self) -> Record:
         path = find_record_path(list(self.zip.by_name))  # every .dist-info file is indexed

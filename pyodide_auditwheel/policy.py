@@ -19,10 +19,10 @@ from typing import Literal
 
 from packaging.tags import Tag, compatible_tags, cpython_tags
 
-from .abi import Abi, abi_for_tag, check_emscripten_platforms, known_abis
+from .abi import Abi, abi_for_tag, is_emscripten_platform, known_abis
 from .analysis import Analysis, ModuleReport, analyze_tree, predict_install, same_content, site_packages_of
 from .dylink import read_head
-from .errors import AuditwheelError
+from .errors import AuditwheelError, UnsupportedPlatformError
 from .inputs import InputTree, open_input_file
 from .loader import InstallOutcome, LoaderRules
 from .runtimes import RuntimeOffer, function_type_text, load_offer
@@ -105,7 +105,11 @@ class AuditReport:
 
 def target_abi(platform: str) -> Abi:
     """The known ABI of a ``--plat`` tag; anything else is unusable input (exit 2)."""
-    check_emscripten_platforms([platform])
+    if not is_emscripten_platform(platform):
+        raise UnsupportedPlatformError(
+            f"--plat {platform} is not an Emscripten platform tag "
+            "(expected emscripten_*_wasm32, pyodide_*_wasm32 or pyemscripten_*_wasm32)."
+        )
     abi = abi_for_tag(platform)
     if abi is None:
         known = ", ".join(tag for abi in known_abis() for tag in abi.platform_tags)

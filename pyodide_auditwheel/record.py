@@ -112,10 +112,14 @@ class Record:
         its lines are read one by one, and a line with a quote goes to the csv module, with
         the lines after it while a quoted field is still open (it may hold a newline).
         """
-        quoted = b""
+        # Lines held while a quoted field may be open, and the parity of their quotes: kept
+        # as they come (a RECORD with one literal quote in an unquoted field, which csv reads as
+        # a character, then 40,000 lines must not be joined and counted again at every line).
+        pending: list[bytes] = []
+        open_quotes = 0
         try:
             for data in _line_blocks(self._chunks()):
-                if not quoted and b'"' not in data:
+                if not pending and b'"' not in data:
                     lines = data.decode("utf-8").split("\n")
                     if not lines[-1]:
                         lines.pop()
@@ -126,20 +130,22 @@ class Record:
                 rows: list[RecordRow] = []
                 originals: list[bytes | None] = []
                 for line in _split_keeping_newlines(data):
-                    if quoted or b'"' in line:
-                        quoted += line
-                        if quoted.count(b'"') % 2:
+                    if pending or b'"' in line:
+                        pending.append(line)
+                        open_quotes ^= line.count(b'"') & 1
+                        if open_quotes:
                             continue
-                        rows += self._quoted_rows(quoted)
+                        rows += self._quoted_rows(b"".join(pending))
                         originals += [None] * (len(rows) - len(originals))
-                        quoted = b""
+                        pending = []
                         continue
                     text = line.decode("utf-8").rstrip("\r\n")
                     if text:
                         rows.append(self._row(text.split(",")))
                         originals.append(line)
                 yield _Block(data, rows, originals)
-            if quoted:
+            if pending:
+                quoted = b"".join(pending)
                 rows = list(self._quoted_rows(quoted))
                 yield _Block(quoted, rows, [None] * len(rows))
         except (UnicodeDecodeError, csv.Error) as error:

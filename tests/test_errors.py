@@ -221,11 +221,11 @@ def wheel_file(tmp: Path, data: bytes, filename: str = f"pkg-1.0-{TAG}.whl") -> 
     return path
 
 
-def show_module(data: bytes) -> Callable[[Path, Context], Run]:
+def show_module(data: bytes, command: str = "show") -> Callable[[Path, Context], Run]:
     def make(tmp: Path, ctx: Context) -> Run:
         path = tmp / "_mod.so"
         path.write_bytes(data)
-        return Run(["show", str(path)])
+        return Run([command, str(path), *(["--plat", "pyodide_2025_0_wasm32"] if command == "audit" else [])])
 
     return make
 
@@ -285,6 +285,18 @@ def raw_wheel(entries: dict[str, bytes], record: bytes | None) -> bytes:
 def repair_raw(entries: dict[str, bytes], record: bytes | None) -> Callable[[Path, Context], Run]:
     def make(tmp: Path, ctx: Context) -> Run:
         return Run(["repair", str(wheel_file(tmp, raw_wheel(entries, record))), "-o", str(tmp / "out")])
+
+    return make
+
+
+def needs_zip_version(version: int) -> Callable[[Path, Context], Run]:
+    """A wheel one of whose members says it needs a zip version newer than any there is."""
+
+    def make(tmp: Path, ctx: Context) -> Run:
+        info = zipfile.ZipInfo("pkg/__init__.py", date_time=(2024, 1, 1, 0, 0, 0))
+        info.extract_version = version
+        data = zip_bytes([(info, b""), ("pkg-1.0.dist-info/RECORD", b"pkg/__init__.py,,\n")])
+        return Run(["repair", str(wheel_file(tmp, data)), "-o", str(tmp / "out")])
 
     return make
 
@@ -456,11 +468,45 @@ def repair_chain_with(files: dict[str, bytes], *extra: str, filename: str = "pkg
     return make
 
 
+def renamed_chain(filename: str) -> Callable[[Path, Context], Run]:
+    """The chain wheel under another file name than its .dist-info says."""
+
+    def make(tmp: Path, ctx: Context) -> Run:
+        wheel = chain_wheel(tmp, ctx)
+        renamed = wheel.rename(wheel.with_name(filename))
+        return Run(["repair", str(renamed), "--libdir", str(ctx.fixture_libs.libdir), "-o", str(tmp / "out")])
+
+    return make
+
+
 # -- the cases ------------------------------------------------------------------------------
 
 CASES: dict[str, Case] = {
     # modules
     "not wasm": Case(show_module(b"\x7fELF" + b"\0" * 60), "does not start with the wasm magic number"),
+    # once copied through as if valid
+    "zip version 12.8": Case(
+        needs_zip_version(128), "member 'pkg/__init__.py' needs zip version 12.8 to be extracted, newer than any"
+    ),
+    # a repair never writes a wheel installers refuse
+    "two dist-info": Case(
+        repair_chain_with({"other-2.0.dist-info/METADATA": b"Name: other\n"}),
+        "has 2 .dist-info directories (other-2.0.dist-info, pkg-1.0.dist-info); a wheel has exactly one",
+    ),
+    "dist-info of another project": Case(
+        renamed_chain("pkgx-1.0-" + TAG + ".whl"),
+        "bad wheel: its metadata directory pkg-1.0.dist-info is not for pkgx 1.0, which its file name",
+    ),
+    # the audit reads the types of imports: a function import naming a type that is not there
+    "import type index": Case(
+        show_module(
+            HEADER
+            + section(0, name(b"dylink.0") + bytes([1, 4, 0, 0, 0, 0]))
+            + section(2, b"\x01" + name(b"env") + name(b"f") + b"\x00\x05"),
+            "audit",
+        ),
+        "malformed module: type index 5 is out of range",
+    ),
     "short header": Case(show_module(b"\0asm\1\0"), "ends inside the wasm header"),
     "wasm version": Case(show_module(b"\0asm\2\0\0\0"), "has wasm version 02000000, not 1"),
     "section past end": Case(
@@ -627,6 +673,16 @@ CASES: dict[str, Case] = {
         with_env(repair_chain(), SOURCE_DATE_EPOCH="yesterday"),
         "source_date_epoch='yesterday' is not a whole number of seconds",
     ),
+    # once an OverflowError traceback
+    "source date epoch out of range": Case(
+        with_env(repair_chain(), SOURCE_DATE_EPOCH="999999999999999999999"),
+        "source_date_epoch='999999999999999999999' is out of range: a time this system cannot convert",
+    ),
+    # once "the wheel is tagged garbage"
+    "plat not a tag": Case(
+        repair_chain(None, "--plat", "garbage"),
+        "--plat garbage is not an emscripten platform tag (expected emscripten_*_wasm32",
+    ),
     "cannot write": Case(output_is_a_file, "nothing was changed"),
     # not what the name says (issue 12)
     "fifo wheel": Case(fifo_named(f"pkg-1.0-{TAG}.whl"), "it is a fifo, not a regular file"),
@@ -778,7 +834,7 @@ def test_every_error_message_has_a_case() -> None:
 
 
 def test_two_inputs_of_one_name_into_one_output(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
-    """The second is refused (exit 2), not written over the first."""
+    """The second is refused (exit 2), not written over the first; and so nothing is written."""
     first = chain_wheel(tmp_path / "a", Context(fixture_libs))
     second = wheelbuilder.write_wheel(tmp_path / "b", "pkg", "1.0", TAG, {"pkg/__init__.py": b"# other\n"})
     result = run_cli(
@@ -788,6 +844,6 @@ def test_two_inputs_of_one_name_into_one_output(fixture_libs: wheelbuilder.Fixtu
     assert f"{second}: not repaired: {first} is written to {tmp_path / 'out' / first.name} too" in " ".join(
         result.stderr.split()
     )
-    assert len(result.stderr.strip().splitlines()) == 1
-    with zipfile.ZipFile(tmp_path / "out" / first.name) as archive:
-        assert "pkg/_ext.so" in archive.namelist()
+    # With several inputs, one refused means nothing written.
+    assert result.stderr.strip().splitlines()[1:] == ["error: nothing was written: 1 of 2 inputs cannot be repaired."]
+    assert not (tmp_path / "out" / first.name).exists()

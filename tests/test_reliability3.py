@@ -4,10 +4,21 @@ errors are cases in test_errors.py)."""
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import wheelbuilder
 from clirun import cli
+from conformance import side_module, strings, subsection
+from wheelcheck import check_wheel_valid
+
+import pyodide_auditwheel as paw
+from pyodide_auditwheel.record import Record
 
 TAG = "cp313-cp313-pyodide_2025_0_wasm32"
 
@@ -80,3 +91,82 @@ def test_several_inputs_one_missing_a_library_writes_nothing_and_exits_1(
     both = cli("repair", str(good), str(needy), "--libdir", str(fixture_libs.libdir), "-o", str(out))
     assert both.returncode == 0, both.stderr
     assert sorted(path.name for path in out.iterdir()) == sorted([good.name, needy.name])
+
+
+def run_cli(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    pyodide = Path(sys.executable).parent / "pyodide"
+    return subprocess.run([str(pyodide), "auditwheel", *args], text=True, check=False, **kwargs)  # type: ignore[call-overload]
+
+
+def test_a_report_that_cannot_be_encoded_is_escaped(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    """PYTHONIOENCODING=ascii: the in-place repair was done when the traceback came."""
+    wheel = chain_wheel(fixture_libs, tmp_path / "in")
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    result = run_cli(["repair", str(wheel), "--libdir", str(fixture_libs.libdir)], capture_output=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "\\u2192" in result.stdout  # the arrow, escaped
+
+
+@pytest.mark.parametrize("stdout", ["full", "closed"])
+def test_a_report_that_cannot_be_printed_is_one_line_and_exit_3(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, stdout: str
+) -> None:
+    wheel = chain_wheel(fixture_libs, tmp_path / "in")
+    before = digest(wheel)
+    args = ["repair", str(wheel), "--libdir", str(fixture_libs.libdir)]
+    if stdout == "full":
+        with open("/dev/full", "w") as full:
+            result = run_cli(args, stdout=full, stderr=subprocess.PIPE)
+    else:
+        result = run_cli(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1))
+    reason = "No space left on device" if stdout == "full" else "stdout is closed"
+    assert result.returncode == 3
+    assert result.stderr.strip().splitlines() == [
+        f"error: the report could not be printed ({reason}); what the command did stands."
+    ]
+    assert digest(wheel) != before  # the repair was done, and is a valid wheel
+    check_wheel_valid(wheel)
+
+
+# --- costs follow the work: a size four times larger costs about four times more, not sixteen ---
+
+
+def scaling(work: Callable[[int], object], small: int) -> float:
+    """How much longer ``work(4 * small)`` takes than ``work(small)`` (best of three each):
+    about 4 when the cost is linear, 16 when quadratic, whatever the machine's speed."""
+
+    def best(size: int) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            work(size)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    return best(4 * small) / best(small)
+
+
+def test_record_with_a_literal_quote_reads_in_linear_time() -> None:
+    """One unquoted field holding a quote (csv and pip read it as a character), then many rows:
+    every later line was joined and counted again (40,000 rows took 102 s)."""
+
+    def parse(rows: int) -> object:
+        text = b'pkg/a"b.py,,\n' + b"".join(b"pkg/f%d.py,sha256=x,1\n" % i for i in range(rows))
+        record = Record("pkg-1.0.dist-info/RECORD", lambda: [text])
+        assert sum(1 for _ in record.rows()) == rows + 1
+        return record
+
+    assert scaling(parse, 3000) < 8
+
+
+def test_a_module_needing_many_libraries_is_analysed_in_linear_time(tmp_path: Path) -> None:
+    """One module NEEDing 30,000 distinct names (a 66 KB wheel) took 27 s: the resolver's
+    index copied its keys for every name."""
+
+    def analyse(count: int) -> object:
+        names = [f"lib{i}.so" for i in range(count)]
+        module = side_module(subsection(1, b"\0\0\0\0") + subsection(2, strings(names)), "m")
+        wheel = wheelbuilder.write_wheel(tmp_path / str(count), "pkg", "1.0", TAG, {"pkg/_m.so": module})
+        return len(paw.show(wheel).missing)
+
+    assert scaling(analyse, 3000) < 8

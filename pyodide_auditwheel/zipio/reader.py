@@ -63,6 +63,11 @@ def real_fd(file: BinaryIO) -> int | None:
         return None
 
 
+# APPNOTE 6.3.x is the newest zip specification; a "version needed to extract" above it names
+# features no reader here (or pip) knows, so such an archive is refused rather than passed on.
+NEWEST_ZIP_VERSION = 63
+
+
 class ZipReader:
     """A read-only view of a zip archive on a seekable binary file.
 
@@ -313,6 +318,12 @@ class ZipReader:
         for raw_name, entry, extra in self._raw_entries():
             name, csize, usize, header_offset = self._decode(raw_name, entry, extra)
             self._check_entry(name, entry.method, entry.flags, csize, usize, (entry.external_attr >> 16) & 0xFFFF)
+            if entry.extract_version & 0xFF > NEWEST_ZIP_VERSION:
+                version = entry.extract_version & 0xFF
+                raise ArchiveError(
+                    f"unsupported zip archive {self.display}: member {name!r} needs zip version "
+                    f"{version // 10}.{version % 10} to be extracted, newer than any this tool knows (6.3)."
+                )
             data_offset, verbatim = self._data_offset(name, raw_name, entry, header_offset, csize)
             # A name read as cp437 would be written back as UTF-8, and a UTF-8 name without the
             # UTF-8 flag gets the flag (else the stdlib reads it as cp437): not byte for byte.
