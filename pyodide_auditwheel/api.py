@@ -109,7 +109,13 @@ def repair(
                 notes=analysis.notes,
                 copies_left=copies_left,
             )
-        output = Path(output_dir) / name if output_dir is not None else source_path.with_name(name)
+        if output_dir is not None:
+            output = Path(output_dir) / name
+        elif name == source_path.name:
+            # In place: a symbolic link to a wheel stays a link, and its target is repaired.
+            output = source_path.resolve()
+        else:
+            output = source_path.with_name(name)
         rewriter = WheelRewriter(
             tree, plan, verify_record=verify_record, allow_bad_record=allow_bad_record, progress=progress
         )
@@ -162,7 +168,7 @@ def _with_sbom(plan: RepairPlan, tree: WheelArchive, filename: str) -> RepairPla
     exists = path in tree.zip.by_name
     if tree.wheel is None or not (plan.vendored or (plan.retag is not None and exists)):
         return plan
-    previous = tree.read(path) if exists else None
+    previous = tree.read_recorded(path) if exists else None
     return replace(plan, sbom=SbomPlan(path, exists, tree.wheel.dist, tree.wheel.version, filename, previous))
 
 
@@ -199,7 +205,7 @@ def _retag(
     wheel_file = f"{tree.dist_info}/WHEEL"
     if wheel_file not in tree.zip.by_name:
         raise AuditwheelError(f"cannot retag: the wheel has no {wheel_file}.")
-    return report.analysis, retagged(tree.path.name, wheel_file, tree.read(wheel_file), platform)
+    return report.analysis, retagged(tree.path.name, wheel_file, tree.read_recorded(wheel_file), platform)
 
 
 def audit(

@@ -7,6 +7,7 @@ way that can block.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from collections.abc import Collection, Iterable, Iterator
@@ -17,7 +18,7 @@ from packaging.utils import canonicalize_name, canonicalize_version
 
 from .abi import Abi, unknown_abi
 from .dylink import ModuleHead, read_module_head
-from .errors import AuditwheelError, WheelError
+from .errors import AuditwheelError, RecordError, UnsafePathError, WheelError
 from .record import RECORD_CHUNK, Record, find_record_path
 from .wheel import WheelName, is_module_name
 from .zipio import Member, ZipReader, check_member_name
@@ -153,6 +154,19 @@ class WheelArchive(InputTree):
                 f"which its file name {self.path.name} says it is."
             )
 
+    def read_recorded(self, path: str) -> bytes:
+        """A member this tool reads to write again (WHEEL to retag it, an earlier SBOM to merge
+        it), checked against its RECORD row first: tampered bytes must not come out with a
+        fresh, valid hash."""
+        data = self.read(path)
+        row = next((row for row in self.record().rows() if row.path == path), None)
+        problem = Record.check_digest(
+            row, path, hashlib.sha256(data).digest(), len(data), lambda name: hashlib.new(name, data).digest()
+        )
+        if problem is not None:
+            raise RecordError(f"bad RECORD: {problem}, and a repair would write it again with a valid hash.")
+        return data
+
     def record(self) -> Record:
         path = find_record_path(list(self.zip.by_name))  # every .dist-info file is indexed
         member = self._member(path)
@@ -200,7 +214,15 @@ class WheelDirectory(InputTree):
                 except OSError as error:
                     raise AuditwheelError(f"cannot read {full}: {error.strerror or error}.") from None
                 if stat.S_ISLNK(mode):
-                    continue
+                    # An unpacked wheel's link to a file inside it is that file (a zip holds
+                    # no links, so its wheel would hold a copy); a link out of it is refused.
+                    target = full.resolve()
+                    if not target.is_relative_to(self.path.resolve()):
+                        raise UnsafePathError(f"{full} is a symbolic link out of {self.path}.")
+                    try:
+                        mode = target.stat().st_mode
+                    except OSError as error:
+                        raise AuditwheelError(f"cannot read {full}: {error.strerror or error}.") from None
                 if not stat.S_ISREG(mode):
                     raise not_regular(full, mode)
                 check_member_name(relative)

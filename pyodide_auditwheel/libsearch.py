@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .dylink import ModuleHead, read_module_head
-from .errors import LibdirError, WasmError
+from .errors import AuditwheelError, LibdirError, WasmError
+from .inputs import open_input_file
 
 LIBDIR_ENV = "PYODIDE_AUDITWHEEL_LIBDIR"
 SYSROOT_SUBDIRS = ("", "lib/wasm32-emscripten/pic", "lib/wasm32-emscripten", "lib")
@@ -83,10 +84,13 @@ class LibrarySearch:
                     kind = "a directory" if candidate.is_dir() else "not a regular file"
                     self.skipped.append(f"{candidate}: passed over, {kind}")
                 return None
-            with open(candidate, "rb") as handle:
+            with open_input_file(candidate) as handle:
                 return read_module_head(lambda size: _prefix(handle, size), f"library {candidate}")
         except WasmError as error:
             self.skipped.append(f"{candidate}: passed over, {error}")
+            return None
+        except AuditwheelError as error:  # not a regular file (any more), or unreadable
+            self.skipped.append(f"{candidate}: passed over, {str(error).rstrip('.')}")
             return None
         except OSError as error:
             self.skipped.append(f"{candidate}: passed over, {error.strerror or error}")
@@ -101,8 +105,10 @@ def _prefix(handle: BinaryIO, size: int) -> bytes:
 def library_chunks(path: Path) -> Iterator[bytes]:
     """A library file's bytes a chunk at a time: vendoring a library of any size holds one
     chunk of it, not the file."""
+    # Opened without blocking and checked on the descriptor: a library swapped for a FIFO after
+    # the plan is refused, not waited on.
     try:
-        with open(path, "rb") as handle:
+        with open_input_file(path) as handle:
             while chunk := handle.read(LIBRARY_CHUNK):
                 yield chunk
     except OSError as error:

@@ -484,6 +484,15 @@ def renamed_chain(filename: str) -> Callable[[Path, Context], Run]:
 CASES: dict[str, Case] = {
     # modules
     "not wasm": Case(show_module(b"\x7fELF" + b"\0" * 60), "does not start with the wasm magic number"),
+    # once read, and written again with a fresh hash (RECORD laundering)
+    "tampered WHEEL retagged": Case(
+        repair_chain(
+            lambda rows: [(p, "sha256=tampered" if p.endswith("/WHEEL") else h, n) for p, h, n in rows],
+            "--plat",
+            "pyemscripten_2025_0_wasm32",
+        ),
+        "bad record: 'pkg-1.0.dist-info/wheel' does not match its record hash, and a repair would write it again",
+    ),
     # once copied through as if valid
     "zip version 12.8": Case(
         needs_zip_version(128), "member 'pkg/__init__.py' needs zip version 12.8 to be extracted, newer than any"

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -170,3 +171,71 @@ def test_a_module_needing_many_libraries_is_analysed_in_linear_time(tmp_path: Pa
         return len(paw.show(wheel).missing)
 
     assert scaling(analyse, 3000) < 8
+
+
+# --- links and FIFOs -------------------------------------------------------------------------------
+
+
+def test_in_place_repair_of_a_linked_wheel_repairs_its_target(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    """The link was replaced by a file, and the wheel it pointed at left as it was."""
+    wheel = chain_wheel(fixture_libs, tmp_path / "store")
+    before = digest(wheel)
+    link = tmp_path / "dist" / wheel.name
+    link.parent.mkdir()
+    link.symlink_to(wheel)
+    result = cli("repair", str(link), "--libdir", str(fixture_libs.libdir))
+    assert result.returncode == 0, result.stderr
+    assert link.is_symlink() and link.resolve() == wheel
+    assert digest(wheel) != before
+    check_wheel_valid(wheel)
+
+
+def test_linked_modules_of_an_unpacked_wheel_are_seen(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    """A link to a module inside the directory is that module (it was skipped without a word);
+    a link out of the directory is refused."""
+    root = tmp_path / "unpacked"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "_real.so").write_bytes(fixture_libs.ext.read_bytes())
+    (root / "pkg" / "_linked.so").symlink_to("_real.so")
+    shown = paw.show(root)
+    assert sorted(module.path for module in shown.wheel_modules) == ["pkg/_linked.so", "pkg/_real.so"]
+    (root / "pkg" / "_out.so").symlink_to(fixture_libs.ext)
+    result = cli("show", str(root))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: {root / 'pkg' / '_out.so'} is a symbolic link out of {root}."
+    ]
+
+
+def test_a_library_swapped_for_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "libswapped.so"
+    os.mkfifo(fifo)
+    code = f"from pyodide_auditwheel.libsearch import library_chunks; list(library_chunks({str(fifo)!r}))"
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False)
+    except subprocess.TimeoutExpired:
+        pytest.fail("reading a library that is a FIFO blocked")
+    assert done.returncode != 0 and "it is a FIFO, not a regular file" in done.stderr
+
+
+def test_a_tampered_sbom_is_not_merged_into_a_fresh_hash(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    """The earlier SBOM is read to be merged: bytes that do not match RECORD are refused, not
+    written again with a valid hash (RECORD laundering)."""
+    first = paw.repair(chain_wheel(fixture_libs, tmp_path / "in"), [fixture_libs.libdir], output_dir=tmp_path / "one")
+    assert first.output is not None
+    tampered = tmp_path / "two" / first.output.name
+    tampered.parent.mkdir()
+    with zipfile.ZipFile(first.output) as source, zipfile.ZipFile(tampered, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename.endswith("sboms/pyodide-auditwheel.cdx.json"):
+                data = data.replace(b'"name"', b'"nom"', 1)
+            target.writestr(info, data)
+    result = cli("repair", str(tampered), "--plat", "pyemscripten_2025_0_wasm32", "-o", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "sboms/pyodide-auditwheel.cdx.json' does not match its RECORD hash" in result.stderr
+    assert not (tmp_path / "out").exists()
