@@ -87,13 +87,7 @@ def _loader_rules(raw: dict[str, Any], where: str) -> LoaderRules:
         raise AbiDataError(f"data/abis.json: {where}.loader must have exactly {sorted(expected)}, typed.")
     if raw["needed"] not in get_args(NeededRule) or raw["search"] not in get_args(SearchRule):
         raise AbiDataError(f"data/abis.json: {where}.loader names an unknown needed or search rule.")
-    return LoaderRules(
-        needed=raw["needed"],
-        reads_runtime_path=raw["reads_runtime_path"],
-        reads_legacy_dylink=raw["reads_legacy_dylink"],
-        search=raw["search"],
-        normalizes_names=raw["normalizes_names"],
-    )
+    return LoaderRules(**raw)
 
 
 def _abi_from_json(entry: Any, where: str) -> Abi:

@@ -257,16 +257,16 @@ class Auditor:
             imported = function_type_text(entry.type) if entry.kind == "func" and entry.type is not None else None
             if self.offer.provides(name):
                 expected = self.offer.wasm_function_type(name) if entry.module in PROXIED_MODULES else None
-                if imported is not None and expected is not None and imported != expected:
-                    yield Finding(
-                        "signature-mismatch",
-                        module.path,
-                        f"{entry.module}.{name}",
-                        f"imported as ({imported}), but Pyodide {self.offer.pyodide} exports it as ({expected}); "
-                        "fails at load (LinkError): WebAssembly.instantiate(): "
-                        f'Import #{number} module="{entry.module}" function="{name}" '
-                        "error: imported function does not match the expected type",
-                    )
+                yield from _signature_mismatch(
+                    module,
+                    entry,
+                    imported,
+                    expected,
+                    f"Pyodide {self.offer.pyodide}",
+                    "fails at load (LinkError): WebAssembly.instantiate(): "
+                    f'Import #{number} module="{entry.module}" function="{name}" '
+                    "error: imported function does not match the expected type",
+                )
                 continue
             if name in own_exports:
                 continue
@@ -280,16 +280,15 @@ class Auditor:
             )
             if provider is not None:
                 library, exports = provider
-                expected = exports.types.get(name)
-                if imported is not None and expected is not None and imported != expected:
-                    yield Finding(
-                        "signature-mismatch",
-                        module.path,
-                        f"{entry.module}.{name}",
-                        f"imported as ({imported}), but {posixpath.basename(library.path)} exports it as ({expected}); "
-                        "the loader binds it through a JavaScript stub that checks no types, so the call gets "
-                        "converted arguments and results (an i64 given a Number throws TypeError)",
-                    )
+                yield from _signature_mismatch(
+                    module,
+                    entry,
+                    imported,
+                    exports.types.get(name),
+                    posixpath.basename(library.path),
+                    "the loader binds it through a JavaScript stub that checks no types, so the call gets "
+                    "converted arguments and results (an i64 given a Number throws TypeError)",
+                )
                 continue
             if entry.module in GOT_MODULES:
                 when = f"fails at load: bad export type for '{name}': undefined"
@@ -303,6 +302,19 @@ class Auditor:
                 f"{entry.module}.{name}",
                 f"{entry.kind} not provided by Pyodide {self.offer.pyodide}{where}; {when}",
             )
+
+
+def _signature_mismatch(
+    module: ModuleReport, entry: Import, imported: str | None, expected: str | None, provider: str, outcome: str
+) -> Iterable[Finding]:
+    """A function imported with another type than its provider's (when both are known)."""
+    if imported is not None and expected is not None and imported != expected:
+        yield Finding(
+            "signature-mismatch",
+            module.path,
+            f"{entry.module}.{entry.field}",
+            f"imported as ({imported}), but {provider} exports it as ({expected}); {outcome}",
+        )
 
 
 def _tag_findings(wheel: WheelName | None, abi: Abi) -> Iterable[Finding]:
