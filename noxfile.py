@@ -76,7 +76,8 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def runtime_data(session: nox.Session) -> None:
-    """Regenerate pyodide_auditwheel/data/runtimes/ from the pinned npm pyodide packages."""
+    """Regenerate pyodide_auditwheel/data/runtimes/ from the pinned npm pyodide packages; in
+    sorted order, so an ABI with two pins (0.26, 0.27) gets the newer one's data."""
     session.install("-e", ".")
     install_runtimes(session)
     packages = sorted(str(path) for path in Path(RUNTIME_DIR, "node_modules").glob("pyodide-*"))

@@ -42,6 +42,16 @@ class Abi:
     site_packages: str
     runtime_path_scheme: RuntimePathScheme
     loader: LoaderRules
+    # Releases of the ABI whose loader differs from ``loader`` (the newest release's), by
+    # release (``"0.26"``): the audit checks the wheel against each.
+    release_loaders: Mapping[str, LoaderRules]
+    prerelease: bool
+
+    @property
+    def loaders(self) -> dict[str, LoaderRules]:
+        """Every distinct loader of the ABI's releases, by the releases it is for."""
+        newest = self.pyodide.split(", ")[-1].removesuffix(".x")
+        return {newest: self.loader, **self.release_loaders}
 
     @property
     def known(self) -> bool:
@@ -60,7 +70,8 @@ class Abi:
     def runtimes_for(self, platform: str) -> str:
         """The Pyodide releases that install a wheel of this ABI tagged ``platform``."""
         since = self.platform_tags.get(platform)
-        return f"Pyodide {self.pyodide}" if since is None else f"Pyodide {self.pyodide} (from {since})"
+        releases = f"Pyodide {self.pyodide}" if since is None else f"Pyodide {self.pyodide} (from {since})"
+        return f"{releases}, prerelease" if self.prerelease else releases
 
 
 _FIELDS: dict[str, type] = {
@@ -72,6 +83,8 @@ _FIELDS: dict[str, type] = {
     "site_packages": str,
     "runtime_path_scheme": str,
     "loader": dict,
+    "release_loaders": dict,
+    "prerelease": bool,
 }
 
 
@@ -117,6 +130,11 @@ def _abi_from_json(entry: Any, where: str) -> Abi:
         site_packages=entry["site_packages"],
         runtime_path_scheme=entry["runtime_path_scheme"],
         loader=_loader_rules(entry["loader"], where),
+        release_loaders={
+            release: _loader_rules(rules, f"{where}.release_loaders.{release}")
+            for release, rules in entry["release_loaders"].items()
+        },
+        prerelease=entry["prerelease"],
     )
 
 

@@ -153,9 +153,11 @@ class Resolver:
         from ``--libdir`` is looked for where it will be vendored, beside its siblings."""
         parent = self.installed(module_path) if in_wheel else f"{self.site_packages}/{self.libs_dir}/{name}"
         rules = self.abi.loader
-        if rules.search == "pyodide-fs":
+        if rules.search != "emscripten":
             libs_dir = f"{self.site_packages}/{self.libs_dir}" if self.libs_dir else ""
-            found = resolve_in_dynlib_fs(self.fs, self.site_packages, libs_dir, name, parent)
+            found = resolve_in_dynlib_fs(
+                self.fs, self.site_packages, libs_dir, name, parent, walks_subdirs=rules.search == "pyodide-fs"
+            )
         else:
             paths = runtime_paths if in_wheel else (*runtime_paths, "$ORIGIN")
             found = find_library(self.fs, self.site_packages, name, parent, paths)
@@ -196,8 +198,9 @@ def _needs(head: ModuleHead, abi: Abi, what: str) -> Needs:
 
 
 def _where_searched(name: str, runtime_paths: Sequence[str], abi: Abi, search: LibrarySearch) -> str:
-    if abi.loader.search == "pyodide-fs":
-        in_wheel = "the <name>.libs directory, site-packages, the module's directory and the directories under it"
+    if abi.loader.search != "emscripten":
+        under = " and the directories under it" if abi.loader.search == "pyodide-fs" else ""
+        in_wheel = f"the <name>.libs directory, site-packages, the module's directory{under}"
     else:
         in_wheel = "LD_LIBRARY_PATH (/usr/lib, site-packages) and RUNTIME_PATH " + (
             ", ".join(runtime_paths) if runtime_paths else "(none)"

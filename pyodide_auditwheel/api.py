@@ -136,17 +136,22 @@ def repair(
 
 
 def _copies_left(tree: WheelArchive, libdirs: Sequence[Path], exclude: Sequence[str]) -> tuple[str, ...]:
-    """For a wheel the plan leaves as it is: each library some ABI of its tags loads twice."""
+    """For a wheel the plan leaves as it is: each library some ABI of its tags (or a release
+    of one) loads twice."""
+    from dataclasses import replace
+
     from .analysis import predict_install
     from .policy import duplicate_findings
 
     left = []
     for abi in named_abis(tree):
-        analysis = analyze_tree(tree, libdirs, exclude, abi)
-        outcome = predict_install(tree, analysis)
-        if outcome is not None:
-            left += [f"{finding.subject} ({abi.name})" for finding in duplicate_findings(tree, analysis, outcome)]
-    return tuple(left)
+        for release, rules in abi.loaders.items():
+            analysis = analyze_tree(tree, libdirs, exclude, replace(abi, loader=rules))
+            outcome = predict_install(tree, analysis)
+            if outcome is not None:
+                where = abi.name if rules == abi.loader else f"{abi.name}, Pyodide {release}"
+                left += [f"{finding.subject} ({where})" for finding in duplicate_findings(tree, analysis, outcome)]
+    return tuple(dict.fromkeys(left))
 
 
 def named_abis(tree: WheelArchive) -> list[Abi]:

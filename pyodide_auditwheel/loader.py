@@ -9,6 +9,9 @@ thousands of generated inputs.  Where the model and a runtime disagree, the mode
 
 Two loader families exist (``LoaderRules.search``):
 
+* ``pyodide-fs-global`` (Pyodide 0.24/0.25): as ``pyodide-fs`` below, but the wheel's ``.so``
+  files that another one NEEDs are loaded first, globally (and known by their base name), and
+  the file system does not walk the module's subdirectories.
 * ``pyodide-fs`` (Pyodide 0.26/0.27, emscripten 3.1.58): Pyodide passes emscripten a file
   system whose lookup tries ``<wheel name>.libs``, ``/usr/lib``, site-packages and the
   installed module's directory, then every directory under it; RUNTIME_PATH is never read; a
@@ -31,7 +34,7 @@ from .errors import MalformedModuleError
 from .wasm import ByteReader
 
 NeededRule = Literal["merge", "last"]
-SearchRule = Literal["pyodide-fs", "emscripten"]
+SearchRule = Literal["pyodide-fs-global", "pyodide-fs", "emscripten"]
 
 MEM_INFO, NEEDED, EXPORT_INFO, IMPORT_INFO, RUNTIME_PATH = 1, 2, 3, 4, 5
 SYMBOL_BINDING_MASK = 0x3
@@ -269,22 +272,26 @@ def find_library(fs: VirtualFS, site_packages: str, name: str, parent: str, runt
     return None
 
 
-def resolve_in_dynlib_fs(fs: VirtualFS, site_packages: str, libs_dir: str, name: str, module: str) -> str | None:
-    """Pyodide 0.26/0.27's ``createDynlibFS(module, [libs dir])``: an absolute name as it is;
-    another (a slash allowed) in ``<wheel name>.libs``, ``/usr/lib``, site-packages and the
-    module's directory, then every directory under the module's, depth first."""
-    if name.startswith("/"):
+def resolve_in_dynlib_fs(
+    fs: VirtualFS, site_packages: str, libs_dir: str, name: str, module: str, *, walks_subdirs: bool = True
+) -> str | None:
+    """Pyodide's ``createDynlibFS(module, [libs dir])``: a name (a slash allowed) in
+    ``<wheel name>.libs``, ``/usr/lib``, site-packages and the module's directory, then (0.26/
+    0.27) every directory under the module's, depth first.  0.26/0.27 take an absolute name as
+    it is; 0.24/0.25 join it to those directories too before they fall back to it."""
+    if name.startswith("/") and walks_subdirs:
         return name if fs.lookup(name) is not None else None
     module_dir = module[: module.rfind("/")]
     for directory in [libs_dir, "/usr/lib", site_packages, module_dir]:
         candidate = js_normalize(f"{directory}/{name}")
         if fs.lookup(candidate) is not None:
             return candidate
-    for directory in fs.subdirs(module_dir or "/"):
-        candidate = js_normalize(f"{directory}/{name}")
-        if fs.lookup(candidate) is not None:
-            return candidate
-    return None
+    if walks_subdirs:
+        for directory in fs.subdirs(module_dir or "/"):
+            candidate = js_normalize(f"{directory}/{name}")
+            if fs.lookup(candidate) is not None:
+                return candidate
+    return name if name.startswith("/") and fs.lookup(name) is not None else None
 
 
 class LoadFailed(Exception):
@@ -325,7 +332,9 @@ class _Process:
     # -- Pyodide 0.26/0.27 -------------------------------------------------------------------
 
     def resolve_pyodide_fs(self, name: str, module: str) -> str | None:
-        return resolve_in_dynlib_fs(self.fs, self.site_packages, self.libs_dir, name, module)
+        return resolve_in_dynlib_fs(
+            self.fs, self.site_packages, self.libs_dir, name, module, walks_subdirs=self.rules.search == "pyodide-fs"
+        )
 
     def load_pyodide_fs(self, name: str, module: str) -> None:
         if name in self.by_name:
@@ -378,7 +387,15 @@ def simulate_install(
         process.by_name[name] = -1
     error = None
     try:
-        for path in dynlibs:
+        if rules.search == "pyodide-fs-global":
+            # calculateGlobalLibs: a .so another one NEEDs (by base name) is loaded first and
+            # globally, then known by its base name; the others after, in archive order.
+            needed = {name for path in dynlibs if (view := fs.files.get(path)) for name in view.needed}
+            for path in sorted(dynlibs, key=lambda path: path.rsplit("/", 1)[-1] not in needed):
+                process.load_pyodide_fs(path, path)
+                if path.rsplit("/", 1)[-1] in needed:
+                    process.alias(path.rsplit("/", 1)[-1], path)
+        for path in dynlibs if rules.search != "pyodide-fs-global" else ():
             if rules.search == "pyodide-fs":
                 process.load_pyodide_fs(path, path)
                 process.alias(path.rsplit("/", 1)[-1], path)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -343,9 +343,13 @@ def _suffix_findings(analysis: Analysis, abi: Abi) -> Iterable[Finding]:
             )
 
 
-def duplicate_findings(tree: InputTree, analysis: Analysis, outcome: InstallOutcome) -> Iterable[Finding]:
+def duplicate_findings(
+    tree: InputTree, analysis: Analysis, outcome: InstallOutcome, loader: str | None = None
+) -> Iterable[Finding]:
     """A library the runtime instantiates more than once (by content): each copy has its own
-    globals, so state set through one is not seen through the other."""
+    globals, so state set through one is not seen through the other.  ``loader`` names whose
+    loader it is (default: the analysis' ABI's)."""
+    loader = loader or f"{analysis.abi.name}'s loader"
     site_packages = site_packages_of(analysis.abi, analysis.wheel)
     for file, instances in outcome.copies(same_content(tree, outcome, site_packages)).items():
         spellings = ", ".join(name for instance in instances for name in instance.names[:1])
@@ -353,18 +357,32 @@ def duplicate_findings(tree: InputTree, analysis: Analysis, outcome: InstallOutc
             "duplicate-load",
             file.removeprefix(site_packages + "/"),
             posixpath.basename(file),
-            f"{analysis.abi.name}'s loader makes {len(instances)} copies of it, as {spellings}; each copy has "
+            f"{loader} makes {len(instances)} copies of it, as {spellings}; each copy has "
             "its own globals, so state set through one is not seen through another "
             "(`pyodide auditwheel repair` gives every module one spelling)",
         )
 
 
-def other_abis(tree: InputTree, audited: Abi) -> list[Abi]:
-    """The other known ABIs the wheel's platform tags name: it must load right on each."""
-    if tree.wheel is None:
-        return []
-    named = {abi.name: abi for platform in sorted(tree.wheel.platforms) if (abi := abi_for_tag(platform)) is not None}
-    return [abi for name, abi in named.items() if name != audited.name]
+def other_loaders(tree: InputTree, audited: Abi) -> list[tuple[str, Abi]]:
+    """The other loaders the wheel must load right on, each named: those of the audited ABI's
+    releases whose loader differs from its newest (Pyodide 0.26 in 2024_0), and the other
+    known ABIs the wheel's platform tags name."""
+    loaders = [
+        (f"Pyodide {release}'s loader", replace(audited, loader=rules))
+        for release, rules in audited.release_loaders.items()
+    ]
+    named = (
+        {abi.name: abi for platform in sorted(tree.wheel.platforms) if (abi := abi_for_tag(platform)) is not None}
+        if tree.wheel is not None
+        else {}
+    )
+    for name, abi in named.items():
+        if name != audited.name:
+            loaders += [(f"{abi.name}'s loader", abi)] + [
+                (f"Pyodide {release}'s loader", replace(abi, loader=rules))
+                for release, rules in abi.release_loaders.items()
+            ]
+    return loaders
 
 
 def audit_tree(
@@ -406,17 +424,18 @@ def audit_tree(
     install = predict_install(tree, analysis)
     if install is not None:
         findings += duplicate_findings(tree, analysis, install)
-    for other in other_abis(tree, abi):
-        # Every ABI the tags name: its libraries found and loaded once there too.
+    for loader, other in other_loaders(tree, abi):
+        # Every ABI the tags name, and every release of this one whose loader differs: the
+        # libraries found and loaded once there too.
         other_analysis = analyze_tree(tree, libdirs, exclude, other)
         findings += (
-            Finding("missing-library", module, library, f"NEEDED but not found by {other.name}'s loader")
+            Finding("missing-library", module, library, f"NEEDED but not found by {loader}")
             for library, modules in sorted(other_analysis.missing.items())
             for module in sorted(set(modules))
         )
         other_install = predict_install(tree, other_analysis)
         if other_install is not None:
-            findings += duplicate_findings(tree, other_analysis, other_install)
+            findings += duplicate_findings(tree, other_analysis, other_install, loader)
     findings += _tag_findings(tree.wheel, abi)
     findings += _suffix_findings(analysis, abi)
     auditor = Auditor(tree, analysis, offer)

@@ -232,10 +232,16 @@ def generate(package: Path, abis: Sequence[Abi]) -> RuntimeOffer:
     """Read one npm ``pyodide`` package (its lock file, loader and main module)."""
     info = json.loads((package / "pyodide-lock.json").read_text("utf-8"))["info"]
     version = json.loads((package / "package.json").read_text("utf-8"))["version"]
-    abi_tags = {f"pyodide_{info['abi_version']}_wasm32", f"pyemscripten_{info['abi_version']}_wasm32"}
+    # Releases before 0.26 have no abi_version: their ABI is their emscripten platform tag.
+    named = info.get("abi_version") or info["platform"]
+    abi_tags = (
+        {f"pyodide_{named}_wasm32", f"pyemscripten_{named}_wasm32"}
+        if info.get("abi_version")
+        else {f"{info['platform']}_wasm32"}
+    )
     abi = next((abi for abi in abis if abi_tags & set(abi.platform_tags)), None)
     if abi is None:
-        raise RuntimeDataError(f"pyodide {version} has ABI {info['abi_version']}, which data/abis.json does not list.")
+        raise RuntimeDataError(f"pyodide {version} has ABI {named}, which data/abis.json does not list.")
     script = _loader_script(package).read_text("utf-8")
     literal = script.find(WASM_IMPORTS_LITERAL)
     handler = PROXY_HANDLER.search(script)

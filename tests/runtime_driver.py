@@ -11,12 +11,25 @@ from typing import Any
 RUNTIME_DIR = Path(__file__).parent / "runtime"
 # runtime package (tests/runtime/package.json) -> the ABI its wheels are tagged for
 RUNTIMES = {"pyodide-0.27": "pyodide_2024_0", "pyodide-0.29": "pyodide_2025_0", "pyodide-314": "pyemscripten_2026_0"}
+# Every pinned runtime (tests/runtime/package.json) -> (the ABI it runs, its release as the ABI
+# data names loader rules by): the conformance harness holds each one's loader to the model.
+ALL_RUNTIMES = {
+    "pyodide-0.24": ("emscripten_3_1_45", "0.24"),
+    "pyodide-0.25": ("emscripten_3_1_46", "0.25"),
+    "pyodide-0.26": ("pyodide_2024_0", "0.26"),
+    "pyodide-0.27": ("pyodide_2024_0", "0.27"),
+    "pyodide-0.29": ("pyodide_2025_0", "0.29"),
+    "pyodide-314": ("pyemscripten_2026_0", "314.0"),
+    "pyodide-315": ("pyemscripten_2026_5", "315.0"),
+}
+# The package each ABI's stored runtime data is generated from (the newest of the ABI's pins).
+DATA_RUNTIMES = {runtime: abi for runtime, (abi, _release) in ALL_RUNTIMES.items() if runtime != "pyodide-0.26"}
 
 
 def runtimes_missing() -> str | None:
     if shutil.which("node") is None:
         return "node is not installed"
-    absent = [name for name in RUNTIMES if not (RUNTIME_DIR / "node_modules" / name / "package.json").is_file()]
+    absent = [name for name in ALL_RUNTIMES if not (RUNTIME_DIR / "node_modules" / name / "package.json").is_file()]
     if absent:
         return f"Pyodide runtimes not installed ({', '.join(absent)}): run npm ci --prefix tests/runtime"
     return None

@@ -4,11 +4,13 @@ directories (an extension module at depth 1, a ctypes module at depth 3)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
 import wheelbuilder
-from runtime_driver import RUNTIMES, run_in_pyodide
+from runtime_driver import ALL_RUNTIMES, RUNTIME_DIR, RUNTIMES, run_in_pyodide
 
 import pyodide_auditwheel as paw
 from pyodide_auditwheel import plan as plan_module
@@ -136,3 +138,58 @@ def test_retagged_for_pypi_loads_in_0_29_with_one_copy(
     assert audit(repaired).loads
     result = run_in_pyodide("pyodide-0.29", CODE, repaired)
     assert result == {"ok": True, "result": "[1, 2, 3, 4]", "messages": ["Loading chainpkg", "Loaded chainpkg"]}
+
+
+# --- every other pinned release: 0.24, 0.25, 0.26 (whose loader differs from 0.27's) and 315a ---
+
+OTHER_RELEASES = {runtime: abi for runtime, (abi, _release) in ALL_RUNTIMES.items() if runtime not in RUNTIMES}
+
+
+def instances_made(runtime: str, wheel: Path, tmp_path: Path) -> list[list[str]]:
+    """The library instances the runtime's own install step makes, by the names it keys them."""
+    cases = tmp_path / "cases.json"
+    cases.write_text(json.dumps([{"id": "w", "kind": "install", "wheel": str(wheel)}]))
+    done = subprocess.run(
+        ["node", str(RUNTIME_DIR / "conformance.mjs"), runtime, str(cases)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    (answer,) = json.loads(done.stdout.splitlines()[-1])["answers"]
+    assert answer["ok"], answer["error"]
+    return [sorted(instance["names"]) for instance in answer["instances"]]
+
+
+@pytest.mark.parametrize("runtime", list(OTHER_RELEASES))
+def test_every_release_loads_our_repair_once(
+    runtime: str, runtimes: None, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    abi = OTHER_RELEASES[runtime]
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", abi)
+    assert not run_in_pyodide(runtime, CODE, wheel)["ok"]
+    repaired = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "out").output
+    assert repaired is not None
+    assert audit(repaired).loads
+    result = run_in_pyodide(runtime, CODE, repaired)
+    assert result["ok"] and result["result"] == "[1, 2, 3, 4]", result
+    made = instances_made(runtime, repaired, tmp_path)
+    for library in ("libcounter", "libouter"):
+        assert len([names for names in made if any(library in name for name in names)]) == 1, made
+
+
+@pytest.mark.parametrize("runtime", list(OTHER_RELEASES))
+def test_every_release_flags_what_it_lacks(
+    runtime: str, runtimes: None, symbol_modules: wheelbuilder.SymbolModules, tmp_path: Path
+) -> None:
+    """PyBytes_Join is CPython 3.14's: flagged before 314, clean from it on; the runtime agrees."""
+    abi = OTHER_RELEASES[runtime]
+    platform = wheelbuilder.PLATFORM_TAGS[abi].rsplit("-", 1)[1]
+    wheel = wheelbuilder.build_module_wheel(symbol_modules.calls, tmp_path, platform)
+    report = audit(wheel)
+    outcome = run_in_pyodide(runtime, SYMBOL_CALLS["calls"][0], wheel)
+    if abi == "pyemscripten_2026_5":
+        assert report.loads and outcome.get("result") == SYMBOL_CALLS["calls"][1], (report.findings, outcome)
+    else:
+        assert [finding.subject for finding in report.findings] == ["env.PyBytes_Join"]
+        assert not outcome["ok"] and RUNTIME_ERROR["calls"] in outcome["error"] + "\n".join(outcome["messages"])

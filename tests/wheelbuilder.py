@@ -18,9 +18,12 @@ from pathlib import Path
 CSRC = Path(__file__).parent / "csrc"
 
 PLATFORM_TAGS = {
+    "emscripten_3_1_45": "cp311-cp311-emscripten_3_1_45_wasm32",
+    "emscripten_3_1_46": "cp311-cp311-emscripten_3_1_46_wasm32",
     "pyodide_2024_0": "cp312-cp312-pyodide_2024_0_wasm32",
     "pyodide_2025_0": "cp313-cp313-pyodide_2025_0_wasm32",
     "pyemscripten_2026_0": "cp314-cp314-pyemscripten_2026_0_wasm32",
+    "pyemscripten_2026_5": "cp315-cp315-pyemscripten_2026_5_wasm32",
     "legacy": "cp310-cp310-emscripten_3_1_14_wasm32",
 }
 

@@ -59,8 +59,20 @@ function search(entry) {
 // The runtime's own install step (unpack, then load every .so of the wheel in archive order),
 // without loadPackage's package-manager work around it.
 const api = pyodide._api;
-const installDir = api.package_loader.get_install_dir("site");
 async function runInstall(buffer, fileName) {
+  if (typeof api.install !== "function") {
+    // Before 0.26 the install step is unpack_buffer, then loadDynlibsFromPackage.
+    const dynlibs = api.package_loader.unpack_buffer.callKwargs({
+      buffer,
+      filename: fileName,
+      target: "site",
+      calculate_dynlibs: true,
+      installer: "pyodide.loadPackage",
+      source: "pyodide",
+    });
+    return api.loadDynlibsFromPackage({ file_name: fileName, shared_library: false }, dynlibs);
+  }
+  const installDir = api.package_loader.get_install_dir("site");
   if (/^0\.2[0-7]\./.test(pyodide.version)) {
     return api.install(buffer, fileName, installDir, "pyodide.loadPackage", "pyodide");
   }
