@@ -124,13 +124,7 @@ class Resolver:
     def fs(self) -> VirtualFS:
         """The input's files where the runtime installs them (built on first use)."""
         if self._fs is None:
-            self._fs = VirtualFS()
-            for directory in ("/usr/lib", self.site_packages):
-                self._fs.add_dir(directory)
-            for path in self.tree.files():
-                installed = f"{self.site_packages}/{installed_path(path)}"
-                self._fs.add_file(installed, None)
-                self._archive_path.setdefault(installed, path)
+            self._fs, self._archive_path = self.tree.installed(self.site_packages)
         return self._fs
 
     def installed(self, path: str) -> str:
@@ -279,15 +273,9 @@ def predict_install(tree: InputTree, analysis: Analysis) -> InstallOutcome | Non
     views = {
         module.path: LoaderView(module.needed, module.runtime_paths, frozenset()) for module in analysis.wheel_modules
     }
-    fs = VirtualFS()
-    for directory in ("/usr/lib", site_packages):
-        fs.add_dir(directory)
-    dynlibs = []
-    for path in tree.files():
-        installed = f"{site_packages}/{installed_path(path)}"
-        fs.add_file(installed, views.get(path))
-        if path in views and loaded_at_install(installed, python):
-            dynlibs.append(installed)
+    files, members = tree.installed(site_packages)
+    fs = files.with_views({f"{site_packages}/{installed_path(path)}": view for path, view in views.items()})
+    dynlibs = [where for where, path in members.items() if path in views and loaded_at_install(where, python)]
     libs_dir = f"{site_packages}/{analysis.wheel.file_dist}.libs"
     return simulate_install(fs, dynlibs, abi.loader, site_packages, libs_dir)
 

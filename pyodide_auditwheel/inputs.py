@@ -19,8 +19,9 @@ from packaging.utils import canonicalize_name, canonicalize_version
 from .abi import Abi, unknown_abi
 from .dylink import ModuleHead, read_module_head
 from .errors import AuditwheelError, RecordError, UnsafePathError, WheelError
+from .loader import VirtualFS
 from .record import RECORD_CHUNK, Record, find_record_path
-from .wheel import WheelName, is_module_name
+from .wheel import WheelName, installed_path, is_module_name
 from .zipio import Member, ZipReader, check_member_name
 
 InputKind = Literal["wheel", "directory", "module"]
@@ -55,6 +56,23 @@ class InputTree:
 
     def module_paths(self) -> list[str]:
         return [path for path in self.files() if is_module_name(path)]
+
+    def installed(self, site_packages: str) -> tuple[VirtualFS, dict[str, str]]:
+        """The input's files where the runtime installs them, the file system the loader model
+        looks in, and the member each installed path is; built once per site-packages (an
+        audit asks for it for every loader it checks)."""
+        cache: dict[str, tuple[VirtualFS, dict[str, str]]] = self.__dict__.setdefault("_installed", {})
+        if site_packages not in cache:
+            fs = VirtualFS()
+            for directory in ("/usr/lib", site_packages):
+                fs.add_dir(directory)
+            members: dict[str, str] = {}
+            for path in self.files():
+                where = f"{site_packages}/{installed_path(path)}"
+                fs.add_file(where, None)
+                members.setdefault(where, path)
+            cache[site_packages] = (fs, members)
+        return cache[site_packages]
 
     def holds_folded(self, path: str) -> str | None:
         """The input's path equal to ``path`` on a case-insensitive file system, if any."""

@@ -108,7 +108,12 @@ def library_chunks(path: Path) -> Iterator[bytes]:
     # Opened without blocking and checked on the descriptor: a library swapped for a FIFO after
     # the plan is refused, not waited on.
     try:
-        with open_input_file(path) as handle:
+        handle = open_input_file(path)
+    except AuditwheelError as error:  # gone, unreadable, or not a regular file (any more)
+        reason = "it no longer exists" if not os.path.exists(path) else str(error).rstrip(".").rsplit(": ", 1)[-1]
+        raise LibdirError(f"cannot read library {path}: {reason}.") from None
+    try:
+        with handle:
             while chunk := handle.read(LIBRARY_CHUNK):
                 yield chunk
     except OSError as error:

@@ -122,6 +122,9 @@ _SPLIT_PATH = re.compile(r"^(/?|)([\s\S]*?)((?:\.{1,2}|[^/]+?|)(\.[^./]*|))(?:[/
 
 def js_dirname(path: str) -> str:
     """emscripten's ``PATH.dirname``: ``/a/b//c`` → ``/a/b/`` (one slash dropped, no more)."""
+    head, slash, _base = path.rpartition("/")
+    if slash and not head.endswith("/") and not path.endswith("/"):
+        return head or "/"  # the common case, without the regular expression
     match = _SPLIT_PATH.match(path)
     root, directory = (match.group(1), match.group(2)) if match else ("", "")
     if not root and not directory:
@@ -168,6 +171,10 @@ class VirtualFS:
 
     files: dict[str, LoaderView | None] = field(default_factory=dict)
     children: dict[str, list[str]] = field(default_factory=lambda: {"/": []})
+
+    def with_views(self, views: Mapping[str, LoaderView | None]) -> VirtualFS:
+        """The same tree with these files' views (the directories are shared, not copied)."""
+        return VirtualFS({**self.files, **views}, self.children)
 
     def add_dir(self, path: str) -> None:
         if path in self.children:

@@ -145,6 +145,8 @@ def test_loader_rules_in_the_abi_data_are_checked() -> None:
             "site_packages": "/lib/python3.13/site-packages",
             "runtime_path_scheme": "origin",
             "loader": loader,
+            "release_loaders": {},
+            "prerelease": False,
         }
         return {"schema_version": 2, "abis": [entry], "unknown": {**entry, "site_packages": ""}}
 
