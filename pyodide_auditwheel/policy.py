@@ -204,6 +204,32 @@ class _Interfaces:
 class Auditor:
     """Checks one analysed input against one runtime."""
 
+    def _kind_error(self, entry: Import, own_exports: frozenset[str]) -> str | None:
+        """The LinkError an ``env`` import gets when what the loader hands it is of another kind
+        (V8's words), or None."""
+        handed = self.offer.callable(entry.field)
+        if entry.kind == "func":
+            return "function import requires a callable" if handed is False else None
+        if handed is not False and entry.field not in own_exports:
+            return "global import must be a number, valid Wasm reference, or WebAssembly.Global object"
+        if entry.mutable and not self.offer.handed_mutable(entry.field):
+            return "imported mutable global must be a WebAssembly.Global object"
+        if not entry.mutable and self.offer.handed_mutable(entry.field):
+            return "imported global does not match the expected mutability"
+        return None
+
+    def _kind_finding(self, module: ModuleReport, entry: Import, number: int, error: str) -> Finding:
+        """An import of another kind than what the loader hands it (a function for a global, a
+        value for a function): the runtime's LinkError, with its words."""
+        return Finding(
+            "signature-mismatch",
+            module.path,
+            f"{entry.module}.{entry.field}",
+            f"imported as a {'function' if entry.kind == 'func' else entry.kind}, which Pyodide "
+            f"{self.offer.pyodide} does not hand it; fails at load (LinkError): WebAssembly.instantiate(): "
+            f'Import #{number} module="{entry.module}" function="{entry.field}" error: {error}',
+        )
+
     def __init__(self, tree: InputTree, analysis: Analysis, offer: RuntimeOffer) -> None:
         self.analysis = analysis
         self.offer = offer
@@ -252,9 +278,16 @@ class Auditor:
                 )
                 continue
             self.symbols_checked += 1
+            imported = function_type_text(entry.type) if entry.kind == "func" and entry.type is not None else None
+            if entry.module in PROXIED_MODULES and entry.kind in ("func", "global"):
+                # What the loader hands the import must be of its kind, or instantiation fails;
+                # weak binding does not change that (it is the GOT's).
+                error = self._kind_error(entry, own_exports)
+                if error is not None:
+                    yield self._kind_finding(module, entry, number, error)
+                    continue
             if name in weak:
                 continue
-            imported = function_type_text(entry.type) if entry.kind == "func" and entry.type is not None else None
             if self.offer.provides(name):
                 expected = self.offer.wasm_function_type(name) if entry.module in PROXIED_MODULES else None
                 yield from _signature_mismatch(
@@ -291,7 +324,7 @@ class Auditor:
                 )
                 continue
             if entry.module in GOT_MODULES:
-                when = f"fails at load: bad export type for '{name}': undefined"
+                when = "fails at load: " + self.offer.undefined_got.format(name=name)
             elif entry.kind == "func":
                 when = f"fails when called: Dynamic linking error: cannot resolve symbol {name}"
             else:

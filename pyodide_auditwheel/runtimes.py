@@ -37,6 +37,13 @@ WASM_IMPORTS_LITERAL = "var wasmImports={"
 # The values the loader's import proxy answers before looking anywhere else.
 PROXY_CASE = re.compile(r'case"(\w+)":return')
 PROXY_HANDLER = re.compile(r"var proxyHandler=\{get\(stubs,prop\)\{switch\(prop\)\{(.*?)\}")
+# What reportUndefinedSymbols says of a GOT entry nothing provides: emscripten 5 names it
+# undefined; earlier ones fail on its type.
+UNDEFINED_GOT_TEXT = "Dynamic linking error: undefined symbol '${symName}'"
+# Names every loader gives side modules that are not functions (the memory, the table, the
+# stack pointer and the base addresses): an env *function* import of one is a LinkError.
+LOADER_VALUES = frozenset({"memory", "__indirect_function_table", "__stack_pointer", "__heap_base"})
+LOADER_MUTABLE_GLOBALS = frozenset({"__stack_pointer"})
 # resolveGlobalSymbol of emscripten < 4 makes ``invoke_<sig>`` wrappers for JS exceptions and
 # ``__cxa_find_matching_catch_<n>`` on demand: the prefixes it tests are read from its source.
 RESOLVE_GLOBAL_SYMBOL = re.compile(r"var resolveGlobalSymbol=\(symName,direct=false\)=>\{(.*?)return\{sym")
@@ -62,6 +69,27 @@ class RuntimeOffer:
     on_demand_prefixes: tuple[str, ...]
     # The function type of each exported function of the main module, as ``i32,i32->i64``.
     function_types: Mapping[str, str]
+    # How reportUndefinedSymbols names a GOT entry nothing provides.
+    undefined_got: str = "bad export type for '{name}': undefined"
+    # wasmImports entries that are WebAssembly objects made in JS (tags, globals), not functions.
+    js_values: frozenset[str] = frozenset()
+
+    def handed_mutable(self, name: str) -> bool:
+        """Whether the value the loader hands an ``env`` global import of ``name`` is a mutable
+        WebAssembly.Global (the stack pointer) rather than a number or an immutable export."""
+        return name in LOADER_MUTABLE_GLOBALS
+
+    def callable(self, name: str) -> bool | None:
+        """Whether what the loader hands an ``env`` import of ``name`` is a function: True for a
+        JS library or main-module function, False for a value (a number, a WebAssembly.Global,
+        the memory or the table), None when the runtime has nothing of that name (the loader
+        then hands a stub function)."""
+        if name in self.proxy_values or name in LOADER_VALUES or name in self.js_values:
+            return False
+        if name in self.js_library:
+            return True
+        kind = self.exports.get(name)
+        return None if kind is None else kind == "func"
 
     @property
     def invoke_on_demand(self) -> bool:
@@ -101,7 +129,12 @@ class RuntimeOffer:
             "pyodide": self.pyodide,
             "python": self.python,
             "emscripten": self.emscripten,
-            "loader": {"proxy_values": sorted(self.proxy_values), "on_demand_prefixes": list(self.on_demand_prefixes)},
+            "loader": {
+                "proxy_values": sorted(self.proxy_values),
+                "on_demand_prefixes": list(self.on_demand_prefixes),
+                "undefined_got": self.undefined_got,
+                "js_values": sorted(self.js_values),
+            },
             "js_library": sorted(self.js_library),
             "exports": exports,
             "function_types": {
@@ -134,6 +167,8 @@ class RuntimeOffer:
                 proxy_values=frozenset(_strings(raw["loader"]["proxy_values"])),
                 on_demand_prefixes=tuple(_strings(raw["loader"]["on_demand_prefixes"])),
                 function_types=function_types,
+                undefined_got=str(raw["loader"]["undefined_got"]),
+                js_values=frozenset(_strings(raw["loader"]["js_values"])),
             )
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
             raise RuntimeDataError(f"damaged runtime data {source}: {error!r}; reinstall pyodide-auditwheel.") from None
@@ -266,7 +301,27 @@ def generate(package: Path, abis: Sequence[Abi]) -> RuntimeOffer:
             for export in interface.exports
             if export.kind == "func" and export.type is not None
         },
+        js_values=_js_values(script, literal, js_library),
+        undefined_got=(
+            "Dynamic linking error: undefined symbol '{name}'"
+            if UNDEFINED_GOT_TEXT in script
+            else "bad export type for '{name}': undefined"
+        ),
     )
+
+
+# ``var ___cpp_exception=new WebAssembly.Tag(`` and the like: objects the loader makes in JS.
+WASM_OBJECT_DEFINITION = re.compile(r"\bvar ([\w$]+)=new WebAssembly\.(?:Global|Tag|Memory|Table)\(")
+LITERAL_ENTRY = re.compile(r"[{,]([\w$]+)(?::([\w$]+))?(?=[,}])")
+
+
+def _js_values(script: str, literal: int, names: frozenset[str]) -> frozenset[str]:
+    """The ``wasmImports`` entries whose value is a WebAssembly object made in JS (0.28+ make
+    the exception tags so), read from the literal's ``key:identifier`` pairs."""
+    made = set(WASM_OBJECT_DEFINITION.findall(script))
+    end = script.find("};", literal)
+    pairs = LITERAL_ENTRY.findall(script[literal + len(WASM_IMPORTS_LITERAL) - 1 : end + 1])
+    return frozenset(key for key, value in pairs if key in names and (value or key) in made)
 
 
 def function_type_text(signature: FunctionType) -> str:

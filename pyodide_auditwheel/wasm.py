@@ -244,6 +244,8 @@ class Import(NamedTuple):
     field: str
     kind: str
     type: FunctionType | None = None
+    # For a global: whether it is imported mutable (GOT entries and __stack_pointer are).
+    mutable: bool = False
 
 
 class Export(NamedTuple):
@@ -365,6 +367,7 @@ def read_interface(data: bytes | memoryview, what: str = "module", *, signatures
                 kind_code = reader.u8()
                 kind = EXTERNAL_KINDS.get(kind_code, f"kind{kind_code}")
                 signature = None
+                mutable = False
                 if kind_code == 0:
                     type_index = reader.uleb32()
                     signature = _type_at(types, type_index) if signatures else None
@@ -375,13 +378,13 @@ def read_interface(data: bytes | memoryview, what: str = "module", *, signatures
                     _limits(reader)
                 elif kind_code == 3:
                     reader.u8()
-                    reader.u8()
+                    mutable = reader.u8() == 1
                 elif kind_code == 4:
                     reader.u8()
                     reader.uleb32()
                 else:
                     raise MalformedModuleError(f"malformed import section: unknown import kind {kind_code}.")
-                imports.append(Import(module, field, kind, signature))
+                imports.append(Import(module, field, kind, signature, mutable))
         elif section.id == FUNCTION_SECTION_ID and signatures is True:
             function_types = [_type_at(types, reader.uleb32()) for _ in range(reader.count())]
         elif section.id == EXPORT_SECTION_ID:

@@ -282,3 +282,84 @@ def random_wheel(
     path = out_dir / f"{dist}-1.0-cp{python.replace('.', '')}-cp{python.replace('.', '')}-{platform}.whl"
     write_zip(path, ordered)
     return GeneratedWheel(path, ordered, {name: content_ids[name] for name in unique})
+
+
+# --- imports: what the loader binds at load (types included) --------------------------------------
+
+VALUE_CODES = {"i32": 0x7F, "i64": 0x7E, "f32": 0x7D, "f64": 0x7C, "v128": 0x7B, "funcref": 0x70, "externref": 0x6F}
+
+
+def function_type(text: str) -> bytes:
+    """``i32,i32->i64`` as a wasm function type."""
+    params, _, results = text.partition("->")
+    codes = [[VALUE_CODES[value] for value in side.split(",") if value] for side in (params, results)]
+    return b"\x60" + b"".join(encode_uleb(len(side)) + bytes(side) for side in codes)
+
+
+def importing_module(imports: Sequence[tuple[str, str, str]], weak: Sequence[str] = ()) -> bytes:
+    """A side module importing ``(module, field, type)`` each: a function type ``a,b->c``, or
+    ``global`` for an i32 global (as GOT imports and ``__memory_base`` are)."""
+    signatures = sorted({kind for _m, _f, kind in imports if kind != "global"})
+    entries = b""
+    for module, symbol, kind in imports:
+        entries += encode_name(module) + encode_name(symbol)
+        if kind == "global":  # GOT entries are mutable; env globals (__memory_base) are not
+            entries += b"\x03\x7f" + (b"\x01" if module.startswith("GOT.") else b"\x00")
+        else:
+            entries += b"\x00" + encode_uleb(signatures.index(kind))
+    info = encode_uleb(len(weak)) + b"".join(encode_name("env") + encode_name(name) + b"\x01" for name in weak)
+    body = subsection(1, b"\0\0\0\0") + (subsection(4, info) if weak else b"")
+    out = MAGIC + section(0, encode_name("dylink.0") + body)
+    out += section(1, encode_uleb(len(signatures)) + b"".join(map(function_type, signatures)))
+    out += section(2, encode_uleb(len(imports)) + entries)
+    return out
+
+
+def symbol_wheel(
+    rng: random.Random,
+    index: int,
+    out_dir: Path,
+    functions: dict[str, str],
+    others: Sequence[str],
+    python: str,
+    platform: str,
+) -> Path:
+    """A wheel whose one module imports a few names: main-module functions with their own type
+    or another, JS library functions (any type), names nothing provides, main-module exports
+    that are not functions, through env, GOT.func and GOT.mem, some weak."""
+    kinds = ["i32->i32", "i32->i64", "->", "i32,i32->i32", "f64->f64", "i64->i32"]
+    imports: list[tuple[str, str, str]] = []
+    weak: list[str] = []
+    for number in range(rng.randint(1, 3)):
+        roll = rng.random()
+        if roll < 0.35:
+            name = rng.choice(sorted(functions))
+            kind = functions[name] if rng.random() < 0.5 else rng.choice(kinds)
+            imports.append(("env", name, kind))
+        elif roll < 0.5:
+            imports.append(("env", rng.choice(others), rng.choice(kinds)))
+        elif roll < 0.65:
+            name = f"cf_absent_{index}_{number}"
+            imports.append(
+                (rng.choice(["env", "GOT.func", "GOT.mem"]), name, "global" if rng.random() < 0.5 else "i32->i32")
+            )
+            if rng.random() < 0.3:
+                weak.append(name)
+        elif roll < 0.8:
+            imports.append((rng.choice(["GOT.func", "GOT.mem"]), rng.choice(sorted(functions)), "global"))
+        else:
+            imports.append(
+                (
+                    "env",
+                    rng.choice(["__memory_base", "__table_base", "__stack_pointer"]),
+                    rng.choice(["global", "i32->i32"]),
+                )
+            )
+    # GOT imports must be globals, env functions functions: only what a linker writes.
+    imports = [(m, f, "global" if m.startswith("GOT.") else k) for m, f, k in imports]
+    dist = f"y{index}"
+    tag = f"cp{python.replace('.', '')}"
+    members = [(f"{dist}/_m.so", importing_module(imports, weak)), *_wheel_members(dist, tag, platform)]
+    path = out_dir / f"{dist}-1.0-{tag}-{tag}-{platform}.whl"
+    write_zip(path, members)
+    return path

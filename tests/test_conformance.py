@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conformance import dylink_cases, random_wheel, search_cases
-from runtime_driver import ALL_RUNTIMES, RUNTIME_DIR
+from conformance import dylink_cases, random_wheel, search_cases, symbol_wheel
+from runtime_driver import ALL_RUNTIMES, DATA_RUNTIMES, RUNTIME_DIR
 
+import pyodide_auditwheel as paw
 from pyodide_auditwheel.abi import Abi, known_abis
 from pyodide_auditwheel.errors import WasmError
 from pyodide_auditwheel.loader import (
@@ -34,12 +35,14 @@ from pyodide_auditwheel.loader import (
     simulate_install,
     view_of_module,
 )
+from pyodide_auditwheel.runtimes import load_offer
 
 pytestmark = [pytest.mark.runtime, pytest.mark.usefixtures("runtimes")]
 
 DYLINK_CASES = 2500
 SEARCH_CASES = 2500
 INSTALL_CASES = 600
+SYMBOL_CASES = 300
 # Where the report of the last run is written (docs/reliability.md quotes it).
 REPORT = Path(__file__).parent / "runtime" / "conformance-report.json"
 
@@ -139,6 +142,15 @@ def test_the_model_agrees_with_the_runtime_loader(runtime: str, tmp_path: Path) 
         wheel = random_wheel(rng, index, tmp_path, abi.python, abi.site_packages, other_site_packages(abi), platform)
         wheels[f"w{index}"] = wheel
         cases.append({"id": f"w{index}", "kind": "install", "wheel": str(wheel.path)})
+    symbol_wheels = {}
+    if runtime in DATA_RUNTIMES:  # the audit's data is this runtime's
+        offer = load_offer(abi.name)
+        others = sorted(offer.js_library - set(offer.exports))
+        for index in range(SYMBOL_CASES):
+            path = symbol_wheel(rng, index, tmp_path, dict(offer.function_types), others, abi.python, platform)
+            symbol_wheels[f"y{index}"] = path
+            module = f"{abi.site_packages}/y{index}/_m.so"
+            cases.append({"id": f"y{index}", "kind": "install", "wheel": str(path), "dlopen": [module]})
     answers = ask_runtime(runtime, cases, tmp_path)
 
     disagreements: list[str] = []
@@ -149,6 +161,7 @@ def test_the_model_agrees_with_the_runtime_loader(runtime: str, tmp_path: Path) 
         "search": 0,
         "install": 0,
         "install with several copies": 0,
+        "imports": 0,
     }
     for case in cases:
         answer = answers[case["id"]]
@@ -163,6 +176,12 @@ def test_the_model_agrees_with_the_runtime_loader(runtime: str, tmp_path: Path) 
             seen = {key: answer.get(key) for key in expected}
             if "error" in answer or seen != expected:
                 disagreements.append(f"{case['id']}: model {expected}, runtime {answer}")
+        elif case["id"] in symbol_wheels:
+            compared["imports"] += 1
+            report = paw.audit(symbol_wheels[case["id"]])
+            fails = [f for f in report.findings if "fails at load" in f.reason]
+            if bool(fails) == answer["ok"]:
+                disagreements.append(f"{case['id']}: audit {fails or report.findings}, runtime {answer['error'][:300]}")
         elif case["kind"] == "search":
             compared["search"] += 1
             expected_path = model_search(case, abi)
