@@ -367,9 +367,16 @@ def _patch_for(
             if new_name != dependency.name:
                 renames[dependency.name] = new_name
     needed = tuple(renames.get(name, name) for name in module.needed) if renames else None
+    # A library already in the libs directory needs the absolute entry only where spellings
+    # make copies (0.28/0.29); a 314-only wheel that finds it through $ORIGIN is left alone.
+    spellings_matter = any(abi.loader.search == "emscripten" and not abi.loader.normalizes_names for abi in abis)
     reaches_libs = any(
         dependency.status == "found"
-        or (dependency.status == "included" and posixpath.dirname(dependency.location or "") == libs_dir)
+        or (
+            spellings_matter
+            and dependency.status == "included"
+            and posixpath.dirname(dependency.location or "") == libs_dir
+        )
         for dependency in module.dependencies
     )
     if not reaches_libs:

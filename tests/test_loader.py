@@ -223,8 +223,12 @@ def test_a_peer_repaired_wheel_loads_its_library_twice_and_repair_fixes_it(tmp_p
 
 
 def test_a_normalising_runtime_loads_the_peer_layout_once(tmp_path: Path) -> None:
-    report = paw.audit(wheel(tmp_path, "pyemscripten_2026_0", peer_repaired_files("pyemscripten_2026_0")))
+    """And a repair leaves such a wheel as it is: nothing to change where one copy loads."""
+    source = wheel(tmp_path, "pyemscripten_2026_0", peer_repaired_files("pyemscripten_2026_0"))
+    report = paw.audit(source)
     assert report.loads, report.findings
+    result = paw.repair(source, output_dir=tmp_path / "out")
+    assert result.plan.is_noop and not result.copies_left
 
 
 def test_a_relative_entry_before_the_absolute_one_is_put_after_it(tmp_path: Path) -> None:
