@@ -48,3 +48,21 @@ def run_in_pyodide(runtime: str, code: str, *wheels: Path) -> dict[str, Any]:
         raise RuntimeError(f"the runtime driver failed ({completed.returncode}): {completed.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(lines[-1])
     return result
+
+
+def instances_made(runtime: str, wheel: Path, workdir: Path) -> list[list[str]]:
+    """The library instances the runtime's own install step makes for ``wheel``, each by the
+    sorted names the loader keys it by (tests/runtime/conformance.mjs, one install case)."""
+    cases = workdir / "install-case.json"
+    cases.write_text(json.dumps([{"id": "w", "kind": "install", "wheel": str(wheel.resolve())}]))
+    done = subprocess.run(
+        ["node", str(RUNTIME_DIR / "conformance.mjs"), runtime, str(cases)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    (answer,) = json.loads(done.stdout.splitlines()[-1])["answers"]
+    if not answer["ok"]:
+        raise AssertionError(f"the runtime did not install {wheel.name}: {answer['error']}")
+    return [sorted(instance["names"]) for instance in answer["instances"]]

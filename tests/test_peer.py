@@ -4,14 +4,13 @@ library on 0.29; our audit says so in advance, and our repair of its output give
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
 import wheelbuilder
-from runtime_driver import RUNTIME_DIR, run_in_pyodide
+from runtime_driver import instances_made, run_in_pyodide
 from test_ecosystem import _python_312_or_newer
 
 import pyodide_auditwheel as paw
@@ -47,21 +46,6 @@ def peer_repair(peer: Path, wheel: Path, libdir: Path, out: Path) -> Path:
     return repaired
 
 
-def instances_in_runtime(runtime: str, wheel: Path, tmp_path: Path) -> list[list[str]]:
-    cases = tmp_path / "cases.json"
-    cases.write_text(json.dumps([{"id": "peer", "kind": "install", "wheel": str(wheel)}]))
-    completed = subprocess.run(
-        ["node", str(RUNTIME_DIR / "conformance.mjs"), runtime, str(cases)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    (answer,) = json.loads(completed.stdout.splitlines()[-1])["answers"]
-    assert answer["ok"], answer
-    return [sorted(instance["names"]) for instance in answer["instances"]]
-
-
 def test_peer_repaired_wheel_loads_twice_on_0_29_and_ours_once(
     runtimes: None, peer: Path, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
 ) -> None:
@@ -75,7 +59,7 @@ def test_peer_repaired_wheel_loads_twice_on_0_29_and_ours_once(
         ("duplicate-load", "libouter"),
     ]
     assert "more than one copy of" in report.verdict
-    names = instances_in_runtime("pyodide-0.29", theirs, tmp_path)
+    names = instances_made("pyodide-0.29", theirs, tmp_path)
     spelled = [finding.reason.split(", as ", 1)[1].split(";", 1)[0] for finding in report.findings]
     for spellings in spelled:  # the spellings the audit names are the runtime's
         assert all([name] in names for name in spellings.split(", "))
@@ -83,7 +67,7 @@ def test_peer_repaired_wheel_loads_twice_on_0_29_and_ours_once(
     assert ours.changed and ours.output is not None
     assert paw.audit(ours.output).loads
     assert run_in_pyodide("pyodide-0.29", CODE, ours.output)["result"] == "[1, 2, 3, 4]"
-    assert len(instances_in_runtime("pyodide-0.29", ours.output, tmp_path / "ours")) == 5
+    assert len(instances_made("pyodide-0.29", ours.output, tmp_path / "ours")) == 5
 
 
 def test_peer_repaired_wheel_makes_two_instances_on_0_27_as_the_audit_says(
@@ -94,7 +78,7 @@ def test_peer_repaired_wheel_makes_two_instances_on_0_27_as_the_audit_says(
     repair moves the libraries ahead of their users: one instance each."""
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2024_0")
     theirs = peer_repair(peer, wheel, fixture_libs.libdir, tmp_path / "theirs")
-    names = instances_in_runtime("pyodide-0.27", theirs, tmp_path)
+    names = instances_made("pyodide-0.27", theirs, tmp_path)
     counters = [instance for instance in names if any("libcounter" in name for name in instance)]
     assert len(counters) == 2
     report = paw.audit(theirs)
@@ -104,7 +88,7 @@ def test_peer_repaired_wheel_makes_two_instances_on_0_27_as_the_audit_says(
     ]
     ours = paw.repair(theirs, output_dir=tmp_path / "ours")
     assert ours.output is not None and paw.audit(ours.output).loads
-    names = instances_in_runtime("pyodide-0.27", ours.output, tmp_path / "ours")
+    names = instances_made("pyodide-0.27", ours.output, tmp_path / "ours")
     assert len([instance for instance in names if any("libcounter" in name for name in instance)]) == 1
     assert len(names) == 5
     assert run_in_pyodide("pyodide-0.27", CODE, ours.output)["result"] == "[1, 2, 3, 4]"

@@ -4,14 +4,13 @@ repository: the audit's verdict, the library instances the model predicts agains
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from conftest import unavailable
-from runtime_driver import RUNTIME_DIR, run_in_pyodide
+from runtime_driver import instances_made, run_in_pyodide
 
 import pyodide_auditwheel as paw
 from pyodide_auditwheel.analysis import analyze_tree, predict_install
@@ -81,18 +80,7 @@ def test_real_wheel_audited_loaded_and_counted(
     finally:
         tree.close()
     assert predicted is not None and predicted.error is None
-    cases = tmp_path / "cases.json"
-    cases.write_text(json.dumps([{"id": "w", "kind": "install", "wheel": str(wheel)}]))
-    completed = subprocess.run(
-        ["node", str(RUNTIME_DIR / "conformance.mjs"), "pyodide-314", str(cases)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    (answer,) = json.loads(completed.stdout.splitlines()[-1])["answers"]
-    assert answer["ok"], answer["error"]
-    assert [sorted(instance["names"]) for instance in answer["instances"]] == [
+    assert instances_made("pyodide-314", wheel, tmp_path) == [
         sorted(instance.names) for instance in predicted.instances
     ]
     code, expected = WHEELS[requirement]

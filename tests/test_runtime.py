@@ -4,13 +4,11 @@ directories (an extension module at depth 1, a ctypes module at depth 3)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
 import wheelbuilder
-from runtime_driver import ALL_RUNTIMES, RUNTIME_DIR, RUNTIMES, run_in_pyodide
+from runtime_driver import ALL_RUNTIMES, RUNTIMES, instances_made, run_in_pyodide
 
 import pyodide_auditwheel as paw
 from pyodide_auditwheel import plan as plan_module
@@ -143,22 +141,6 @@ def test_retagged_for_pypi_loads_in_0_29_with_one_copy(
 # --- every other pinned release: 0.24, 0.25, 0.26 (whose loader differs from 0.27's) and 315a ---
 
 OTHER_RELEASES = {runtime: abi for runtime, (abi, _release) in ALL_RUNTIMES.items() if runtime not in RUNTIMES}
-
-
-def instances_made(runtime: str, wheel: Path, tmp_path: Path) -> list[list[str]]:
-    """The library instances the runtime's own install step makes, by the names it keys them."""
-    cases = tmp_path / "cases.json"
-    cases.write_text(json.dumps([{"id": "w", "kind": "install", "wheel": str(wheel)}]))
-    done = subprocess.run(
-        ["node", str(RUNTIME_DIR / "conformance.mjs"), runtime, str(cases)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    (answer,) = json.loads(done.stdout.splitlines()[-1])["answers"]
-    assert answer["ok"], answer["error"]
-    return [sorted(instance["names"]) for instance in answer["instances"]]
 
 
 @pytest.mark.parametrize("runtime", list(OTHER_RELEASES))
