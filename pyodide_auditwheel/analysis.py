@@ -29,7 +29,7 @@ from .loader import (
     resolve_in_dynlib_fs,
     simulate_install,
 )
-from .wheel import WheelName, installed_path
+from .wheel import WheelName, installed_at
 
 Status = Literal["included", "found", "excluded", "missing"]
 Origin = Literal["wheel", "libdir"]
@@ -127,9 +127,6 @@ class Resolver:
             self._fs, self._archive_path = self.tree.installed(self.site_packages)
         return self._fs
 
-    def installed(self, path: str) -> str:
-        return f"{self.site_packages}/{installed_path(path)}"
-
     def index_names(self, names: Iterable[str]) -> None:
         """Learn where files with these base names are, in one pass over the input."""
         # Tested one by one: a set difference with the keys would copy them on every call
@@ -145,7 +142,11 @@ class Resolver:
     def in_wheel(self, name: str, module_path: str, runtime_paths: Sequence[str], in_wheel: bool) -> str | None:
         """The input file the loader finds for ``name`` needed by ``module_path``; a library
         from ``--libdir`` is looked for where it will be vendored, beside its siblings."""
-        parent = self.installed(module_path) if in_wheel else f"{self.site_packages}/{self.libs_dir}/{name}"
+        parent = (
+            installed_at(self.site_packages, module_path)
+            if in_wheel
+            else f"{self.site_packages}/{self.libs_dir}/{name}"
+        )
         rules = self.abi.loader
         if rules.search != "emscripten":
             libs_dir = f"{self.site_packages}/{self.libs_dir}" if self.libs_dir else ""
@@ -274,7 +275,7 @@ def predict_install(tree: InputTree, analysis: Analysis) -> InstallOutcome | Non
         module.path: LoaderView(module.needed, module.runtime_paths, frozenset()) for module in analysis.wheel_modules
     }
     files, members = tree.installed(site_packages)
-    fs = files.with_views({f"{site_packages}/{installed_path(path)}": view for path, view in views.items()})
+    fs = files.with_views({installed_at(site_packages, path): view for path, view in views.items()})
     dynlibs = [where for where, path in members.items() if path in views and loaded_at_install(where, python)]
     libs_dir = f"{site_packages}/{analysis.wheel.file_dist}.libs"
     return simulate_install(fs, dynlibs, abi.loader, site_packages, libs_dir)
@@ -284,6 +285,7 @@ def same_content(tree: InputTree, outcome: InstallOutcome, site_packages: str) -
     """Installed file → the first file of identical bytes among the instances' files: an
     identical copy (a hard link or a second name, once zipped) is the same library loaded
     twice.  Only files that share a base name are read."""
+    _fs, members = tree.installed(site_packages)
     files = list(dict.fromkeys(instance.file for instance in outcome.instances))
     by_base: dict[str, list[str]] = {}
     for file in files:
@@ -294,9 +296,8 @@ def same_content(tree: InputTree, outcome: InstallOutcome, site_packages: str) -
             continue
         first_of: dict[str, str] = {}
         for file in group:
-            archive_path = file.removeprefix(site_packages + "/")
             try:
-                digest = hashlib.sha256(tree.read(archive_path)).hexdigest()
+                digest = hashlib.sha256(tree.read(members.get(file, file))).hexdigest()
             except AuditwheelError:
                 continue
             result[file] = first_of.setdefault(digest, file)

@@ -21,7 +21,7 @@ from .dylink import ModuleHead, read_module_head
 from .errors import AuditwheelError, RecordError, UnsafePathError, WheelError
 from .loader import VirtualFS
 from .record import RECORD_CHUNK, Record, find_record_path
-from .wheel import WheelName, installed_path, is_module_name
+from .wheel import WheelName, installed_at, is_module_name
 from .zipio import Member, ZipReader, check_member_name
 
 InputKind = Literal["wheel", "directory", "module"]
@@ -68,7 +68,7 @@ class InputTree:
                 fs.add_dir(directory)
             members: dict[str, str] = {}
             for path in self.files():
-                where = f"{site_packages}/{installed_path(path)}"
+                where = installed_at(site_packages, path)
                 fs.add_file(where, None)
                 members.setdefault(where, path)
             cache[site_packages] = (fs, members)

@@ -384,11 +384,12 @@ def duplicate_findings(
     loader it is (default: the analysis' ABI's)."""
     loader = loader or f"{analysis.abi.name}'s loader"
     site_packages = site_packages_of(analysis.abi, analysis.wheel)
+    _fs, members = tree.installed(site_packages)  # installed path -> member
     for file, instances in outcome.copies(same_content(tree, outcome, site_packages)).items():
         spellings = ", ".join(name for instance in instances for name in instance.names[:1])
         yield Finding(
             "duplicate-load",
-            file.removeprefix(site_packages + "/"),
+            members.get(file, file),
             posixpath.basename(file),
             f"{loader} makes {len(instances)} copies of it, as {spellings}; each copy has "
             "its own globals, so state set through one is not seen through another "

@@ -36,6 +36,11 @@ def installed_path(archive_path: str) -> str:
     return archive_path
 
 
+def installed_at(site_packages: str, archive_path: str) -> str:
+    """The absolute path a member is installed at in the runtime's file system."""
+    return f"{site_packages}/{installed_path(archive_path)}"
+
+
 @dataclass(frozen=True)
 class WheelName:
     """A parsed wheel file name.  ``file_dist`` is the name's first component as written,

@@ -334,3 +334,16 @@ def test_nothing_to_change_is_said_only_when_one_copy_loads(tmp_path: Path) -> N
     assert "more than one copy is loaded of libstate.so (pyemscripten_2026_0)" in " ".join(shown.stdout.split())
     clean = wheel(tmp_path, "pyemscripten_2026_0", {"pkg/_a.so": module([], None, "a")})
     assert "already self-contained, nothing to change" in cli("repair", str(clean), "--dry-run").stdout
+
+
+def test_a_copy_installed_from_the_data_directory_is_found_by_its_member(tmp_path: Path) -> None:
+    """A library under ``<name>.data/platlib`` is installed elsewhere than its member name: the
+    copy is compared, and named, by the member the runtime installed it from."""
+    files = {
+        "pkg/_a.so": module(["libstate.so"], ["$ORIGIN"], "a"),
+        "pkg/sub/_b.so": module(["libstate.so"], ["$ORIGIN"], "b"),
+        "pkg-1.0.data/platlib/pkg/libstate.so": library("state"),
+        "pkg/sub/libstate.so": library("state"),
+    }
+    findings = paw.audit(wheel(tmp_path, "pyemscripten_2026_0", files)).findings
+    assert [(f.kind, f.module) for f in findings] == [("duplicate-load", "pkg-1.0.data/platlib/pkg/libstate.so")]
