@@ -8,9 +8,12 @@ since vendoring one brings its own needs along.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
+import os
 import posixpath
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -19,7 +22,7 @@ from .abi import Abi
 from .dylink import ModuleHead
 from .errors import AuditwheelError, WasmError
 from .inputs import InputKind, InputTree
-from .libsearch import LibrarySearch
+from .libsearch import LibrarySearch, library_chunks, library_head
 from .loader import (
     InstallOutcome,
     LoaderView,
@@ -281,24 +284,93 @@ def predict_install(tree: InputTree, analysis: Analysis) -> InstallOutcome | Non
     return simulate_install(fs, dynlibs, abi.loader, site_packages, libs_dir)
 
 
-def same_content(tree: InputTree, outcome: InstallOutcome, site_packages: str) -> dict[str, str]:
-    """Installed file → the first file of identical bytes among the instances' files: an
-    identical copy (a hard link or a second name, once zipped) is the same library loaded
-    twice.  Only files that share a base name are read."""
-    _fs, members = tree.installed(site_packages)
-    files = list(dict.fromkeys(instance.file for instance in outcome.instances))
-    by_base: dict[str, list[str]] = {}
-    for file in files:
-        by_base.setdefault(posixpath.basename(file), []).append(file)
-    result: dict[str, str] = {}
-    for group in by_base.values():
-        if len(group) < 2:
+def same_content(tree: InputTree, outcome: InstallOutcome, analysis: Analysis) -> dict[str, str]:
+    """Installed file → the first file holding the same library among the instances' files.
+
+    Two files are one library when their code is equal (:func:`library_twins`): each copy is
+    instantiated with its own globals."""
+    _fs, members = tree.installed(site_packages_of(analysis.abi, analysis.wheel))
+    loaded = {members[file] for file in dict.fromkeys(i.file for i in outcome.instances) if file in members}
+    twins = library_twins(tree, analysis, loaded)
+    first_of: dict[str, str] = {}
+    return {
+        file: first_of.setdefault(twins[member].code_sha256, file)
+        for file, member in members.items()
+        if member in twins and member in loaded
+    }
+
+
+@dataclass(frozen=True)
+class LibraryCode:
+    """What identifies a library across copies: the digest of its code (the bytes after the
+    dylink section, which a repair rewrites), and the digest and size of the whole file."""
+
+    code_sha256: str
+    sha256: str
+    size: int
+
+
+def library_members(analysis: Analysis) -> set[str]:
+    """The wheel's modules that are libraries, not Python extension modules: those some module
+    NEEDs, those named as a NEEDED entry is, and those named as libraries are (``lib*``).  Only
+    these are compared as copies, and merged by a repair: an extension module is imported by
+    its own path."""
+    needed_bases = {posixpath.basename(name) for module in analysis.modules for name in module.needed}
+    reached = {
+        dependency.location
+        for module in analysis.modules
+        for dependency in module.dependencies
+        if dependency.status == "included"
+    }
+    return {
+        module.path
+        for module in analysis.wheel_modules
+        if module.path in reached or (base := posixpath.basename(module.path)) in needed_bases or base.startswith("lib")
+    }
+
+
+def library_twins(
+    tree: InputTree, analysis: Analysis, members: Collection[str] | None = None
+) -> dict[str, LibraryCode]:
+    """The libraries that share their code with another: wheel members (by path) and libdir
+    files (by absolute path), each with its :class:`LibraryCode`.
+
+    These are what a repair merges into one vendored file: two copies in the wheel, or a copy
+    in the wheel that a module cannot reach beside the libdir file the analysis found, are each
+    instantiated at install.  The wheel's candidates are its :func:`library_members` (of
+    ``members``, when given).  Only files whose code is of equal size are read whole."""
+    candidates = library_members(analysis)
+    if members is not None:
+        candidates &= set(members)
+    readers: dict[str, tuple[int, int, Callable[[], bytes]]] = {}  # path -> (code size, code start, read)
+    for module in analysis.modules:
+        path = module.path
+        try:
+            if module.origin == "libdir" and members is None:
+                start = library_head(Path(path)).first_section_end
+                size = os.stat(path).st_size
+                readers[path] = (size - start, start, functools.partial(_read_library, Path(path)))
+            elif path in candidates:
+                start = tree.read_module_head(path).first_section_end
+                readers[path] = (tree.size(path) - start, start, functools.partial(tree.read, path))
+        except (AuditwheelError, OSError):
+            continue  # unreadable: the analysis has said so already
+    by_code_size: dict[int, list[str]] = {}
+    for path, (code_size, _start, _read) in readers.items():
+        by_code_size.setdefault(code_size, []).append(path)
+    codes: dict[str, LibraryCode] = {}
+    for paths in by_code_size.values():
+        if len(paths) < 2:
             continue
-        first_of: dict[str, str] = {}
-        for file in group:
-            try:
-                digest = hashlib.sha256(tree.read(members.get(file, file))).hexdigest()
-            except AuditwheelError:
-                continue
-            result[file] = first_of.setdefault(digest, file)
-    return result
+        for path in paths:
+            _size, start, read = readers[path]
+            data = read()
+            codes[path] = LibraryCode(
+                hashlib.sha256(data[start:]).hexdigest(), hashlib.sha256(data).hexdigest(), len(data)
+            )
+    shared = Counter(code.code_sha256 for code in codes.values())
+    return {path: code for path, code in codes.items() if shared[code.code_sha256] > 1}
+
+
+def _read_library(path: Path) -> bytes:
+    return b"".join(library_chunks(path))

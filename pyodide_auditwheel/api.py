@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .abi import Abi, abi_for_tag
-from .analysis import Analysis, analyze_tree
+from .analysis import Analysis, analyze_tree, library_twins
 from .errors import AuditwheelError
 from .inputs import WheelArchive, open_input
 from .libsearch import libdirs_from_env
@@ -94,7 +94,8 @@ def repair(
         else:
             analysis, retag = _retag(tree, search, exclude, platform)
         options = options or RepairOptions()
-        plan = make_plan(analysis, options, retag, tree.holds_folded, named_abis(tree))
+        twins = library_twins(tree, analysis)
+        plan = make_plan(analysis, options, retag, tree.holds_folded, named_abis(tree), twins)
         name = retag.filename if retag is not None else source_path.name
         if options.sbom:
             plan = _with_sbom(plan, tree, name)

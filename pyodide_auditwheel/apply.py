@@ -204,7 +204,7 @@ class WheelRewriter:
             stream = HashingStream(self.reader.chunks(member))
             for _ in stream:
                 pass
-            self._check_digest(member, stream)
+            self._check_read(member, stream.seen())
 
     def _rehash(self, member: Member) -> Callable[[str], bytes]:
         """A member's digest with another algorithm, for RECORDs not hashed with sha256 (rare:
@@ -217,12 +217,6 @@ class WheelRewriter:
             return hasher.digest()
 
         return digest
-
-    def _check_digest(self, member: Member, stream: HashingStream) -> None:
-        row = self.rows_to_check.get(member.name)
-        self._record_problem(
-            Record.check_digest(row, member.name, stream.digest.digest(), stream.size, self._rehash(member))
-        )
 
     def write(self, output: Path) -> ApplyOutcome:
         """Write the repaired wheel to ``output``; an operating-system failure (no space, no
@@ -245,7 +239,8 @@ class WheelRewriter:
         ):
             # Rows of the members whose bytes a repair reads anyway (they are checked for
             # free), or of every member with --verify-record.
-            keep = (lambda _path: True) if self.verify_record else set(self.plan.patches).__contains__
+            read_here = {*self.plan.patches, *(lib.member for lib in self.plan.vendored if lib.member)}
+            keep = (lambda _path: True) if self.verify_record else read_here.__contains__
             self.rows_to_check = self.record.check_matches(self.reader, keep)
             if self.verify_record:
                 self.check_all_hashes()
@@ -286,16 +281,17 @@ class WheelRewriter:
         rewritten_metadata = set(plan.rewritten_metadata_paths)
 
         moved = set(plan.moved_first)
+        removed = set(plan.removed)
 
         def handled_here(name: str) -> bool:
-            # Patched members, members moved to the front, RECORD, and the .dist-info files
-            # (WHEEL may be retagged); the writer copies everything else.
-            return name in self.plan.patches or name in moved or ".dist-info/" in name
+            # Patched members, members moved to the front or merged away, RECORD, and the
+            # .dist-info files (WHEEL may be retagged); the writer copies everything else.
+            return name in self.plan.patches or name in moved or name in removed or ".dist-info/" in name
 
         handed = (
             m
             for m in writer.copy_from(self.reader, handled_here, self.progress)
-            if m.name != record_path and m.name not in moved
+            if m.name != record_path and m.name not in moved and m.name not in removed
         )
         # None marks where the vendored libraries go (first), the same place RECORD lists them;
         # the wheel's own libraries that must precede their users follow them.
@@ -326,7 +322,7 @@ class WheelRewriter:
         self._spot_checks = writer.spot_checks
         writer.add_chunks(
             self.record.path,
-            self.record.rewritten(replaced, added),
+            self.record.rewritten(replaced, added, removed),
             mode=record_member.mode or 0o100644,
             date_time=(record_member.dos_time, record_member.dos_date),
             size_hint=record_member.size * 2,
@@ -375,11 +371,15 @@ class WheelRewriter:
         """The library's bytes as read and as they go into the wheel (patched if the plan says
         so).  Once the file is read to the end, its digest must still be the one the plan
         named the library by and wrote into RECORD."""
-        original = HashingStream(library_chunks(library.source))
+        if library.member is not None:  # merged copies: read from the wheel, checked against RECORD
+            member = self.reader.by_name[library.member]
+            original = HashingStream(self.reader.chunks(member))
+        else:
+            original = HashingStream(library_chunks(library.source))
 
         def unchanged() -> Iterator[bytes]:
             yield from original
-            if original.digest.hexdigest() != library.sha256_hex:
+            if library.member is None and original.digest.hexdigest() != library.sha256_hex:
                 raise AuditwheelError(f"{library.source} changed while the wheel was being repaired.")
 
         patch = self.plan.patches.get(library.dest)
@@ -443,16 +443,20 @@ class WheelRewriter:
             size_hint=member.size,
             template=member,
         )
+        self._check_read(member, original)
+        return row
+
+    def _check_read(self, member: Member, original: ContentDigest) -> None:
+        """A member's bytes as the repair read them, against its RECORD row."""
         listed = self.rows_to_check.get(member.name)
         self._record_problem(
             Record.check_digest(listed, member.name, original.sha256, original.size, self._rehash(member))
         )
-        return row
 
     def _write_vendored(
         self, writer: ZipWriter, library: VendoredLibrary, ahead: Rewritten | None, created: tuple[int, int]
     ) -> RecordRow:
-        row, _original = self._write_rewritten(
+        row, original = self._write_rewritten(
             writer,
             library.dest,
             ahead,
@@ -462,6 +466,8 @@ class WheelRewriter:
             date_time=created,
             size_hint=library.size,
         )
+        if library.member is not None:  # the wheel's own bytes: checked against RECORD as read
+            self._check_read(self.reader.by_name[library.member], original)
         return row
 
     def _verify(self, handle: BinaryIO) -> None:
@@ -485,8 +491,12 @@ class WheelRewriter:
             spot_check=self._spot_checks.__contains__,
         )
         added = [*vendored, *new_metadata]
-        expected_digest = (self.reader.all_names_digest + names_digest(added)) & DIGEST_MASK
-        as_expected = written.count == self.reader.count + len(added) and written.all_names_digest == expected_digest
+        removed = self.plan.removed
+        expected_digest = (self.reader.all_names_digest - names_digest(removed) + names_digest(added)) & DIGEST_MASK
+        as_expected = (
+            written.count == self.reader.count + len(added) - len(removed)
+            and written.all_names_digest == expected_digest
+        )
         if as_expected and not self.plan.is_noop:
             placed = [written.by_name[dest].position for dest in vendored]
             before_record = [written.by_name[path].position for path in new_metadata]

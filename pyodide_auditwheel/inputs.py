@@ -54,6 +54,10 @@ class InputTree:
     def read(self, path: str) -> bytes:
         raise NotImplementedError
 
+    def size(self, path: str) -> int:
+        """A file's size, without reading it where the input can say (to find identical copies)."""
+        return len(self.read(path))
+
     def module_paths(self) -> list[str]:
         return [path for path in self.files() if is_module_name(path)]
 
@@ -142,6 +146,9 @@ class WheelArchive(InputTree):
 
     def read(self, path: str) -> bytes:
         return self.zip.read(self._member(path))
+
+    def size(self, path: str) -> int:
+        return self._member(path).size
 
     @property
     def dist_info(self) -> str:

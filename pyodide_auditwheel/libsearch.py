@@ -61,13 +61,17 @@ class LibrarySearch:
         return [libdir / sub if sub else libdir for libdir in self.libdirs for sub in SYSROOT_SUBDIRS]
 
     def find(self, name: str) -> tuple[Path, ModuleHead] | None:
-        """The first side module called ``name`` on the search path, with its dylink head."""
+        """The first side module with the base name of ``name`` on the search path, with its
+        dylink head.  A NEEDED entry spelt as a path (the build machine's, as a linker given
+        ``/build/lib/libfoo.so`` records it) is looked for by its base name: the repair then
+        renames the entry to the vendored file."""
         if name in self._cache:
             return self._cache[name]
         result = None
-        if "/" not in name:
+        base = name.rsplit("/", 1)[-1]
+        if base not in ("", ".", ".."):
             for directory in self.search_path():
-                candidate = directory / name
+                candidate = directory / base
                 head = self._side_module_head(candidate)
                 if head is not None:
                     result = (candidate, head)
@@ -84,8 +88,7 @@ class LibrarySearch:
                     kind = "a directory" if candidate.is_dir() else "not a regular file"
                     self.skipped.append(f"{candidate}: passed over, {kind}")
                 return None
-            with open_input_file(candidate) as handle:
-                return read_module_head(lambda size: _prefix(handle, size), f"library {candidate}")
+            return library_head(candidate)
         except WasmError as error:
             self.skipped.append(f"{candidate}: passed over, {error}")
             return None
@@ -95,6 +98,12 @@ class LibrarySearch:
         except OSError as error:
             self.skipped.append(f"{candidate}: passed over, {error.strerror or error}")
             return None
+
+
+def library_head(path: Path) -> ModuleHead:
+    """A library file's dylink head, reading no more of it than that."""
+    with open_input_file(path) as handle:
+        return read_module_head(lambda size: _prefix(handle, size), f"library {path}")
 
 
 def _prefix(handle: BinaryIO, size: int) -> bytes:

@@ -16,12 +16,12 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .abi import Abi
-from .analysis import Analysis, ModuleReport
+from .analysis import Analysis, LibraryCode, ModuleReport
 from .errors import AuditwheelError, MissingLibrariesError, UnsafePathError
 from .libsearch import library_digest
 from .wheel import installed_path
@@ -33,11 +33,15 @@ SAFE_DIR_COMPONENT = re.compile(r"^[\w.+-]+$")
 
 @dataclass(frozen=True)
 class VendoredLibrary:
+    """A library written into the libs directory: from a libdir file, or (``member``) from
+    the wheel's own copies of one library, merged (``source`` is then the member's path)."""
+
     source: Path
     original_name: str
     dest: str
     sha256_hex: str
     size: int
+    member: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,14 @@ class RepairPlan:
     # needs: Pyodide 0.26/0.27 load a library a module NEEDs by name, so one that comes after
     # its users in the archive is loaded again by its path (see record.vendored_first).
     moved_first: tuple[str, ...] = ()
+    # The wheel's copies of a vendored library (member -> the vendored file), merged into it:
+    # each copy would be instantiated at install beside it; their users are patched to find
+    # the vendored file, and the copies are not written.
+    merged: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def removed(self) -> tuple[str, ...]:
+        return tuple(self.merged)
 
     @property
     def is_noop(self) -> bool:
@@ -250,11 +262,13 @@ def make_plan(
     retag: Retag | None = None,
     holds_folded: Callable[[str], str | None] = lambda _path: None,
     abis: Sequence[Abi] = (),
+    twins: Mapping[str, LibraryCode] | None = None,
 ) -> RepairPlan:
     """Decide the repair; raises :class:`MissingLibrariesError` listing *every* missing library.
     What the plan adds is checked against the wheel's names through ``holds_folded``.  The
     layout serves every ABI in ``abis`` (the wheel's tags may name several), besides the
-    analysis' own."""
+    analysis' own.  ``twins`` (:func:`~pyodide_auditwheel.analysis.library_twins`) are the
+    libraries that share their code with another: they are merged into one vendored file."""
     if analysis.kind != "wheel" or analysis.wheel is None:
         raise AuditwheelError(f"cannot repair {analysis.input}: repair takes .whl files.")
     missing = analysis.missing
@@ -265,13 +279,30 @@ def make_plan(
     wheel_files = {module.path for module in analysis.wheel_modules}
 
     layout_abis = tuple({abi.name: abi for abi in (analysis.abi, *abis)}.values())
-    vendored: dict[str, VendoredLibrary] = {}
+    twins = twins or {}
+    wheel_copies: dict[str, list[str]] = {}  # code digest -> the wheel's members with that code
+    for module in analysis.wheel_modules:
+        if module.path in twins:
+            wheel_copies.setdefault(twins[module.path].code_sha256, []).append(module.path)
+    # A group of copies is vendored from a libdir file of its code if there is one, else from
+    # its first member.
+    found_codes = {twins[lib.path].code_sha256 for lib in analysis.found_libraries if lib.path in twins}
+    merged_from = _movable({paths[0] for code, paths in wheel_copies.items() if code not in found_codes}, analysis)
+    wheel_copies = {
+        code: paths for code, paths in wheel_copies.items() if code in found_codes or paths[0] in merged_from
+    }
+    vendored: dict[str, VendoredLibrary] = {}  # libdir file or merged member -> where it goes
     # One file per distinct library, by content: a second name of the same bytes (a hard link
     # or a copy, which a symbolic link check does not see) is the same library.
     by_digest: dict[str, VendoredLibrary] = {}
-    for library in _dependencies_first(analysis.found_libraries):
-        source = Path(library.path)
-        digest, size = library_digest(source)
+    sources = [module for module in analysis.modules if module.origin == "libdir" or module.path in merged_from]
+    for library in _dependencies_first(sources):
+        if library.origin == "libdir":
+            source, member = Path(library.path), None
+            digest, size = library_digest(source)
+        else:
+            code = twins[library.path]
+            source, member, digest, size = Path(library.path), library.path, code.sha256, code.size
         if digest in by_digest:
             vendored[library.path] = by_digest[digest]
             continue
@@ -279,9 +310,13 @@ def make_plan(
         dest_name = name if _keeps_name(name, options) else mangled_name(name, digest)
         dest = f"{libs_dir}/{dest_name}"
         check_member_name(dest)
-        if dest in wheel_files:
+        copies = wheel_copies.get(twins[library.path].code_sha256, []) if library.path in twins else []
+        if dest in wheel_files and dest not in copies:
             raise UnsafePathError(f"cannot vendor {name}: the wheel already has a different file at {dest}.")
-        vendored[library.path] = by_digest[digest] = VendoredLibrary(source, name, dest, digest, size)
+        vendored[library.path] = by_digest[digest] = VendoredLibrary(source, name, dest, digest, size, member)
+        for copy in copies:
+            vendored[copy] = by_digest[digest]
+    merged = {copy: vendored[copy].dest for copies in wheel_copies.values() for copy in copies if copy in vendored}
 
     dest_names = [lib.dest.casefold() for lib in by_digest.values()]
     if len(set(dest_names)) != len(dest_names):
@@ -294,7 +329,9 @@ def make_plan(
     patches: dict[str, ModulePatch] = {}
     for module in analysis.modules:
         in_wheel = module.origin == "wheel"
-        path = module.path if in_wheel else vendored[module.path].dest
+        if in_wheel and module.path in vendored and vendored[module.path].member != module.path:
+            continue  # a copy merged into a library vendored from elsewhere: not written
+        path = vendored[module.path].dest if module.path in vendored else module.path
         if path in patches:
             continue  # a second name of a library already planned
         patch = _patch_for(module, path, vendored, layout_abis, libs_dir)
@@ -302,7 +339,8 @@ def make_plan(
         if patch.changes_dylink or strip:
             patches[path] = replace(patch, strip=strip)
     return RepairPlan(
-        moved_first=_libraries_to_move_first(analysis, layout_abis),
+        moved_first=tuple(path for path in _libraries_to_move_first(analysis, layout_abis) if path not in vendored),
+        merged=merged,
         wheel=analysis.input,
         abi=abi,
         libs_dir=libs_dir,
@@ -329,12 +367,30 @@ def _libraries_to_move_first(analysis: Analysis, abis: Sequence[Abi]) -> tuple[s
     if all(position[library] < min(position[user] for user in users) for library, users in needed_by.items()):
         return ()
     libraries = [module for module in modules if module.path in needed_by]
-    return tuple(library.path for library in _dependencies_first(libraries, status="included"))
+    return tuple(library.path for library in _dependencies_first(libraries))
 
 
-def _dependencies_first(libraries: Sequence[ModuleReport], status: str = "found") -> list[ModuleReport]:
-    """The libraries, each after those of them it needs (by dependencies of ``status``): the
-    archive order of libraries written first (see :func:`~pyodide_auditwheel.record.vendored_first`)."""
+def _movable(members: set[str], analysis: Analysis) -> set[str]:
+    """The members that may move into the libs directory: each finds what it needs there too,
+    because every library of the wheel it needs moves with it.  (From its new place a loader
+    may not find a library of the wheel that stays where it is: 0.26 looks in no directory
+    under the module's.)"""
+    dependencies = {module.path: module.dependencies for module in analysis.wheel_modules}
+    movable = set(members)
+    while True:
+        stuck = {
+            member
+            for member in movable
+            if any(d.status == "included" and d.location not in movable for d in dependencies[member])
+        }
+        if not stuck:
+            return movable
+        movable -= stuck
+
+
+def _dependencies_first(libraries: Sequence[ModuleReport]) -> list[ModuleReport]:
+    """The libraries, each after those of them it needs: the archive order of libraries
+    written first (see :func:`~pyodide_auditwheel.record.vendored_first`)."""
     by_path = {library.path: library for library in libraries}
     ordered: dict[str, ModuleReport] = {}
     visiting: set[str] = set()
@@ -344,7 +400,7 @@ def _dependencies_first(libraries: Sequence[ModuleReport], status: str = "found"
             return
         visiting.add(library.path)
         for dependency in library.dependencies:
-            needed = by_path.get(dependency.location or "") if dependency.status == status else None
+            needed = by_path.get(dependency.location or "")
             if needed is not None:
                 visit(needed)
         ordered[library.path] = library
@@ -362,7 +418,7 @@ def _patch_for(
     repair vendors it or an earlier one (ours or another tool's) did."""
     renames: dict[str, str] = {}
     for dependency in module.dependencies:
-        if dependency.status == "found" and dependency.location in vendored:
+        if dependency.location in vendored:
             new_name = posixpath.basename(vendored[dependency.location].dest)
             if new_name != dependency.name:
                 renames[dependency.name] = new_name
@@ -371,7 +427,7 @@ def _patch_for(
     # make copies (0.28/0.29); a 314-only wheel that finds it through $ORIGIN is left alone.
     spellings_matter = any(abi.loader.search == "emscripten" and not abi.loader.normalizes_names for abi in abis)
     reaches_libs = any(
-        dependency.status == "found"
+        dependency.location in vendored
         or (
             spellings_matter
             and dependency.status == "included"

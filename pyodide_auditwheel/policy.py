@@ -319,8 +319,7 @@ class Auditor:
                     imported,
                     exports.types.get(name),
                     posixpath.basename(library.path),
-                    "the loader binds it through a JavaScript stub that checks no types, so the call gets "
-                    "converted arguments and results (an i64 given a Number throws TypeError)",
+                    _through_a_stub(imported, exports.types.get(name)),
                 )
                 continue
             if entry.module in GOT_MODULES:
@@ -335,6 +334,24 @@ class Auditor:
                 f"{entry.module}.{name}",
                 f"{entry.kind} not provided by Pyodide {self.offer.pyodide}{where}; {when}",
             )
+
+
+def _through_a_stub(imported: str | None, exported: str | None) -> str:
+    """What a call does when the loader binds an import to another module's export through a
+    JavaScript stub (which checks no types): JavaScript converts each value between the two
+    types, and a BigInt (i64) and a Number do not convert into each other."""
+    stub = "the loader binds it through a JavaScript stub that checks no types, so "
+    if imported is None or exported is None:
+        return stub + "the call gets converted arguments and results"
+    (import_params, import_results), (export_params, export_results) = (
+        [[value for value in side.split(",") if value] for side in text.split("->")] for text in (imported, exported)
+    )
+    pairs = [*zip(import_params, export_params, strict=False), *zip(export_results, import_results, strict=False)]
+    if any((given == "i64") != (wanted == "i64") for given, wanted in pairs):
+        big = next(given == "i64" for given, wanted in pairs if (given == "i64") != (wanted == "i64"))
+        words = "Cannot convert a BigInt value to a number" if big else "Cannot convert <value> to a BigInt"
+        return stub + f"the call fails with TypeError: {words}"
+    return stub + "the call gets converted arguments and results (missing ones undefined, extra ones dropped)"
 
 
 def _signature_mismatch(
@@ -383,9 +400,8 @@ def duplicate_findings(
     globals, so state set through one is not seen through the other.  ``loader`` names whose
     loader it is (default: the analysis' ABI's)."""
     loader = loader or f"{analysis.abi.name}'s loader"
-    site_packages = site_packages_of(analysis.abi, analysis.wheel)
-    _fs, members = tree.installed(site_packages)  # installed path -> member
-    for file, instances in outcome.copies(same_content(tree, outcome, site_packages)).items():
+    _fs, members = tree.installed(site_packages_of(analysis.abi, analysis.wheel))  # installed path -> member
+    for file, instances in outcome.copies(same_content(tree, outcome, analysis)).items():
         spellings = ", ".join(name for instance in instances for name in instance.names[:1])
         yield Finding(
             "duplicate-load",

@@ -7,7 +7,7 @@ import base64
 import csv
 import io
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
 
@@ -220,13 +220,16 @@ class Record:
             return f"{path!r} is {size} bytes but RECORD says {row.size}"
         return None
 
-    def rewritten(self, replaced: Mapping[str, RecordRow], added: Iterable[RecordRow]) -> Iterator[bytes]:
+    def rewritten(
+        self, replaced: Mapping[str, RecordRow], added: Iterable[RecordRow], removed: Collection[str] = ()
+    ) -> Iterator[bytes]:
         """The new RECORD as a stream: the original rows in their order (their lines kept byte
-        for byte) with ``replaced`` ones swapped in, ``added`` ones just before the first
-        ``.dist-info`` row (where a repair puts those files in the archive), and RECORD's own
-        row last, without a hash."""
+        for byte) with ``replaced`` ones swapped in and ``removed`` ones left out, ``added`` ones
+        just before the first ``.dist-info`` row (where a repair puts those files in the
+        archive), and RECORD's own row last, without a hash."""
 
-        changed = replaced.keys() | {self.path}
+        left_out = frozenset(removed)
+        changed = replaced.keys() | left_out | {self.path}
 
         def pieces() -> Iterator[tuple[str, bytes]]:
             """(path, encoded lines); a block with no row to change and no .dist-info row
@@ -240,7 +243,7 @@ class Record:
                     yield "", block.data
                     continue
                 for row, line in zip(block.rows, block.lines(), strict=True):
-                    if row.path == self.path:
+                    if row.path == self.path or row.path in left_out:
                         continue
                     new = replaced.get(row.path)
                     if new is not None:

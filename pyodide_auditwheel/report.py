@@ -272,7 +272,13 @@ def repair_json(result: RepairResult) -> dict[str, Any]:
         "platform": result.platform,
         "libs_dir": plan.libs_dir,
         "vendored": [
-            {"name": lib.original_name, "source": str(lib.source), "dest": lib.dest, "sha256": lib.sha256_hex}
+            {
+                "name": lib.original_name,
+                "source": str(lib.source),
+                "from_wheel": lib.member is not None,
+                "dest": lib.dest,
+                "sha256": lib.sha256_hex,
+            }
             for lib in plan.vendored
         ],
         "patched": [
@@ -286,6 +292,7 @@ def repair_json(result: RepairResult) -> dict[str, Any]:
             for patch in plan.patches.values()
         ],
         "moved_first": list(plan.moved_first),
+        "merged": dict(plan.merged),
         "excluded": sorted(plan.excluded),
         "stripped_bytes": result.stripped_bytes,
         "record_problems": list(result.record_problems),
@@ -314,7 +321,14 @@ def render_repair(console: Console, result: RepairResult, dry_run: bool) -> None
         return
     verb = "would vendor" if dry_run else "vendored"
     title = Text.assemble(inert(f"{result.input} → {result.output or '(dry run)'}"), (f" (ABI {plan.abi.name})", "dim"))
-    rows: list[list[Text]] = [[inert(lib.dest), Text(verb), inert(lib.source)] for lib in plan.vendored]
+    rows: list[list[Text]] = [
+        [inert(lib.dest), Text(verb), inert(f"{lib.source} (the wheel's)" if lib.member else lib.source)]
+        for lib in plan.vendored
+    ]
+    merged = "would merge" if dry_run else "merged"
+    rows += [
+        [inert(path), Text(merged), inert(f"into {plan.merged[path]}, a copy of one library")] for path in plan.merged
+    ]
     for patch in plan.patches.values():
         details = [f"NEEDED {old} → {new}" for old, new in patch.renames.items()]
         details += [f"RUNTIME_PATH += {entry}" for entry in patch.added_runtime_paths]
@@ -354,6 +368,8 @@ def repair_summary(result: RepairResult, dry_run: bool) -> str:
         done.append(
             f"{'would move' if dry_run else 'moved'} {count} librar{'y' if count == 1 else 'ies'} ahead of their users"
         )
+    if plan.merged:
+        done.append(f"{'would merge' if dry_run else 'merged'} {len(plan.merged)} copies into the libs directory")
     if result.platform is not None:
         done.append(f"{'would retag' if dry_run else 'retagged'} {result.platform}")
     where = "" if dry_run or result.output is None else f" → {result.output}"

@@ -11,6 +11,7 @@ instance it made came from.
 from __future__ import annotations
 
 import base64
+import hashlib
 import random
 import zipfile
 from collections.abc import Sequence
@@ -189,6 +190,9 @@ class GeneratedWheel:
     path: Path
     members: list[tuple[str, bytes]]
     content_ids: dict[str, str] = field(default_factory=dict)
+    # Every library the wheel's modules need, by file name (placed in the wheel or not): a
+    # library directory for its repair.
+    libraries: dict[str, bytes] = field(default_factory=dict)
 
 
 def _wheel_members(dist: str, python_tag: str, platform: str) -> list[tuple[str, bytes]]:
@@ -204,9 +208,20 @@ def _wheel_members(dist: str, python_tag: str, platform: str) -> list[tuple[str,
 
 
 def write_zip(path: Path, members: Sequence[tuple[str, bytes]]) -> None:
+    """The wheel, its (empty) RECORD filled with a row for every member, as a repair needs."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in members:
+            if name.endswith(".dist-info/RECORD") and not data:
+                data = record_of(members, name)
             archive.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), data)
+
+
+def record_of(members: Sequence[tuple[str, bytes]], record: str) -> bytes:
+    rows = []
+    for name, data in members:
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        rows.append(f"{name},sha256={digest},{len(data)}\n" if name != record else f"{name},,\n")
+    return "".join(rows).encode()
 
 
 def random_wheel(
@@ -217,20 +232,24 @@ def random_wheel(
     site_packages: str,
     other_site_packages: str,
     platform: str,
+    prefix: str = "w",
 ) -> GeneratedWheel:
     """One to three modules at depths 0-3 of a package, needing one or two libraries placed
     anywhere the runtimes might look (or nowhere), named bare, absolute or relative, with
     every RUNTIME_PATH spelling, sometimes an identical copy of a library in a second place,
-    in a random archive order."""
-    dist = f"w{index}"
+    NEEDED sometimes split over two subsections or hidden in a padded one, in a random archive
+    order.  ``prefix`` names the distribution (``w<index>``), so that two wheels drawn from
+    equal seeds can be installed side by side."""
+    dist = f"{prefix}{index}"
     libs_dir = f"{dist}.libs"
     suffix = rng.choice([".so", f".cpython-{python.replace('.', '')}-wasm32-emscripten.so", ".abi3.so"])
     module_dirs = [dist, f"{dist}/a", f"{dist}/a/b", f"{dist}/c/d/e"]
     library_dirs = [libs_dir, dist, f"{dist}/a", f"{dist}/a/b", f"{dist}/zz", f"{dist}/c"]
-    libraries = [f"libw{index}{letter}.so" for letter in "xy"[: rng.randint(1, 2)]]
+    libraries = [f"lib{dist}{letter}.so" for letter in "xy"[: rng.randint(1, 2)]]
     members: list[tuple[str, bytes]] = []
     content_ids: dict[str, str] = {}
     placed: dict[str, list[str]] = {}
+    library_data: dict[str, bytes] = {}
     for number, library in enumerate(libraries):
         homes = rng.sample(library_dirs, rng.choice([0, 1, 1, 1, 2]))
         placed[library] = homes
@@ -238,12 +257,13 @@ def random_wheel(
         needs = [libraries[0]] if number == 1 and rng.random() < 0.4 else []
         runtime_paths = rng.choice([None, ["$ORIGIN"], [f"{site_packages}/{libs_dir}"]])
         data = side_module(dylink_body(needs, runtime_paths), f"{index}{library}")
+        library_data[library] = data
         for home in homes:
             members.append((f"{home}/{library}", data))
             content_ids[f"{home}/{library}"] = f"{index}{library}"
     for number in range(rng.randint(1, 3)):
         module_dir = rng.choice(module_dirs)
-        module_path = f"{module_dir}/_m{number}w{index}{suffix}"
+        module_path = f"{module_dir}/_m{number}{dist}{suffix}"
         needed: list[str] = []
         for library in rng.sample(libraries, rng.randint(1, len(libraries))):
             home = rng.choice(placed[library] or [libs_dir])
@@ -271,7 +291,15 @@ def random_wheel(
             f"{site_packages}/{rng.choice(library_dirs)}",
         ]
         runtime_paths = rng.sample(forms, rng.randint(0, 3))
-        data = side_module(dylink_body(needed, runtime_paths if rng.random() < 0.85 else None), f"{index}m{number}")
+        body = dylink_body(needed, runtime_paths if rng.random() < 0.85 else None)
+        roll = rng.random()
+        if needed and roll < 0.1:  # NEEDED in two subsections (0.27 merges them, 0.28+ keeps the last)
+            body = dylink_body(needed[:1]) + subsection(2, strings(needed[1:])) + body[len(dylink_body(needed)) :]
+        elif needed and roll < 0.2:  # the last NEEDED hidden in the padding of the first
+            hidden = subsection(2, strings(needed[-1:]))
+            first = subsection(2, strings(needed[:-1]), hidden)
+            body = subsection(1, b"\0\0\0\0") + first + body[len(dylink_body(needed)) :]
+        data = side_module(body, f"{index}m{number}")
         members.append((module_path, data))
         content_ids[module_path] = f"{index}m{number}"
     # One member per path: a later module of the same name replaces an earlier one.
@@ -281,7 +309,7 @@ def random_wheel(
     ordered += _wheel_members(dist, f"cp{python.replace('.', '')}", platform)
     path = out_dir / f"{dist}-1.0-cp{python.replace('.', '')}-cp{python.replace('.', '')}-{platform}.whl"
     write_zip(path, ordered)
-    return GeneratedWheel(path, ordered, {name: content_ids[name] for name in unique})
+    return GeneratedWheel(path, ordered, {name: content_ids[name] for name in unique}, library_data)
 
 
 # --- imports: what the loader binds at load (types included) --------------------------------------

@@ -16,18 +16,20 @@ from __future__ import annotations
 import base64
 import json
 import random
+import re
 import subprocess
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conformance import dylink_cases, random_wheel, search_cases, symbol_wheel
+from conformance import GeneratedWheel, dylink_cases, random_wheel, search_cases, symbol_wheel
 from runtime_driver import ALL_RUNTIMES, DATA_RUNTIMES, RUNTIME_DIR
 
 import pyodide_auditwheel as paw
 from pyodide_auditwheel.abi import Abi, known_abis
-from pyodide_auditwheel.errors import WasmError
+from pyodide_auditwheel.errors import AuditwheelError, WasmError
 from pyodide_auditwheel.loader import (
     VirtualFS,
     find_library,
@@ -43,6 +45,10 @@ DYLINK_CASES = 2500
 SEARCH_CASES = 2500
 INSTALL_CASES = 600
 SYMBOL_CASES = 300
+# The export each generated module carries (tests/conformance.py): which content a file holds.
+CONTENT_ID = re.compile(rb"__cf_([0-9A-Za-z_.]+)")
+REPAIRED_ONCE = "repaired, one copy of each library"
+REPAIRED_WITH_COPIES = "repaired, copies left (flagged by the audit)"
 # Where the report of the last run is written (docs/reliability.md quotes it).
 REPORT = Path(__file__).parent / "runtime" / "conformance-report.json"
 
@@ -137,11 +143,22 @@ def test_the_model_agrees_with_the_runtime_loader(runtime: str, tmp_path: Path) 
     if abi.loader.search == "emscripten":
         cases += search_cases(rng, SEARCH_CASES, abi.site_packages, other_site_packages(abi))
     wheels = {}
+    repaired: dict[str, GeneratedWheel] = {}
+    refused = 0
     platform = next(iter(abi.platform_tags))
     for index in range(INSTALL_CASES):
-        wheel = random_wheel(rng, index, tmp_path, abi.python, abi.site_packages, other_site_packages(abi), platform)
+        draw = (abi.python, abi.site_packages, other_site_packages(abi), platform)
+        wheel = random_wheel(random.Random(f"{runtime}-{index}"), index, tmp_path, *draw)
         wheels[f"w{index}"] = wheel
         cases.append({"id": f"w{index}", "kind": "install", "wheel": str(wheel.path)})
+        # The same wheel under another name, repaired with every library it needs in a libdir.
+        twin = random_wheel(random.Random(f"{runtime}-{index}"), index, tmp_path, *draw, prefix="r")
+        output = repair_with_libraries(twin, tmp_path / "repaired")
+        if output is None:
+            refused += 1
+        else:
+            repaired[f"r{index}"] = output
+            cases.append({"id": f"r{index}", "kind": "install", "wheel": str(output.path)})
     symbol_wheels = {}
     if runtime in DATA_RUNTIMES:  # the audit's data is this runtime's
         offer = load_offer(abi.name)
@@ -161,6 +178,10 @@ def test_the_model_agrees_with_the_runtime_loader(runtime: str, tmp_path: Path) 
         "search": 0,
         "install": 0,
         "install with several copies": 0,
+        "repaired, then installed": 0,
+        REPAIRED_ONCE: 0,
+        REPAIRED_WITH_COPIES: 0,
+        "repair refused (a NEEDED path no libdir file matches)": refused,
         "imports": 0,
     }
     for case in cases:
@@ -182,6 +203,20 @@ def test_the_model_agrees_with_the_runtime_loader(runtime: str, tmp_path: Path) 
             fails = [f for f in report.findings if "fails at load" in f.reason]
             if bool(fails) == answer["ok"]:
                 disagreements.append(f"{case['id']}: audit {fails or report.findings}, runtime {answer['error'][:300]}")
+        elif case["id"] in repaired:
+            compared["repaired, then installed"] += 1
+            output = repaired[case["id"]]
+            ok, made = runtime_install(answer)
+            copies = len({content for _names, content in made}) < len(made)
+            flagged = [f for f in paw.audit(output.path).findings if f.kind == "duplicate-load"]
+            expected_install = model_install(output, abi)
+            if (ok, made) != expected_install or not ok or copies != bool(flagged):
+                layout = [(name, output.content_ids.get(name)) for name, _ in output.members]
+                disagreements.append(
+                    f"{case['id']} repaired {layout}: model {expected_install}, runtime {(ok, made)}, "
+                    f"audit {flagged} ({answer['error'][:300]})"
+                )
+            compared[REPAIRED_WITH_COPIES if copies else REPAIRED_ONCE] += 1
         elif case["kind"] == "search":
             compared["search"] += 1
             expected_path = model_search(case, abi)
@@ -206,3 +241,22 @@ def test_the_model_agrees_with_the_runtime_loader(runtime: str, tmp_path: Path) 
     # The generator must reach the cases that matter, not only the easy ones.
     assert compared["dylink"] > DYLINK_CASES // 2
     assert compared["install with several copies"] > 0
+    assert compared[REPAIRED_ONCE] > INSTALL_CASES // 2
+
+
+def repair_with_libraries(wheel: GeneratedWheel, out_dir: Path) -> GeneratedWheel | None:
+    """``wheel`` repaired with a libdir holding each library it needs, read back with each
+    member's content id; None when the repair refuses it."""
+    libdir = out_dir / "libs" / wheel.path.name.split("-")[0]
+    libdir.mkdir(parents=True)
+    for name, data in wheel.libraries.items():
+        (libdir / name).write_bytes(data)
+    try:
+        result = paw.repair(wheel.path, [libdir], output_dir=out_dir)
+    except AuditwheelError:
+        return None
+    output = result.output or wheel.path
+    with zipfile.ZipFile(output) as archive:
+        members = [(info.filename, archive.read(info)) for info in archive.infolist()]
+    content_ids = {name: match.group(1).decode() for name, data in members if (match := CONTENT_ID.search(data))}
+    return GeneratedWheel(output, members, content_ids)

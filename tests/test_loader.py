@@ -8,6 +8,7 @@ runtimes themselves.
 from __future__ import annotations
 
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -316,9 +317,10 @@ def test_our_repair_loads_one_copy_on_every_abi(tmp_path: Path, abi: str) -> Non
     assert report.loads, report.findings
 
 
-def test_nothing_to_change_is_said_only_when_one_copy_loads(tmp_path: Path) -> None:
-    """Two identical copies of a library in two folders, each found by its neighbour: nothing
-    a repair changes, and the repair says a copy is loaded twice instead of "self-contained"."""
+def test_identical_copies_in_the_wheel_are_merged_into_one_vendored_file(tmp_path: Path) -> None:
+    """Two identical copies of a library in two folders, each found by its neighbour: both are
+    instantiated.  The repair keeps one file, in the libs directory, and points both users at
+    it; "nothing to change" is said only of a wheel that loads one copy."""
     files = {
         "pkg/_a.so": module(["libstate.so"], ["$ORIGIN"], "a"),
         "pkg/sub/_b.so": module(["libstate.so"], ["$ORIGIN"], "b"),
@@ -326,14 +328,22 @@ def test_nothing_to_change_is_said_only_when_one_copy_loads(tmp_path: Path) -> N
         "pkg/sub/libstate.so": library("state"),
     }
     source = wheel(tmp_path, "pyemscripten_2026_0", files)
+    assert [f.kind for f in paw.audit(source).findings] == ["duplicate-load"]
     result = paw.repair(source, output_dir=tmp_path / "out")
-    assert result.plan.is_noop and result.copies_left == ("libstate.so (pyemscripten_2026_0)",)
-    shown = cli("repair", str(source), "--dry-run")
-    assert shown.returncode == 0
-    assert "already self-contained" not in shown.stdout
-    assert "more than one copy is loaded of libstate.so (pyemscripten_2026_0)" in " ".join(shown.stdout.split())
-    clean = wheel(tmp_path, "pyemscripten_2026_0", {"pkg/_a.so": module([], None, "a")})
-    assert "already self-contained, nothing to change" in cli("repair", str(clean), "--dry-run").stdout
+    (vendored,) = result.plan.vendored
+    assert vendored.member == "pkg/libstate.so" and vendored.dest.startswith("pkg.libs/libstate-")
+    assert result.plan.merged == {"pkg/libstate.so": vendored.dest, "pkg/sub/libstate.so": vendored.dest}
+    assert result.output is not None
+    with zipfile.ZipFile(result.output) as repaired:
+        assert not {"pkg/libstate.so", "pkg/sub/libstate.so"} & set(repaired.namelist())
+    report = paw.audit(result.output)
+    assert report.loads and not report.findings, report.findings
+    shown = " ".join(cli("repair", str(source), "--dry-run").stdout.split())
+    assert "pkg/sub/libstate.so │ would merge │ into pkg.libs/libstate-" in shown
+    assert shown.endswith(
+        "would vendor 1 library, would patch 2 module(s), would merge 2 copies into the libs directory"
+    )
+    assert "already self-contained, nothing to change" in cli("repair", str(result.output), "--dry-run").stdout
 
 
 def test_a_copy_installed_from_the_data_directory_is_found_by_its_member(tmp_path: Path) -> None:

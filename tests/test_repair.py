@@ -165,8 +165,8 @@ def _corrupt_compressed_members(monkeypatch: pytest.MonkeyPatch) -> None:
 def _drop_a_record_row(monkeypatch: pytest.MonkeyPatch) -> None:
     real = Record.rewritten
 
-    def dropping(self: Record, replaced, added):  # type: ignore[no-untyped-def]
-        text = b"".join(real(self, replaced, added))
+    def dropping(self: Record, replaced, added, removed):  # type: ignore[no-untyped-def]
+        text = b"".join(real(self, replaced, added, removed))
         yield text.replace(text.split(b"\n")[0] + b"\n", b"", 1)
 
     monkeypatch.setattr(Record, "rewritten", dropping)

@@ -118,6 +118,24 @@ def test_audit_verdicts_hold_in_the_runtime(
     assert report.loads == (kind in LOADS_EVERYWHERE or (kind in LOADS_FROM_314 and runtime == "pyodide-314"))
 
 
+@pytest.mark.parametrize("runtime", list(RUNTIMES))
+def test_a_library_export_of_another_type_fails_at_the_call_as_the_audit_says(
+    runtime: str, runtimes: None, symbol_modules: wheelbuilder.SymbolModules, tmp_path: Path
+) -> None:
+    """An import bound to a NEEDED library's export goes through the loader's JavaScript stub:
+    the module loads, and the call fails where an i64 meets a Number, in the runtime's words."""
+    platform = next(tag for tag in TAG_OF_ABI if TAG_OF_ABI[tag] == RUNTIMES[runtime])
+    wheel = wheelbuilder.build_module_wheel(symbol_modules.narrow, tmp_path, platform, beside=[symbol_modules.wide])
+    (finding,) = audit(wheel).findings
+    assert (finding.kind, finding.subject) == ("signature-mismatch", "env.wide")
+    words = "Cannot convert a BigInt value to a number"
+    assert "imported as (i32->i32), but libwide.so exports it as (i32->i64)" in finding.reason
+    assert f"the call fails with TypeError: {words}" in finding.reason
+    outcome = run_in_pyodide(runtime, "import symbols; symbols.lib.call_wide()", wheel)
+    assert not outcome["ok"] and outcome["error"] == words, outcome
+    assert "Loaded symbols" in outcome["messages"]  # it loaded; the call failed
+
+
 TAG_OF_ABI = {
     "pyodide_2024_0_wasm32": "pyodide_2024_0",
     "pyodide_2025_0_wasm32": "pyodide_2025_0",

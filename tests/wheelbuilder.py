@@ -187,28 +187,39 @@ def build_chain_wheel(libs: FixtureLibs, out_dir: Path, abi: str, dist: str = "c
 class SymbolModules:
     """Side modules whose imports the audit judges: ``calls`` calls and ``address`` takes the
     address of PyBytes_Join (CPython 3.14 only); ``weak`` has a weak undefined function;
-    ``emjs`` calls its own EM_JS function; ``oldtime`` imports ``time`` with a 32-bit result."""
+    ``emjs`` calls its own EM_JS function; ``oldtime`` imports ``time`` with a 32-bit result;
+    ``narrow`` was linked against an older ``libwide.so`` (``wide`` as (i32)->i32) and ships
+    beside ``wide``, the newer one ((i32)->i64)."""
 
     calls: Path
     address: Path
     weak: Path
     emjs: Path
     oldtime: Path
+    wide: Path
+    narrow: Path
 
 
 def build_symbol_modules(workdir: Path) -> SymbolModules:
+    older_wide = build_c("wideold", workdir / "old", "libwide.so")
     return SymbolModules(
         calls=build_c("calls314", workdir, "libcalls314.so"),
         address=build_c("address314", workdir, "libaddress314.so"),
         weak=build_c("weak", workdir, "libweak.so"),
         emjs=build_c("emjs", workdir, "libemjs.so"),
         oldtime=build_c("oldtime", workdir, "liboldtime.so"),
+        wide=build_c("wide", workdir, "libwide.so"),
+        narrow=build_c("narrow", workdir, "libnarrow.so", needs=[older_wide], rpaths=["$ORIGIN"]),
     )
 
 
-def build_module_wheel(module: Path, out_dir: Path, platform: str, dist: str = "symbols") -> Path:
-    """A ``py3-none`` wheel (fits every Python) holding one module and an ``__init__`` that
-    opens it with ctypes (keeping the GIL, so it may call the C API)."""
+def build_module_wheel(
+    module: Path, out_dir: Path, platform: str, dist: str = "symbols", beside: Sequence[Path] = ()
+) -> Path:
+    """A ``py3-none`` wheel (fits every Python) holding one module (and the libraries
+    ``beside`` it) and an ``__init__`` that opens it with ctypes (keeping the GIL, so it may
+    call the C API)."""
     init = f'import ctypes, os\nlib = ctypes.PyDLL(os.path.join(os.path.dirname(__file__), "{module.name}"))\n'
     files = {f"{dist}/__init__.py": init.encode(), f"{dist}/{module.name}": module.read_bytes()}
+    files |= {f"{dist}/{library.name}": library.read_bytes() for library in beside}
     return write_wheel(out_dir, dist, "1.0", f"py3-none-{platform}", files)
