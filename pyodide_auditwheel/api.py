@@ -95,7 +95,9 @@ def repair(
             analysis, retag = _retag(tree, search, exclude, platform)
         options = options or RepairOptions()
         twins = library_twins(tree, analysis)
-        plan = make_plan(analysis, options, retag, tree.holds_folded, named_abis(tree), twins)
+        plan = make_plan(
+            analysis, options, retag, tree.holds_folded, named_abis(tree), twins, holds_under=tree.holds_under
+        )
         name = retag.filename if retag is not None else source_path.name
         if options.sbom:
             plan = _with_sbom(plan, tree, name)
@@ -168,14 +170,34 @@ def _with_sbom(plan: RepairPlan, tree: WheelArchive, filename: str) -> RepairPla
     from dataclasses import replace
 
     from .plan import SbomPlan
-    from .sbom import sbom_path
+    from .sbom import previous_components, sbom_path
 
     path = sbom_path(tree.dist_info)
     exists = path in tree.zip.by_name
     if tree.wheel is None or not (plan.vendored or (plan.retag is not None and exists)):
         return plan
+    if not exists:
+        _check_new_metadata_path(tree, path)
     previous = tree.read_recorded(path) if exists else None
+    previous_components(previous, path)  # refused now, not half way through writing
     return replace(plan, sbom=SbomPlan(path, exists, tree.wheel.dist, tree.wheel.version, filename, previous))
+
+
+def _check_new_metadata_path(tree: WheelArchive, path: str) -> None:
+    """A file the repair adds to ``.dist-info`` must not clash with what the wheel has: a
+    member equal to it but for case or normalisation, or a file where one of its directories
+    goes (a ``sboms`` file)."""
+    from .errors import UnsafePathError
+
+    parts = path.split("/")
+    for depth in range(1, len(parts) + 1):
+        prefix = "/".join(parts[:depth])
+        existing = tree.holds_folded(prefix)
+        if existing is not None and not (existing.endswith("/") and depth < len(parts)):
+            raise UnsafePathError(
+                f"cannot add {path}: the wheel already has {existing}, which a file system cannot hold beside it; "
+                "repair with --no-sbom."
+            )
 
 
 def _retag(

@@ -22,7 +22,7 @@ from .errors import AuditwheelError, RecordError, UnsafePathError, WheelError
 from .loader import VirtualFS
 from .record import RECORD_CHUNK, Record, find_record_path
 from .wheel import WheelName, installed_at, is_module_name
-from .zipio import Member, ZipReader, check_member_name
+from .zipio import Member, ZipReader, check_member_name, folded
 
 InputKind = Literal["wheel", "directory", "module"]
 
@@ -80,8 +80,14 @@ class InputTree:
 
     def holds_folded(self, path: str) -> str | None:
         """The input's path equal to ``path`` on a case-insensitive file system, if any."""
-        key = path.rstrip("/").casefold()
-        return next((name for name in self.files() if name.casefold() == key), None)
+        key = folded(path)
+        return next((name for name in self.files() if folded(name) == key), None)
+
+    def holds_under(self, path: str) -> str | None:
+        """A file of the input inside the directory ``path`` (compared folded), if any: where a
+        repair would write a file, the input must not have a directory."""
+        prefix = folded(path) + "/"
+        return next((name for name in self.files() if folded(name).startswith(prefix)), None)
 
     def files_named(self, bases: Collection[str]) -> dict[str, list[str]]:
         """The paths of the files with each of these base names, sorted, in one pass."""
@@ -218,11 +224,9 @@ class WheelDirectory(InputTree):
             wheel_file = info / "WHEEL"
             if not wheel_file.is_file():
                 continue
-            tags = [
-                line.split(":", 1)[1].strip()
-                for line in wheel_file.read_text("utf-8", "replace").splitlines()
-                if line.startswith("Tag:")
-            ]
+            with open_input_file(wheel_file) as handle:  # one sentence if unreadable, never a FIFO wait
+                text = handle.read().decode("utf-8", "replace")
+            tags = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Tag:")]
             if tags:
                 dist_version = info.name[: -len(".dist-info")]
                 return WheelName.parse(f"{dist_version}-{tags[0]}.whl")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from .analysis import Analysis, LibraryCode, ModuleReport
 from .errors import AuditwheelError, MissingLibrariesError, UnsafePathError
 from .libsearch import library_digest
 from .wheel import installed_path
-from .zipio import check_member_name
+from .zipio import check_member_name, folded
 
 # Letters and digits of any script (a project may be named ``café``), '_', '.', '+', '-'.
 SAFE_DIR_COMPONENT = re.compile(r"^[\w.+-]+$")
@@ -192,11 +192,17 @@ def validate_lib_sdir(value: str) -> str:
 
 
 def check_against_wheel(
-    holds_folded: Callable[[str], str | None], libs_dir: str, vendored: Iterable[VendoredLibrary]
+    holds_folded: Callable[[str], str | None],
+    libs_dir: str,
+    vendored: Iterable[VendoredLibrary],
+    merged: Collection[str] = (),
+    holds_under: Callable[[str], str | None] = lambda _path: None,
 ) -> None:
     """Refuse, before anything is written, a plan whose output we (or pip) would refuse: a file
-    where the libs directory goes, or a vendored name equal to a member's but for case.
-    ``holds_folded(path)`` is the wheel's member equal to ``path`` once case is folded."""
+    where the libs directory goes, a vendored name equal to a member's but for case (or Unicode
+    normalisation), or a directory of the wheel where a vendored library goes.
+    ``holds_folded(path)`` is the wheel's member equal to ``path`` once folded, and
+    ``holds_under(path)`` one inside the directory ``path``; ``merged`` members are not written."""
     existing = holds_folded(libs_dir)
     if existing is not None:
         raise UnsafePathError(
@@ -204,10 +210,16 @@ def check_against_wheel(
         )
     for library in vendored:
         existing = holds_folded(library.dest)
-        if existing is not None:
+        if existing is not None and existing not in merged:
             raise UnsafePathError(
                 f"cannot vendor {library.original_name} as {library.dest}: the wheel already has {existing}, "
                 "the same name but for case, which a case-insensitive file system cannot hold."
+            )
+        inside = holds_under(library.dest)
+        if inside is not None:
+            raise UnsafePathError(
+                f"cannot vendor {library.original_name} as {library.dest}: the wheel has a directory of that name "
+                f"(it holds {inside})."
             )
 
 
@@ -263,6 +275,7 @@ def make_plan(
     holds_folded: Callable[[str], str | None] = lambda _path: None,
     abis: Sequence[Abi] = (),
     twins: Mapping[str, LibraryCode] | None = None,
+    holds_under: Callable[[str], str | None] = lambda _path: None,
 ) -> RepairPlan:
     """Decide the repair; raises :class:`MissingLibrariesError` listing *every* missing library.
     What the plan adds is checked against the wheel's names through ``holds_folded``.  The
@@ -318,13 +331,13 @@ def make_plan(
             vendored[copy] = by_digest[digest]
     merged = {copy: vendored[copy].dest for copies in wheel_copies.values() for copy in copies if copy in vendored}
 
-    dest_names = [lib.dest.casefold() for lib in by_digest.values()]
+    dest_names = [folded(lib.dest) for lib in by_digest.values()]
     if len(set(dest_names)) != len(dest_names):
         raise UnsafePathError(
             "cannot vendor: two libraries would get the same name in the libs directory; use mangling."
         )
     if vendored:
-        check_against_wheel(holds_folded, libs_dir, by_digest.values())
+        check_against_wheel(holds_folded, libs_dir, by_digest.values(), merged, holds_under)
 
     patches: dict[str, ModulePatch] = {}
     for module in analysis.modules:

@@ -44,16 +44,28 @@ def library_component(dest: str, sha256_hex: str, source_name: str, source_sha25
     }
 
 
-def _previous_components(previous: bytes | None, where: str) -> list[dict[str, Any]]:
+def previous_components(previous: bytes | None, where: str) -> list[dict[str, Any]]:
+    """The components of the SBOM an earlier repair wrote, which the new one keeps; anything
+    else at that path (of any shape, nested to any depth) is refused in one sentence, before
+    a byte is written."""
     if previous is None:
         return []
     try:
-        components = json.loads(previous)["components"]
-        if not isinstance(components, list) or not all(isinstance(c, dict) and "bom-ref" in c for c in components):
-            raise ValueError("components is not a list of components")
+        document = json.loads(previous)
+        if not isinstance(document, dict):
+            raise ValueError("it is not a JSON object")
+        components = document["components"]
+        if not isinstance(components, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("bom-ref"), str) for c in components
+        ):
+            raise ValueError("components is not a list of components, each with a bom-ref string")
+    except RecursionError:
+        reason = "it is nested too deeply to read"
     except (ValueError, KeyError, TypeError) as error:
-        raise WheelError(f"cannot update {where}: it is not a CycloneDX document this tool wrote ({error}).") from None
-    return components
+        reason = str(error)
+    else:
+        return components
+    raise WheelError(f"cannot update {where}: it is not a CycloneDX document this tool wrote ({reason}).")
 
 
 def build_sbom(
@@ -68,7 +80,7 @@ def build_sbom(
     SHA-256 hex, the source's file name and SHA-256) besides those a previous SBOM at
     ``where`` lists."""
     wheel_ref = f"pkg:pypi/{canonicalize_name(dist)}@{version}?file_name={filename}"
-    components = {component["bom-ref"]: component for component in _previous_components(previous, where)}
+    components = {component["bom-ref"]: component for component in previous_components(previous, where)}
     for dest, sha256_hex, source_name, source_sha256_hex in libraries:
         components[dest] = library_component(dest, sha256_hex, source_name, source_sha256_hex)
     ordered = [components[ref] for ref in sorted(components)]

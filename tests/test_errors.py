@@ -368,6 +368,14 @@ def unreadable_subdir(tmp: Path, ctx: Context) -> Run:
     return Run(["show", str(tree)], permissions_apply=True)
 
 
+def unreadable_wheel_file_of_a_directory(tmp: Path, ctx: Context) -> Run:
+    tree = tmp / "unpacked"
+    (tree / "pkg-1.0.dist-info").mkdir(parents=True)
+    (tree / "pkg-1.0.dist-info" / "WHEEL").write_text("Wheel-Version: 1.0\nTag: cp313-cp313-pyodide_2025_0_wasm32\n")
+    (tree / "pkg-1.0.dist-info" / "WHEEL").chmod(0)
+    return Run(["show", str(tree)], permissions_apply=True)
+
+
 def clash_in_libs_dir(tmp: Path, ctx: Context) -> Run:
     files = {
         "pkg/_ext.so": ctx.fixture_libs.ext.read_bytes(),
@@ -656,6 +664,9 @@ CASES: dict[str, Case] = {
     "libdir unreadable": Case(libdir_case("unreadable"), "cannot be read: permission denied"),
     "wheel unreadable": Case(unreadable_wheel, "cannot read"),
     "directory unreadable": Case(unreadable_subdir, "cannot read directory"),
+    "WHEEL of a directory unreadable": Case(
+        unreadable_wheel_file_of_a_directory, "dist-info/WHEEL: Permission denied."
+    ),
     "lib-sdir escape": Case(
         repair_chain(None, "--lib-sdir", "../up"), "unsafe --lib-sdir '../up': give a single directory name"
     ),

@@ -59,7 +59,12 @@ CASES: dict[str, tuple[Callable[[], bytes], str]] = {
     "nul": (lambda: zip_bytes([*BASE, ("pkg/a@@NUL@@.so", b"x")]).replace(b"@@NUL@@", b"\0" * 7), "nul byte"),
     "symlink": (lambda: zip_bytes([*BASE, (symlink_entry(), b"/etc/passwd")]), "symbolic link"),
     "duplicate": (lambda: zip_bytes([*BASE, ("pkg/a.so", b"1"), ("pkg/a.so", b"2")]), "appears twice"),
-    "case collision": (lambda: zip_bytes([*BASE, ("pkg/A.so", b"1"), ("pkg/a.so", b"2")]), "case-insensitive"),
+    "case collision": (lambda: zip_bytes([*BASE, ("pkg/A.so", b"1"), ("pkg/a.so", b"2")]), "blind to case"),
+    # one file on macOS: "é" as one code point (NFC) and as "e" + a combining accent (NFD)
+    "NFC/NFD twins": (
+        lambda: zip_bytes([*BASE, ("pkg/caf\u00e9.so", b"1"), ("pkg/cafe\u0301.so", b"2")]),
+        "normalisation",
+    ),
     "encrypted": (lambda: set_flag(zip_bytes(BASE), 0x1), "encrypted"),
     "truncated": (lambda: zip_bytes(BASE)[:-30], "not a zip archive"),
     "bomb": (

@@ -581,3 +581,17 @@ def test_progress_bar_only_on_a_terminal_and_only_for_a_long_repair(
     env = {**os.environ, "PYODIDE_AUDITWHEEL_PROGRESS_DELAY": "0"}
     result = cli("repair", str(shapely), "--libdir", str(geos_libdir), "-o", str(tmp_path / "c"), env=env)
     assert result.returncode == 0 and result.stderr == ""
+
+
+def test_a_directory_where_a_vendored_library_goes_is_refused_before_writing(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    files = {"chainpkg/_ext.so": fixture_libs.ext.read_bytes(), "chainpkg.libs/libouter.so/README": b"x"}
+    wheel = wheelbuilder.write_wheel(tmp_path / "in", "chainpkg", "1.0", "cp313-cp313-pyodide_2025_0_wasm32", files)
+    result = cli("repair", str(wheel), "--libdir", str(fixture_libs.libdir), "--no-mangle", "-o", str(tmp_path / "out"))
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert (
+        "cannot vendor libouter.so as chainpkg.libs/libouter.so: the wheel has a directory of that name"
+        in result.stderr
+    )
+    assert not (tmp_path / "out").exists()

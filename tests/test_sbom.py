@@ -99,14 +99,59 @@ def test_no_sbom(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None
     assert paw.repair(wheel, [fixture_libs.libdir], options=RepairOptions(sbom=False), dry_run=True).plan.sbom is None
 
 
-@pytest.mark.parametrize("content", [b"not json", b'{"components": 3}'])
+DEEP = b'{"components": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"not json",
+        b'{"components": 3}',
+        b'{"components": [{"bom-ref": ["a"]}]}',
+        b'{"components": [{"bom-ref": {"a": 1}}]}',
+        b'{"components": [{"bom-ref": 1}, {"bom-ref": "x"}]}',
+        DEEP,
+        b"[1, 2]",
+    ],
+    ids=["text", "number", "list-ref", "dict-ref", "mixed-refs", "200000-deep", "array"],
+)
 def test_a_foreign_sbom_of_that_name_is_one_sentence(
     content: bytes, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
 ) -> None:
     files = {"chainpkg/_ext.so": fixture_libs.ext.read_bytes(), SBOM: content}
     wheel = wheelbuilder.write_wheel(tmp_path / "in", "chainpkg", "1.0", "cp313-cp313-pyodide_2025_0_wasm32", files)
     result = cli("repair", str(wheel), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out"))
-    assert result.returncode == 2
+    assert result.returncode == 2, result.stderr
     assert f"cannot update {SBOM}: it is not a CycloneDX document this tool wrote" in " ".join(result.stderr.split())
-    if content.startswith(b"{"):
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    if content == b"[1, 2]":
+        assert "(it is not a JSON object)" in result.stderr
+    if content == DEEP:
+        assert "(it is nested too deeply to read)" in result.stderr
+    if content.startswith(b'{"components": 3'):
         assert "components is not a list of components" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("member", "named"),
+    [
+        ("chainpkg-1.0.dist-info/sboms", "chainpkg-1.0.dist-info/sboms"),
+        ("chainpkg-1.0.dist-info/sboms/Pyodide-Auditwheel.cdx.json", "Pyodide-Auditwheel.cdx.json"),
+    ],
+    ids=["a-file-named-sboms", "case-twin"],
+)
+def test_an_sbom_the_wheel_cannot_hold_is_refused_before_writing(
+    member: str, named: str, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    """The SBOM a repair adds must not clash with a member: a file where its directory goes,
+    or a name equal to it but for case (one file on macOS and Windows)."""
+    files = {"chainpkg/_ext.so": fixture_libs.ext.read_bytes(), member: b"{}"}
+    wheel = wheelbuilder.write_wheel(tmp_path / "in", "chainpkg", "1.0", "cp313-cp313-pyodide_2025_0_wasm32", files)
+    before = wheel.read_bytes()
+    result = cli("repair", str(wheel), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out"))
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert f"cannot add {SBOM}: the wheel already has" in result.stderr and named in result.stderr
+    assert wheel.read_bytes() == before and not (tmp_path / "out").exists()
+    ok = cli("repair", str(wheel), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out"), "--no-sbom")
+    assert ok.returncode == 0, ok.stderr

@@ -22,7 +22,7 @@ from .format import (
     Member,
     dos_datetime,
 )
-from .names import DIGEST_MASK, check_member_name, name_hash, names_digest
+from .names import DIGEST_MASK, check_member_name, folded, name_hash, names_digest
 from .reader import HEAD_READ_SLACK, MAX_COMMENT_SEARCH, ZipReader
 from .writer import ZipWriter
 
@@ -48,6 +48,7 @@ __all__ = [
     "check_member_name",
     "deflate_block",
     "dos_datetime",
+    "folded",
     "name_hash",
     "names_digest",
     "portable_io",

@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import sys
+import unicodedata
 from collections.abc import Callable, Iterable
 
 from ..errors import UnsafePathError
@@ -73,5 +74,10 @@ def names_digest(names: Iterable[str]) -> int:
 
 
 def folded(name: str) -> str:
-    """The key under which two names are the same file on a case-insensitive file system."""
-    return name.rstrip("/").casefold()
+    """The key under which two names are the same file on a case-insensitive file system, or
+    on one that does not tell Unicode normalisation forms apart (macOS: ``é`` as one code point
+    or as ``e`` and a combining accent): canonical caseless matching."""
+    stripped = name.rstrip("/")
+    if stripped.isascii():
+        return stripped.lower()
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", stripped).casefold())

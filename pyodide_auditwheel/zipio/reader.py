@@ -402,7 +402,7 @@ class ZipReader:
                 what = (
                     "appears twice"
                     if seen[key] == name
-                    else f"collides with {seen[key]!r} on case-insensitive file systems"
+                    else f"collides with {seen[key]!r} on file systems blind to case or Unicode normalisation"
                 )
                 raise UnsafePathError(f"unsafe member {name!r} in the wheel: it {what}.")
             seen[key] = name
