@@ -126,8 +126,9 @@ def test_a_library_export_of_another_type_fails_at_the_call_as_the_audit_says(
     the module loads, and the call fails where an i64 meets a Number, in the runtime's words."""
     platform = next(tag for tag in TAG_OF_ABI if TAG_OF_ABI[tag] == RUNTIMES[runtime])
     wheel = wheelbuilder.build_module_wheel(symbol_modules.narrow, tmp_path, platform, beside=[symbol_modules.wide])
-    (finding,) = audit(wheel).findings
-    assert (finding.kind, finding.subject) == ("signature-mismatch", "env.wide")
+    findings = audit(wheel).findings  # 2024_0: once more for Pyodide 0.26's loader, which binds alike
+    assert {(f.kind, f.subject) for f in findings} == {("signature-mismatch", "env.wide")}
+    finding = findings[0]
     words = "Cannot convert a BigInt value to a number"
     assert "imported as (i32->i32), but libwide.so exports it as (i32->i64)" in finding.reason
     assert f"the call fails with TypeError: {words}" in finding.reason

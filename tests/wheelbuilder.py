@@ -220,6 +220,8 @@ def build_module_wheel(
     ``beside`` it) and an ``__init__`` that opens it with ctypes (keeping the GIL, so it may
     call the C API)."""
     init = f'import ctypes, os\nlib = ctypes.PyDLL(os.path.join(os.path.dirname(__file__), "{module.name}"))\n'
-    files = {f"{dist}/__init__.py": init.encode(), f"{dist}/{module.name}": module.read_bytes()}
+    # the libraries first: Pyodide 0.26/0.27 load a library that comes after its user twice
+    files = {f"{dist}/__init__.py": init.encode()}
     files |= {f"{dist}/{library.name}": library.read_bytes() for library in beside}
+    files[f"{dist}/{module.name}"] = module.read_bytes()
     return write_wheel(out_dir, dist, "1.0", f"py3-none-{platform}", files)
