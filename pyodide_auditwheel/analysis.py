@@ -329,8 +329,23 @@ def library_members(analysis: Analysis) -> set[str]:
     }
 
 
+def libraries_keyed_twice(analysis: Analysis) -> set[str]:
+    """The wheel's libraries that Pyodide 0.24-0.27 key by a second name beside the full path
+    the install loads them by (a second instance): those a module NEEDs by a path
+    (``pkg/a/libfoo.so``), and those a library from a libdir NEEDs (vendored first, it loads
+    them by name before the install reaches them)."""
+    return {
+        dependency.location
+        for module in analysis.modules
+        for dependency in module.dependencies
+        if dependency.status == "included"
+        and dependency.location is not None
+        and ("/" in dependency.name or module.origin == "libdir")
+    }
+
+
 def library_twins(
-    tree: InputTree, analysis: Analysis, members: Collection[str] | None = None
+    tree: InputTree, analysis: Analysis, members: Collection[str] | None = None, also: Collection[str] = ()
 ) -> dict[str, LibraryCode]:
     """The libraries that share their code with another: wheel members (by path) and libdir
     files (by absolute path), each with its :class:`LibraryCode`.
@@ -338,7 +353,8 @@ def library_twins(
     These are what a repair merges into one vendored file: two copies in the wheel, or a copy
     in the wheel that a module cannot reach beside the libdir file the analysis found, are each
     instantiated at install.  The wheel's candidates are its :func:`library_members` (of
-    ``members``, when given).  Only files whose code is of equal size are read whole."""
+    ``members``, when given); ``also`` are members included whether they have a twin or not.
+    Only files whose code is of equal size are read whole."""
     candidates = library_members(analysis)
     if members is not None:
         candidates &= set(members)
@@ -360,7 +376,7 @@ def library_twins(
         by_code_size.setdefault(code_size, []).append(path)
     codes: dict[str, LibraryCode] = {}
     for paths in by_code_size.values():
-        if len(paths) < 2:
+        if len(paths) < 2 and not set(paths) & set(also):
             continue
         for path in paths:
             _size, start, read = readers[path]
@@ -369,7 +385,31 @@ def library_twins(
                 hashlib.sha256(data[start:]).hexdigest(), hashlib.sha256(data).hexdigest(), len(data)
             )
     shared = Counter(code.code_sha256 for code in codes.values())
-    return {path: code for path, code in codes.items() if shared[code.code_sha256] > 1}
+    twins = {path: code for path, code in codes.items() if shared[code.code_sha256] > 1 or path in also}
+    if members is None:  # for a repair: the wheel's libraries they need move with them
+        for path in needed_closure(analysis, twins) - twins.keys():
+            start = tree.read_module_head(path).first_section_end
+            data = tree.read(path)
+            twins[path] = LibraryCode(
+                hashlib.sha256(data[start:]).hexdigest(), hashlib.sha256(data).hexdigest(), len(data)
+            )
+    return twins
+
+
+def needed_closure(analysis: Analysis, members: Iterable[str]) -> set[str]:
+    """The wheel's libraries that ``members`` need, directly or through each other."""
+    needs = {
+        module.path: {d.location for d in module.dependencies if d.status == "included" and d.location}
+        for module in analysis.wheel_modules
+    }
+    found: set[str] = set()
+    pending = list(members)
+    while pending:
+        for needed in needs.get(pending.pop(), ()):
+            if needed not in found:
+                found.add(needed)
+                pending.append(needed)
+    return found
 
 
 def _read_library(path: Path) -> bytes:

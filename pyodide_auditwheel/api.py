@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .abi import Abi, abi_for_tag
-from .analysis import Analysis, analyze_tree, library_twins
+from .analysis import Analysis, analyze_tree, libraries_keyed_twice, library_twins
 from .errors import AuditwheelError
 from .inputs import WheelArchive, open_input
 from .libsearch import libdirs_from_env
@@ -94,7 +94,7 @@ def repair(
         else:
             analysis, retag = _retag(tree, search, exclude, platform)
         options = options or RepairOptions()
-        twins = library_twins(tree, analysis)
+        twins = library_twins(tree, analysis, also=libraries_keyed_twice(analysis))
         plan = make_plan(
             analysis, options, retag, tree.holds_folded, named_abis(tree), twins, holds_under=tree.holds_under
         )

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .abi import Abi
-from .analysis import Analysis, LibraryCode, ModuleReport
+from .analysis import Analysis, Dependency, LibraryCode, ModuleReport, needed_closure
 from .errors import AuditwheelError, MissingLibrariesError, UnsafePathError
 from .libsearch import library_digest
+from .loader import js_normalize, replace_origin
 from .wheel import installed_path
 from .zipio import check_member_name, folded
 
@@ -253,13 +254,13 @@ def runtime_path_entries(abis: Sequence[Abi], module_dir: str, libs_dir: str) ->
     return absolute, origin
 
 
-def runtime_path_order(existing: Sequence[str], absolute: Sequence[str], origin: str) -> tuple[str, ...]:
+def runtime_path_order(existing: Sequence[str], absolute: Sequence[str], origin: str | None) -> tuple[str, ...]:
     """The absolute entries first, then the module's own entries (kept, in their order), then
     the ``$ORIGIN`` entry if the module has none like it.  A relative entry *before* the
     absolute one would be found first on 0.28/0.29 and name the library by a second spelling
     (a second copy): this order makes every module name it by the absolute path."""
     kept = [entry for entry in existing if entry not in absolute]
-    return (*absolute, *kept, *([] if origin in existing else [origin]))
+    return (*absolute, *kept, *([] if origin is None or origin in existing else [origin]))
 
 
 def _keeps_name(name: str, options: RepairOptions) -> bool:
@@ -297,10 +298,23 @@ def make_plan(
     for module in analysis.wheel_modules:
         if module.path in twins:
             wheel_copies.setdefault(twins[module.path].code_sha256, []).append(module.path)
+    found_by_code = {twins[lib.path].code_sha256: lib.path for lib in analysis.found_libraries if lib.path in twins}
+    found_codes = set(found_by_code)
+    # A library of one copy moves where a loader keys it by a second name (NEEDed by a path,
+    # or by a vendored library), and with the copies that need it; elsewhere it stays.
+    if not any(abi.loader.search != "emscripten" for abi in layout_abis):
+        needed = needed_closure(analysis, [path for paths in wheel_copies.values() if len(paths) > 1 for path in paths])
+        wheel_copies = {
+            code: paths
+            for code, paths in wheel_copies.items()
+            if len(paths) > 1 or code in found_codes or paths[0] in needed
+        }
     # A group of copies is vendored from a libdir file of its code if there is one, else from
     # its first member.
-    found_codes = {twins[lib.path].code_sha256 for lib in analysis.found_libraries if lib.path in twins}
-    merged_from = _movable({paths[0] for code, paths in wheel_copies.items() if code not in found_codes}, analysis)
+    into_found = {path for code, paths in wheel_copies.items() if code in found_codes for path in paths}
+    merged_from = _movable(
+        {paths[0] for code, paths in wheel_copies.items() if code not in found_codes}, analysis, into_found
+    )
     wheel_copies = {
         code: paths for code, paths in wheel_copies.items() if code in found_codes or paths[0] in merged_from
     }
@@ -309,7 +323,9 @@ def make_plan(
     # or a copy, which a symbolic link check does not see) is the same library.
     by_digest: dict[str, VendoredLibrary] = {}
     sources = [module for module in analysis.modules if module.origin == "libdir" or module.path in merged_from]
-    for library in _dependencies_first(sources):
+    # Where each merged copy's bytes come from: a library that needs a copy comes after it.
+    source_of = {path: found_by_code.get(code, paths[0]) for code, paths in wheel_copies.items() for path in paths}
+    for library in _dependencies_first(sources, source_of):
         if library.origin == "libdir":
             source, member = Path(library.path), None
             digest, size = library_digest(source)
@@ -383,27 +399,34 @@ def _libraries_to_move_first(analysis: Analysis, abis: Sequence[Abi]) -> tuple[s
     return tuple(library.path for library in _dependencies_first(libraries))
 
 
-def _movable(members: set[str], analysis: Analysis) -> set[str]:
+def _movable(members: set[str], analysis: Analysis, moving: set[str]) -> set[str]:
     """The members that may move into the libs directory: each finds what it needs there too,
-    because every library of the wheel it needs moves with it.  (From its new place a loader
-    may not find a library of the wheel that stays where it is: 0.26 looks in no directory
-    under the module's.)"""
+    because every library of the wheel it needs moves with it (or is ``moving`` anyway).
+    (From its new place a loader may not find a library of the wheel that stays where it is:
+    0.26 looks in no directory under the module's.)"""
     dependencies = {module.path: module.dependencies for module in analysis.wheel_modules}
     movable = set(members)
     while True:
         stuck = {
             member
             for member in movable
-            if any(d.status == "included" and d.location not in movable for d in dependencies[member])
+            if any(
+                d.status == "included" and d.location not in movable and d.location not in moving
+                for d in dependencies[member]
+            )
         }
         if not stuck:
             return movable
         movable -= stuck
 
 
-def _dependencies_first(libraries: Sequence[ModuleReport]) -> list[ModuleReport]:
-    """The libraries, each after those of them it needs: the archive order of libraries
-    written first (see :func:`~pyodide_auditwheel.record.vendored_first`)."""
+def _dependencies_first(
+    libraries: Sequence[ModuleReport], alias: Mapping[str, str] | None = None
+) -> list[ModuleReport]:
+    """The libraries, each after those of them it needs (a dependency on a path of ``alias``
+    is one on the library it names): the archive order of libraries written first (see
+    :func:`~pyodide_auditwheel.record.vendored_first`)."""
+    alias = alias or {}
     by_path = {library.path: library for library in libraries}
     ordered: dict[str, ModuleReport] = {}
     visiting: set[str] = set()
@@ -413,7 +436,8 @@ def _dependencies_first(libraries: Sequence[ModuleReport]) -> list[ModuleReport]
             return
         visiting.add(library.path)
         for dependency in library.dependencies:
-            needed = by_path.get(dependency.location or "")
+            location = dependency.location or ""
+            needed = by_path.get(alias.get(location, location))
             if needed is not None:
                 visit(needed)
         ordered[library.path] = library
@@ -421,6 +445,24 @@ def _dependencies_first(libraries: Sequence[ModuleReport]) -> list[ModuleReport]
     for library in libraries:
         visit(library)
     return list(ordered.values())
+
+
+def _spellings_matter(abi: Abi) -> bool:
+    """Whether the ABI's loader names a library by the spelling that found it (0.28/0.29)."""
+    return abi.loader.search == "emscripten" and not abi.loader.normalizes_names
+
+
+def _found_by_another_spelling(module: ModuleReport, dependency: Dependency, abi: Abi) -> bool:
+    """Whether the loader finds the wheel's library through RUNTIME_PATH by a spelling that is
+    not its full path (``…/pkg/sub/../lib/libx.so``), so that it is a second name beside the
+    one the install loaded it by."""
+    if dependency.location is None or "/" in dependency.name or posixpath.dirname(dependency.location) == "":
+        return False
+    parent = f"{abi.site_packages}/{installed_path(module.path)}"
+    canonical = f"{abi.site_packages}/{installed_path(dependency.location)}"
+    directories = ":".join(replace_origin(parent, entry) for entry in module.runtime_paths).split(":")
+    spellings = [f"{directory}/{dependency.name}" for directory in directories if directory]
+    return next((spelling != canonical for spelling in spellings if js_normalize(spelling) == canonical), False)
 
 
 def _patch_for(
@@ -438,7 +480,7 @@ def _patch_for(
     needed = tuple(renames.get(name, name) for name in module.needed) if renames else None
     # A library already in the libs directory needs the absolute entry only where spellings
     # make copies (0.28/0.29); a 314-only wheel that finds it through $ORIGIN is left alone.
-    spellings_matter = any(abi.loader.search == "emscripten" and not abi.loader.normalizes_names for abi in abis)
+    spellings_matter = any(map(_spellings_matter, abis))
     reaches_libs = any(
         dependency.location in vendored
         or (
@@ -448,9 +490,23 @@ def _patch_for(
         )
         for dependency in module.dependencies
     )
-    if not reaches_libs:
+    # A library of the wheel found elsewhere through RUNTIME_PATH is named by the spelling
+    # that found it (``…/pkg/sub/../lib/libx.so``) on 0.28/0.29, beside the full path the
+    # install loaded it by: the absolute entry of its directory first names it by that path.
+    elsewhere = dict.fromkeys(
+        posixpath.dirname(installed_path(dependency.location or ""))
+        for dependency in module.dependencies
+        if dependency.status == "included"
+        and dependency.location not in vendored
+        and any(_found_by_another_spelling(module, dependency, abi) for abi in abis if _spellings_matter(abi))
+    )
+    if not reaches_libs and not elsewhere:
         return ModulePatch(path, renames, None, (), needed=needed)
-    absolute, origin = runtime_path_entries(abis, posixpath.dirname(installed_path(path)), libs_dir)
+    module_dir = posixpath.dirname(installed_path(path))
+    absolute, origin = runtime_path_entries(abis, module_dir, libs_dir) if reaches_libs else ((), None)
+    for directory in elsewhere:
+        absolute += runtime_path_entries(abis, module_dir, directory)[0]
+    absolute = tuple(dict.fromkeys(absolute))
     existing = module.runtime_paths
     wanted = runtime_path_order(existing, absolute, origin)
     added = tuple(entry for entry in wanted if entry not in existing)

@@ -357,3 +357,27 @@ def test_a_copy_installed_from_the_data_directory_is_found_by_its_member(tmp_pat
     }
     findings = paw.audit(wheel(tmp_path, "pyemscripten_2026_0", files)).findings
     assert [(f.kind, f.module) for f in findings] == [("duplicate-load", "pkg-1.0.data/platlib/pkg/libstate.so")]
+
+
+def dotted_rpath_wheel(tmp_path: Path) -> Path:
+    """``pkg/sub/_m.so`` finds ``pkg/lib/libx.so`` through ``$ORIGIN/../lib``: on 0.28/0.29 the
+    library is named ``…/pkg/sub/../lib/libx.so``, beside the full path the install loaded it
+    by (the library comes first in the archive)."""
+    files = {"pkg/lib/libx.so": library("x"), "pkg/sub/_m.so": module(["libx.so"], ["$ORIGIN/../lib"], "m")}
+    return wheel(tmp_path, "pyodide_2025_0", files)
+
+
+def test_a_library_reached_by_a_dotted_runtime_path_gets_its_absolute_entry_first(tmp_path: Path) -> None:
+    source = dotted_rpath_wheel(tmp_path)
+    (finding,) = paw.audit(source).findings
+    assert finding.kind == "duplicate-load" and "/lib/python3.13/site-packages/pkg/sub/../lib/libx.so" in finding.reason
+    result = paw.repair(source, output_dir=tmp_path / "out")
+    patch = result.plan.patches["pkg/sub/_m.so"]
+    assert patch.runtime_paths == ("/lib/python3.13/site-packages/pkg/lib", "$ORIGIN/../lib")
+    assert not result.plan.vendored and not result.plan.merged
+    assert result.output is not None
+    assert not paw.audit(result.output).findings
+    assert paw.repair(result.output, dry_run=True).plan.is_noop
+    # $ORIGIN that already spells the full path needs nothing
+    plain = {"pkg/libx.so": library("x"), "pkg/_m.so": module(["libx.so"], ["$ORIGIN"], "m")}
+    assert paw.repair(wheel(tmp_path / "plain", "pyodide_2025_0", plain), dry_run=True).plan.is_noop

@@ -194,3 +194,20 @@ def test_every_release_flags_what_it_lacks(
     else:
         assert [finding.subject for finding in report.findings] == ["env.PyBytes_Join"]
         assert not outcome["ok"] and RUNTIME_ERROR["calls"] in outcome["error"] + "\n".join(outcome["messages"])
+
+
+def test_a_dotted_runtime_path_loads_twice_on_0_29_and_once_after_repair(runtimes: None, tmp_path: Path) -> None:
+    from test_loader import dotted_rpath_wheel
+
+    source = dotted_rpath_wheel(tmp_path / "in")
+    twice = instances_made("pyodide-0.29", source, tmp_path)
+    assert [names for names in twice if any("libx" in name for name in names)] == [
+        ["/lib/python3.13/site-packages/pkg/lib/libx.so"],
+        ["/lib/python3.13/site-packages/pkg/sub/../lib/libx.so"],
+    ]
+    repaired = paw.repair(source, output_dir=tmp_path / "out").output
+    assert repaired is not None
+    once = instances_made("pyodide-0.29", repaired, tmp_path / "out")
+    assert [names for names in once if any("libx" in name for name in names)] == [
+        ["/lib/python3.13/site-packages/pkg/lib/libx.so"]
+    ]
