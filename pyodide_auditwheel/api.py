@@ -139,21 +139,19 @@ def repair(
 
 
 def _copies_left(tree: WheelArchive, libdirs: Sequence[Path], exclude: Sequence[str]) -> tuple[str, ...]:
-    """For a wheel the plan leaves as it is: each library some ABI of its tags (or a release
-    of one) loads twice."""
-    from dataclasses import replace
-
+    """For a wheel the plan leaves as it is: each library that a loader the wheel's tags name
+    (an ABI's, or a release's within one) loads twice."""
     from .analysis import predict_install
-    from .policy import duplicate_findings
+    from .policy import duplicate_findings, other_loaders
 
+    if not tree.abi.known:
+        return ()
     left = []
-    for abi in named_abis(tree):
-        for release, rules in abi.loaders.items():
-            analysis = analyze_tree(tree, libdirs, exclude, replace(abi, loader=rules))
-            outcome = predict_install(tree, analysis)
-            if outcome is not None:
-                where = abi.name if rules == abi.loader else f"{abi.name}, Pyodide {release}"
-                left += [f"{finding.subject} ({where})" for finding in duplicate_findings(tree, analysis, outcome)]
+    for loader, abi in [(f"{tree.abi.name}'s loader", tree.abi), *other_loaders(tree, tree.abi)]:
+        analysis = analyze_tree(tree, libdirs, exclude, abi)
+        outcome = predict_install(tree, analysis)
+        if outcome is not None:
+            left += [f"{finding.subject} ({loader})" for finding in duplicate_findings(tree, analysis, outcome)]
     return tuple(dict.fromkeys(left))
 
 

@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 PROC_FD = Path("/proc/self/fd")
 # Set to 1, the Linux-only paths (O_TMPFILE here, copy_file_range in zipio) are left out, as
@@ -50,7 +50,7 @@ def atomic_output(target: Path, mode: int, *, durable: bool) -> Iterator[BinaryI
             with termination.deferred():
                 fd = _anonymous_file(directory)
                 if fd is None:
-                    fd, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+                    fd, temp_name = tempfile.mkstemp(dir=directory, prefix=_hidden_prefix(target.name), suffix=".tmp")
                     temp = Path(temp_name)
                 handle = os.fdopen(fd, "w+b")
             with handle:
@@ -71,6 +71,18 @@ def atomic_output(target: Path, mode: int, *, durable: bool) -> Iterator[BinaryI
             if temp is not None:
                 with contextlib.suppress(FileNotFoundError):
                     temp.unlink()
+
+
+# A file name may hold 255 bytes; a temporary name adds a dot, a random part and ".tmp".
+TEMP_STEM_BYTES = 200
+
+
+def _hidden_prefix(target_name: str) -> str:
+    """The start of a temporary name beside ``target_name``: hidden, recognisably its, and
+    short enough that the whole name fits a file system's limit even when the target's own
+    name is 253 bytes long."""
+    stem = target_name.encode()[:TEMP_STEM_BYTES].decode("utf-8", "ignore")
+    return f".{stem}."
 
 
 def _anonymous_file(directory: Path) -> int | None:
@@ -94,7 +106,7 @@ def _give_name(fd: int, directory: Path, target_name: str) -> Path:
     proc = os.open(PROC_FD, os.O_RDONLY | os.O_DIRECTORY)
     try:
         while True:
-            temp = directory / f".{target_name}.{secrets.token_hex(6)}.tmp"
+            temp = directory / f"{_hidden_prefix(target_name)}{secrets.token_hex(6)}.tmp"
             try:
                 os.link(str(fd), temp, src_dir_fd=proc, follow_symlinks=True)
                 return temp
@@ -107,7 +119,7 @@ def _give_name(fd: int, directory: Path, target_name: str) -> Path:
 
 
 def _copy_to_named(fd: int, directory: Path, target_name: str) -> Path:
-    out, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{target_name}.", suffix=".tmp")
+    out, temp_name = tempfile.mkstemp(dir=directory, prefix=_hidden_prefix(target_name), suffix=".tmp")
     try:
         os.lseek(fd, 0, os.SEEK_SET)
         while chunk := os.read(fd, 1 << 20):
@@ -150,7 +162,8 @@ def remove_directories(created: list[Path]) -> None:
 
 
 class _Termination:
-    """SIGTERM as SystemExit, or, inside :meth:`deferred`, as soon as the block ends."""
+    """A terminating signal as SystemExit, or, inside :meth:`deferred`, as soon as the block
+    ends."""
 
     def __init__(self) -> None:
         self.deferring = False
@@ -173,16 +186,31 @@ class _Termination:
                 raise SystemExit(128 + self.pending)
 
 
+# The signals whose default action ends the process, and which may be caught: each becomes
+# SystemExit while a file is written, so that its temporary file is removed (SIGINT already
+# raises KeyboardInterrupt; SIGKILL cannot be caught).
+TERMINATING_SIGNALS = tuple(
+    getattr(signal, name)
+    for name in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM")
+    if hasattr(signal, name)
+)
+
+
 @contextlib.contextmanager
 def _terminate_as_exception() -> Iterator[_Termination]:
-    """Turn SIGTERM into SystemExit while writing, so that the cleanup above runs."""
+    """Turn the terminating signals into SystemExit while writing, so that the cleanup above
+    runs; a signal some other code handles (its handler is not the default) is left to it."""
     termination = _Termination()
+    previous: dict[int, Any] = {}
     try:
-        previous = signal.signal(signal.SIGTERM, termination.handler)
+        for signum in TERMINATING_SIGNALS:
+            if signal.getsignal(signum) == signal.SIG_DFL:
+                previous[signum] = signal.signal(signum, termination.handler)
     except ValueError:  # not in the main thread
         yield termination
         return
     try:
         yield termination
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -512,24 +512,32 @@ def test_kill_9_mid_write_leaves_input_intact(io_path: str, realworld: Path, geo
     pytest.fail("the repair always finished before it could be killed")
 
 
-@pytest.mark.parametrize("io_path", list(IO_PATHS))
-def test_sigterm_mid_write_cleans_up(io_path: str, realworld: Path, geos_libdir: Path, tmp_path: Path) -> None:
-    """SIGTERM arriving while the archive is written (asserted, not assumed): the input is
-    intact and nothing is left beside it, on either path."""
+SIGNALS_BY_PATH = [(io_path, signal.SIGTERM) for io_path in IO_PATHS] + [
+    ("portable", signum) for signum in (signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1)
+]
+
+
+@pytest.mark.parametrize(("io_path", "signum"), SIGNALS_BY_PATH, ids=lambda v: getattr(v, "name", v))
+def test_a_terminating_signal_mid_write_cleans_up(
+    io_path: str, signum: signal.Signals, realworld: Path, geos_libdir: Path, tmp_path: Path
+) -> None:
+    """SIGTERM (and on the portable path, whose temporary file has a name, SIGHUP, SIGQUIT and
+    SIGUSR1) arriving while the archive is written (asserted, not assumed): the input is
+    intact and nothing is left beside it."""
     wheel = bigwheel.build_big_wheel(tmp_path / "in", copies=12)
     original = wheel.read_bytes()
     for _attempt in range(5):
         process = _start_repair(wheel, geos_libdir, io_path)
-        sent = _signal_mid_write(process, wheel.parent, signal.SIGTERM)
+        sent = _signal_mid_write(process, wheel.parent, signum)
         process.wait()
         assert sorted(p.name for p in wheel.parent.iterdir()) == [wheel.name]
-        if sent and process.returncode == 128 + signal.SIGTERM:
+        if sent and process.returncode == 128 + signum:
             assert wheel.read_bytes() == original
             return
         # Finished first (or between the check and the signal): the repaired wheel replaced
         # the input; start again from the original.
         wheel.write_bytes(original)
-    pytest.fail("SIGTERM never arrived while the archive was being written")
+    pytest.fail(f"{signal.Signals(signum).name} never arrived while the archive was being written")
 
 
 def _repair_with_stderr_on_a_terminal(wheel: Path, libdir: Path, out: Path, delay: str | None) -> tuple[int, bytes]:

@@ -11,9 +11,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import struct
 import zipfile
 from pathlib import Path
 
+import pytest
+import wheelbuilder
 from wheelcheck import check_wheel_valid
 
 import pyodide_auditwheel as paw
@@ -91,3 +94,45 @@ def test_members_past_4_gib_get_zip64_offsets(realworld: Path, tmp_path: Path) -
     with open(far, "rb") as handle:
         reader = ZipReader(handle, "far.zip")
         assert {member.name: reader.read(member) for member in reader} == expected
+
+
+def _with_unneeded_zip64_end_records(data: bytes, entries_delta: int = 0) -> bytes:
+    """The archive with ZIP64 end records (and their locator) before its end record, as some
+    writers add to small archives; ``entries_delta`` makes the ZIP64 count disagree."""
+    eocd_at = data.rfind(b"PK\x05\x06")
+    _sig, _disk, _cd_disk, on_disk, entries, cd_size, cd_offset, _comment = struct.unpack(
+        "<IHHHHIIH", data[eocd_at : eocd_at + 22]
+    )
+    record = struct.pack(
+        "<IQHHIIQQQQ",
+        ZIP64_EOCD_SIG,
+        44,
+        45,
+        45,
+        0,
+        0,
+        on_disk + entries_delta,
+        entries + entries_delta,
+        cd_size,
+        cd_offset,
+    )
+    locator = struct.pack("<IIQI", ZIP64_LOCATOR_SIG, 0, eocd_at, 1)
+    return data[:eocd_at] + record + locator + data[eocd_at:]
+
+
+def test_zip64_end_records_present_but_not_needed_are_read(tmp_path: Path) -> None:
+    """zipfile reads them; so do we (before, the gap they leave was refused), and a ZIP64
+    record that disagrees with the end record is refused."""
+    plain = wheelbuilder.write_wheel(
+        tmp_path / "plain", "pkg", "1.0", "py3-none-pyodide_2025_0_wasm32", {"pkg/a.txt": b"a"}
+    )
+    wheel = tmp_path / plain.name
+    wheel.write_bytes(_with_unneeded_zip64_end_records(plain.read_bytes()))
+    assert zipfile.ZipFile(wheel).namelist() == zipfile.ZipFile(plain).namelist()
+    assert paw.show(wheel).modules == ()
+    result = paw.repair(wheel, output_dir=tmp_path / "out", platform="pyemscripten_2025_0_wasm32")
+    assert result.output is not None
+    check_wheel_valid(result.output)
+    wheel.write_bytes(_with_unneeded_zip64_end_records(plain.read_bytes(), entries_delta=1))
+    with pytest.raises(paw.AuditwheelError, match="ZIP64 end record disagrees with its end record"):
+        paw.show(wheel)

@@ -186,18 +186,27 @@ class ZipReader:
         if disk != 0 or cd_disk != 0:
             raise ArchiveError(f"unsupported zip archive {self.display}: it spans several disks.")
         cd_end_limit = eocd_offset
-        if entries == ZIP64_COUNT_LIMIT or cd_size == ZIP64_LIMIT or cd_offset == ZIP64_LIMIT:
-            locator_offset = eocd_offset - ZIP64_LOCATOR.size
-            if locator_offset >= 0:
-                sig, _, z64_offset, _ = ZIP64_LOCATOR.unpack(self._read_at(locator_offset, ZIP64_LOCATOR.size))
-                if sig == ZIP64_LOCATOR_SIG:
-                    if z64_offset + ZIP64_EOCD.size > locator_offset:
-                        raise self._fail("the ZIP64 end record points past its locator")
-                    z64 = ZIP64_EOCD.unpack(self._read_at(z64_offset, ZIP64_EOCD.size))
-                    if z64[0] != ZIP64_EOCD_SIG:
-                        raise self._fail("the ZIP64 end record is missing")
-                    entries, cd_size, cd_offset = z64[7], z64[8], z64[9]
-                    cd_end_limit = z64_offset
+        # The ZIP64 records are read wherever their locator is, needed or not (zipfile and
+        # other writers may add them to a small archive); where the end record's own fields
+        # are not saturated, the ZIP64 record must say the same.
+        locator_offset = eocd_offset - ZIP64_LOCATOR.size
+        if locator_offset >= 0:
+            sig, _, z64_offset, _ = ZIP64_LOCATOR.unpack(self._read_at(locator_offset, ZIP64_LOCATOR.size))
+            if sig == ZIP64_LOCATOR_SIG:
+                if z64_offset + ZIP64_EOCD.size > locator_offset:
+                    raise self._fail("the ZIP64 end record points past its locator")
+                z64 = ZIP64_EOCD.unpack(self._read_at(z64_offset, ZIP64_EOCD.size))
+                if z64[0] != ZIP64_EOCD_SIG:
+                    raise self._fail("the ZIP64 end record is missing")
+                pairs = (
+                    (entries, z64[7], ZIP64_COUNT_LIMIT),
+                    (cd_size, z64[8], ZIP64_LIMIT),
+                    (cd_offset, z64[9], ZIP64_LIMIT),
+                )
+                if any(plain != wide and plain != limit for plain, wide, limit in pairs):
+                    raise self._fail("its ZIP64 end record disagrees with its end record")
+                entries, cd_size, cd_offset = z64[7], z64[8], z64[9]
+                cd_end_limit = z64_offset
         if cd_offset + cd_size > cd_end_limit:
             raise self._fail("its central directory runs past the end of the file")
         if cd_offset + cd_size != cd_end_limit:
