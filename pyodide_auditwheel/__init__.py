@@ -19,20 +19,23 @@ _HOMES = {
     "Finding": "policy",
     "RepairResult": "api",
     "audit": "api",
+    "interfaces": "api",
     "repair": "api",
     "show": "api",
     "AuditwheelError": "errors",
     "MissingLibrariesError": "errors",
+    "Interface": "wasm",
     "RepairOptions": "plan",
     "RepairPlan": "plan",
 }
 
 if TYPE_CHECKING:
     from .analysis import Analysis, Dependency, ModuleReport
-    from .api import RepairResult, audit, repair, show
+    from .api import RepairResult, audit, interfaces, repair, show
     from .errors import AuditwheelError, MissingLibrariesError
     from .plan import RepairOptions, RepairPlan
     from .policy import AuditReport, Finding
+    from .wasm import Interface
 
 
 def __getattr__(name: str) -> Any:
@@ -48,6 +51,7 @@ __all__ = [
     "AuditwheelError",
     "Dependency",
     "Finding",
+    "Interface",
     "MissingLibrariesError",
     "ModuleReport",
     "RepairOptions",
@@ -55,6 +59,7 @@ __all__ = [
     "RepairResult",
     "__version__",
     "audit",
+    "interfaces",
     "repair",
     "show",
 ]

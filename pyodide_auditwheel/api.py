@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from .apply import ProgressHook
     from .plan import RepairOptions, RepairPlan, Retag
     from .policy import AuditReport
+    from .wasm import Interface
 
 PathLike = str | os.PathLike[str]
 
@@ -232,6 +234,22 @@ def _retag(
     if wheel_file not in tree.zip.by_name:
         raise AuditwheelError(f"cannot retag: the wheel has no {wheel_file}.")
     return report.analysis, retagged(tree.path.name, wheel_file, tree.read_recorded(wheel_file), platform)
+
+
+def interfaces(path: PathLike) -> Iterator[tuple[str, Interface]]:
+    """Each module's imports and exports, with their signatures, streamed: read from the
+    sections before the code (a module's first bytes), never its code and data, so a module
+    of any size costs the memory of its declarations."""
+    from .wasm import read_interface_prefix
+
+    tree = open_input(Path(path))
+    try:
+        for module in tree.module_paths():
+            read = functools.partial(tree.read_prefix, module)
+            interface, _prefix = read_interface_prefix(read, f"module {module}", signatures=True)
+            yield module, interface
+    finally:
+        tree.close()
 
 
 def audit(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
@@ -76,8 +77,8 @@ class ApplyOutcome:
 def patch_module_stream(chunks: Iterable[bytes], patch: ModulePatch, what: str) -> Iterator[bytes]:
     """Rewrite the dylink section at the head of a module stream; the rest passes through.
 
-    Only the first section is buffered; with ``patch.strip`` the whole module is (stripping
-    must see every section).
+    Only the first section is buffered (with ``patch.strip`` also the head of each section
+    after it, which stripping reads to decide).
     """
     iterator = iter(chunks)
     buffer = bytearray()
@@ -95,8 +96,7 @@ def patch_module_stream(chunks: Iterable[bytes], patch: ModulePatch, what: str) 
         dylink = dylink.with_runtime_paths(patch.runtime_paths)
     new_head = HEADER + dylink.encode()
     if patch.strip:
-        whole = new_head + bytes(buffer[head.first_section_end :]) + b"".join(iterator)
-        yield strip_debug(whole, what)
+        yield from strip_debug(itertools.chain([new_head, bytes(buffer[head.first_section_end :])], iterator), what)
         return
     yield new_head
     yield bytes(buffer[head.first_section_end :])

@@ -36,9 +36,9 @@ from rich.console import Console
 
 from . import __version__
 from .api import audit as api_audit
+from .api import interfaces as api_interfaces
 from .api import repair as api_repair
 from .errors import AuditwheelError, MissingLibrariesError
-from .inputs import open_input
 from .report import (
     analysis_json,
     audit_json,
@@ -53,7 +53,6 @@ from .report import (
     repair_json,
     visible,
 )
-from .wasm import read_interface
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -612,18 +611,13 @@ class _ProgressBar:
 
 def _interface_command(kind: str, path: Path, show_type: bool) -> None:
     try:
-        tree = open_input(path)
-        try:
-            for module in tree.module_paths():
-                interface = read_interface(tree.read(module), f"module {module}")
-                entries = interface.exports if kind == "exports" else interface.imports
-                typer.echo(f"{visible(module)}:")
-                for entry in entries:
-                    name = entry.name if kind == "exports" else f"{entry.module}.{entry.field}"  # type: ignore[union-attr]
-                    suffix = f" {entry.type}" if show_type and entry.type is not None else ""
-                    typer.echo(f"\t{entry.kind}\t{visible(name)}{suffix}")
-        finally:
-            tree.close()
+        for module, interface in api_interfaces(path):
+            entries = interface.exports if kind == "exports" else interface.imports
+            typer.echo(f"{visible(module)}:")
+            for entry in entries:
+                name = entry.name if kind == "exports" else f"{entry.module}.{entry.field}"  # type: ignore[union-attr]
+                suffix = f" {entry.type}" if show_type and entry.type is not None else ""
+                typer.echo(f"\t{entry.kind}\t{visible(name)}{suffix}")
     except AuditwheelError as error:
         _fail(error)
 

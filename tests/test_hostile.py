@@ -60,6 +60,14 @@ CASES: dict[str, tuple[Callable[[], bytes], str]] = {
     "symlink": (lambda: zip_bytes([*BASE, (symlink_entry(), b"/etc/passwd")]), "symbolic link"),
     "duplicate": (lambda: zip_bytes([*BASE, ("pkg/a.so", b"1"), ("pkg/a.so", b"2")]), "appears twice"),
     "case collision": (lambda: zip_bytes([*BASE, ("pkg/A.so", b"1"), ("pkg/a.so", b"2")]), "blind to case"),
+    "a file that is also a directory": (
+        lambda: zip_bytes([*BASE, ("pkg/a", b"1"), ("pkg/a/b.so", b"2")]),
+        "is also a directory",
+    ),
+    "a file that is also a directory, but for case": (
+        lambda: zip_bytes([*BASE, ("pkg/Sub", b"1"), ("pkg/sub/deep/b.so", b"2")]),
+        "is also a directory",
+    ),
     # one file on macOS: "é" as one code point (NFC) and as "e" + a combining accent (NFD)
     "NFC/NFD twins": (
         lambda: zip_bytes([*BASE, ("pkg/caf\u00e9.so", b"1"), ("pkg/cafe\u0301.so", b"2")]),

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import tracemalloc
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -259,3 +260,37 @@ def test_a_wheel_with_a_253_byte_name_is_repaired_in_place(
     assert result.output == wheel and result.changed
     check_wheel_valid(wheel)
     assert sorted(path.name for path in tmp_path.iterdir()) == [wheel.name]
+
+
+def test_exports_and_imports_read_the_declarations_not_the_code(tmp_path: Path) -> None:
+    """A module with a 3 GiB code section (a sparse file: no disk) lists its imports and
+    exports in the memory of its declarations (2.9 GB for a 1.5 GB module before)."""
+    from conformance import function_type, section
+
+    from pyodide_auditwheel.wasm import encode_name, encode_uleb
+
+    declarations = (
+        side_module(subsection(1, b"\0\0\0\0"))
+        + section(1, b"\x01" + function_type("i32->i64"))
+        + section(2, b"\x01" + encode_name("env") + encode_name("time") + b"\x00\x00")
+        + section(3, b"\x01\x00")
+        + section(7, b"\x01" + encode_name("wide") + b"\x00\x01")
+    )
+    code_size = 3 << 30
+    code_head = bytes([10]) + encode_uleb(code_size)
+    module = tmp_path / "libhuge.so"
+    with open(module, "wb") as handle:
+        handle.write(declarations + code_head)
+        handle.truncate(handle.tell() + code_size)
+    tracemalloc.start()
+    try:
+        ((path, interface),) = list(paw.interfaces(module))
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert path == "libhuge.so"
+    assert [(e.module, e.field, str(e.type)) for e in interface.imports] == [("env", "time", "(i32) -> i64")]
+    assert [(e.name, e.kind, str(e.type)) for e in interface.exports] == [("wide", "func", "(i32) -> i64")]
+    assert peak < 8 << 20, f"peak {peak} bytes"
+    listed = cli("exports", str(module), "--show-type")
+    assert listed.returncode == 0 and listed.stdout.splitlines()[1].split("\t")[1:] == ["func", "wide (i32) -> i64"]

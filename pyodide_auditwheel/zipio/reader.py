@@ -322,6 +322,8 @@ class ZipReader:
         """Check every entry once; remember where each member's data starts."""
         seen_hashes = self._folded_hashes
         suspect_hashes: set[int] = set()
+        file_hashes: set[int] = set()  # folded names of files (not directory entries)
+        parents: set[str] = set()  # the directory each member is in
         previous_end = 0
         in_offset_order = True
         for raw_name, entry, extra in self._raw_entries():
@@ -347,6 +349,11 @@ class ZipReader:
             if folded_hash in seen_hashes:
                 suspect_hashes.add(folded_hash)
             seen_hashes.add(folded_hash)
+            slash = name.rfind("/", 0, len(name) - 1)
+            if slash > 0:
+                parents.add(name[:slash])
+            if not name.endswith("/"):
+                file_hashes.add(folded_hash)
             if header_offset < previous_end:
                 in_offset_order = False
             previous_end = data_offset + csize
@@ -357,6 +364,7 @@ class ZipReader:
                 self.by_name[name] = self._member(raw_name, entry, extra, data_offset, position)
         if suspect_hashes:
             self._check_unique(suspect_hashes)
+        self._check_files_are_not_directories(parents, file_hashes)
         if not in_offset_order:
             self._check_no_overlap()
 
@@ -415,6 +423,26 @@ class ZipReader:
                 )
                 raise UnsafePathError(f"unsafe member {name!r} in the wheel: it {what}.")
             seen[key] = name
+
+    def _check_files_are_not_directories(self, parents: set[str], file_hashes: set[int]) -> None:
+        """Refuse a file whose name is also a directory of other members (``pkg/a`` and
+        ``pkg/a/b``; compared folded, as case twins are): no file system holds both."""
+        directories: dict[int, str] = {}
+        for parent in parents:
+            while parent and hash(key := folded(parent)) not in directories:
+                directories[hash(key)] = parent
+                parent = parent[: max(parent.rfind("/"), 0)]
+        clashes = directories.keys() & file_hashes
+        if not clashes:
+            return
+        for name in self.names():
+            if not name.endswith("/") and hash(folded(name)) in clashes:
+                directory = directories[hash(folded(name))]
+                if folded(directory) == folded(name):
+                    raise UnsafePathError(
+                        f"unsafe member {name!r} in the wheel: it is a file, and {directory!r} is also a directory "
+                        "of other members; no file system holds both."
+                    )
 
     def _data_offset(
         self, name: str, raw_name: bytes, entry: CentralEntry, header_offset: int, csize: int
