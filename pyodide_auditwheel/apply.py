@@ -14,7 +14,7 @@ import hashlib
 import itertools
 import os
 import shutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -139,10 +139,47 @@ def new_member_time(reader: ZipReader) -> tuple[int, int]:
     return reader.newest_date_time
 
 
+class UnchangedCrcCheck:
+    """The CRC of every member a repair writes unchanged, checked by inflating it on the worker
+    threads while the archive is written (zlib lets go of the GIL): a member whose bytes fail
+    their CRC would make the copy an invalid wheel, so the repair is refused instead of passing
+    it through.  Without a pool (an input that is not a file) the check runs in ``result``."""
+
+    BATCH_BYTES = 8 << 20  # compressed bytes per task: few tasks, each long enough to pay for itself
+
+    def __init__(self, reader: ZipReader, read_anyway: Collection[str], pool: Executor | None) -> None:
+        self.reader = reader
+        batches: list[list[Member]] = [[]]
+        weight = 0
+        for member in reader:
+            if member.is_dir or member.name in read_anyway:
+                continue
+            if weight >= self.BATCH_BYTES:
+                batches.append([])
+                weight = 0
+            batches[-1].append(member)
+            weight += member.compressed_size
+        self.batches = batches
+        self.futures = [pool.submit(self._drain, batch) for batch in batches] if pool is not None else None
+
+    def _drain(self, batch: list[Member]) -> None:
+        for member in batch:
+            for _chunk in self.reader.chunks(member):
+                pass
+
+    def result(self) -> None:
+        """Wait for the checks; the first member that fails raises (one sentence)."""
+        if self.futures is None:
+            for batch in self.batches:
+                self._drain(batch)
+            return
+        for future in self.futures:
+            future.result()
+
+
 class DeflatePool:
-    """The threads that compress the blocks of members too large to compress ahead, one per
-    usable core; started (and concurrent.futures imported) only when such a member comes,
-    which most repairs never see."""
+    """The worker threads, one per usable core: they compress the blocks of members too large
+    to compress ahead, and check the CRC of the members copied unchanged."""
 
     def __init__(self) -> None:
         self._pool: Executor | None = None
@@ -160,7 +197,7 @@ class DeflatePool:
 
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
-            self._pool.shutdown()
+            self._pool.shutdown(cancel_futures=True)
 
 
 class WheelRewriter:
@@ -248,21 +285,41 @@ class WheelRewriter:
             try:
                 if self.plan.is_noop:
                     if output.resolve() != self.source.path.resolve():
-                        self._atomic(output, self._copy_input)
+                        self._atomic(output, self._copy_input, self._crc_check())
                     return ApplyOutcome(output, False, 0, tuple(self.problems))
-                self._atomic(output, functools.partial(self._write_archive, ahead=ahead))
+                self._atomic(output, functools.partial(self._write_archive, ahead=ahead), self._crc_check())
             except BaseException:
                 remove_directories(created)  # "nothing was changed" holds for directories too
                 raise
         return ApplyOutcome(output, True, self.stripped_bytes, tuple(self.problems))
 
-    def _atomic(self, output: Path, body: Callable[[BinaryIO], None]) -> None:
+    def _crc_check(self) -> UnchangedCrcCheck | None:
+        """The CRC check of the members written as they are (their bytes are copied, not
+        read); none with --verify-record, which has read every member already."""
+        if self.verify_record:
+            return None
+        plan = self.plan
+        read_anyway = {
+            *plan.patches,
+            *plan.removed,
+            *plan.rewritten_metadata_paths,
+            *(library.member for library in plan.vendored if library.member),
+            self.record.path,
+        }
+        pool = self.deflate_pool() if self.reader.fd is not None else None
+        return UnchangedCrcCheck(self.reader, read_anyway, pool)
+
+    def _atomic(
+        self, output: Path, body: Callable[[BinaryIO], None], crc_check: UnchangedCrcCheck | None = None
+    ) -> None:
         # Replacing the input itself: the data reaches the disk before the rename.  A new
         # output puts nothing of the user's at risk and skips the (slow) fsync.
         in_place = output.resolve() == self.source.path.resolve()
         with atomic_output(output, _mode_of(self.source.path), durable=in_place) as handle:
             body(handle)
             handle.flush()
+            if crc_check is not None:
+                crc_check.result()
             self._verify(handle)
 
     def _copy_input(self, handle: BinaryIO) -> None:

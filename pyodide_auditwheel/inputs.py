@@ -128,6 +128,9 @@ class WheelArchive(InputTree):
     def holds_folded(self, path: str) -> str | None:
         return self.zip.holds_folded(path)
 
+    def holds_under(self, path: str) -> str | None:
+        return self.zip.holds_under_folded(path)
+
     def module_paths(self) -> list[str]:
         return [path for path in self.zip.by_name if is_module_name(path)]
 

@@ -325,13 +325,20 @@ def rows_bad_init_hash(rows: list[tuple[str, str, str]]) -> list[tuple[str, str,
     return [(p, "sha256=" + "A" * 43 if p.endswith("__init__.py") else h, s) for p, h, s in rows]
 
 
-def crc_broken(tmp: Path, ctx: Context) -> Run:
-    wheel = chain_wheel(tmp, ctx)
-    data = wheel.read_bytes()
-    index = next(i for i, n in enumerate(zipfile.ZipFile(wheel).namelist()) if n.endswith(".so"))
-    crc = central_field(data, 16, "<I", index) ^ 0xFFFF
-    wheel.write_bytes(local(central(data, 16, "<I", crc, index), 14, "<I", crc, index))
-    return Run(["repair", str(wheel), "--libdir", str(ctx.fixture_libs.libdir), "-o", str(tmp / "out")])
+def crc_broken(member_ends: str) -> Callable[[Path, Context], Run]:
+    """The CRC of the first member whose name ends with ``member_ends`` broken (in both its
+    headers, so that only inflating it tells): a patched module, or one a repair copies
+    unchanged (which it would pass through into an invalid wheel)."""
+
+    def make(tmp: Path, ctx: Context) -> Run:
+        wheel = chain_wheel(tmp, ctx)
+        data = wheel.read_bytes()
+        index = next(i for i, n in enumerate(zipfile.ZipFile(wheel).namelist()) if n.endswith(member_ends))
+        crc = central_field(data, 16, "<I", index) ^ 0xFFFF
+        wheel.write_bytes(local(central(data, 16, "<I", crc, index), 14, "<I", crc, index))
+        return Run(["repair", str(wheel), "--libdir", str(ctx.fixture_libs.libdir), "-o", str(tmp / "out")])
+
+    return make
 
 
 def libdir_case(kind: str) -> Callable[[Path, Context], Run]:
@@ -631,7 +638,9 @@ CASES: dict[str, Case] = {
         f"holds {len(GOOD_MODULE)} bytes, not its declared {len(GOOD_MODULE) + 5}",
     ),
     "stream cut": Case(show_wheel(module_stream_cut), "has a truncated compressed stream"),
-    "crc": Case(crc_broken, "fails its crc check"),
+    "crc": Case(crc_broken(".so"), "fails its crc check"),
+    "crc of unchanged metadata": Case(crc_broken("METADATA"), "fails its crc check"),
+    "crc of an unchanged member": Case(crc_broken("__init__.py"), "fails its crc check"),
     # wheels and RECORD
     "wheel name": Case(show_wheel(lambda: zip_bytes(BASE_ENTRIES), "notawheel.whl"), "is not a valid wheel file name"),
     "foreign platform": Case(

@@ -104,6 +104,8 @@ class ZipReader:
         # hash() of every name as a case-insensitive file system sees it: for the duplicate
         # check, and kept so that a new name can be checked against them all (see holds_folded).
         self._folded_hashes: set[int] = set()
+        # hash() of every directory the members are in, folded (see holds_under_folded).
+        self._folded_dir_hashes: set[int] = set()
         # names_digest() of every member's name, and of the names that are not directories.
         self.all_names_digest = 0
         self.files_digest = 0
@@ -140,6 +142,14 @@ class ZipReader:
         if hash(key) not in self._folded_hashes:
             return None
         return next((member for member in self.names() if folded(member) == key), None)
+
+    def holds_under_folded(self, name: str) -> str | None:
+        """A member inside the directory ``name`` once case is folded, if any: a set lookup,
+        and a pass over the names only when the hash is there."""
+        key = folded(name)
+        if hash(key) not in self._folded_dir_hashes:
+            return None
+        return next((member for member in self.names() if folded(member).startswith(key + "/")), None)
 
     def find(self, name: str) -> Member | None:
         """The member called ``name``: from ``by_name`` when it holds it, else by a scan."""
@@ -432,6 +442,7 @@ class ZipReader:
             while parent and hash(key := folded(parent)) not in directories:
                 directories[hash(key)] = parent
                 parent = parent[: max(parent.rfind("/"), 0)]
+        self._folded_dir_hashes = set(directories)
         clashes = directories.keys() & file_hashes
         if not clashes:
             return
