@@ -96,9 +96,17 @@ def repair(
         else:
             analysis, retag = _retag(tree, search, exclude, platform)
         options = options or RepairOptions()
-        twins = library_twins(tree, analysis, also=libraries_keyed_twice(analysis))
+        unreachable = _unreachable_elsewhere(tree, analysis, search, exclude)
+        twins = library_twins(tree, analysis, also=libraries_keyed_twice(analysis) | unreachable)
         plan = make_plan(
-            analysis, options, retag, tree.holds_folded, named_abis(tree), twins, holds_under=tree.holds_under
+            analysis,
+            options,
+            retag,
+            tree.holds_folded,
+            named_abis(tree),
+            twins,
+            holds_under=tree.holds_under,
+            unreachable=unreachable,
         )
         name = retag.filename if retag is not None else source_path.name
         if options.sbom:
@@ -155,6 +163,34 @@ def _copies_left(tree: WheelArchive, libdirs: Sequence[Path], exclude: Sequence[
         if outcome is not None:
             left += [f"{finding.subject} ({loader})" for finding in duplicate_findings(tree, analysis, outcome)]
     return tuple(dict.fromkeys(left))
+
+
+def _unreachable_elsewhere(
+    tree: WheelArchive, analysis: Analysis, libdirs: Sequence[Path], exclude: Sequence[str]
+) -> set[str]:
+    """The wheel's libraries that the analysis' loader finds for a module but another loader
+    the wheel's tags name does not find in the wheel (0.27 looks in the directories under a
+    module's, 0.26 and 0.28+ do not; a libdir copy found instead would be a second one): the
+    repair moves them where every loader looks."""
+    from .policy import other_loaders
+
+    if not analysis.abi.known:
+        return set()
+    found_here = {
+        (module.path, dependency.name): dependency.location
+        for module in analysis.wheel_modules
+        for dependency in module.dependencies
+        if dependency.status == "included" and dependency.location is not None
+    }
+    unreachable = set()
+    for _loader, abi in other_loaders(tree, analysis.abi):
+        elsewhere = analyze_tree(tree, libdirs, exclude, abi)
+        for module in elsewhere.wheel_modules:
+            for dependency in module.dependencies:
+                location = found_here.get((module.path, dependency.name))
+                if location is not None and dependency.status in ("missing", "found"):
+                    unreachable.add(location)
+    return unreachable
 
 
 def named_abis(tree: WheelArchive) -> list[Abi]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .abi import Abi
-from .analysis import Analysis, Dependency, LibraryCode, ModuleReport, needed_closure
+from .analysis import Analysis, Dependency, LibraryCode, ModuleReport, libraries_keyed_twice, needed_closure
 from .errors import AuditwheelError, MissingLibrariesError, UnsafePathError
 from .libsearch import library_digest
 from .loader import js_normalize, replace_origin
@@ -277,12 +277,15 @@ def make_plan(
     abis: Sequence[Abi] = (),
     twins: Mapping[str, LibraryCode] | None = None,
     holds_under: Callable[[str], str | None] = lambda _path: None,
+    unreachable: Collection[str] = (),
 ) -> RepairPlan:
     """Decide the repair; raises :class:`MissingLibrariesError` listing *every* missing library.
     What the plan adds is checked against the wheel's names through ``holds_folded``.  The
     layout serves every ABI in ``abis`` (the wheel's tags may name several), besides the
     analysis' own.  ``twins`` (:func:`~pyodide_auditwheel.analysis.library_twins`) are the
-    libraries that share their code with another: they are merged into one vendored file."""
+    libraries that share their code with another: they are merged into one vendored file.
+    ``unreachable`` are the wheel's libraries some loader of the tags does not find where they
+    are: they move into the libs directory."""
     if analysis.kind != "wheel" or analysis.wheel is None:
         raise AuditwheelError(f"cannot repair {analysis.input}: repair takes .whl files.")
     missing = analysis.missing
@@ -301,14 +304,19 @@ def make_plan(
     found_by_code = {twins[lib.path].code_sha256: lib.path for lib in analysis.found_libraries if lib.path in twins}
     found_codes = set(found_by_code)
     # A library of one copy moves where a loader keys it by a second name (NEEDed by a path,
-    # or by a vendored library), and with the copies that need it; elsewhere it stays.
-    if not any(abi.loader.search != "emscripten" for abi in layout_abis):
-        needed = needed_closure(analysis, [path for paths in wheel_copies.values() if len(paths) > 1 for path in paths])
-        wheel_copies = {
-            code: paths
-            for code, paths in wheel_copies.items()
-            if len(paths) > 1 or code in found_codes or paths[0] in needed
-        }
+    # or by a vendored library), where a loader does not find it, and with the copies that
+    # need it; elsewhere it stays.
+    keyed_twice = (
+        libraries_keyed_twice(analysis) if any(abi.loader.search != "emscripten" for abi in layout_abis) else set()
+    )
+    must_move = keyed_twice | set(unreachable)
+    moving = [path for paths in wheel_copies.values() if len(paths) > 1 or paths[0] in must_move for path in paths]
+    needed = needed_closure(analysis, moving)
+    wheel_copies = {
+        code: paths
+        for code, paths in wheel_copies.items()
+        if len(paths) > 1 or code in found_codes or paths[0] in must_move or paths[0] in needed
+    }
     # A group of copies is vendored from a libdir file of its code if there is one, else from
     # its first member.
     into_found = {path for code, paths in wheel_copies.items() if code in found_codes for path in paths}

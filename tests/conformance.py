@@ -191,7 +191,7 @@ class GeneratedWheel:
     members: list[tuple[str, bytes]]
     content_ids: dict[str, str] = field(default_factory=dict)
     # Every library the wheel's modules need, by file name (placed in the wheel or not): a
-    # library directory for its repair.
+    # library directory for its repair; ``lib….so.1`` is the second name of ``lib….so``.
     libraries: dict[str, bytes] = field(default_factory=dict)
 
 
@@ -201,7 +201,10 @@ def _wheel_members(dist: str, python_tag: str, platform: str) -> list[tuple[str,
         (f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n".encode()),
         (
             f"{info}/WHEEL",
-            f"Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: {python_tag}-{python_tag}-{platform}\n".encode(),
+            (
+                "Wheel-Version: 1.0\nRoot-Is-Purelib: false\n"
+                + "".join(f"Tag: {python_tag}-{python_tag}-{each}\n" for each in platform.split("."))
+            ).encode(),
         ),
         (f"{info}/RECORD", b""),
     ]
@@ -233,13 +236,15 @@ def random_wheel(
     other_site_packages: str,
     platform: str,
     prefix: str = "w",
+    other_platform: str | None = None,
 ) -> GeneratedWheel:
     """One to three modules at depths 0-3 of a package, needing one or two libraries placed
     anywhere the runtimes might look (or nowhere), named bare, absolute or relative, with
     every RUNTIME_PATH spelling, sometimes an identical copy of a library in a second place,
     NEEDED sometimes split over two subsections or hidden in a padded one, in a random archive
     order.  ``prefix`` names the distribution (``w<index>``), so that two wheels drawn from
-    equal seeds can be installed side by side."""
+    equal seeds can be installed side by side; ``other_platform``, when given, is a second
+    platform tag the wheel names (for some wheels), which a repair must lay it out for too."""
     dist = f"{prefix}{index}"
     libs_dir = f"{dist}.libs"
     suffix = rng.choice([".so", f".cpython-{python.replace('.', '')}-wasm32-emscripten.so", ".abi3.so"])
@@ -257,7 +262,7 @@ def random_wheel(
         needs = [libraries[0]] if number == 1 and rng.random() < 0.4 else []
         runtime_paths = rng.choice([None, ["$ORIGIN"], [f"{site_packages}/{libs_dir}"]])
         data = side_module(dylink_body(needs, runtime_paths), f"{index}{library}")
-        library_data[library] = data
+        library_data[library] = library_data[f"{library}.1"] = data
         for home in homes:
             members.append((f"{home}/{library}", data))
             content_ids[f"{home}/{library}"] = f"{index}{library}"
@@ -273,6 +278,7 @@ def random_wheel(
                         library,
                         library,
                         library,
+                        f"{library}.1",  # a second name: a hard link in the libdir (see GeneratedWheel)
                         f"{site_packages}/{home}/{library}",
                         f"{other_site_packages}/{home}/{library}",
                         f"{home}/{library}",
@@ -306,6 +312,8 @@ def random_wheel(
     unique = dict(members)
     ordered = list(unique.items())
     rng.shuffle(ordered)
+    if other_platform is not None and rng.random() < 0.3:
+        platform = ".".join(sorted([platform, other_platform]))
     ordered += _wheel_members(dist, f"cp{python.replace('.', '')}", platform)
     path = out_dir / f"{dist}-1.0-cp{python.replace('.', '')}-cp{python.replace('.', '')}-{platform}.whl"
     write_zip(path, ordered)
