@@ -88,6 +88,16 @@ _FIELDS: dict[str, type] = {
 }
 
 
+# What the code that reads these fields assumes of them (``python_tag`` drops the dot, the
+# extension suffix and site-packages are made from it): checked on load, not at first use.
+RELEASE = re.compile(r"\d+\.\d+\.\d+(?:(?:a|b|rc)\d+)?")
+_FORMATS = {
+    "python": re.compile(r"3\.\d+"),
+    "emscripten": re.compile(r"\d+\.\d+\.\d+"),
+    "site_packages": re.compile(r"/lib/python3\.\d+/site-packages"),
+}
+
+
 def _loader_rules(raw: dict[str, Any], where: str) -> LoaderRules:
     expected = {
         "needed": str,
@@ -113,11 +123,16 @@ def _abi_from_json(entry: Any, where: str) -> Abi:
     for key, kind in _FIELDS.items():
         if not isinstance(entry[key], kind):
             raise AbiDataError(f"data/abis.json: {where}.{key} is not a {kind.__name__}.")
+    for key, pattern in _FORMATS.items():
+        if not pattern.fullmatch(entry[key]) and not (where == "unknown" and entry[key] == ""):
+            raise AbiDataError(f"data/abis.json: {where}.{key} {entry[key]!r} is not of the form {pattern.pattern}.")
+    if entry["site_packages"] != (f"/lib/python{entry['python']}/site-packages" if entry["python"] else ""):
+        raise AbiDataError(f"data/abis.json: {where}.site_packages is not its Python's /lib/pythonX.Y/site-packages.")
     if entry["runtime_path_scheme"] not in get_args(RuntimePathScheme):
         raise AbiDataError(f"data/abis.json: {where}.runtime_path_scheme {entry['runtime_path_scheme']!r} is unknown.")
     tags = entry["platform_tags"]
     if not all(
-        isinstance(tag, str) and isinstance(since, str) and EMSCRIPTEN_PLATFORM.match(tag)
+        isinstance(tag, str) and isinstance(since, str) and EMSCRIPTEN_PLATFORM.match(tag) and RELEASE.fullmatch(since)
         for tag, since in tags.items()
     ):
         raise AbiDataError(f"data/abis.json: {where}.platform_tags must map Emscripten platform tags to versions.")

@@ -22,7 +22,7 @@ _python_excepthook = sys.excepthook
 
 def _quiet_interrupt(kind: type[BaseException], value: BaseException, traceback: TracebackType | None) -> None:
     """Ctrl-C while the (slow) imports below run: one line, not a traceback; Python still
-    exits as killed by SIGINT."""
+    exits as killed by SIGINT.  (Once they are done, click turns Ctrl-C into "Aborted!".)"""
     if issubclass(kind, KeyboardInterrupt):
         sys.stderr.write("interrupted\n")
         return
@@ -59,6 +59,10 @@ if TYPE_CHECKING:
 
     from .api import RepairResult
     from .policy import AuditReport
+
+# The imports are done: the hook goes, so that pyodide-cli, which imports every plugin to list
+# its commands, runs the other plugins' commands with the excepthook they expect.
+sys.excepthook = _python_excepthook
 
 EXIT_MISSING = 1
 EXIT_BAD_INPUT = 2

@@ -94,10 +94,6 @@ class Record:
         directory = path.rsplit("/", 1)[0]
         self._exempt_paths = {f"{directory}/{suffix}" for suffix in RECORD_EXEMPT_SUFFIXES}
 
-    @classmethod
-    def parse(cls, path: str, data: bytes) -> Record:
-        return cls(path, lambda: [data])
-
     def rows(self) -> Iterator[RecordRow]:
         """Every row, in order; blank lines are skipped."""
         for block in self._blocks():

@@ -60,6 +60,16 @@ def _table() -> dict[str, Any]:
         (lambda t: t["abis"][0].update(serach=[]), "has unknown keys ['serach']"),
         (lambda t: t["abis"][0].pop("python"), "or lacks ['python']"),
         (lambda t: t["abis"][0].update(python=3.12), "abis[0].python is not a str"),
+        (lambda t: t["abis"][0].update(python="3.x"), "abis[0].python '3.x' is not of the form"),
+        (lambda t: t["abis"][2].update(emscripten="latest"), "abis[2].emscripten 'latest' is not of the form"),
+        (
+            lambda t: t["abis"][3].update(site_packages="/lib/python3.12/site-packages"),
+            "abis[3].site_packages is not its Python's",
+        ),
+        (
+            lambda t: t["abis"][0]["platform_tags"].update(emscripten_3_1_45_wasm32="soon"),
+            "platform_tags must map Emscripten platform tags to versions",
+        ),
         (
             lambda t: t["abis"][1]["loader"].update(search="rpath"),
             "abis[1].loader names an unknown needed or search rule",
