@@ -320,12 +320,11 @@ def make_plan(
     # A group of copies is vendored from a libdir file of its code if there is one, else from
     # its first member.
     into_found = {path for code, paths in wheel_copies.items() if code in found_codes for path in paths}
-    merged_from = _movable(
-        {paths[0] for code, paths in wheel_copies.items() if code not in found_codes}, analysis, into_found
+    movable = _movable(
+        {code: paths for code, paths in wheel_copies.items() if code not in found_codes}, analysis, into_found
     )
-    wheel_copies = {
-        code: paths for code, paths in wheel_copies.items() if code in found_codes or paths[0] in merged_from
-    }
+    wheel_copies = {code: paths for code, paths in wheel_copies.items() if code in found_codes or code in movable}
+    merged_from = {paths[0] for code, paths in wheel_copies.items() if code in movable}
     vendored: dict[str, VendoredLibrary] = {}  # libdir file or merged member -> where it goes
     # One file per distinct library, by content: a second name of the same bytes (a hard link
     # or a copy, which a symbolic link check does not see) is the same library.
@@ -407,21 +406,20 @@ def _libraries_to_move_first(analysis: Analysis, abis: Sequence[Abi]) -> tuple[s
     return tuple(library.path for library in _dependencies_first(libraries))
 
 
-def _movable(members: set[str], analysis: Analysis, moving: set[str]) -> set[str]:
-    """The members that may move into the libs directory: each finds what it needs there too,
-    because every library of the wheel it needs moves with it (or is ``moving`` anyway).
-    (From its new place a loader may not find a library of the wheel that stays where it is:
-    0.26 looks in no directory under the module's.)"""
+def _movable(groups: Mapping[str, list[str]], analysis: Analysis, moving: set[str]) -> set[str]:
+    """The groups of copies (by code) that may move into the libs directory, from their first
+    member: each finds what it needs there too, because every library of the wheel it needs
+    moves with it (a copy of a moving group, or one of ``moving``).  (From its new place a
+    loader may not find a library of the wheel that stays where it is: 0.26 looks in no
+    directory under the module's.)"""
     dependencies = {module.path: module.dependencies for module in analysis.wheel_modules}
-    movable = set(members)
+    movable = set(groups)
     while True:
+        moved = moving | {path for code in movable for path in groups[code]}
         stuck = {
-            member
-            for member in movable
-            if any(
-                d.status == "included" and d.location not in movable and d.location not in moving
-                for d in dependencies[member]
-            )
+            code
+            for code in movable
+            if any(d.status == "included" and d.location not in moved for d in dependencies[groups[code][0]])
         }
         if not stuck:
             return movable
