@@ -309,6 +309,10 @@ class LibraryCode:
     sha256: str
     size: int
 
+    @classmethod
+    def of(cls, data: bytes, code_start: int) -> LibraryCode:
+        return cls(hashlib.sha256(data[code_start:]).hexdigest(), hashlib.sha256(data).hexdigest(), len(data))
+
 
 def library_members(analysis: Analysis) -> set[str]:
     """The wheel's modules that are libraries, not Python extension modules: those some module
@@ -380,19 +384,12 @@ def library_twins(
             continue
         for path in paths:
             _size, start, read = readers[path]
-            data = read()
-            codes[path] = LibraryCode(
-                hashlib.sha256(data[start:]).hexdigest(), hashlib.sha256(data).hexdigest(), len(data)
-            )
+            codes[path] = LibraryCode.of(read(), start)
     shared = Counter(code.code_sha256 for code in codes.values())
     twins = {path: code for path, code in codes.items() if shared[code.code_sha256] > 1 or path in also}
     if members is None:  # for a repair: the wheel's libraries they need move with them
         for path in needed_closure(analysis, twins) - twins.keys():
-            start = tree.read_module_head(path).first_section_end
-            data = tree.read(path)
-            twins[path] = LibraryCode(
-                hashlib.sha256(data[start:]).hexdigest(), hashlib.sha256(data).hexdigest(), len(data)
-            )
+            twins[path] = LibraryCode.of(tree.read(path), tree.read_module_head(path).first_section_end)
     return twins
 
 

@@ -272,11 +272,18 @@ def find_library(fs: VirtualFS, site_packages: str, name: str, parent: str, runt
         return name if fs.lookup(name) is not None else None
     if "/" in name:
         return None
-    resolved = ":".join(replace_origin(parent, entry) for entry in runtime_paths)
-    for directory in ["/usr/lib", site_packages, *resolved.split(":")]:
-        if directory and fs.lookup(f"{directory}/{name}") is not None:
+    for directory in ["/usr/lib", site_packages, *runtime_path_directories(parent, runtime_paths)]:
+        if fs.lookup(f"{directory}/{name}") is not None:
             return f"{directory}/{name}"
     return None
+
+
+def runtime_path_directories(parent: str, runtime_paths: Sequence[str]) -> list[str]:
+    """The directories RUNTIME_PATH names for a module at ``parent``, in order, as
+    ``findLibraryFS`` splits them: ``$ORIGIN`` replaced, entries joined with ``:`` and split
+    again (an entry may hold several), empty ones dropped."""
+    resolved = ":".join(replace_origin(parent, entry) for entry in runtime_paths)
+    return [directory for directory in resolved.split(":") if directory]
 
 
 def resolve_in_dynlib_fs(

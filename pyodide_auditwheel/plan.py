@@ -24,7 +24,7 @@ from .abi import Abi
 from .analysis import Analysis, Dependency, LibraryCode, ModuleReport, libraries_keyed_twice, needed_closure
 from .errors import AuditwheelError, MissingLibrariesError, UnsafePathError
 from .libsearch import library_digest
-from .loader import js_normalize, replace_origin
+from .loader import js_normalize, runtime_path_directories
 from .wheel import installed_path
 from .zipio import check_member_name, folded
 
@@ -466,8 +466,8 @@ def _found_by_another_spelling(module: ModuleReport, dependency: Dependency, abi
         return False
     parent = f"{abi.site_packages}/{installed_path(module.path)}"
     canonical = f"{abi.site_packages}/{installed_path(dependency.location)}"
-    directories = ":".join(replace_origin(parent, entry) for entry in module.runtime_paths).split(":")
-    spellings = [f"{directory}/{dependency.name}" for directory in directories if directory]
+    directories = runtime_path_directories(parent, module.runtime_paths)
+    spellings = [f"{directory}/{dependency.name}" for directory in directories]
     return next((spelling != canonical for spelling in spellings if js_normalize(spelling) == canonical), False)
 
 

@@ -264,13 +264,19 @@ def library_name(result: paw.RepairResult) -> str:
     return result.plan.vendored[0].dest.rsplit("/", 1)[-1]
 
 
-def test_an_identical_copy_inside_the_wheel_is_a_duplicate_load(tmp_path: Path) -> None:
-    files = {
+def two_copies_of_libstate(first: str = "pkg/libstate.so") -> dict[str, bytes]:
+    """Two identical copies of a library in two folders (the first at ``first``), each found
+    by its neighbour through ``$ORIGIN``: both are instantiated."""
+    return {
         "pkg/_a.so": module(["libstate.so"], ["$ORIGIN"], "a"),
         "pkg/sub/_b.so": module(["libstate.so"], ["$ORIGIN"], "b"),
-        "pkg/libstate.so": library("state"),
+        first: library("state"),
         "pkg/sub/libstate.so": library("state"),
     }
+
+
+def test_an_identical_copy_inside_the_wheel_is_a_duplicate_load(tmp_path: Path) -> None:
+    files = two_copies_of_libstate()
     findings = paw.audit(wheel(tmp_path, "pyemscripten_2026_0", files)).findings
     assert [(f.kind, f.subject) for f in findings] == [("duplicate-load", "libstate.so")]
 
@@ -321,12 +327,7 @@ def test_identical_copies_in_the_wheel_are_merged_into_one_vendored_file(tmp_pat
     """Two identical copies of a library in two folders, each found by its neighbour: both are
     instantiated.  The repair keeps one file, in the libs directory, and points both users at
     it; "nothing to change" is said only of a wheel that loads one copy."""
-    files = {
-        "pkg/_a.so": module(["libstate.so"], ["$ORIGIN"], "a"),
-        "pkg/sub/_b.so": module(["libstate.so"], ["$ORIGIN"], "b"),
-        "pkg/libstate.so": library("state"),
-        "pkg/sub/libstate.so": library("state"),
-    }
+    files = two_copies_of_libstate()
     source = wheel(tmp_path, "pyemscripten_2026_0", files)
     assert [f.kind for f in paw.audit(source).findings] == ["duplicate-load"]
     result = paw.repair(source, output_dir=tmp_path / "out")
@@ -349,12 +350,7 @@ def test_identical_copies_in_the_wheel_are_merged_into_one_vendored_file(tmp_pat
 def test_a_copy_installed_from_the_data_directory_is_found_by_its_member(tmp_path: Path) -> None:
     """A library under ``<name>.data/platlib`` is installed elsewhere than its member name: the
     copy is compared, and named, by the member the runtime installed it from."""
-    files = {
-        "pkg/_a.so": module(["libstate.so"], ["$ORIGIN"], "a"),
-        "pkg/sub/_b.so": module(["libstate.so"], ["$ORIGIN"], "b"),
-        "pkg-1.0.data/platlib/pkg/libstate.so": library("state"),
-        "pkg/sub/libstate.so": library("state"),
-    }
+    files = two_copies_of_libstate("pkg-1.0.data/platlib/pkg/libstate.so")
     findings = paw.audit(wheel(tmp_path, "pyemscripten_2026_0", files)).findings
     assert [(f.kind, f.module) for f in findings] == [("duplicate-load", "pkg-1.0.data/platlib/pkg/libstate.so")]
 
