@@ -62,23 +62,42 @@ def demo(session: nox.Session) -> None:
     session.run("python", "tests/demo.py", *session.posargs)
 
 
+# The peer users get: pyodide-build pins auditwheel-emscripten 0.3.0, which needs Python >= 3.12
+# (on 3.11 pip resolves 0.0.16).
+PEER = "auditwheel-emscripten==0.3.0"
+PEER_PYTHONS = ("python3.13", "python3.12")
+
+
+def _peer_python(session: nox.Session) -> str:
+    """A Python >= 3.12 that runs (a pyenv shim answers only when its version is selected,
+    which .ci/run does for every installed one)."""
+    import shutil
+    import subprocess
+
+    for name in PEER_PYTHONS:
+        found = shutil.which(name)
+        if found and subprocess.run([found, "-c", "pass"], capture_output=True, check=False).returncode == 0:
+            return found
+    session.error(f"{PEER} needs Python >= 3.12: put python3.12 or python3.13 on PATH")
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Ours vs auditwheel-emscripten (latest, in its own venv) vs cp on a ≈90 MB wheel."""
+    """Ours vs auditwheel-emscripten 0.3.0 (on Python >= 3.12, in its own venv) vs cp on a
+    ≈90 MB wheel."""
     # Installed as users get it (not editable): pip byte-compiles it, so start-up is theirs.
     session.install(".")
     theirs = Path(session.create_tmp()) / "auditwheel-emscripten"
-    session.run("python", "-m", "venv", str(theirs))
-    # its CLI imports wheel.cli, which wheel >= 0.42 no longer has
-    session.run(str(theirs / "bin" / "pip"), "install", "-q", "auditwheel-emscripten", "wheel<0.42", external=True)
+    session.run(_peer_python(session), "-m", "venv", "--clear", str(theirs), external=True)
+    session.run(str(theirs / "bin" / "pip"), "install", "-q", PEER, external=True)
     session.run("python", "benchmarks/bench.py", "--theirs", str(theirs / "bin" / "pyodide"), *session.posargs)
 
 
 @nox.session
 def runtime_data(session: nox.Session) -> None:
-    """Regenerate pyodide_auditwheel/data/runtimes/ from the pinned npm pyodide packages; in
-    sorted order, so an ABI with two pins (0.26, 0.27) gets the newer one's data."""
+    """Regenerate pyodide_auditwheel/data/runtimes/ from the pinned npm pyodide packages: an
+    ABI with two pins (0.26, 0.27) gets the newer one's data and the older one's differences."""
     session.install("-e", ".")
     install_runtimes(session)
     packages = sorted(str(path) for path in Path(RUNTIME_DIR, "node_modules").glob("pyodide-*"))
-    session.run("python", "-m", "pyodide_auditwheel.runtimes", *packages)
+    session.run("python", "-m", "pyodide_auditwheel.generate_runtime_data", *packages)

@@ -121,7 +121,7 @@ def main() -> int:
         print(f"{label}: {wheel.name}: {size_mb:.1f} MB, {members} members", flush=True)
         commands: dict[str, Command] = {
             "ours_show": ([ours, "show", str(wheel), "--libdir", str(case_libdir)], None),
-            # --plat names a runtime (the wheel's own tag names none), so every import is checked.
+            # Against 0.26/0.27's ABI: every import is checked against both pinned releases.
             "ours_audit": ([ours, "audit", str(wheel), "--libdir", str(case_libdir), "--plat", AUDIT_PLATFORM], None),
             "ours_repair": (
                 [ours, "repair", str(wheel), "--libdir", str(case_libdir), "-o", str(work / "ours-out")],

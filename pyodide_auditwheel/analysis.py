@@ -28,6 +28,7 @@ from .loader import (
     LoaderView,
     VirtualFS,
     find_library,
+    js_normalize,
     loaded_at_install,
     resolve_in_dynlib_fs,
     simulate_install,
@@ -122,6 +123,7 @@ class Resolver:
         # Wheel files by base name, only for the names some module needs (the hint of a
         # missing library: a file of that name the runtime does not look at).
         self._by_basename: dict[str, list[str]] = {}
+        self._preloaded: dict[str, str] | None = None
 
     @property
     def fs(self) -> VirtualFS:
@@ -151,7 +153,9 @@ class Resolver:
             else f"{self.site_packages}/{self.libs_dir}/{name}"
         )
         rules = self.abi.loader
-        if rules.search != "emscripten":
+        if rules.search == "pyodide-preload":
+            found = self.preloaded(name)
+        elif rules.search != "emscripten":
             libs_dir = f"{self.site_packages}/{self.libs_dir}" if self.libs_dir else ""
             found = resolve_in_dynlib_fs(
                 self.fs, self.site_packages, libs_dir, name, parent, walks_subdirs=rules.search == "pyodide-fs"
@@ -161,6 +165,20 @@ class Resolver:
             found = find_library(self.fs, self.site_packages, name, parent, paths)
         canonical = self.fs.lookup(found) if found is not None else None
         return self._archive_path.get(canonical) if canonical is not None else None
+
+    def preloaded(self, name: str) -> str | None:
+        """Pyodide 0.21: the file a NEEDED name reaches, a ``.so`` of the wheel that the install
+        loads (by its path or its base name), else ``/usr/lib/<name>``.  Whether it is loaded
+        before its user (archive order) is the install model's to say
+        (:func:`predict_install`)."""
+        if self._preloaded is None:
+            python = self.site_packages.removeprefix("/lib/python").split("/", 1)[0]
+            loaded = [path for path in self.fs.files if loaded_at_install(path, python, self.abi.loader)]
+            self._preloaded = {key: path for path in reversed(loaded) for key in (posixpath.basename(path), path)}
+        if name in self._preloaded:
+            return self._preloaded[name]
+        in_usr_lib = js_normalize(f"/usr/lib/{name}")
+        return in_usr_lib if self.fs.lookup(in_usr_lib) is not None else None
 
     def is_excluded(self, name: str) -> bool:
         base = name.rsplit("/", 1)[-1]
@@ -196,7 +214,9 @@ def _needs(head: ModuleHead, abi: Abi, what: str) -> Needs:
 
 
 def _where_searched(name: str, runtime_paths: Sequence[str], abi: Abi, search: LibrarySearch) -> str:
-    if abi.loader.search != "emscripten":
+    if abi.loader.search == "pyodide-preload":
+        in_wheel = "the wheel's .so files loaded at install (by path or base name) and /usr/lib"
+    elif abi.loader.search != "emscripten":
         under = " and the directories under it" if abi.loader.search == "pyodide-fs" else ""
         in_wheel = f"the <name>.libs directory, site-packages, the module's directory{under}"
     else:
@@ -279,7 +299,9 @@ def predict_install(tree: InputTree, analysis: Analysis) -> InstallOutcome | Non
     }
     files, members = tree.installed(site_packages)
     fs = files.with_views({installed_at(site_packages, path): view for path, view in views.items()})
-    dynlibs = [where for where, path in members.items() if path in views and loaded_at_install(where, python)]
+    dynlibs = [
+        where for where, path in members.items() if path in views and loaded_at_install(where, python, abi.loader)
+    ]
     libs_dir = f"{site_packages}/{analysis.wheel.file_dist}.libs"
     return simulate_install(fs, dynlibs, abi.loader, site_packages, libs_dir)
 
@@ -345,6 +367,21 @@ def libraries_keyed_twice(analysis: Analysis) -> set[str]:
         if dependency.status == "included"
         and dependency.location is not None
         and ("/" in dependency.name or module.origin == "libdir")
+    }
+
+
+def libraries_loaded_after_a_user(analysis: Analysis) -> set[str]:
+    """The wheel's libraries that Pyodide 0.21 does not find: it loads the wheel's ``.so``
+    files in archive order, each after its NEEDED, so a library listed after a module that
+    needs it is looked for before it is loaded (and then only in ``/usr/lib``)."""
+    position = {module.path: index for index, module in enumerate(analysis.wheel_modules)}
+    return {
+        dependency.location
+        for module in analysis.wheel_modules
+        for dependency in module.dependencies
+        if dependency.status == "included"
+        and dependency.location in position
+        and position[dependency.location] > position[module.path]
     }
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .abi import Abi, abi_for_tag
-from .analysis import Analysis, analyze_tree, libraries_keyed_twice, library_twins
+from .analysis import Analysis, analyze_tree, library_twins
 from .errors import AuditwheelError
 from .inputs import WheelArchive, open_input
 from .libsearch import libdirs_from_env
@@ -80,7 +80,7 @@ def repair(
     """
     # Imported here so that `show` does not load the repair machinery.
     from .apply import WheelRewriter
-    from .plan import RepairOptions, make_plan
+    from .plan import RepairOptions, libraries_that_move, make_plan
 
     source_path = Path(wheel)
     if source_path.suffix != ".whl":
@@ -97,7 +97,7 @@ def repair(
             analysis, retag = _retag(tree, search, exclude, platform)
         options = options or RepairOptions()
         unreachable = _unreachable_elsewhere(tree, analysis, search, exclude)
-        twins = library_twins(tree, analysis, also=libraries_keyed_twice(analysis) | unreachable)
+        twins = library_twins(tree, analysis, also=libraries_that_move(analysis, named_abis(tree)) | unreachable)
         plan = make_plan(
             analysis,
             options,

@@ -7,8 +7,14 @@ Everything here follows the loader's own code (``getDylinkMetadata``, ``findLibr
 (``tests/test_conformance.py``), which drives those functions in each pinned runtime on
 thousands of generated inputs.  Where the model and a runtime disagree, the model is wrong.
 
-Two loader families exist (``LoaderRules.search``):
+Four loader families exist (``LoaderRules.search``):
 
+* ``pyodide-preload`` (Pyodide 0.21): each ``.so`` of the wheel, in archive order, is
+  instantiated from its own file (``loadDynlib`` → ``loadWebAssemblyModule``) and then known to
+  later NEEDED entries by its path and its base name (``preloadedWasm``); a NEEDED name is
+  looked for among those, then only in ``/usr/lib``.  A library listed after its first user
+  is not found, and one that an earlier module already loaded from ``/usr/lib`` is
+  instantiated again.
 * ``pyodide-fs-global`` (Pyodide 0.24/0.25): as ``pyodide-fs`` below, but the wheel's ``.so``
   files that another one NEEDs are loaded first, globally (and known by their base name), and
   the file system does not walk the module's subdirectories.
@@ -34,7 +40,7 @@ from .errors import MalformedModuleError
 from .wasm import ByteReader
 
 NeededRule = Literal["merge", "last"]
-SearchRule = Literal["pyodide-fs-global", "pyodide-fs", "emscripten"]
+SearchRule = Literal["pyodide-preload", "pyodide-fs-global", "pyodide-fs", "emscripten"]
 
 MEM_INFO, NEEDED, EXPORT_INFO, IMPORT_INFO, RUNTIME_PATH = 1, 2, 3, 4, 5
 SYMBOL_BINDING_MASK = 0x3
@@ -225,15 +231,18 @@ _SHAREDLIB = re.compile(r"\.so(.\d+)*$")
 _PLATFORM_TAG = re.compile(r"\.(cpython|pypy|jython)-[0-9]{2,}[a-z]*(-[a-z0-9_-]*)?")
 
 
-def loaded_at_install(path: str, python: str) -> bool:
+def loaded_at_install(path: str, python: str, rules: LoaderRules) -> bool:
     """``_package_loader.should_load_dynlib``: the files Pyodide dlopens when it installs a
-    wheel (an extension module for another Python is left alone)."""
+    wheel (an extension module for another Python is left alone).  Pyodide 0.21 loads only
+    names that end in ``.so``: ``libfoo.so.1`` is unpacked but never loaded."""
     name = path.rsplit("/", 1)[-1]
     if not _SHAREDLIB.search(name):
         return False
     suffixes = ["." + part for part in name.lstrip(".").split(".")[1:]]
-    if ".so" not in suffixes:
+    if ".so" not in suffixes or (rules.search == "pyodide-preload" and suffixes[-1] != ".so"):
         return False
+    if len(suffixes) == 1:
+        return True
     tag = suffixes[suffixes.index(".so") - 1]
     tags = (f".cpython-{python.replace('.', '')}-wasm32-emscripten", ".abi3", "")
     return tag in tags or not _PLATFORM_TAG.match(tag)
@@ -322,6 +331,8 @@ class _Process:
     instances: list[list[str]] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     completed: set[int] = field(default_factory=set)
+    # 0.21's ``preloadedWasm``: the instance of each preloaded file, by path and base name.
+    preloaded: dict[str, int] = field(default_factory=dict)
 
     # -- emscripten >= 4 ---------------------------------------------------------------------
 
@@ -360,7 +371,45 @@ class _Process:
             self.load_pyodide_fs(needed, module)
         self.completed.add(instance)
 
-    # -- both --------------------------------------------------------------------------------
+    # -- Pyodide 0.21 -------------------------------------------------------------------------
+
+    def preload(self, path: str) -> None:
+        """``loadDynlib``: the file's NEEDED first, then an instance of the file itself, made
+        whatever the process already holds, known by path and base name to later NEEDED."""
+        view = self.read(path, path)
+        for needed in view.needed:
+            self.load_needed_preloaded(needed)
+        instance = len(self.instances)
+        self.instances.append([])
+        self.files.append(self.fs.lookup(path) or path)
+        self.preloaded[path] = self.preloaded[path.rsplit("/", 1)[-1]] = instance
+        self.completed.add(instance)
+
+    def name_preloaded(self) -> None:
+        """Each instance's names as the process holds them at the end: its LDSO keys and its
+        ``preloadedWasm`` keys (a later file of the same base name takes that key over)."""
+        for names in self.instances:
+            names.clear()
+        for name, instance in [*self.by_name.items(), *self.preloaded.items()]:
+            if instance >= 0 and name not in self.instances[instance]:
+                self.instances[instance].append(name)
+
+    def load_needed_preloaded(self, name: str) -> None:
+        """``loadDynamicLibrary`` of emscripten 3.1.14 with Pyodide's ``/usr/lib`` file system:
+        a name already loaded, else a preloaded file of that name, else ``/usr/lib/<name>``."""
+        if name in self.by_name:
+            return
+        if name in self.preloaded:
+            self.by_name[name] = self.preloaded[name]
+            return
+        found = js_normalize(f"/usr/lib/{name}")
+        view = self.read(found, name)
+        instance = self.register(name, found)
+        for needed in view.needed:
+            self.load_needed_preloaded(needed)
+        self.completed.add(instance)
+
+    # -- all ---------------------------------------------------------------------------------
 
     def read(self, found: str | None, name: str) -> LoaderView:
         canonical = self.fs.lookup(found) if found is not None else None
@@ -401,7 +450,10 @@ def simulate_install(
         process.by_name[name] = -1
     error = None
     try:
-        if rules.search == "pyodide-fs-global":
+        if rules.search == "pyodide-preload":
+            for path in dynlibs:
+                process.preload(path)
+        elif rules.search == "pyodide-fs-global":
             # calculateGlobalLibs: a .so another one NEEDs (by base name) is loaded first and
             # globally, then known by its base name; the others after, in archive order.
             needed = {name for path in dynlibs if (view := fs.files.get(path)) for name in view.needed}
@@ -409,7 +461,7 @@ def simulate_install(
                 process.load_pyodide_fs(path, path)
                 if path.rsplit("/", 1)[-1] in needed:
                     process.alias(path.rsplit("/", 1)[-1], path)
-        for path in dynlibs if rules.search != "pyodide-fs-global" else ():
+        for path in dynlibs if rules.search in ("pyodide-fs", "emscripten") else ():
             if rules.search == "pyodide-fs":
                 process.load_pyodide_fs(path, path)
                 process.alias(path.rsplit("/", 1)[-1], path)
@@ -417,6 +469,8 @@ def simulate_install(
                 process.load_emscripten(path)
     except LoadFailed as failure:
         error = str(failure)
+    if rules.search == "pyodide-preload":
+        process.name_preloaded()
     instances = tuple(
         Instance(tuple(names), file)
         for number, (names, file) in enumerate(zip(process.instances, process.files, strict=True))

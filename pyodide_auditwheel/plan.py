@@ -21,7 +21,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .abi import Abi
-from .analysis import Analysis, Dependency, LibraryCode, ModuleReport, libraries_keyed_twice, needed_closure
+from .analysis import (
+    Analysis,
+    Dependency,
+    LibraryCode,
+    ModuleReport,
+    libraries_keyed_twice,
+    libraries_loaded_after_a_user,
+    needed_closure,
+)
 from .errors import AuditwheelError, MissingLibrariesError, UnsafePathError
 from .libsearch import library_digest
 from .loader import js_normalize, runtime_path_directories
@@ -224,11 +232,15 @@ def check_against_wheel(
             )
 
 
-def mangled_name(name: str, digest_hex: str) -> str:
-    """``libfoo.so.1.2`` → ``libfoo-1a2b3c4d.so.1.2``: unique per content, still a ``.so``."""
+def mangled_name(name: str, digest_hex: str, so_last: bool = False) -> str:
+    """``libfoo.so.1.2`` → ``libfoo-1a2b3c4d.so.1.2``: unique per content, still a ``.so``.
+    With ``so_last`` (a wheel for Pyodide 0.21, which loads at install only names that end in
+    ``.so``) the version moves before it: ``libfoo-1a2b3c4d-1.2.so``."""
     base = posixpath.basename(name)
     index = base.find(".so")
     stem, suffix = (base[:index], base[index:]) if index > 0 else posixpath.splitext(base)
+    if so_last and suffix.startswith(".so.") and index > 0:
+        return f"{stem}-{digest_hex[:8]}-{suffix.removeprefix('.so.')}.so"
     return f"{stem}-{digest_hex[:8]}{suffix}"
 
 
@@ -269,6 +281,19 @@ def _keeps_name(name: str, options: RepairOptions) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in options.no_mangle)
 
 
+def libraries_that_move(analysis: Analysis, abis: Sequence[Abi] = ()) -> set[str]:
+    """The wheel's libraries a repair moves into the libs directory, copies or not, for the
+    loaders of the analysis' ABI and ``abis``: those 0.21-0.27 key by a second name, and
+    those 0.21 reaches before it loads them."""
+    layout = (analysis.abi, *abis)
+    moving = set()
+    if any(abi.loader.search != "emscripten" for abi in layout):
+        moving |= libraries_keyed_twice(analysis)
+    if any(abi.loader.search == "pyodide-preload" for abi in layout):
+        moving |= libraries_loaded_after_a_user(analysis)
+    return moving
+
+
 def make_plan(
     analysis: Analysis,
     options: RepairOptions,
@@ -306,10 +331,7 @@ def make_plan(
     # A library of one copy moves where a loader keys it by a second name (NEEDed by a path,
     # or by a vendored library), where a loader does not find it, and with the copies that
     # need it; elsewhere it stays.
-    keyed_twice = (
-        libraries_keyed_twice(analysis) if any(abi.loader.search != "emscripten" for abi in layout_abis) else set()
-    )
-    must_move = keyed_twice | set(unreachable)
+    must_move = libraries_that_move(analysis, layout_abis) | set(unreachable)
     moving = [path for paths in wheel_copies.values() if len(paths) > 1 or paths[0] in must_move for path in paths]
     needed = needed_closure(analysis, moving)
     wheel_copies = {
@@ -330,6 +352,7 @@ def make_plan(
     # or a copy, which a symbolic link check does not see) is the same library.
     by_digest: dict[str, VendoredLibrary] = {}
     sources = [module for module in analysis.modules if module.origin == "libdir" or module.path in merged_from]
+    so_last = any(abi.loader.search == "pyodide-preload" for abi in layout_abis)
     # Where each merged copy's bytes come from: a library that needs a copy comes after it.
     source_of = {path: found_by_code.get(code, paths[0]) for code, paths in wheel_copies.items() for path in paths}
     for library in _dependencies_first(sources, source_of):
@@ -343,7 +366,7 @@ def make_plan(
             vendored[library.path] = by_digest[digest]
             continue
         name = source.name
-        dest_name = name if _keeps_name(name, options) else mangled_name(name, digest)
+        dest_name = name if _keeps_name(name, options) else mangled_name(name, digest, so_last)
         dest = f"{libs_dir}/{dest_name}"
         check_member_name(dest)
         copies = wheel_copies.get(twins[library.path].code_sha256, []) if library.path in twins else []

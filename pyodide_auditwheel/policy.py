@@ -38,7 +38,10 @@ FindingKind = Literal[
     "signature-mismatch",
     "foreign-import",
     "duplicate-load",
+    "data-relocations",
 ]
+# The export in which a newer wasm-ld than emscripten 3.1.14's puts a side module's data relocations.
+APPLY_DATA_RELOCS = "__wasm_apply_data_relocs"
 # Import modules the loader answers: its proxy serves both, GOT.* are made from symbols.
 PROXIED_MODULES = ("env", "wasi_snapshot_preview1")
 GOT_MODULES = ("GOT.mem", "GOT.func")
@@ -230,10 +233,12 @@ class Auditor:
             f'Import #{number} module="{entry.module}" function="{entry.field}" error: {error}',
         )
 
-    def __init__(self, tree: InputTree, analysis: Analysis, offer: RuntimeOffer) -> None:
+    def __init__(
+        self, tree: InputTree, analysis: Analysis, offer: RuntimeOffer, interfaces: _Interfaces | None = None
+    ) -> None:
         self.analysis = analysis
         self.offer = offer
-        self.interfaces = _Interfaces(tree, analysis.abi.loader)
+        self.interfaces = interfaces or _Interfaces(tree, analysis.abi.loader)
         self.by_location = {module.path: module for module in analysis.modules}
         self.symbols_checked = 0
 
@@ -256,8 +261,10 @@ class Auditor:
                     queue.append(library)
         return order
 
-    def check_module(self, module: ModuleReport) -> Iterable[Finding]:
-        linkage = self.interfaces.linkage(module)
+    def check_module(self, module: ModuleReport, linkage: _Linkage | None = None) -> Iterable[Finding]:
+        """The module's findings; ``linkage`` when its imports were read already (for the
+        newest release of the ABI, then checked against the older ones)."""
+        linkage = linkage or self.interfaces.linkage(module)
         own_exports, weak = linkage.exports.names, linkage.weak
         libraries = self.closure(module)
         library_exports = [self.interfaces.exports(library) for library in libraries]
@@ -267,6 +274,15 @@ class Auditor:
         ]
         if unread:
             where += " (perhaps in the " + ", ".join(f"{dep.status} {dep.name}" for dep in unread) + ")"
+        if APPLY_DATA_RELOCS in own_exports and not self.offer.applies_data_relocs:
+            yield Finding(
+                "data-relocations",
+                module.path,
+                APPLY_DATA_RELOCS,
+                f"exported by a module from a newer wasm-ld than Pyodide {self.offer.pyodide}'s; its loader "
+                "never calls it, so the module runs with its data relocations unapplied (pointers into its "
+                "own data, such as a PyModuleDef's name, are wrong): rebuild with that release's emscripten",
+            )
         for number, entry in enumerate(linkage.imports):
             name = entry.field
             if entry.module not in PROXIED_MODULES and entry.module not in GOT_MODULES:
@@ -325,7 +341,7 @@ class Auditor:
             if entry.module in GOT_MODULES:
                 when = "fails at load: " + self.offer.undefined_got.format(name=name)
             elif entry.kind == "func":
-                when = f"fails when called: Dynamic linking error: cannot resolve symbol {name}"
+                when = "fails when called: " + self.offer.unresolved_call.format(name=name)
             else:
                 when = "fails at load: the import cannot be satisfied"
             yield Finding(
@@ -413,6 +429,21 @@ def duplicate_findings(
         )
 
 
+def install_failure(analysis: Analysis, outcome: InstallOutcome, loader: str | None = None) -> Iterable[Finding]:
+    """The install itself failing where every library is found: on Pyodide 0.21, a library
+    listed in the archive after the module that needs it, or one whose name does not end in
+    ``.so`` (never loaded at install).  A missing library is already its own finding, and a
+    library found in a ``--libdir`` is not in the wheel the install is modelled on."""
+    if outcome.error is not None and not analysis.missing and not analysis.found_libraries:
+        loader = loader or f"{analysis.abi.name}'s loader"
+        yield Finding(
+            "missing-library",
+            None,
+            outcome.error.split('"')[1] if outcome.error.count('"') >= 2 else outcome.error,
+            f"{loader} fails when it installs the wheel: {outcome.error}",
+        )
+
+
 def other_loaders(tree: InputTree, audited: Abi) -> list[tuple[str, Abi]]:
     """The other loaders the wheel must load right on, each named: those of the audited ABI's
     releases whose loader differs from its newest (Pyodide 0.26 in 2024_0), and the other
@@ -433,6 +464,25 @@ def other_loaders(tree: InputTree, audited: Abi) -> list[tuple[str, Abi]]:
                 for release, rules in abi.release_loaders.items()
             ]
     return loaders
+
+
+def _symbol_findings(tree: InputTree, analysis: Analysis, newest: Auditor) -> list[Finding]:
+    """Every module checked against the newest release of the ABI, then against each older
+    pinned one (0.26.4 lacks C API that 0.27.8 has), its imports read once: a finding only an
+    older release has names that release, as the newest's name theirs."""
+    older = [Auditor(tree, analysis, release, newest.interfaces) for release in newest.offer.older]
+    findings: list[Finding] = []
+    for module in analysis.modules:
+        linkage = newest.interfaces.linkage(module)
+        found = list(newest.check_module(module, linkage))
+        seen = {(finding.kind, finding.subject) for finding in found}
+        for auditor in older:
+            for finding in auditor.check_module(module, linkage):
+                if (finding.kind, finding.subject) not in seen:
+                    seen.add((finding.kind, finding.subject))
+                    found.append(finding)
+        findings += found
+    return findings
 
 
 def audit_tree(
@@ -474,6 +524,7 @@ def audit_tree(
     install = predict_install(tree, analysis)
     if install is not None:
         findings += duplicate_findings(tree, analysis, install)
+        findings += install_failure(analysis, install)
     for loader, other in other_loaders(tree, abi):
         # Every ABI the tags name, and every release of this one whose loader differs: the
         # libraries found and loaded once there too.
@@ -486,12 +537,12 @@ def audit_tree(
         other_install = predict_install(tree, other_analysis)
         if other_install is not None:
             findings += duplicate_findings(tree, other_analysis, other_install, loader)
+            findings += install_failure(other_analysis, other_install, loader)
     findings += _tag_findings(tree.wheel, abi)
     findings += _suffix_findings(analysis, abi)
     auditor = Auditor(tree, analysis, offer)
     if check_symbols:
-        for module in analysis.modules:
-            findings += auditor.check_module(module)
+        findings += _symbol_findings(tree, analysis, auditor)
     # The wheel's own findings first, then module by module (stable: each module's in the
     # order of the checks).
     findings.sort(key=lambda finding: (finding.module is not None, finding.module or ""))

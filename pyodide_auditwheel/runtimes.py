@@ -6,48 +6,29 @@ object of ``pyodide.asm.js`` (the JS library functions and the globals the loade
 ``memory``, ``__indirect_function_table``, ``__stack_pointer``, …), into which the main
 module's exports are merged, and, on older emscripten, ``invoke_*`` wrappers made on demand.
 The files in ``data/runtimes/`` record exactly those names for each supported ABI; they are
-written by :func:`generate` from the npm ``pyodide`` packages, never by hand, and a test
-regenerates them and compares.
-
-Regenerate with ``python -m pyodide_auditwheel.runtimes tests/runtime/node_modules/pyodide-*``
-(``nox -s runtime-data`` does that after installing the pinned packages).
+written by :mod:`pyodide_auditwheel.generate_runtime_data` from the npm ``pyodide`` packages,
+never by hand, and a test regenerates them and compares.  This module only reads them.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-import re
-import sys
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
-from .abi import Abi, known_abis
 from .errors import AuditwheelError
-from .wasm import FunctionType, read_interface
+from .wasm import FunctionType
 
-DATA_SCHEMA_VERSION = 2
+DATA_SCHEMA_VERSION = 3
 DATA_PACKAGE_DIR = "data/runtimes"
-# The loader's JS object that side-module imports are looked up in.
-WASM_IMPORTS_LITERAL = "var wasmImports={"
-# The values the loader's import proxy answers before looking anywhere else.
-PROXY_CASE = re.compile(r'case"(\w+)":return')
-PROXY_HANDLER = re.compile(r"var proxyHandler=\{get\(stubs,prop\)\{switch\(prop\)\{(.*?)\}")
-# What reportUndefinedSymbols says of a GOT entry nothing provides: emscripten 5 names it
-# undefined; earlier ones fail on its type.
-UNDEFINED_GOT_TEXT = "Dynamic linking error: undefined symbol '${symName}'"
 # Names every loader gives side modules that are not functions (the memory, the table, the
 # stack pointer and the base addresses): an env *function* import of one is a LinkError.
 LOADER_VALUES = frozenset({"memory", "__indirect_function_table", "__stack_pointer", "__heap_base"})
 LOADER_MUTABLE_GLOBALS = frozenset({"__stack_pointer"})
-# resolveGlobalSymbol of emscripten < 4 makes ``invoke_<sig>`` wrappers for JS exceptions and
-# ``__cxa_find_matching_catch_<n>`` on demand: the prefixes it tests are read from its source.
-RESOLVE_GLOBAL_SYMBOL = re.compile(r"var resolveGlobalSymbol=\(symName,direct=false\)=>\{(.*?)return\{sym")
-ON_DEMAND_PREFIX = re.compile(r'symName\.startsWith\("(\w+)"\)')
 EXPORT_KINDS = ("func", "global", "memory", "table", "tag")
 
 
@@ -73,6 +54,16 @@ class RuntimeOffer:
     undefined_got: str = "bad export type for '{name}': undefined"
     # wasmImports entries that are WebAssembly objects made in JS (tags, globals), not functions.
     js_values: frozenset[str] = frozenset()
+    # What the loader's stub says when a function nothing provides is called: emscripten 3.1.45
+    # and later name it; before, the stub calls undefined and the engine says so (V8's words).
+    unresolved_call: str = "Dynamic linking error: cannot resolve symbol {name}"
+    # Whether the loader calls a side module's ``__wasm_apply_data_relocs`` export.  Emscripten
+    # 3.1.14 (Pyodide 0.21) never does: it expects ``__wasm_call_ctors`` to apply them, as the
+    # LLVM of its day made it; a module from a newer wasm-ld then runs with unrelocated data.
+    applies_data_relocs: bool = True
+    # The ABI's older pinned releases (0.26.4 beside 0.27.8), each with what it offers: a
+    # wheel must load on every release of its ABI, so the audit checks it against each.
+    older: tuple[RuntimeOffer, ...] = ()
 
     def handed_mutable(self, name: str) -> bool:
         """Whether the value the loader hands an ``env`` global import of ``name`` is a mutable
@@ -114,6 +105,79 @@ class RuntimeOffer:
             return None
         return self.function_types.get(name)
 
+    @property
+    def releases(self) -> tuple[RuntimeOffer, ...]:
+        """The newest release first, then the older ones."""
+        return (self, *self.older)
+
+    def _loader_json(self) -> dict[str, Any]:
+        return {
+            "proxy_values": sorted(self.proxy_values),
+            "on_demand_prefixes": list(self.on_demand_prefixes),
+            "undefined_got": self.undefined_got,
+            "unresolved_call": self.unresolved_call,
+            "applies_data_relocs": self.applies_data_relocs,
+            "js_values": sorted(self.js_values),
+        }
+
+    def _delta_json(self, newest: RuntimeOffer) -> dict[str, Any]:
+        """An older release as what differs from the newest: releases of one ABI share
+        nearly all of their ten thousand names, so each older one costs a few hundred bytes."""
+        added: dict[str, list[str]] = {}
+        for name, kind in self.exports.items():
+            if newest.exports.get(name) != kind:
+                added.setdefault(kind, []).append(name)
+        return {
+            "pyodide": self.pyodide,
+            "python": self.python,
+            "emscripten": self.emscripten,
+            "loader": self._loader_json(),
+            "js_library": {
+                "removed": sorted(newest.js_library - self.js_library),
+                "added": sorted(self.js_library - newest.js_library),
+            },
+            "exports": {
+                "removed": sorted(name for name, kind in newest.exports.items() if self.exports.get(name) != kind),
+                "added": {kind: sorted(names) for kind, names in sorted(added.items())},
+            },
+            "function_types": {
+                "removed": sorted(set(newest.function_types) - set(self.function_types)),
+                "changed": {
+                    name: signature
+                    for name, signature in sorted(self.function_types.items())
+                    if newest.function_types.get(name) != signature
+                },
+            },
+        }
+
+    def _with_delta(self, raw: Any) -> RuntimeOffer:
+        exports = dict(self.exports)
+        for name in _strings(raw["exports"]["removed"]):
+            exports.pop(name, None)
+        exports.update({name: kind for kind, names in raw["exports"]["added"].items() for name in _strings(names)})
+        function_types = dict(self.function_types)
+        for name in _strings(raw["function_types"]["removed"]):
+            function_types.pop(name, None)
+        changed = raw["function_types"]["changed"]
+        function_types.update({str(name): _string(signature) for name, signature in changed.items()})
+        loader = raw["loader"]
+        removed = frozenset(_strings(raw["js_library"]["removed"]))
+        return RuntimeOffer(
+            abi=self.abi,
+            pyodide=_string(raw["pyodide"]),
+            python=_string(raw["python"]),
+            emscripten=_string(raw["emscripten"]),
+            exports=exports,
+            js_library=(self.js_library - removed) | frozenset(_strings(raw["js_library"]["added"])),
+            proxy_values=frozenset(_strings(loader["proxy_values"])),
+            on_demand_prefixes=tuple(_strings(loader["on_demand_prefixes"])),
+            function_types=function_types,
+            undefined_got=_string(loader["undefined_got"]),
+            unresolved_call=_string(loader["unresolved_call"]),
+            applies_data_relocs=_boolean(loader["applies_data_relocs"]),
+            js_values=frozenset(_strings(loader["js_values"])),
+        )
+
     def to_json(self) -> dict[str, Any]:
         by_kind: dict[str, list[str]] = {kind: [] for kind in EXPORT_KINDS}
         for name, kind in self.exports.items():
@@ -129,18 +193,14 @@ class RuntimeOffer:
             "pyodide": self.pyodide,
             "python": self.python,
             "emscripten": self.emscripten,
-            "loader": {
-                "proxy_values": sorted(self.proxy_values),
-                "on_demand_prefixes": list(self.on_demand_prefixes),
-                "undefined_got": self.undefined_got,
-                "js_values": sorted(self.js_values),
-            },
+            "loader": self._loader_json(),
             "js_library": sorted(self.js_library),
             "exports": exports,
             "function_types": {
                 "table": table,
                 "of_func": [index.get(self.function_types.get(name, ""), -1) for name in exports["func"]],
             },
+            "older_releases": [older._delta_json(self) for older in self.older],
         }
 
     @classmethod
@@ -157,7 +217,7 @@ class RuntimeOffer:
             function_types = {
                 name: table[number] for name, number in zip(functions, of_func, strict=True) if number >= 0
             }
-            return cls(
+            newest = cls(
                 abi=str(raw["abi"]),
                 pyodide=str(raw["pyodide"]),
                 python=str(raw["python"]),
@@ -168,10 +228,28 @@ class RuntimeOffer:
                 on_demand_prefixes=tuple(_strings(raw["loader"]["on_demand_prefixes"])),
                 function_types=function_types,
                 undefined_got=str(raw["loader"]["undefined_got"]),
+                unresolved_call=str(raw["loader"]["unresolved_call"]),
+                applies_data_relocs=_boolean(raw["loader"]["applies_data_relocs"]),
                 js_values=frozenset(_strings(raw["loader"]["js_values"])),
             )
+            older = raw["older_releases"]
+            if not isinstance(older, list):
+                raise ValueError("older_releases is not a list")
+            return replace(newest, older=tuple(newest._with_delta(release) for release in older))
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
             raise RuntimeDataError(f"damaged runtime data {source}: {error!r}; reinstall pyodide-auditwheel.") from None
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("expected true or false")
+    return value
 
 
 def _strings(value: Any) -> list[str]:
@@ -212,143 +290,6 @@ def load_offer(abi_name: str) -> RuntimeOffer:
     return decode(data, abi_name)
 
 
-# --- generation from an npm pyodide package ----------------------------------------------------
-
-
-def _object_literal_keys(source: str, start: int) -> list[str]:
-    """The keys of the JS object literal whose ``{`` is at ``start``: ``k:v``, ``"k":v`` or ``k``.
-
-    Values in ``wasmImports`` are identifiers, but nesting and strings are tracked anyway so a
-    future value such as ``{…}`` or ``"a,b"`` cannot cut an entry.
-    """
-    keys: list[str] = []
-    depth = 0
-    entry_start = start + 1
-    quote = ""
-    position = start
-    while position < len(source):
-        char = source[position]
-        if quote:
-            if char == "\\":
-                position += 1
-            elif char == quote:
-                quote = ""
-        elif char in "\"'`":
-            quote = char
-        elif char in "{([":
-            depth += 1
-        elif char in "})]":
-            depth -= 1
-            if depth == 0:
-                keys.append(source[entry_start:position])
-                break
-        elif char == "," and depth == 1:
-            keys.append(source[entry_start:position])
-            entry_start = position + 1
-        position += 1
-    else:
-        raise RuntimeDataError("the wasmImports object literal never closes.")
-    names = []
-    for entry in keys:
-        key = entry.split(":", 1)[0].strip() if not entry.lstrip().startswith('"') else entry.strip().split('"')[1]
-        if key:
-            names.append(key)
-    return names
-
-
-def _loader_script(package: Path) -> Path:
-    for name in ("pyodide.asm.js", "pyodide.asm.mjs"):
-        if (package / name).is_file():
-            return package / name
-    raise RuntimeDataError(f"{package} has no pyodide.asm.js or pyodide.asm.mjs: not an npm pyodide package.")
-
-
-def generate(package: Path, abis: Sequence[Abi]) -> RuntimeOffer:
-    """Read one npm ``pyodide`` package (its lock file, loader and main module)."""
-    info = json.loads((package / "pyodide-lock.json").read_text("utf-8"))["info"]
-    version = json.loads((package / "package.json").read_text("utf-8"))["version"]
-    # Releases before 0.26 have no abi_version: their ABI is their emscripten platform tag.
-    named = info.get("abi_version") or info["platform"]
-    abi_tags = (
-        {f"pyodide_{named}_wasm32", f"pyemscripten_{named}_wasm32"}
-        if info.get("abi_version")
-        else {f"{info['platform']}_wasm32"}
-    )
-    abi = next((abi for abi in abis if abi_tags & set(abi.platform_tags)), None)
-    if abi is None:
-        raise RuntimeDataError(f"pyodide {version} has ABI {named}, which data/abis.json does not list.")
-    script = _loader_script(package).read_text("utf-8")
-    literal = script.find(WASM_IMPORTS_LITERAL)
-    handler = PROXY_HANDLER.search(script)
-    if literal < 0 or handler is None:
-        raise RuntimeDataError(f"{package}: the loader's wasmImports or import proxy was not found.")
-    js_library = frozenset(_object_literal_keys(script, literal + len(WASM_IMPORTS_LITERAL) - 1))
-    resolver = RESOLVE_GLOBAL_SYMBOL.search(script)
-    if resolver is None:
-        raise RuntimeDataError(f"{package}: the loader's resolveGlobalSymbol was not found.")
-    interface = read_interface((package / "pyodide.asm.wasm").read_bytes(), "pyodide.asm.wasm")
-    return RuntimeOffer(
-        abi=abi.name,
-        pyodide=str(version),
-        python=str(info["python"]),
-        emscripten=str(info["platform"]).removeprefix("emscripten_").replace("_", "."),
-        exports={export.name: export.kind for export in interface.exports},
-        js_library=js_library,
-        proxy_values=frozenset(PROXY_CASE.findall(handler.group(1))),
-        on_demand_prefixes=tuple(sorted(ON_DEMAND_PREFIX.findall(resolver.group(1)))),
-        function_types={
-            export.name: function_type_text(export.type)
-            for export in interface.exports
-            if export.kind == "func" and export.type is not None
-        },
-        js_values=_js_values(script, literal, js_library),
-        undefined_got=(
-            "Dynamic linking error: undefined symbol '{name}'"
-            if UNDEFINED_GOT_TEXT in script
-            else "bad export type for '{name}': undefined"
-        ),
-    )
-
-
-# ``var ___cpp_exception=new WebAssembly.Tag(`` and the like: objects the loader makes in JS.
-WASM_OBJECT_DEFINITION = re.compile(r"\bvar ([\w$]+)=new WebAssembly\.(?:Global|Tag|Memory|Table)\(")
-LITERAL_ENTRY = re.compile(r"[{,]([\w$]+)(?::([\w$]+))?(?=[,}])")
-
-
-def _js_values(script: str, literal: int, names: frozenset[str]) -> frozenset[str]:
-    """The ``wasmImports`` entries whose value is a WebAssembly object made in JS (0.28+ make
-    the exception tags so), read from the literal's ``key:identifier`` pairs."""
-    made = set(WASM_OBJECT_DEFINITION.findall(script))
-    end = script.find("};", literal)
-    pairs = LITERAL_ENTRY.findall(script[literal + len(WASM_IMPORTS_LITERAL) - 1 : end + 1])
-    return frozenset(key for key, value in pairs if key in names and (value or key) in made)
-
-
 def function_type_text(signature: FunctionType) -> str:
     """``i32,i32->i64``: the form the runtime data stores and findings print."""
     return f"{','.join(signature.params)}->{','.join(signature.results)}"
-
-
-def write_data(packages: Iterable[Path], out_dir: Path) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for package in packages:
-        offer = generate(package, known_abis())
-        target = out_dir / data_file_name(offer.abi)
-        target.write_bytes(encode(offer))
-        written.append(target)
-    return written
-
-
-def main(argv: Sequence[str]) -> int:
-    if not argv:
-        print("usage: python -m pyodide_auditwheel.runtimes NPM_PYODIDE_PACKAGE_DIR...", file=sys.stderr)
-        return 2
-    out_dir = Path(str(resources.files(__package__).joinpath(DATA_PACKAGE_DIR)))
-    for path in write_data((Path(arg) for arg in argv), out_dir):
-        print(f"wrote {path} ({path.stat().st_size} bytes)")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))

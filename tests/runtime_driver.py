@@ -14,6 +14,9 @@ RUNTIMES = {"pyodide-0.27": "pyodide_2024_0", "pyodide-0.29": "pyodide_2025_0", 
 # Every pinned runtime (tests/runtime/package.json) -> (the ABI it runs, its release as the ABI
 # data names loader rules by): the conformance harness holds each one's loader to the model.
 ALL_RUNTIMES = {
+    "pyodide-0.21": ("emscripten_3_1_14", "0.21"),
+    "pyodide-0.22": ("emscripten_3_1_27", "0.22"),
+    "pyodide-0.23": ("emscripten_3_1_32", "0.23"),
     "pyodide-0.24": ("emscripten_3_1_45", "0.24"),
     "pyodide-0.25": ("emscripten_3_1_46", "0.25"),
     "pyodide-0.26": ("pyodide_2024_0", "0.26"),

@@ -14,10 +14,11 @@ import wheelbuilder
 from clirun import cli
 from jsonschemas import validate
 from packaging.tags import Tag
-from runtime_driver import DATA_RUNTIMES, RUNTIME_DIR
+from runtime_driver import ALL_RUNTIMES, DATA_RUNTIMES, RUNTIME_DIR
 from wheelcheck import check_wheel_valid
 
 import pyodide_auditwheel as paw
+from pyodide_auditwheel import generate_runtime_data
 from pyodide_auditwheel import runtimes as runtime_data
 from pyodide_auditwheel.abi import AbiDataError, abi_for_tag, known_abis, parse_table
 from pyodide_auditwheel.api import audit
@@ -43,9 +44,15 @@ def test_every_real_tag_names_its_abi() -> None:
         "emscripten_4_0_9_wasm32": "pyodide_2025_0",
         "pyemscripten_2025_0_wasm32": "pyodide_2025_0",
         "pyemscripten_2026_0_wasm32": "pyemscripten_2026_0",
+        "emscripten_3_1_14_wasm32": "emscripten_3_1_14",
+        "emscripten_3_1_27_wasm32": "emscripten_3_1_27",
+        "emscripten_3_1_32_wasm32": "emscripten_3_1_32",
+        "emscripten_3_1_45_wasm32": "emscripten_3_1_45",
+        "emscripten_3_1_46_wasm32": "emscripten_3_1_46",
+        "pyemscripten_2026_5_wasm32": "pyemscripten_2026_5",
     }
     assert {tag: getattr(abi_for_tag(tag), "name", None) for tag in expected} == expected
-    assert abi_for_tag("emscripten_3_1_14_wasm32") is None and abi_for_tag("pyemscripten_2099_0_wasm32") is None
+    assert abi_for_tag("emscripten_3_1_20_wasm32") is None and abi_for_tag("pyemscripten_2099_0_wasm32") is None
 
 
 def _table() -> dict[str, Any]:
@@ -110,9 +117,10 @@ def test_python_tags_follow_the_packaging_spec() -> None:
 
 @pytest.mark.parametrize("package", list(DATA_RUNTIMES))
 def test_stored_runtime_data_is_what_the_generator_makes(package: str, runtimes: None) -> None:
-    """Regenerate from the pinned npm package and compare with what the package ships."""
-    generated = runtime_data.generate(RUNTIME_DIR / "node_modules" / package, known_abis())
-    assert generated.abi == DATA_RUNTIMES[package]
+    """Regenerate from the ABI's pinned npm packages and compare with what the package ships."""
+    pins = [name for name, (abi, _release) in ALL_RUNTIMES.items() if abi == DATA_RUNTIMES[package]]
+    (generated,) = generate_runtime_data.by_abi(RUNTIME_DIR / "node_modules" / name for name in pins)
+    assert generated.abi == DATA_RUNTIMES[package] and len(generated.releases) == len(pins)
     assert generated == runtime_data.load_offer(generated.abi)
     assert runtime_data.decode(runtime_data.encode(generated), generated.abi) == generated
 
@@ -135,6 +143,9 @@ def test_runtime_data_facts() -> None:
             assert offer.provides(name), (offer.abi, name)
         assert not offer.provides("pyodide_auditwheel_absent_function")
     assert [name for name, offer in offers.items() if offer.provides("PyCode_New")] == [
+        "emscripten_3_1_14",
+        "emscripten_3_1_27",
+        "emscripten_3_1_32",
         "emscripten_3_1_45",
         "emscripten_3_1_46",
     ]
@@ -143,6 +154,9 @@ def test_runtime_data_facts() -> None:
         "pyemscripten_2026_5",
     ]
     assert {name: offer.exception_model for name, offer in offers.items()} == {
+        "emscripten_3_1_14": "js",
+        "emscripten_3_1_27": "js",
+        "emscripten_3_1_32": "js",
         "emscripten_3_1_45": "js",
         "emscripten_3_1_46": "js",
         "pyodide_2024_0": "js",
@@ -152,6 +166,14 @@ def test_runtime_data_facts() -> None:
     }
     assert offers["pyodide_2024_0"].provides("invoke_vijjdi") and not offers["pyodide_2025_0"].provides("invoke_vijjdi")
     assert (offers["pyodide_2025_0"].python, offers["pyodide_2025_0"].emscripten) == ("3.13.2", "4.0.9")
+    # Read from the loader: only 0.21's never applies a module's data relocations; the stub for
+    # a function nothing provides names it from emscripten 3.1.45 (0.24) on.
+    assert [name for name, offer in offers.items() if not offer.applies_data_relocs] == ["emscripten_3_1_14"]
+    assert [name for name, offer in offers.items() if "cannot resolve symbol" not in offer.unresolved_call] == [
+        "emscripten_3_1_14",
+        "emscripten_3_1_27",
+        "emscripten_3_1_32",
+    ]
     data_dir = Path(runtime_data.__file__).parent / runtime_data.DATA_PACKAGE_DIR
     assert sum(path.stat().st_size for path in data_dir.iterdir()) < 1_000_000
 
@@ -176,6 +198,9 @@ PROXY = (
 RESOLVER = (
     'var resolveGlobalSymbol=(symName,direct=false)=>{var sym;if(symName.startsWith("invoke_")){sym=1}'
     "return{sym:sym,name:symName}};"
+    # the loader's words for an undefined GOT entry and for a call nothing provides
+    "throw new Error(`bad export type for '${symName}': ${typeof value}`);"
+    "throw new Error(`Dynamic linking error: cannot resolve symbol ${prop}`)"
 )
 
 
@@ -207,21 +232,34 @@ RESOLVER = (
             "pyodide.asm.js",
             "has ABI 1999_0, which data/abis.json does not list",
         ),
+        (
+            PROXY + RESOLVER.split("throw")[0] + "var wasmImports={a:b};",
+            "2025_0",
+            "pyodide.asm.js",
+            "the loader's message for an undefined GOT entry was not found",
+        ),
     ],
 )
 def test_generator_refuses_what_it_cannot_read(
     script: str, abi_version: str, script_name: str, message: str, tmp_path: Path
 ) -> None:
     with pytest.raises(runtime_data.RuntimeDataError) as error:
-        runtime_data.generate(_fake_package(tmp_path, script, abi_version, script_name), known_abis())
+        generate_runtime_data.generate(_fake_package(tmp_path, script, abi_version, script_name), known_abis())
     assert message in str(error.value)
 
 
 def test_generator_reads_keys_past_strings_and_nesting(tmp_path: Path) -> None:
     script = PROXY + RESOLVER + 'var wasmImports={a:b,"q":"x,}",n:{d:[1,2]},short};var other={z:1};'
-    offer = runtime_data.generate(_fake_package(tmp_path, script, script_name="pyodide.asm.mjs"), known_abis())
+    offer = generate_runtime_data.generate(_fake_package(tmp_path, script, script_name="pyodide.asm.mjs"), known_abis())
     assert offer.js_library == {"a", "q", "n", "short"} and offer.proxy_values == {"__memory_base", "__table_base"}
     assert offer.on_demand_prefixes == ("invoke_",)
+
+
+def _damaged_offer(damage: Any) -> bytes:
+    """pyodide_2024_0's stored data (it has an older release), damaged by ``damage``."""
+    raw = runtime_data.load_offer("pyodide_2024_0").to_json()
+    damage(raw)
+    return runtime_data.gzip.compress(json.dumps(raw).encode())
 
 
 @pytest.mark.parametrize(
@@ -247,6 +285,12 @@ def test_generator_reads_keys_past_strings_and_nesting(tmp_path: Path) -> None:
             ),
             "expected a list of strings",
         ),
+        (_damaged_offer(lambda raw: raw.update(older_releases={})), "older_releases is not a list"),
+        (_damaged_offer(lambda raw: raw["loader"].update(applies_data_relocs=1)), "expected true or false"),
+        (
+            _damaged_offer(lambda raw: raw["older_releases"][0].update(python=3.12)),
+            "expected a string",
+        ),
     ],
 )
 def test_damaged_runtime_data_is_one_sentence(data: bytes, message: str) -> None:
@@ -265,6 +309,21 @@ def test_absent_runtime_data_is_one_sentence() -> None:
 
 def _subjects(report: Any) -> list[str]:
     return [finding.subject for finding in report.findings]
+
+
+def test_an_import_an_older_release_of_the_abi_lacks_is_named_with_that_release(
+    symbol_modules: wheelbuilder.SymbolModules, tmp_path: Path
+) -> None:
+    """pyodide_2024_0 is 0.26.x and 0.27.x: the audit checks every pinned release of it, and a
+    finding that only 0.26.4 has names 0.26.4 (the runtime agrees: tests/test_runtime.py)."""
+    assert [release.pyodide for release in runtime_data.load_offer("pyodide_2024_0").releases] == ["0.27.8", "0.26.4"]
+    wheel = wheelbuilder.build_module_wheel(symbol_modules.intern, tmp_path, "pyodide_2024_0_wasm32")
+    (finding,) = audit(wheel).findings
+    assert finding.subject == "GOT.func._PyUnicode_InternImmortal" and "Pyodide 0.26.4" in finding.reason
+    assert "bad export type for '_PyUnicode_InternImmortal': undefined" in finding.reason
+    # 0.29.5 and 314 have it: one release each, nothing to add
+    later = wheelbuilder.build_module_wheel(symbol_modules.intern, tmp_path / "later", "pyodide_2025_0_wasm32")
+    assert audit(later).loads
 
 
 @pytest.mark.parametrize("abi", list(ABI_TAGS))
@@ -339,10 +398,33 @@ def test_python_tag_and_extension_suffix_findings(fixture_libs: wheelbuilder.Fix
     assert audit(wheel, platform="pyodide_2024_0_wasm32").loads
 
 
-def test_an_unknown_tag_is_reported_not_guessed(realworld: Path) -> None:
-    report = audit(realworld / "numpy-1.22.4-cp310-cp310-emscripten_3_1_14_wasm32.whl")
+def test_an_unknown_tag_is_reported_not_guessed(realworld: Path, tmp_path: Path) -> None:
+    numpy = realworld / "numpy-1.22.4-cp310-cp310-emscripten_3_1_14_wasm32.whl"
+    unknown = tmp_path / numpy.name.replace("emscripten_3_1_14", "emscripten_3_1_20")
+    unknown.write_bytes(numpy.read_bytes())
+    report = audit(unknown)
     assert report.abi is None and [f.kind for f in report.findings] == ["unknown-abi"]
     assert "names no known ABI" in report.findings[0].reason
+
+
+def test_the_2022_wheels_get_a_verdict_for_pyodide_0_21(realworld: Path, geos_libdir: Path, tmp_path: Path) -> None:
+    """numpy 1.22.4 and galpy 1.8.0 (emscripten_3_1_14) load on 0.21 as they are; Shapely
+    needs libgeos_c.so, which a repair vendors (named so that 0.21 loads it at install)."""
+    for name in ("numpy-1.22.4", "galpy-1.8.0"):
+        report = audit(realworld / f"{name}-cp310-cp310-emscripten_3_1_14_wasm32.whl")
+        assert report.abi is not None and report.abi.name == "emscripten_3_1_14" and report.loads, report.findings
+        assert report.runtime is not None and report.runtime.pyodide == "0.21.3"
+    shapely = realworld / "Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl"
+    assert {f.subject for f in audit(shapely).findings if f.kind == "missing-library"} == {"libgeos_c.so"}
+    repaired = paw.repair(shapely, [geos_libdir], output_dir=tmp_path).output
+    assert repaired is not None and audit(repaired).loads
+    with zipfile.ZipFile(repaired) as archive:
+        vendored = [name for name in archive.namelist() if name.startswith("Shapely.libs/")]
+    assert len(vendored) == 2 and all(name.endswith(".so") for name in vendored), vendored
+    kept = paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "kept", options=paw.RepairOptions(mangle=False))
+    assert kept.output is not None
+    failure = [f for f in audit(kept.output).findings if f.kind == "missing-library"]
+    assert [f.subject for f in failure] == ["libgeos.so.3.10.3"], failure
 
 
 def test_real_world_wheel_against_a_runtime(realworld: Path, geos_libdir: Path) -> None:
@@ -470,7 +552,7 @@ def test_repair_with_a_pep783_tag_writes_the_absolute_runtime_path(
             "cannot retag to pyemscripten_2026_0_wasm32: it names ABI pyemscripten_2026_0, "
             "but the wheel is built for ABI pyodide_2025_0",
         ),
-        ("legacy", "pyodide_2024_0_wasm32", "but the wheel is built for emscripten_3_1_14_wasm32 (no known ABI)"),
+        ("legacy", "pyodide_2024_0_wasm32", "but the wheel is built for emscripten_3_1_20_wasm32 (no known ABI)"),
         ("pyodide_2025_0", "pyodide_2099_0_wasm32", "--plat pyodide_2099_0_wasm32 names no known ABI"),
     ],
 )

@@ -120,20 +120,23 @@ def model_install(wheel: Any, abi: Abi) -> tuple[bool, list[tuple[list[str], str
         except WasmError:
             view = None
         fs.add_file(installed, view)
-        if loaded_at_install(name, abi.python):
+        if loaded_at_install(name, abi.python, abi.loader):
             dynlibs.append(installed)
     libs_dir = f"{abi.site_packages}/{wheel.path.name.split('-')[0]}.libs"
     outcome = simulate_install(fs, dynlibs, abi.loader, abi.site_packages, libs_dir)
     prefix = abi.site_packages + "/"
-    instances = [
+    instances = sorted(
         (sorted(instance.names), wheel.content_ids[instance.file.removeprefix(prefix)])
         for instance in outcome.instances
-    ]
+    )
     return outcome.error is None, instances
 
 
 def runtime_install(answer: dict[str, Any]) -> tuple[bool, list[tuple[list[str], str]]]:
-    made = [(sorted(item["names"]), item["content"]) for item in answer["instances"] if item["content"] is not None]
+    # In no particular order: 0.21 keeps preloaded instances apart from LDSO's.
+    made = sorted(
+        (sorted(item["names"]), item["content"]) for item in answer["instances"] if item["content"] is not None
+    )
     return bool(answer["ok"]), made
 
 
@@ -205,7 +208,11 @@ def test_the_model_agrees_with_the_runtime_loader(runtime: str, tmp_path: Path) 
         elif case["id"] in symbol_wheels:
             compared["imports"] += 1
             report = paw.audit(symbol_wheels[case["id"]])
-            fails = [f for f in report.findings if "fails at load" in f.reason]
+            # this runtime's findings, not those the audit adds for an older release of the ABI
+            older = [f"Pyodide {release.pyodide}" for release in offer.older]
+            fails = [
+                f for f in report.findings if "fails at load" in f.reason and not any(r in f.reason for r in older)
+            ]
             if bool(fails) == answer["ok"]:
                 disagreements.append(f"{case['id']}: audit {fails or report.findings}, runtime {answer['error'][:300]}")
         elif case["id"] in repaired:

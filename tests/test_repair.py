@@ -34,16 +34,19 @@ def test_repair_shapely_structure(shapely: Path, geos_libdir: Path, tmp_path: Pa
     geos_c_digest = hashlib.sha256((geos_libdir / "libgeos_c.so").read_bytes()).hexdigest()
     geos_digest = hashlib.sha256((geos_libdir / "libgeos.so.3.10.3").read_bytes()).hexdigest()
     geos_c_name = f"Shapely.libs/libgeos_c-{geos_c_digest[:8]}.so"
-    geos_name = f"Shapely.libs/libgeos-{geos_digest[:8]}.so.3.10.3"
+    # emscripten_3_1_14 is Pyodide 0.21's ABI, which loads at install only names ending in .so
+    geos_name = f"Shapely.libs/libgeos-{geos_digest[:8]}-3.10.3.so"
     assert geos_c_name in contents and geos_name in contents
     speedups = read_head(contents["shapely/speedups/_speedups.cpython-310-wasm32-emscripten.so"]).dylink
     assert speedups.needed == (geos_c_name.split("/")[1],)
-    assert speedups.runtime_paths == ("$ORIGIN/../../Shapely.libs",)
+    # 0.21 reads no RUNTIME_PATH; what is written serves a later loader, as for every ABI
+    libs = "/lib/python3.10/site-packages/Shapely.libs"
+    assert speedups.runtime_paths == (libs, "$ORIGIN/../../Shapely.libs")
     vectorized = read_head(contents["shapely/vectorized/_vectorized.cpython-310-wasm32-emscripten.so"]).dylink
-    assert vectorized.runtime_paths == ("$ORIGIN/../../Shapely.libs",)
+    assert vectorized.runtime_paths == (libs, "$ORIGIN/../../Shapely.libs")
     vendored_c = read_head(contents[geos_c_name]).dylink
     assert vendored_c.needed == (geos_name.split("/")[1],)
-    assert vendored_c.runtime_paths == ("$ORIGIN",)
+    assert vendored_c.runtime_paths == (libs, "$ORIGIN")
     # unchanged members: same bytes; the input is untouched
     with zipfile.ZipFile(shapely) as original:
         for name in original.namelist():
@@ -258,6 +261,8 @@ def test_no_mangle_exclude_strip_and_lib_sdir(fixture_libs: wheelbuilder.Fixture
 
 def test_mangled_names() -> None:
     assert mangled_name("libgeos.so.3.10.3", "abcdef0123") == "libgeos-abcdef01.so.3.10.3"
+    assert mangled_name("libgeos.so.3.10.3", "abcdef0123", so_last=True) == "libgeos-abcdef01-3.10.3.so"
+    assert mangled_name("libgeos_c.so", "abcdef0123", so_last=True) == "libgeos_c-abcdef01.so"
     assert mangled_name("libfoo.so", "12345678ff") == "libfoo-12345678.so"
     assert mangled_name("thing.wasm", "12345678ff") == "thing-12345678.wasm"
 

@@ -72,14 +72,10 @@ def test_cli_json_is_valid_against_schema(realworld: Path, geos_libdir: Path) ->
     data = json.loads(result.stdout)
     validate(data, "show")
     shapely, numpy, elf = data["inputs"]
-    assert shapely["audit"]["abi"] is None and not shapely["audit"]["loads"]
-    assert [finding["kind"] for finding in shapely["audit"]["findings"]] == [
-        "unknown-abi",
-        "missing-library",
-        "missing-library",
-    ]
+    assert shapely["audit"]["abi"] == "emscripten_3_1_14" and not shapely["audit"]["loads"]
+    assert [finding["kind"] for finding in shapely["audit"]["findings"]] == ["missing-library", "missing-library"]
     assert shapely["summary"]["missing"] == ["libgeos_c.so"]
-    assert shapely["abi"] == "unknown"
+    assert shapely["abi"] == "emscripten_3_1_14"
     assert numpy["summary"]["missing"] == []
     assert "not a wasm module" in elf["error"]
 

@@ -18,13 +18,17 @@ from pathlib import Path
 CSRC = Path(__file__).parent / "csrc"
 
 PLATFORM_TAGS = {
+    "emscripten_3_1_14": "cp310-cp310-emscripten_3_1_14_wasm32",
+    "emscripten_3_1_27": "cp310-cp310-emscripten_3_1_27_wasm32",
+    "emscripten_3_1_32": "cp311-cp311-emscripten_3_1_32_wasm32",
     "emscripten_3_1_45": "cp311-cp311-emscripten_3_1_45_wasm32",
     "emscripten_3_1_46": "cp311-cp311-emscripten_3_1_46_wasm32",
     "pyodide_2024_0": "cp312-cp312-pyodide_2024_0_wasm32",
     "pyodide_2025_0": "cp313-cp313-pyodide_2025_0_wasm32",
     "pyemscripten_2026_0": "cp314-cp314-pyemscripten_2026_0_wasm32",
     "pyemscripten_2026_5": "cp315-cp315-pyemscripten_2026_5_wasm32",
-    "legacy": "cp310-cp310-emscripten_3_1_14_wasm32",
+    # no data covers it: an emscripten tag no Pyodide release installs
+    "legacy": "cp310-cp310-emscripten_3_1_20_wasm32",
 }
 
 
@@ -186,13 +190,15 @@ def build_chain_wheel(libs: FixtureLibs, out_dir: Path, abi: str, dist: str = "c
 @dataclass(frozen=True)
 class SymbolModules:
     """Side modules whose imports the audit judges: ``calls`` calls and ``address`` takes the
-    address of PyBytes_Join (CPython 3.14 only); ``weak`` has a weak undefined function;
+    address of PyBytes_Join (CPython 3.14 only); ``intern`` that of _PyUnicode_InternImmortal
+    (Pyodide 0.27.8, not 0.26.4, of one ABI); ``weak`` has a weak undefined function;
     ``emjs`` calls its own EM_JS function; ``oldtime`` imports ``time`` with a 32-bit result;
     ``narrow`` was linked against an older ``libwide.so`` (``wide`` as (i32)->i32) and ships
     beside ``wide``, the newer one ((i32)->i64)."""
 
     calls: Path
     address: Path
+    intern: Path
     weak: Path
     emjs: Path
     oldtime: Path
@@ -205,6 +211,7 @@ def build_symbol_modules(workdir: Path) -> SymbolModules:
     return SymbolModules(
         calls=build_c("calls314", workdir, "libcalls314.so"),
         address=build_c("address314", workdir, "libaddress314.so"),
+        intern=build_c("intern3127", workdir, "libintern3127.so"),
         weak=build_c("weak", workdir, "libweak.so"),
         emjs=build_c("emjs", workdir, "libemjs.so"),
         oldtime=build_c("oldtime", workdir, "liboldtime.so"),

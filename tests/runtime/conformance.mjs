@@ -67,6 +67,11 @@ async function runInstall(buffer, fileName) {
       installer: "pyodide.loadPackage",
       source: "pyodide",
     });
+    if (typeof api.loadDynlibsFromPackage !== "function") {
+      // 0.21: each .so in archive order, by loadDynlib (instantiated from its own file).
+      for (const dynlib of dynlibs) await api.loadDynlib(dynlib, false);
+      return;
+    }
     return api.loadDynlibsFromPackage({ file_name: fileName, shared_library: false }, dynlibs);
   }
   const installDir = api.package_loader.get_install_dir("site");
@@ -76,27 +81,32 @@ async function runInstall(buffer, fileName) {
   return api.install(buffer, fileName, installDir, new Map([["INSTALLER", "pyodide.loadPackage"]]));
 }
 
-// loadPackage of 0.24-0.27 binds the undefined GOT entries once every package is installed.
+// loadPackage of 0.21-0.27 binds the undefined GOT entries once every package is installed.
 const bindsGotAfterInstall = /^0\.2[0-7]\./.test(pyodide.version);
 
-// The instances the loader made: one LDSO entry object per instance, under every name it is
-// known by; each generated module exports a global "__cf_<content id>" that says which file
-// (by content) it is.
+// The instances the loader made, by their exports object (one per instance), under every name
+// it is known by: LDSO entries and, on 0.21, preloadedWasm entries too.  Each generated module
+// exports a global "__cf_<content id>" that says which file (by content) it is.
+function loadedNames() {
+  const named = Object.entries(M.LDSO.loadedLibsByName).map(([name, dso]) => [name, dso.exports || dso.module]);
+  return named.concat(Object.entries(M.preloadedWasm || {}));
+}
+
 function instancesSince(before) {
-  const byDso = new Map();
-  for (const [name, dso] of Object.entries(M.LDSO.loadedLibsByName)) {
-    if (before.has(name)) continue;
-    if (!byDso.has(dso)) byDso.set(dso, []);
-    byDso.get(dso).push(name);
+  const byExports = new Map();
+  for (const [name, exports] of loadedNames()) {
+    if (before.has(name) || typeof exports !== "object" || exports === null) continue;
+    if (!byExports.has(exports)) byExports.set(exports, new Set());
+    byExports.get(exports).add(name);
   }
-  return [...byDso].map(([dso, names]) => ({
-    names,
-    content: Object.keys(dso.exports || {}).find((key) => key.startsWith("__cf_"))?.slice(5) ?? null,
+  return [...byExports].map(([exports, names]) => ({
+    names: [...names],
+    content: Object.keys(exports).find((key) => key.startsWith("__cf_"))?.slice(5) ?? null,
   }));
 }
 
 async function install(entry) {
-  const before = new Set(Object.keys(M.LDSO.loadedLibsByName));
+  const before = new Set(loadedNames().map(([name]) => name));
   const gotBefore = new Set(Object.keys(M.GOT));
   let error = "";
   try {

@@ -1,5 +1,5 @@
 // Load wheels into a real Pyodide runtime under Node and run Python code there.
-// usage: node run.mjs <runtime: pyodide-0.27|pyodide-0.29|pyodide-314> <code> <wheel>...
+// usage: node run.mjs <runtime: a package of tests/runtime/package.json> <code> <wheel>...
 // Prints one JSON line: {"ok": true, "result": <str of the code's last expression>} or
 // {"ok": false, "error": "<message>"}.  Exit code 0 either way; 2 for a broken driver.
 import { createRequire } from "node:module";
@@ -18,10 +18,10 @@ const pyodide = await loadPyodide({
 });
 try {
   for (const wheel of wheels) {
-    await pyodide.loadPackage(wheel, {
-      messageCallback: (line) => messages.push(line),
-      errorCallback: (line) => messages.push(line),
-    });
+    const callback = (line) => messages.push(line);
+    // 0.21 takes the callbacks as positional arguments, later releases as options.
+    if (pyodide.version.startsWith("0.21.")) await pyodide.loadPackage(wheel, callback, callback);
+    else await pyodide.loadPackage(wheel, { messageCallback: callback, errorCallback: callback });
   }
   const result = pyodide.runPython(code);
   console.log(JSON.stringify({ ok: true, result: String(result), messages }));
