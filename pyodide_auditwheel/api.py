@@ -85,6 +85,11 @@ def repair(
     source_path = Path(wheel)
     if source_path.suffix != ".whl":
         raise AuditwheelError(f"cannot repair {source_path}: repair takes .whl files.")
+    if output_dir is not None and os.path.lexists(output_dir) and not os.path.isdir(output_dir):
+        raise AuditwheelError(
+            f"cannot write to {output_dir}: it exists and is not a directory; the output location must be a directory "
+            "(it is made if it does not exist)."
+        )
     tree = open_input(source_path)
     if not isinstance(tree, WheelArchive):
         raise AuditwheelError(f"cannot repair {source_path}: it is not a wheel file.")

@@ -31,8 +31,10 @@ def _quiet_interrupt(kind: type[BaseException], value: BaseException, traceback:
 
 sys.excepthook = _quiet_interrupt
 
-import typer  # after the hook, which must cover this import and those below
+import click  # after the hook, which must cover this import and those below
+import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from . import __version__
 from .api import audit as api_audit
@@ -85,6 +87,16 @@ ENVIRONMENT = {
     "PYODIDE_AUDITWHEEL_PORTABLE_IO": "1: write without O_TMPFILE and copy_file_range, as on macOS (for tests)",
 }
 
+
+class _Commands(TyperGroup):
+    """Our command group.  click >= 8.2 suggests a command for a typo itself, and typer >= 0.16
+    adds the same suggestion again ("Did you mean 'show'? Did you mean 'show'?"), whatever
+    ``suggest_commands`` says once pyodide-cli mounts the app: click's lookup is used as it is."""
+
+    if hasattr(click.exceptions, "NoSuchCommand"):
+        resolve_command = click.Group.resolve_command
+
+
 app = typer.Typer(
     name="auditwheel",
     help="Show, audit and repair the shared-library and symbol needs of Emscripten/Pyodide wheels.",
@@ -92,6 +104,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # -h as pypa/auditwheel and delocate take it; the subcommands' contexts inherit it
+    context_settings={"help_option_names": ["-h", "--help"]},
+    cls=_Commands,
 )
 
 
@@ -146,6 +161,12 @@ def _stderr() -> Console:
 
 def _error(message: str) -> None:
     _stderr().print(error_line(message))
+
+
+def about(path: Path, error: Exception) -> str:
+    """``<path>: <what is wrong>``, without the path twice when the sentence names it."""
+    message = str(error)
+    return message if str(path) in message else f"{path}: {message}"
 
 
 def _fail(error: Exception, code: int = EXIT_BAD_INPUT) -> NoReturn:
@@ -292,9 +313,7 @@ PlatOption = Annotated[
 @app.command()
 @_reports_safely
 def show(
-    inputs: Annotated[
-        list[Path], typer.Argument(help="Wheels, .so/.wasm modules or unpacked wheel directories.", readable=False)
-    ],
+    inputs: Annotated[list[Path], typer.Argument(readable=False, metavar="INPUT...")],
     libdir: LibdirOption = [],  # noqa: B006 - typer reads defaults, never mutates them
     exclude: ExcludeOption = [],  # noqa: B006
     with_runtime_paths: Annotated[
@@ -306,7 +325,9 @@ def show(
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Show what each module needs and whether it is included, found, excluded or missing."""
+    """Show what each module needs and whether it is included, found, excluded or missing.
+
+    Each INPUT is a wheel, a .so/.wasm module or an unpacked wheel directory."""
     console = _stdout()
     outcome = _Outcome(as_json)
     # Tags and libraries only: show reads module heads, the symbol audit reads more.
@@ -354,9 +375,7 @@ class _Outcome:
 @app.command()
 @_reports_safely
 def audit(
-    inputs: Annotated[
-        list[Path], typer.Argument(help="Wheels, .so/.wasm modules or unpacked wheel directories.", readable=False)
-    ],
+    inputs: Annotated[list[Path], typer.Argument(readable=False, metavar="INPUT...")],
     libdir: LibdirOption = [],  # noqa: B006
     exclude: ExcludeOption = [],  # noqa: B006
     plat: PlatOption = None,
@@ -364,6 +383,8 @@ def audit(
     verbose: VerboseOption = False,
 ) -> None:
     """Say whether each input will load on its runtime: tags, libraries and every import.
+
+    Each INPUT is a wheel, a .so/.wasm module or an unpacked wheel directory.
 
     Exit 0: it will load; 1: findings, each listed; 2: unusable input.
     """
@@ -391,7 +412,7 @@ def audit(
 @app.command()
 @_reports_safely
 def repair(
-    wheels: Annotated[list[Path], typer.Argument(help="Wheels to repair.", readable=False)],
+    wheels: Annotated[list[Path], typer.Argument(readable=False, metavar="WHEEL...")],
     libdir: LibdirOption = [],  # noqa: B006
     exclude: ExcludeOption = [],  # noqa: B006
     output_dir: Annotated[
@@ -410,7 +431,10 @@ def repair(
         typer.Option(
             "--lib-sdir",
             "-L",
-            help="Directory for vendored libraries (default: <name>.libs).",
+            help=(
+                "Directory for vendored libraries (default: DIST.libs, DIST the name before the wheel's "
+                "first dash); a value starting with '.' is a suffix to DIST, as in pypa/auditwheel."
+            ),
             callback=_no_option_as_value,
         ),
     ] = None,
@@ -462,7 +486,9 @@ def repair(
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Vendor missing libraries into the wheel and patch its modules so every runtime finds them."""
+    """Vendor missing libraries into the wheel and patch its modules so every runtime finds them.
+
+    Each WHEEL is a .whl file; with several, nothing is written unless every one can be repaired."""
     from .plan import RepairOptions
 
     console = _stdout()
@@ -481,7 +507,7 @@ def repair(
         nonlocal worst
         code = EXIT_MISSING if isinstance(error, MissingLibrariesError) else EXIT_BAD_INPUT
         worst = max(worst, code)
-        _error(f"{wheel}: {error}")
+        _error(about(wheel, error))
         entry: dict[str, Any] = {"input": str(wheel), "error": str(error)}
         if isinstance(error, MissingLibrariesError):
             entry["missing"] = error.missing
@@ -629,18 +655,22 @@ def _interface_command(kind: str, path: Path, show_type: bool) -> None:
 @app.command()
 @_reports_safely
 def exports(
-    path: Annotated[Path, typer.Argument(help="A wheel, module or unpacked wheel.", readable=False)],
+    path: Annotated[Path, typer.Argument(readable=False, metavar="INPUT")],
     show_type: Annotated[bool, typer.Option("--show-type", help="Print function signatures.")] = False,
 ) -> None:
-    """List what each module exports (tab-separated: kind, name[, signature])."""
+    """List what each module exports (tab-separated: kind, name[, signature]).
+
+    INPUT is a wheel, a module or an unpacked wheel."""
     _interface_command("exports", path, show_type)
 
 
 @app.command()
 @_reports_safely
 def imports(
-    path: Annotated[Path, typer.Argument(help="A wheel, module or unpacked wheel.", readable=False)],
+    path: Annotated[Path, typer.Argument(readable=False, metavar="INPUT")],
     show_type: Annotated[bool, typer.Option("--show-type", help="Print function signatures.")] = False,
 ) -> None:
-    """List what each module imports (tab-separated: kind, module.field[, signature])."""
+    """List what each module imports (tab-separated: kind, module.field[, signature]).
+
+    INPUT is a wheel, a module or an unpacked wheel."""
     _interface_command("imports", path, show_type)

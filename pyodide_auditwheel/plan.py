@@ -183,6 +183,15 @@ def retagged_filename(filename: str, platform: str) -> str:
     return f"{stem}-{platform}.whl"
 
 
+def libs_dir_name(lib_sdir: str | None, dist: str) -> str:
+    """The libs directory: ``<dist>.libs`` by default; a value that starts with ``.`` is a
+    suffix to the distribution name, as pypa/auditwheel reads ``--lib-sdir`` (``-L .libs``
+    is ``<dist>.libs``, never a top-level ``.libs``); any other value is the whole name."""
+    if lib_sdir is None:
+        return f"{dist}.libs"
+    return f"{dist}{lib_sdir}" if lib_sdir.startswith(".") and lib_sdir.strip(".") else lib_sdir
+
+
 def validate_lib_sdir(value: str) -> str:
     """A libs directory name must stay one level inside the wheel root and outside the
     wheel's metadata (``.dist-info``, ``.data``), where installers would refuse it.  (The
@@ -317,7 +326,9 @@ def make_plan(
     if missing:
         raise MissingLibrariesError(missing)
     abi = analysis.abi
-    libs_dir = validate_lib_sdir(options.lib_sdir or f"{analysis.wheel.file_dist}.libs")
+    libs_dir = libs_dir_name(
+        validate_lib_sdir(options.lib_sdir) if options.lib_sdir is not None else None, analysis.wheel.file_dist
+    )
     wheel_files = {module.path for module in analysis.wheel_modules}
 
     layout_abis = tuple({abi.name: abi for abi in (analysis.abi, *abis)}.values())

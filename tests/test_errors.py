@@ -712,7 +712,7 @@ CASES: dict[str, Case] = {
         repair_chain(None, "--plat", "garbage"),
         "--plat garbage is not an emscripten platform tag (expected emscripten_*_wasm32",
     ),
-    "cannot write": Case(output_is_a_file, "nothing was changed"),
+    "cannot write": Case(output_is_a_file, "it exists and is not a directory; the output location must be a directory"),
     # not what the name says (issue 12)
     "fifo wheel": Case(fifo_named(f"pkg-1.0-{TAG}.whl"), "it is a fifo, not a regular file"),
     "fifo module": Case(fifo_named("_mod.so"), "it is a fifo, not a regular file"),

@@ -132,3 +132,35 @@ def test_an_error_keeps_the_path_as_written(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.startswith("error: dist/pkg-1.0-cp313-cp313-pyodide_2025_0_wasm32.whl: "), result.stderr
+    assert result.stderr.count("dist/pkg-1.0-cp313-cp313-pyodide_2025_0_wasm32.whl") == 1, result.stderr
+
+
+def test_a_missing_input_is_named_once(tmp_path: Path) -> None:
+    result = cli("repair", str(tmp_path / "absent.whl"))
+    assert result.returncode == 2 and result.stderr == f"error: no such file: {tmp_path / 'absent.whl'}.\n"
+
+
+@pytest.mark.parametrize("where", ["", "show", "repair", "audit"])
+def test_dash_h_is_help(where: str) -> None:
+    """pypa/auditwheel and delocate take -h: so do we, for the app and each command."""
+    short = cli(*filter(None, [where, "-h"]))
+    assert short.returncode == 0 and short.stdout == cli(*filter(None, [where, "--help"])).stdout
+    assert "Usage:" in short.stdout
+
+
+def test_a_mistyped_command_is_suggested_once() -> None:
+    result = cli("shwo")
+    assert result.returncode == 2 and result.stderr.count("Did you mean 'show'?") == 1, result.stderr
+
+
+def test_an_output_location_that_is_a_file_is_one_sentence(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    before = wheel.read_bytes()
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    result = cli("repair", str(wheel), "--libdir", str(fixture_libs.libdir), "-o", str(afile))
+    assert result.returncode == 2
+    assert f"cannot write to {afile}: it exists and is not a directory" in result.stderr, result.stderr
+    assert afile.read_text() == "x" and wheel.read_bytes() == before

@@ -257,6 +257,10 @@ def test_no_mangle_exclude_strip_and_lib_sdir(fixture_libs: wheelbuilder.Fixture
     for bad in ("../escape", "a/b", "/abs", ".."):
         with pytest.raises(UnsafePathError):
             paw.repair(wheel, [fixture_libs.libdir], dry_run=True, options=RepairOptions(lib_sdir=bad))
+    # as pypa/auditwheel reads it: a value starting with "." is a suffix to the dist name
+    for suffix, libs in ((".libs", "chainpkg.libs"), ("._vendor", "chainpkg._vendor")):
+        planned = paw.repair(wheel, [fixture_libs.libdir], dry_run=True, options=RepairOptions(lib_sdir=suffix))
+        assert {lib.dest.split("/")[0] for lib in planned.plan.vendored} == {libs}
 
 
 def test_mangled_names() -> None:
