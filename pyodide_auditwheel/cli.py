@@ -327,7 +327,8 @@ def show(
 ) -> None:
     """Show what each module needs and whether it is included, found, excluded or missing.
 
-    Each INPUT is a wheel, a .so/.wasm module or an unpacked wheel directory."""
+    Each INPUT is a wheel, a .so/.wasm module, an unpacked wheel directory or a directory of
+    wheels (dist/)."""
     console = _stdout()
     outcome = _Outcome(as_json)
     # Tags and libraries only: show reads module heads, the symbol audit reads more.
@@ -344,6 +345,20 @@ def show(
     outcome.finish()
 
 
+def expand_wheelhouses(paths: list[Path]) -> list[Path]:
+    """A directory that holds wheels and no ``.dist-info`` (a wheelhouse: ``dist/``) stands
+    for its wheels, in name order; an unpacked wheel directory is one input, as before."""
+    expanded: list[Path] = []
+    for path in paths:
+        if path.is_dir() and not any(path.glob("*.dist-info")):
+            wheels = sorted(child for child in path.glob("*.whl") if child.is_file())
+            if wheels:
+                expanded += wheels
+                continue
+        expanded.append(path)
+    return expanded
+
+
 class _Outcome:
     """What a command over several inputs prints at the end (its JSON document) and its exit
     code; an input that cannot be used is one line (or one JSON entry) and the rest go on."""
@@ -354,7 +369,7 @@ class _Outcome:
         self.worst = 0
 
     def reports(self, inputs: list[Path], make: Callable[[Path], AuditReport]) -> Iterator[AuditReport]:
-        for path in inputs:
+        for path in expand_wheelhouses(inputs):
             try:
                 report = make(path)
             except AuditwheelError as error:
@@ -384,7 +399,8 @@ def audit(
 ) -> None:
     """Say whether each input will load on its runtime: tags, libraries and every import.
 
-    Each INPUT is a wheel, a .so/.wasm module or an unpacked wheel directory.
+    Each INPUT is a wheel, a .so/.wasm module, an unpacked wheel directory or a directory of
+    wheels (dist/).
 
     Exit 0: it will load; 1: findings, each listed; 2: unusable input.
     """
@@ -420,6 +436,7 @@ def repair(
         typer.Option(
             "--output-dir",
             "-o",
+            "--wheel-dir",
             "-w",
             help="Write repaired wheels here (created if missing) instead of in place.",
             readable=False,
@@ -488,7 +505,8 @@ def repair(
 ) -> None:
     """Vendor missing libraries into the wheel and patch its modules so every runtime finds them.
 
-    Each WHEEL is a .whl file; with several, nothing is written unless every one can be repaired."""
+    Each WHEEL is a .whl file, or a directory of them (dist/); with several, nothing is written
+    unless every one can be repaired."""
     from .plan import RepairOptions
 
     console = _stdout()
@@ -500,6 +518,7 @@ def repair(
         strip_wheel_modules=strip_wheel_modules,
         sbom=not no_sbom,
     )
+    wheels = expand_wheelhouses(wheels)
     results: list[dict[str, Any]] = []
     worst = 0
 

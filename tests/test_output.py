@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,24 @@ def test_an_output_location_that_is_a_file_is_one_sentence(
     assert result.returncode == 2
     assert f"cannot write to {afile}: it exists and is not a directory" in result.stderr, result.stderr
     assert afile.read_text() == "x" and wheel.read_bytes() == before
+
+
+def test_a_directory_of_wheels_stands_for_its_wheels(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    """`show dist/` reported "0 module(s)"; `-w` is pypa/auditwheel's spelling of `-o`."""
+    dist = tmp_path / "dist"
+    first = wheelbuilder.build_chain_wheel(fixture_libs, dist, "pyodide_2025_0")
+    second = wheelbuilder.build_chain_wheel(fixture_libs, dist, "pyemscripten_2026_0", dist="otherpkg")
+    shown = cli("show", "--json", "--libdir", str(fixture_libs.libdir), str(dist))
+    assert shown.returncode == 0, shown.stderr
+    assert [entry["input"] for entry in json.loads(shown.stdout)["inputs"]] == [str(first), str(second)]
+    out = tmp_path / "repaired"
+    repaired = cli("repair", "--libdir", str(fixture_libs.libdir), "--wheel-dir", str(out), str(dist))
+    assert repaired.returncode == 0, repaired.stderr
+    assert sorted(path.name for path in out.iterdir()) == sorted([first.name, second.name])
+    # an unpacked wheel (it has a .dist-info) is one input, as before
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(first) as archive:
+        archive.extractall(unpacked)
+    (unpacked / "stray-1.0-py3-none-any.whl").write_bytes(first.read_bytes())
+    one = cli("show", "--json", str(unpacked))
+    assert [entry["input"] for entry in json.loads(one.stdout)["inputs"]] == [str(unpacked)]
