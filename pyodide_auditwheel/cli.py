@@ -10,12 +10,13 @@ import errno
 import functools
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO, TypeVar, cast
 
 _python_excepthook = sys.excepthook
 
@@ -149,10 +150,31 @@ JsonOption = Annotated[
 ]
 
 
+class _TrimmedLines:
+    """stdout without the spaces rich leaves at the end of a wrapped line, which a CI log
+    keeps (the ANSI codes of a terminal may follow them)."""
+
+    TRAILING = re.compile(r"[ \t]+(?=(?:\x1b\[[0-9;]*m)*\n)")
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(self.TRAILING.sub("", text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
 def _stdout() -> Console:
     """Tables for people; when piped (CI logs), wide enough that names are not folded, unless
     COLUMNS says how wide."""
-    return Console(highlight=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 240)
+    return Console(
+        file=cast(TextIO, _TrimmedLines(sys.stdout)),
+        highlight=False,
+        width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 240,
+    )
 
 
 def _stderr() -> Console:

@@ -177,8 +177,11 @@ def print_table(console: Console, title: Text, headers: list[str], rows: list[li
     """A table when it fits the terminal unwrapped, else a list (the first column's cell on a
     line of its own, the others indented under it, a cell of several lines a line each):
     names are never cut across lines."""
-    if max(_table_width(headers, rows), len(title)) <= console.width:
-        table = Table(title=title, title_justify="left")
+    if _table_width(headers, rows) <= console.width:
+        # The title on a line of its own: a table's title would be wrapped inside the name
+        # and padded to the table's width.
+        console.print(title, soft_wrap=True)
+        table = Table()
         for header in headers:
             table.add_column(header, no_wrap=True)
         for row in rows:
@@ -229,6 +232,30 @@ def audit_json(report: AuditReport) -> dict[str, Any]:
     }
 
 
+def wrap_at_spaces(line: Text, width: int, indent: str) -> list[Text]:
+    """``line`` in lines of at most ``width`` columns, broken at spaces only (a name, which
+    has none, is never split: a line holding a longer one is longer), continued after
+    ``indent``.  Styles are kept."""
+    plain = line.plain
+    if len(plain) <= width:
+        return [line]
+    pieces: list[Text] = []
+    start, limit = 0, width
+    lead = len(plain) - len(plain.lstrip(" "))  # the line's own indent is not a break
+    while len(plain) - start > limit:
+        floor = max(start, lead)
+        cut = plain.rfind(" ", floor + 1, start + limit + 1)
+        if cut < 0:  # no space in reach: break after the long name instead
+            cut = plain.find(" ", max(start + limit, floor + 1))
+            if cut < 0:
+                break
+        pieces.append(line[start:cut] if not pieces else Text.assemble(indent, line[start:cut]))
+        start = cut + 1
+        limit = width - len(indent)
+    pieces.append(line[start:] if not pieces else Text.assemble(indent, line[start:]))
+    return pieces
+
+
 def _render_verdict(console: Console, report: AuditReport) -> None:
     console.print(inert(f"audit: {report.verdict}", "bold green" if report.loads else "bold red"))
     if report.consistent_tags:
@@ -246,7 +273,8 @@ def render_audit(console: Console, report: AuditReport) -> None:
         if finding.module != module:
             module = finding.module
             lines.append(Text.assemble("  ", inert(module) if module is not None else Text("(the wheel)", "dim")))
-        lines.append(Text.assemble("    ", inert(finding.subject, "bold red"), ": ", inert(finding.reason)))
+        line = Text.assemble("    ", inert(finding.subject, "bold red"), ": ", inert(finding.reason))
+        lines += wrap_at_spaces(line, console.width, "      ")
     console.print(Text("\n").join(lines), soft_wrap=True)
     if report.abi is not None:
         console.print(

@@ -186,3 +186,28 @@ def test_a_directory_of_wheels_stands_for_its_wheels(fixture_libs: wheelbuilder.
     (unpacked / "stray-1.0-py3-none-any.whl").write_bytes(first.read_bytes())
     one = cli("show", "--json", str(unpacked))
     assert [entry["input"] for entry in json.loads(one.stdout)["inputs"]] == [str(unpacked)]
+
+
+def test_a_ci_log_at_80_columns_has_no_padding_and_breaks_only_between_words(
+    fixture_libs: wheelbuilder.FixtureLibs, symbol_modules: wheelbuilder.SymbolModules, tmp_path: Path
+) -> None:
+    """Piped at COLUMNS=80: no line ends in spaces, and a line is longer than 80 only when it
+    holds a name too long to share a line (a path, a wheel's file name); prose wraps between
+    words, never inside a name."""
+    chain = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "emscripten_3_1_14")
+    calls = wheelbuilder.build_module_wheel(symbol_modules.calls, tmp_path / "calls", "pyodide_2025_0_wasm32")
+    env = {**os.environ, "COLUMNS": "80"}
+    for args in (
+        ("show", str(chain)),
+        ("show", "--libdir", str(fixture_libs.libdir), str(chain)),
+        ("audit", str(chain), str(calls)),
+        ("repair", "--dry-run", "--libdir", str(fixture_libs.libdir), str(chain)),
+    ):
+        result = cli(*args, env=env)
+        assert result.stdout, (args, result.stderr)
+        for line in result.stdout.splitlines():
+            assert line == line.rstrip(), (args, line)
+            if len(line) > 80:
+                assert max(map(len, line.split())) >= 30, (args, line)
+        names = [line.strip() for line in result.stdout.splitlines()]
+        assert not any(name.endswith("env.PyBytes_") for name in names)  # never cut in a name
