@@ -97,7 +97,10 @@ class AuditReport:
         if self.loads:
             return f"loads on {self.abi.name} ({runtime}, Python {self.abi.python}){copies}"
         count = len(self.findings)
-        findings = f"{count} finding{'' if count == 1 else 's'}"
+        # show's verdict counts what it checked; the audit may add symbol findings to it
+        findings = f"{count} finding{'' if count == 1 else 's'}" + (
+            "" if self.checks_symbols else " in tags and libraries (`pyodide auditwheel audit` also checks the symbols)"
+        )
         duplicated = sorted({finding.subject for finding in self.findings if finding.kind == "duplicate-load"})
         if len(duplicated) == count:
             return (

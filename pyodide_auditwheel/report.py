@@ -87,7 +87,11 @@ def analysis_json(analysis: Analysis, audit: AuditReport | None = None) -> dict[
             }
             for module in analysis.modules
         ],
-        "summary": {"modules": len(analysis.wheel_modules), "missing": sorted(analysis.missing)},
+        "summary": {
+            "modules": len(analysis.wheel_modules),
+            "libdir_libraries": len(analysis.found_libraries),
+            "missing": sorted(analysis.missing),
+        },
     }
     if audit is not None:
         result["audit"] = audit_json(audit)
@@ -109,7 +113,10 @@ def render_analysis(
         inert(analysis.input), (f" ({analysis.kind}, ABI {analysis.abi.name}{_runtimes(analysis)})", "dim")
     )
     shown = [m for m in analysis.modules if list_all or m.dependencies or (with_runtime_paths and m.runtime_paths)]
-    quiet = len(analysis.modules) - len(shown)
+    # Counted as the summary counts: the input's own modules (a libdir library is always shown).
+    shown += [m for m in analysis.found_libraries if m not in shown]
+    shown.sort(key=analysis.modules.index)
+    quiet = len(analysis.wheel_modules) - sum(module.origin == "wheel" for module in shown)
     if shown:
         rows = [row for module in shown for row in _module_rows(module, with_runtime_paths)]
         headers = ["module", "needs", "status", "where", *(["RUNTIME_PATH"] if with_runtime_paths else [])]
@@ -119,8 +126,11 @@ def render_analysis(
     if quiet:
         console.print(f"{quiet} module(s) need no shared library (--all lists them)", style="dim")
     missing = analysis.missing
+    found = len(analysis.found_libraries)
     summary = (
-        f"{len(analysis.wheel_modules)} module(s), {len(missing)} missing librar{'y' if len(missing) == 1 else 'ies'}"
+        f"{len(analysis.wheel_modules)} module(s)"
+        + (f", {found} librar{'y' if found == 1 else 'ies'} from --libdir" if found else "")
+        + f", {len(missing)} missing librar{'y' if len(missing) == 1 else 'ies'}"
     )
     if missing:
         summary += ": " + ", ".join(sorted(missing))

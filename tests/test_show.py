@@ -239,3 +239,24 @@ def test_show_reads_only_the_directory_and_module_heads_and_writes_nothing(
         head_bytes[inside[0]] += size
     assert max(head_bytes.values()) <= HEAD_PROBE + HEAD_READ_SLACK
     assert sum(head_bytes.values()) < sum(end - start for start, end in module_data.values()) / 10
+
+
+def test_the_counts_count_one_thing_each(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    """`show --libdir` counted a libdir library among "module(s) need no shared library" next
+    to a summary of the wheel's modules, and the JSON's summary.modules left them out of
+    modules[] silently; show's verdict and audit's gave different finding counts unexplained."""
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path, "pyodide_2025_0")
+    data = json.loads(cli("show", "--json", "--libdir", str(fixture_libs.libdir), str(wheel)).stdout)
+    (entry,) = data["inputs"]
+    origins = [module["origin"] for module in entry["modules"]]
+    assert entry["summary"]["modules"] == origins.count("wheel") == 3
+    assert entry["summary"]["libdir_libraries"] == origins.count("libdir") == 2
+    text = cli("show", "--libdir", str(fixture_libs.libdir), str(wheel)).stdout
+    assert "1 module(s) need no shared library" in text  # libstandalone.so, of the wheel's 3
+    assert "3 module(s), 2 libraries from --libdir, 0 missing libraries" in text
+    shown = cli("show", str(wheel)).stdout
+    audited = cli("audit", str(wheel)).stdout
+    assert "2 findings in tags and libraries (`pyodide auditwheel audit` also checks the symbols)" in " ".join(
+        shown.split()
+    )
+    assert "will not load on pyodide_2025_0 (Pyodide 0.29.5): 4 findings" in audited
