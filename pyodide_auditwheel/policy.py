@@ -276,7 +276,8 @@ class Auditor:
             dep for lib in (module, *libraries) for dep in lib.dependencies if dep.status in ("missing", "excluded")
         ]
         if unread:
-            where += " (perhaps in the " + ", ".join(f"{dep.status} {dep.name}" for dep in unread) + ")"
+            hints = dict.fromkeys(f"{dep.status} {dep.name}" for dep in unread)  # each once, in order
+            where += " (perhaps in the " + ", ".join(hints) + ")"
         if APPLY_DATA_RELOCS in own_exports and not self.offer.applies_data_relocs:
             yield Finding(
                 "data-relocations",

@@ -71,7 +71,7 @@ def analysis_json(analysis: Analysis, audit: AuditReport | None = None) -> dict[
     result: dict[str, Any] = {
         "input": analysis.input,
         "kind": analysis.kind,
-        "abi": analysis.abi.name,
+        "abi": analysis.abi.name if analysis.abi.known else None,
         "wheel": None
         if wheel is None
         else {"name": wheel.dist, "version": wheel.version, "platforms": sorted(wheel.platforms)},

@@ -260,3 +260,13 @@ def test_the_counts_count_one_thing_each(fixture_libs: wheelbuilder.FixtureLibs,
         shown.split()
     )
     assert "will not load on pyodide_2025_0 (Pyodide 0.29.5): 4 findings" in audited
+
+
+def test_no_known_abi_is_null_in_show_and_audit_alike(realworld: Path, tmp_path: Path) -> None:
+    numpy = realworld / NUMPY
+    unknown = tmp_path / numpy.name.replace("emscripten_3_1_14", "emscripten_3_1_20")
+    unknown.write_bytes(numpy.read_bytes())
+    (entry,) = json.loads(cli("show", "--json", str(unknown)).stdout)["inputs"]
+    assert entry["abi"] is None and entry["audit"]["abi"] is None
+    (known,) = json.loads(cli("show", "--json", str(numpy)).stdout)["inputs"]
+    assert known["abi"] == known["audit"]["abi"] == "emscripten_3_1_14"
