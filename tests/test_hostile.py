@@ -108,12 +108,14 @@ def test_declared_size_lie_is_refused_on_read() -> None:
 
 
 def test_overlapping_members_are_refused() -> None:
-    data = bytearray(zip_bytes([("a", b"1" * 100), ("b", b"2" * 100)]))
-    # point b's central entry at a's local header
-    first = data.find(b"PK\x01\x02")
-    second = data.find(b"PK\x01\x02", first + 4)
-    struct.pack_into("<I", data, second + 42, 0)
-    with pytest.raises(AuditwheelError):
+    """a's data made to run over b's local header (its sizes grown in both its headers, so no
+    other check sees anything wrong): only the overlap check can refuse it."""
+    data = bytearray(zip_bytes([("a", b"1" * 100), ("b", b"2" * 100)], zipfile.ZIP_STORED))
+    grown = 100 + 31  # b's local header: 30 bytes and its name
+    for signature, sizes_at in ((b"PK\x03\x04", 18), (b"PK\x01\x02", 20)):
+        header = data.find(signature)  # a's
+        struct.pack_into("<II", data, header + sizes_at, grown, grown)
+    with pytest.raises(AuditwheelError, match="members 'a' and 'b' overlap"):
         ZipReader(io.BytesIO(bytes(data)), "overlap.whl")
 
 

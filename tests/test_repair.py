@@ -612,3 +612,29 @@ def test_a_directory_where_a_vendored_library_goes_is_refused_before_writing(
         in result.stderr
     )
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "copy_file_range"), reason="copy_file_range is Linux's")
+def test_unchanged_members_go_through_copy_file_range_on_linux(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast path is taken where it exists (and not with PYODIDE_AUDITWHEEL_PORTABLE_IO),
+    and its output is the same wheel the portable path writes."""
+    monkeypatch.delenv("PYODIDE_AUDITWHEEL_PORTABLE_IO", raising=False)
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    copied: list[int] = []
+    real = os.copy_file_range
+
+    def counting(*args: int) -> int:
+        done = real(*args)
+        copied.append(done)
+        return done
+
+    monkeypatch.setattr(os, "copy_file_range", counting)
+    fast = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "fast").output
+    assert fast is not None and sum(copied) > 0
+    monkeypatch.setenv("PYODIDE_AUDITWHEEL_PORTABLE_IO", "1")
+    copied.clear()
+    portable = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "portable").output
+    assert portable is not None and copied == []
+    assert fast.read_bytes() == portable.read_bytes()
