@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from .ahead import AheadOfTime
 from .atomic import atomic_output, make_directories, remove_directories
 from .dylink import bounded_first_section_extent, read_head
-from .errors import AuditwheelError, RecordError
+from .errors import AuditwheelError, InternalError, RecordError
 from .inputs import WheelArchive
 from .libsearch import library_chunks
 from .plan import ModulePatch, RepairPlan, VendoredLibrary
@@ -320,7 +320,15 @@ class WheelRewriter:
             handle.flush()
             if crc_check is not None:
                 crc_check.result()
-            self._verify(handle)
+            try:
+                self._verify(handle)
+            except InternalError:
+                raise
+            except AuditwheelError as error:
+                # What was written fails our own check: a bug here, never the input's fault.
+                raise InternalError(
+                    f"internal error: the repaired wheel fails its check ({str(error).rstrip('.')}); nothing was written."
+                ) from None
 
     def _copy_input(self, handle: BinaryIO) -> None:
         """Nothing to change: the output is the input, byte for byte."""
@@ -393,7 +401,7 @@ class WheelRewriter:
         if plan.retag is not None and path == plan.retag.wheel_file:
             return plan.retag.wheel_text
         if plan.sbom is None or path != plan.sbom.path:
-            raise AuditwheelError(f"internal error: no content planned for {path}.")
+            raise InternalError(f"internal error: no content planned for {path}.")
         written = {row.path: digest_of(row) for row in vendored_rows}
         return plan.sbom.render(
             [(lib.dest, written[lib.dest], lib.source.name, lib.sha256_hex) for lib in plan.vendored]
@@ -564,7 +572,7 @@ class WheelRewriter:
                 and before_record == list(range(record_at - len(before_record), record_at))
             )
         if not as_expected:
-            raise AuditwheelError(
+            raise InternalError(
                 "internal error: the repaired wheel does not hold the expected members in their places; "
                 "nothing was written."
             )

@@ -41,7 +41,7 @@ from . import __version__
 from .api import audit as api_audit
 from .api import interfaces as api_interfaces
 from .api import repair as api_repair
-from .errors import AuditwheelError, MissingLibrariesError
+from .errors import AuditwheelError, InternalError, MissingLibrariesError
 from .report import (
     analysis_json,
     audit_json,
@@ -70,6 +70,7 @@ sys.excepthook = _python_excepthook
 EXIT_MISSING = 1
 EXIT_BAD_INPUT = 2
 EXIT_REPORT_LOST = 3
+EXIT_INTERNAL = 4
 # What the exit codes and environment variables mean: shown by --help and in the docs' CLI
 # reference, both made from these.
 EXIT_CODES = {
@@ -77,6 +78,7 @@ EXIT_CODES = {
     EXIT_MISSING: "libraries missing (show, repair; repair then writes nothing), findings (audit)",
     EXIT_BAD_INPUT: "an input or option cannot be used: one sentence on stderr, nothing written",
     EXIT_REPORT_LOST: "the report could not be printed (stdout closed or full): what was done stands",
+    EXIT_INTERNAL: "a check of the tool's own work failed (a bug: please report it); nothing written",
 }
 ENVIRONMENT = {
     "PYODIDE_AUDITWHEEL_LIBDIR": "more library directories, searched after every --libdir (os.pathsep-separated)",
@@ -189,6 +191,13 @@ def about(path: Path, error: Exception) -> str:
     """``<path>: <what is wrong>``, without the path twice when the sentence names it."""
     message = str(error)
     return message if str(path) in message else f"{path}: {message}"
+
+
+def exit_code_of(error: AuditwheelError) -> int:
+    """2 for an input that cannot be used, 1 for missing libraries, 4 for a bug of ours."""
+    if isinstance(error, InternalError):
+        return EXIT_INTERNAL
+    return EXIT_MISSING if isinstance(error, MissingLibrariesError) else EXIT_BAD_INPUT
 
 
 def _fail(error: Exception, code: int = EXIT_BAD_INPUT) -> NoReturn:
@@ -395,7 +404,7 @@ class _Outcome:
             try:
                 report = make(path)
             except AuditwheelError as error:
-                self.worst = EXIT_BAD_INPUT
+                self.worst = max(self.worst, exit_code_of(error))
                 if self.as_json:
                     self.documents.append({"input": str(path), "error": str(error)})
                 else:
@@ -546,7 +555,7 @@ def repair(
 
     def refuse(wheel: Path, error: AuditwheelError) -> None:
         nonlocal worst
-        code = EXIT_MISSING if isinstance(error, MissingLibrariesError) else EXIT_BAD_INPUT
+        code = exit_code_of(error)
         worst = max(worst, code)
         _error(about(wheel, error))
         entry: dict[str, Any] = {"input": str(wheel), "error": str(error)}
@@ -690,7 +699,7 @@ def _interface_command(kind: str, path: Path, show_type: bool) -> None:
                 suffix = f" {entry.type}" if show_type and entry.type is not None else ""
                 typer.echo(f"\t{entry.kind}\t{visible(name)}{suffix}")
     except AuditwheelError as error:
-        _fail(error)
+        _fail(error, exit_code_of(error))
 
 
 @app.command()

@@ -12,6 +12,11 @@ class AuditwheelError(Exception):
     """Base class: the input cannot be used; the message says why in one sentence."""
 
 
+class InternalError(AuditwheelError):
+    """A check of this project's own work failed (a bug, not the input): nothing was written.
+    The CLI says so and exits 4, apart from the inputs it cannot use (2)."""
+
+
 class WasmError(AuditwheelError):
     """A byte string given as a side module is not a usable wasm module."""
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..errors import InternalError
 from .format import DEFLATED, STORED
 
 if TYPE_CHECKING:  # importing concurrent.futures costs 30 ms, a tenth of a `show`
@@ -130,7 +131,7 @@ class Deflater:
 
     def _start(self, block: bytes, last: bool) -> None:
         if self._pool is None:  # feed() and finish() call this only with a pool
-            raise RuntimeError("internal error: a block started without a thread pool")
+            raise InternalError("internal error: a block started without a thread pool.")
         dictionary = bytes(self._tail[-DEFLATE_WINDOW:])
         self._remember(block)
         self._blocks.append(self._pool.submit(deflate_block, block, dictionary, last))

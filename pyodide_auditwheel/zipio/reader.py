@@ -14,7 +14,7 @@ from array import array
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-from ..errors import ArchiveError, UnsafePathError
+from ..errors import ArchiveError, InternalError, UnsafePathError
 from .format import (
     CD_WINDOW,
     CENTRAL,
@@ -512,7 +512,7 @@ class ZipReader:
     def byte_range(self, offset: int, size: int, chunk_size: int = CHUNK) -> Iterator[bytes]:
         """``size`` bytes of the archive from ``offset``, in pieces."""
         if offset < 0:
-            raise ArchiveError(f"internal error: reading {self.display} where its local header was not checked.")
+            raise InternalError(f"internal error: reading {self.display} where its local header was not checked.")
         remaining = size
         while remaining:
             piece = min(chunk_size, remaining)

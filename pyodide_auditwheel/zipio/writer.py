@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, BinaryIO
 
 from ..atomic import portable_io
-from ..errors import ArchiveError
+from ..errors import ArchiveError, InternalError
 from .deflate import ContentDigest, Deflated, Deflater
 from .format import (
     CD_WINDOW,
@@ -379,7 +379,7 @@ class ZipWriter:
         self.file.seek(offset)
         new_header = self._local_header(entry)
         if len(new_header) != len(header):  # the placeholders reserve the final header's size
-            raise ArchiveError(f"internal error: the local header of {name!r} changed size.")
+            raise InternalError(f"internal error: the local header of {name!r} changed size.")
         self.file.write(new_header)
         self.file.seek(end)
         self._add_to_directory(entry, offset)
