@@ -326,8 +326,9 @@ class WheelRewriter:
                 raise
             except AuditwheelError as error:
                 # What was written fails our own check: a bug here, never the input's fault.
+                reason = str(error).rstrip(".")
                 raise InternalError(
-                    f"internal error: the repaired wheel fails its check ({str(error).rstrip('.')}); nothing was written."
+                    f"internal error: the repaired wheel fails its check ({reason}); nothing was written."
                 ) from None
 
     def _copy_input(self, handle: BinaryIO) -> None:
