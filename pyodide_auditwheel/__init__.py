@@ -6,7 +6,7 @@ loading the repair machinery (start-up is a visible share of a run on small whee
 
 from __future__ import annotations
 
-import importlib
+import importlib as _importlib
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -23,40 +23,58 @@ _HOMES = {
     "repair": "api",
     "show": "api",
     "AuditwheelError": "errors",
+    "InternalError": "errors",
     "MissingLibrariesError": "errors",
+    "Abi": "abi",
+    "RuntimeOffer": "runtimes",
+    "InstallOutcome": "loader",
+    "VendoredLibrary": "plan",
     "Interface": "wasm",
     "RepairOptions": "plan",
     "RepairPlan": "plan",
 }
 
 if TYPE_CHECKING:
+    from .abi import Abi
     from .analysis import Analysis, Dependency, ModuleReport
     from .api import RepairResult, audit, interfaces, repair, show
-    from .errors import AuditwheelError, MissingLibrariesError
-    from .plan import RepairOptions, RepairPlan
+    from .errors import AuditwheelError, InternalError, MissingLibrariesError
+    from .loader import InstallOutcome
+    from .plan import RepairOptions, RepairPlan, VendoredLibrary
     from .policy import AuditReport, Finding
+    from .runtimes import RuntimeOffer
     from .wasm import Interface
+
+
+def __dir__() -> list[str]:
+    """The public API (what ``__all__`` names), not this module's own imports."""
+    return sorted(__all__)
 
 
 def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{home}", __name__), name)
+    return getattr(_importlib.import_module(f".{home}", __name__), name)
 
 
 __all__ = [
+    "Abi",
     "Analysis",
     "AuditReport",
     "AuditwheelError",
     "Dependency",
     "Finding",
+    "InstallOutcome",
     "Interface",
+    "InternalError",
     "MissingLibrariesError",
     "ModuleReport",
     "RepairOptions",
     "RepairPlan",
     "RepairResult",
+    "RuntimeOffer",
+    "VendoredLibrary",
     "__version__",
     "audit",
     "interfaces",
