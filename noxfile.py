@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nox
 
 nox.options.sessions = ["tests", "lint", "docs"]
+
+
+def _select_every_pyenv_python() -> None:
+    """pyenv's shims answer only for a selected version: select every installed one (the
+    current first), as .ci/run does, so that `nox -s tests` finds 3.10-3.13 by itself."""
+    import shutil
+    import subprocess
+
+    pyenv = shutil.which("pyenv")
+    if pyenv is None or "PYENV_VERSION" in os.environ:
+        return
+    current = subprocess.run([pyenv, "version-name"], capture_output=True, text=True, check=False).stdout.strip()
+    installed = subprocess.run([pyenv, "versions", "--bare"], capture_output=True, text=True, check=False).stdout
+    versions = [current, *installed.split()] if current else installed.split()
+    if versions:
+        os.environ["PYENV_VERSION"] = ":".join(dict.fromkeys(versions))
+
+
+_select_every_pyenv_python()
 nox.options.reuse_existing_virtualenvs = True
 RUNTIME_DIR = "tests/runtime"
 
