@@ -77,7 +77,7 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """Build the demo wheels with ziglang, show them, repair them, load them in Pyodide."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[demo]")  # the package and the toolchain, not the test extra
     install_runtimes(session)
     session.run("python", "tests/demo.py", *session.posargs)
 
