@@ -109,7 +109,8 @@ def bench(session: nox.Session) -> None:
     session.install(".")
     theirs = Path(session.create_tmp()) / "auditwheel-emscripten"
     session.run(_peer_python(session), "-m", "venv", "--clear", str(theirs), external=True)
-    session.run(str(theirs / "bin" / "pip"), "install", "-q", PEER, external=True)
+    # it unpacks and packs wheels with the `wheel` command
+    session.run(str(theirs / "bin" / "pip"), "install", "-q", PEER, "wheel", external=True)
     session.run("python", "benchmarks/bench.py", "--theirs", str(theirs / "bin" / "pyodide"), *session.posargs)
 
 

@@ -96,6 +96,8 @@ def main() -> int:
     parser.add_argument("--out", default="bench-out")
     args = parser.parse_args()
     ours = str(Path(sys.executable).parent / "pyodide-auditwheel")
+    # auditwheel-emscripten 0.3.0 runs the `wheel` command of its own venv
+    os.environ["PATH"] = str(Path(args.theirs).parent) + os.pathsep + os.environ["PATH"]
     out = Path(args.out)
     out.mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="paw-bench-"))

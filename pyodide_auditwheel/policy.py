@@ -474,13 +474,19 @@ def _symbol_findings(tree: InputTree, analysis: Analysis, newest: Auditor) -> li
     """Every module checked against the newest release of the ABI, then against each older
     pinned one (0.26.4 lacks C API that 0.27.8 has), its imports read once: a finding only an
     older release has names that release, as the newest's name theirs."""
-    older = [Auditor(tree, analysis, release, newest.interfaces) for release in newest.offer.older]
+    # Each older release with the names whose verdict it may change (None: check them all).
+    older = [
+        (Auditor(tree, analysis, release, newest.interfaces), release.names_differing_from(newest.offer))
+        for release in newest.offer.older
+    ]
     findings: list[Finding] = []
     for module in analysis.modules:
         linkage = newest.interfaces.linkage(module)
         found = list(newest.check_module(module, linkage))
         seen = {(finding.kind, finding.subject) for finding in found}
-        for auditor in older:
+        for auditor, differing in older:
+            if differing is not None and not any(entry.field in differing for entry in linkage.imports):
+                continue  # nothing it imports is offered otherwise there: the same findings
             for finding in auditor.check_module(module, linkage):
                 if (finding.kind, finding.subject) not in seen:
                     seen.add((finding.kind, finding.subject))

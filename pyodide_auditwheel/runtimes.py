@@ -105,6 +105,18 @@ class RuntimeOffer:
             return None
         return self.function_types.get(name)
 
+    def names_differing_from(self, newest: RuntimeOffer) -> frozenset[str] | None:
+        """The import names whose verdict this release may give otherwise than ``newest``
+        (what one offers and the other does not, or with another kind or type); None when the
+        loaders themselves differ, so that every import must be checked again."""
+        if self._loader_json() != newest._loader_json():
+            return None
+        exports = {name for name, kind in self.exports.items() if newest.exports.get(name) != kind}
+        exports |= {name for name, kind in newest.exports.items() if self.exports.get(name) != kind}
+        types = {name for name in self.function_types.keys() | newest.function_types.keys()}
+        types = {name for name in types if self.function_types.get(name) != newest.function_types.get(name)}
+        return frozenset(exports | types | (self.js_library ^ newest.js_library))
+
     @property
     def releases(self) -> tuple[RuntimeOffer, ...]:
         """The newest release first, then the older ones."""
