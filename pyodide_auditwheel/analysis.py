@@ -28,7 +28,6 @@ from .loader import (
     LoaderView,
     VirtualFS,
     find_library,
-    js_normalize,
     loaded_at_install,
     resolve_in_dynlib_fs,
     simulate_install,
@@ -154,8 +153,8 @@ class Resolver:
         )
         rules = self.abi.loader
         if rules.search == "pyodide-preload":
-            found = self.preloaded(name)
-        elif rules.search != "emscripten":
+            return self.preloaded(name)
+        if rules.search != "emscripten":
             libs_dir = f"{self.site_packages}/{self.libs_dir}" if self.libs_dir else ""
             found = resolve_in_dynlib_fs(
                 self.fs, self.site_packages, libs_dir, name, parent, walks_subdirs=rules.search == "pyodide-fs"
@@ -167,18 +166,20 @@ class Resolver:
         return self._archive_path.get(canonical) if canonical is not None else None
 
     def preloaded(self, name: str) -> str | None:
-        """Pyodide 0.21: the file a NEEDED name reaches, a ``.so`` of the wheel that the install
-        loads (by its path or its base name), else ``/usr/lib/<name>``.  Whether it is loaded
-        before its user (archive order) is the install model's to say
-        (:func:`predict_install`)."""
+        """Pyodide 0.21: the member a NEEDED name reaches, a ``.so`` of the wheel that the
+        install loads (by its installed path or its base name); the rest of 0.21's search is
+        ``/usr/lib``, which holds nothing of the wheel.  Whether it is loaded before its user
+        (archive order) is the install model's to say (:func:`predict_install`)."""
         if self._preloaded is None:
+            # The wheel's modules (every .so is one), where they are installed: no file system
+            # of all its members is needed, and none of them is installed in /usr/lib.
             python = self.site_packages.removeprefix("/lib/python").split("/", 1)[0]
-            loaded = [path for path in self.fs.files if loaded_at_install(path, python, self.abi.loader)]
-            self._preloaded = {key: path for path in reversed(loaded) for key in (posixpath.basename(path), path)}
-        if name in self._preloaded:
-            return self._preloaded[name]
-        in_usr_lib = js_normalize(f"/usr/lib/{name}")
-        return in_usr_lib if self.fs.lookup(in_usr_lib) is not None else None
+            installed = {installed_at(self.site_packages, path): path for path in self.tree.module_paths()}
+            loaded = [where for where in installed if loaded_at_install(where, python, self.abi.loader)]
+            self._preloaded = {
+                key: installed[where] for where in reversed(loaded) for key in (posixpath.basename(where), where)
+            }
+        return self._preloaded.get(name)
 
     def is_excluded(self, name: str) -> bool:
         base = name.rsplit("/", 1)[-1]
