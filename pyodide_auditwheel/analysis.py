@@ -106,6 +106,12 @@ def site_packages_of(abi: Abi, wheel: WheelName | None) -> str:
     return UNKNOWN_SITE_PACKAGES
 
 
+def python_of(site_packages: str) -> str:
+    """``3.12`` of ``/lib/python3.12/site-packages``: the Python whose extension suffixes the
+    install loads."""
+    return site_packages.removeprefix("/lib/python").split("/", 1)[0]
+
+
 class Resolver:
     """Resolves NEEDED entries as the ABI's loader does (:mod:`pyodide_auditwheel.loader`), on
     the input's files as they will be installed, then in the library search path."""
@@ -173,7 +179,7 @@ class Resolver:
         if self._preloaded is None:
             # The wheel's modules (every .so is one), where they are installed: no file system
             # of all its members is needed, and none of them is installed in /usr/lib.
-            python = self.site_packages.removeprefix("/lib/python").split("/", 1)[0]
+            python = python_of(self.site_packages)
             installed = {installed_at(self.site_packages, path): path for path in self.tree.module_paths()}
             loaded = [where for where in installed if loaded_at_install(where, python, self.abi.loader)]
             self._preloaded = {
@@ -294,7 +300,7 @@ def predict_install(tree: InputTree, analysis: Analysis) -> InstallOutcome | Non
         return None
     abi = analysis.abi
     site_packages = site_packages_of(abi, analysis.wheel)
-    python = site_packages.removeprefix("/lib/python").split("/", 1)[0]
+    python = python_of(site_packages)
     views = {
         module.path: LoaderView(module.needed, module.runtime_paths, frozenset()) for module in analysis.wheel_modules
     }
