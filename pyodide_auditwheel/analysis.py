@@ -22,7 +22,7 @@ from .abi import Abi
 from .dylink import ModuleHead
 from .errors import AuditwheelError, WasmError
 from .inputs import InputKind, InputTree
-from .libsearch import LibrarySearch, library_chunks, library_head
+from .libsearch import SYSROOT_SUBDIRS, LibrarySearch, SearchPath, library_chunks, library_head
 from .loader import (
     InstallOutcome,
     LoaderView,
@@ -52,6 +52,9 @@ class Dependency:
     name: str
     status: Status
     location: str | None = None
+    # For *found*: the source of the directory it was found in (``--libdir``, ``WASM_LIBRARY_DIR``,
+    # ``pkg-config libfoo.pc``, ``emscripten sysroot``, ``RUNTIME_PATH``).
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -201,7 +204,7 @@ class Resolver:
             return Dependency(name, "excluded"), None
         found = self.search.find(name)
         if found is not None:
-            return Dependency(name, "found", str(found[0])), found
+            return Dependency(name, "found", str(found[0]), self.search.source_of(found[0])), found
         elsewhere = self.paths_named(name.rsplit("/", 1)[-1])
         return Dependency(name, "missing", elsewhere[0] if elsewhere else None), None
 
@@ -230,8 +233,10 @@ def _where_searched(name: str, runtime_paths: Sequence[str], abi: Abi, search: L
         in_wheel = "LD_LIBRARY_PATH (/usr/lib, site-packages) and RUNTIME_PATH " + (
             ", ".join(runtime_paths) if runtime_paths else "(none)"
         )
-    libdirs = ", ".join(str(d) for d in search.search_path()) or "no --libdir"
-    return f"{name}: missing; looked for as {abi.name}'s loader does, in {in_wheel}, and in {libdirs}"
+    libdirs = ", ".join(f"{libdir.path} ({libdir.source})" for libdir in search.dirs)
+    subdirs = ", ".join(SYSROOT_SUBDIRS[1:])
+    where = f"in {libdirs} (each also as a sysroot: {subdirs})" if libdirs else "in no library directory"
+    return f"{name}: missing; looked for as {abi.name}'s loader does, in {in_wheel}, and {where}"
 
 
 def _module_needs(tree: InputTree, path: str, abi: Abi, assets: list[str]) -> Needs | None:
@@ -247,11 +252,11 @@ def _module_needs(tree: InputTree, path: str, abi: Abi, assets: list[str]) -> Ne
 
 
 def analyze_tree(
-    tree: InputTree, libdirs: Sequence[Path] = (), exclude: Sequence[str] = (), abi: Abi | None = None
+    tree: InputTree, libdirs: SearchPath | Sequence[Path] = (), exclude: Sequence[str] = (), abi: Abi | None = None
 ) -> Analysis:
     """Resolve every module's needs as the runtime of ``abi`` (default: the wheel's tag) would."""
     abi = abi or tree.abi
-    search = LibrarySearch(list(libdirs))
+    search = LibrarySearch(libdirs if isinstance(libdirs, SearchPath) else SearchPath.of(libdirs))
     resolver = Resolver(tree, abi, search, exclude)
     reports: list[ModuleReport] = []
     pending: list[tuple[Path, ModuleHead]] = []
@@ -271,7 +276,9 @@ def analyze_tree(
                 if real not in first_found:
                     first_found[real] = found[0]
                     pending.append(found)
-                dependency = replace(dependency, location=str(first_found[real]))
+                dependency = replace(
+                    dependency, location=str(first_found[real]), source=search.source_of(first_found[real])
+                )
             elif dependency.status == "missing" and name not in searched:
                 searched[name] = _where_searched(name, runtime_paths, abi, search)
             dependencies.append(dependency)
@@ -283,6 +290,7 @@ def analyze_tree(
         (path, needs) for path in tree.module_paths() if (needs := _module_needs(tree, path, abi, assets)) is not None
     ]
     resolver.index_names(name for _, (needed, _paths) in wheel_needs for name in needed)
+    search.add_runtime_paths(entry for _, (_needed, runtime_paths) in wheel_needs for entry in runtime_paths)
     for path, needs in wheel_needs:
         report(path, "wheel", needs)
     while pending:

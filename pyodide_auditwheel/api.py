@@ -13,7 +13,7 @@ from .abi import Abi, abi_for_tag
 from .analysis import Analysis, analyze_tree, library_twins
 from .errors import AuditwheelError
 from .inputs import WheelArchive, open_input
-from .libsearch import libdirs_from_env
+from .libsearch import LibraryDir, SearchPath, libdirs_from_env
 
 if TYPE_CHECKING:
     from .apply import ProgressHook
@@ -24,11 +24,22 @@ if TYPE_CHECKING:
 PathLike = str | os.PathLike[str]
 
 
-def _all_libdirs(libdirs: Sequence[PathLike]) -> list[Path]:
-    return [Path(item) for item in libdirs] + libdirs_from_env()
+def _all_libdirs(libdirs: Sequence[PathLike], discover: bool = True) -> SearchPath:
+    """The run's search path: the ``--libdir``s, then ``$PYODIDE_AUDITWHEEL_LIBDIR``, then (with
+    ``discover``) the directories the build announces (see :mod:`.discovery`) and the
+    modules' absolute RUNTIME_PATH entries."""
+    explicit = [LibraryDir(Path(item)) for item in libdirs] + libdirs_from_env()
+    if not discover:
+        return SearchPath(tuple(explicit))
+    from .discovery import discover as discover_dirs
+
+    found, notes = discover_dirs(os.environ)
+    return SearchPath((*explicit, *found), runtime_paths=True, notes=tuple(notes))
 
 
-def show(path: PathLike, libdirs: Sequence[PathLike] = (), exclude: Sequence[str] = ()) -> Analysis:
+def show(
+    path: PathLike, libdirs: Sequence[PathLike] = (), exclude: Sequence[str] = (), *, discover: bool = True
+) -> Analysis:
     """Analyse a wheel, an unpacked wheel directory or a single module.
 
     Each module's NEEDED libraries are classified as included (in the input, where the target
@@ -37,7 +48,7 @@ def show(path: PathLike, libdirs: Sequence[PathLike] = (), exclude: Sequence[str
     """
     tree = open_input(Path(path))
     try:
-        return analyze_tree(tree, _all_libdirs(libdirs), exclude)
+        return analyze_tree(tree, _all_libdirs(libdirs, discover), exclude)
     finally:
         tree.close()
 
@@ -70,6 +81,7 @@ def repair(
     allow_bad_record: bool = False,
     progress: ProgressHook | None = None,
     platform: str | None = None,
+    discover: bool = True,
 ) -> RepairResult:
     """Make ``wheel`` self-contained; in place unless ``output_dir`` is given.
 
@@ -95,7 +107,7 @@ def repair(
         raise AuditwheelError(f"cannot repair {source_path}: it is not a wheel file.")
     try:
         tree.check_dist_info()
-        search = _all_libdirs(libdirs)
+        search = _all_libdirs(libdirs, discover)
         if platform is None:
             analysis, retag = analyze_tree(tree, search, exclude), None
         else:
@@ -153,7 +165,7 @@ def repair(
         tree.close()
 
 
-def _copies_left(tree: WheelArchive, libdirs: Sequence[Path], exclude: Sequence[str]) -> tuple[str, ...]:
+def _copies_left(tree: WheelArchive, libdirs: SearchPath, exclude: Sequence[str]) -> tuple[str, ...]:
     """For a wheel the plan leaves as it is: each library that a loader the wheel's tags name
     (an ABI's, or a release's within one) loads twice."""
     from .analysis import predict_install
@@ -171,7 +183,7 @@ def _copies_left(tree: WheelArchive, libdirs: Sequence[Path], exclude: Sequence[
 
 
 def _unreachable_elsewhere(
-    tree: WheelArchive, analysis: Analysis, libdirs: Sequence[Path], exclude: Sequence[str]
+    tree: WheelArchive, analysis: Analysis, libdirs: SearchPath, exclude: Sequence[str]
 ) -> set[str]:
     """The wheel's libraries that the analysis' loader finds for a module but another loader
     the wheel's tags name does not find in the wheel (0.27 looks in the directories under a
@@ -242,7 +254,7 @@ def _check_new_metadata_path(tree: WheelArchive, path: str) -> None:
 
 
 def _retag(
-    tree: WheelArchive, libdirs: Sequence[Path], exclude: Sequence[str], platform: str
+    tree: WheelArchive, libdirs: SearchPath, exclude: Sequence[str], platform: str
 ) -> tuple[Analysis, Retag | None]:
     """Check that ``platform`` may be written, and how.
 
@@ -300,6 +312,7 @@ def audit(
     platform: str | None = None,
     *,
     check_symbols: bool = True,
+    discover: bool = True,
 ) -> AuditReport:
     """Whether the input will load on the runtime its tag names (or ``platform``'s).
 
@@ -310,6 +323,6 @@ def audit(
 
     tree = open_input(Path(path))
     try:
-        return audit_tree(tree, _all_libdirs(libdirs), exclude, platform, check_symbols=check_symbols)
+        return audit_tree(tree, _all_libdirs(libdirs, discover), exclude, platform, check_symbols=check_symbols)
     finally:
         tree.close()

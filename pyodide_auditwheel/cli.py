@@ -141,6 +141,14 @@ LibdirOption = Annotated[
         callback=_no_option_as_value,
     ),
 ]
+NoDiscoveryOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-discovery",
+        help="Search only --libdir and PYODIDE_AUDITWHEEL_LIBDIR, not the directories the build announces "
+        "(WASM_LIBRARY_DIR, pkg-config files, the emscripten sysroot, absolute RUNTIME_PATH entries).",
+    ),
+]
 ExcludeOption = Annotated[
     list[str],
     typer.Option(
@@ -347,6 +355,7 @@ def show(
     inputs: Annotated[list[Path], typer.Argument(readable=False, metavar="INPUT...")],
     libdir: LibdirOption = [],  # noqa: B006 - typer reads defaults, never mutates them
     exclude: ExcludeOption = [],  # noqa: B006
+    no_discovery: NoDiscoveryOption = False,
     with_runtime_paths: Annotated[
         bool, typer.Option("--with-runtime-paths", "-r", help="Show each module's RUNTIME_PATH.")
     ] = False,
@@ -363,7 +372,9 @@ def show(
     console = _stdout()
     outcome = _Outcome(as_json)
     # Tags and libraries only: show reads module heads, the symbol audit reads more.
-    for report in outcome.reports(inputs, lambda path: api_audit(path, libdir, exclude, check_symbols=False)):
+    for report in outcome.reports(
+        inputs, lambda path: api_audit(path, libdir, exclude, check_symbols=False, discover=not no_discovery)
+    ):
         analysis = report.analysis
         if analysis.missing:
             outcome.worst = max(outcome.worst, EXIT_MISSING)
@@ -424,6 +435,7 @@ def audit(
     inputs: Annotated[list[Path], typer.Argument(readable=False, metavar="INPUT...")],
     libdir: LibdirOption = [],  # noqa: B006
     exclude: ExcludeOption = [],  # noqa: B006
+    no_discovery: NoDiscoveryOption = False,
     plat: PlatOption = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
@@ -444,7 +456,9 @@ def audit(
             _fail(error)
     console = _stdout()
     outcome = _Outcome(as_json)
-    for report in outcome.reports(inputs, lambda path: api_audit(path, libdir, exclude, plat)):
+    for report in outcome.reports(
+        inputs, lambda path: api_audit(path, libdir, exclude, plat, discover=not no_discovery)
+    ):
         if not report.loads:
             outcome.worst = max(outcome.worst, EXIT_MISSING)
         if as_json:
@@ -462,6 +476,7 @@ def repair(
     wheels: Annotated[list[Path], typer.Argument(readable=False, metavar="WHEEL...")],
     libdir: LibdirOption = [],  # noqa: B006
     exclude: ExcludeOption = [],  # noqa: B006
+    no_discovery: NoDiscoveryOption = False,
     output_dir: Annotated[
         Path | None,
         typer.Option(
@@ -577,6 +592,7 @@ def repair(
                     allow_bad_record=allow_bad_record,
                     progress=hook,
                     platform=plat,
+                    discover=not no_discovery,
                 )
         except AuditwheelError as error:
             refuse(wheel, error)

@@ -1,9 +1,11 @@
-"""Finding libraries a wheel does not contain in the directories the user names.
+"""Finding libraries a wheel does not contain in the directories the user names, and in
+those a build announces (see :mod:`.discovery`).
 
-A ``--libdir`` may be a plain directory of ``.so`` files or the root of an Emscripten sysroot;
-in the latter, relocatable (``pic``) builds are preferred, because only they can be side
-modules.  A candidate that is not a wasm side module (a host ELF library of the same name, for
-instance) is passed over rather than vendored.
+A directory may be a plain directory of ``.so`` files or the root of an Emscripten sysroot or
+install prefix; in the latter, relocatable (``pic``) builds are preferred, because only they
+can be side modules.  A candidate that is not a wasm side module (a host ELF library of the
+same name, for instance) is passed over rather than vendored.  Every found library keeps the
+source of its directory (``--libdir``, ``WASM_LIBRARY_DIR``, …), which the reports show.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -21,63 +23,126 @@ from .errors import AuditwheelError, LibdirError, WasmError
 from .inputs import open_input_file
 
 LIBDIR_ENV = "PYODIDE_AUDITWHEEL_LIBDIR"
-SYSROOT_SUBDIRS = ("", "lib/wasm32-emscripten/pic", "lib/wasm32-emscripten", "lib")
+SYSROOT_SUBDIRS = ("", "lib/wasm32-emscripten/pic", "lib/wasm32-emscripten", "lib", "local/lib")
 LIBRARY_CHUNK = 1 << 20
 
 
-def libdirs_from_env() -> list[Path]:
+@dataclass(frozen=True)
+class LibraryDir:
+    """A directory to look for libraries in, and where it came from (what ``found (...)``
+    says).  A directory the user named must exist; a discovered one is only searched."""
+
+    path: Path
+    source: str = "--libdir"
+    explicit: bool = True
+
+
+@dataclass(frozen=True)
+class SearchPath:
+    """Every directory a run looks for libraries in, in order, decided once per run.
+
+    ``runtime_paths``: also search each module's absolute RUNTIME_PATH entries that exist on
+    this machine (where the linker was told the libraries are), after the directories.
+    ``notes``: what discovery passed over, for ``-v``."""
+
+    dirs: tuple[LibraryDir, ...] = ()
+    runtime_paths: bool = False
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, libdirs: Iterable[Path | LibraryDir]) -> SearchPath:
+        return cls(tuple(d if isinstance(d, LibraryDir) else LibraryDir(Path(d)) for d in libdirs))
+
+
+def libdirs_from_env() -> list[LibraryDir]:
     """Extra search directories from ``PYODIDE_AUDITWHEEL_LIBDIR`` (``os.pathsep``-separated),
     searched after the ones on the command line."""
     value = os.environ.get(LIBDIR_ENV, "")
-    return [Path(item) for item in value.split(os.pathsep) if item]
+    return [LibraryDir(Path(item), LIBDIR_ENV) for item in value.split(os.pathsep) if item]
 
 
-def _check_libdir(path: Path) -> None:
+def _check_libdir(libdir: LibraryDir) -> None:
+    path = libdir.path
     try:
         path.stat()
         if not path.is_dir():
-            raise LibdirError(f"--libdir {path} is not a directory.")
+            raise LibdirError(f"{libdir.source} {path} is not a directory.")
         os.listdir(path)
     except FileNotFoundError:
-        raise LibdirError(f"--libdir {path} does not exist.") from None
+        raise LibdirError(f"{libdir.source} {path} does not exist.") from None
     except OSError as error:
         if error.errno == errno.ELOOP:
-            raise LibdirError(f"--libdir {path} is a symbolic link loop.") from None
-        raise LibdirError(f"--libdir {path} cannot be read: {error.strerror or error}.") from None
+            raise LibdirError(f"{libdir.source} {path} is a symbolic link loop.") from None
+        raise LibdirError(f"{libdir.source} {path} cannot be read: {error.strerror or error}.") from None
 
 
-@dataclass
 class LibrarySearch:
-    libdirs: list[Path]
-    skipped: list[str] = field(default_factory=list)
-    _cache: dict[str, tuple[Path, ModuleHead] | None] = field(default_factory=dict)
+    """Looks libraries up on a :class:`SearchPath`, remembering each answer and the source of
+    every directory a library was found in."""
 
-    def __post_init__(self) -> None:
-        for libdir in self.libdirs:
-            _check_libdir(libdir)
+    def __init__(self, search: SearchPath) -> None:
+        self.dirs = list(search.dirs)
+        self.follow_runtime_paths = search.runtime_paths
+        self.skipped: list[str] = [*search.notes]
+        self.sources: dict[Path, str] = {}
+        self._cache: dict[str, tuple[Path, ModuleHead] | None] = {}
+        for libdir in self.dirs:
+            if libdir.explicit:
+                _check_libdir(libdir)
 
-    def search_path(self) -> list[Path]:
-        """Every directory searched, in order."""
-        return [libdir / sub if sub else libdir for libdir in self.libdirs for sub in SYSROOT_SUBDIRS]
+    def add_runtime_paths(self, entries: Iterable[str]) -> None:
+        """Search these RUNTIME_PATH entries too, those that are absolute directories here."""
+        if not self.follow_runtime_paths:
+            return
+        known = {libdir.path for libdir in self.dirs}
+        for entry in entries:
+            path = Path(entry)
+            if path.is_absolute() and path not in known and path.is_dir():
+                known.add(path)
+                self.dirs.append(LibraryDir(path, "RUNTIME_PATH", explicit=False))
+
+    def search_path(self) -> list[tuple[Path, LibraryDir]]:
+        """Every directory searched, in order, with the one it is in or under."""
+        return [(libdir.path / sub if sub else libdir.path, libdir) for libdir in self.dirs for sub in SYSROOT_SUBDIRS]
 
     def find(self, name: str) -> tuple[Path, ModuleHead] | None:
         """The first side module with the base name of ``name`` on the search path, with its
         dylink head.  A NEEDED entry spelt as a path (the build machine's, as a linker given
         ``/build/lib/libfoo.so`` records it) is looked for by its base name: the repair then
-        renames the entry to the vendored file."""
+        renames the entry to the vendored file.  A side module of that name with other
+        contents further along the path is noted (``-v``): the order decided."""
         if name in self._cache:
             return self._cache[name]
         result = None
         base = name.rsplit("/", 1)[-1]
         if base not in ("", ".", ".."):
-            for directory in self.search_path():
+            search_path = self.search_path()
+            for index, (directory, libdir) in enumerate(search_path):
                 candidate = directory / base
                 head = self._side_module_head(candidate)
                 if head is not None:
                     result = (candidate, head)
+                    self.sources[candidate] = libdir.source
+                    self._note_other_builds(candidate, libdir, search_path[index + 1 :])
                     break
         self._cache[name] = result
         return result
+
+    def source_of(self, path: Path) -> str:
+        return self.sources.get(path, "--libdir")
+
+    def _note_other_builds(self, chosen: Path, libdir: LibraryDir, rest: list[tuple[Path, LibraryDir]]) -> None:
+        seen = {_real(chosen)}
+        for directory, other in rest:
+            candidate = directory / chosen.name
+            if not candidate.is_file() or _real(candidate) in seen:
+                continue
+            seen.add(_real(candidate))
+            if self._side_module_head(candidate) is not None and not _same_bytes(chosen, candidate):
+                self.skipped.append(
+                    f"{chosen.name}: taken from {chosen} ({libdir.source}); {candidate} ({other.source}) "
+                    "has other contents and comes later in the search order"
+                )
 
     def _side_module_head(self, candidate: Path) -> ModuleHead | None:
         """The candidate's dylink head; None, noting why in ``skipped`` when a file of that
@@ -137,3 +202,19 @@ def library_digest(path: Path) -> tuple[str, int]:
         digest.update(chunk)
         size += len(chunk)
     return digest.hexdigest(), size
+
+
+def _real(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path
+
+
+def _same_bytes(first: Path, second: Path) -> bool:
+    try:
+        if first.stat().st_size != second.stat().st_size:
+            return False
+        return library_digest(first) == library_digest(second)
+    except (OSError, LibdirError):
+        return False

@@ -191,9 +191,11 @@ class VirtualFS:
         self.children[path] = []
 
     def add_file(self, path: str, view: LoaderView | None) -> None:
-        self.add_dir(js_dirname(path))
+        directory = js_dirname(path)
+        if directory not in self.children:
+            self.add_dir(directory)
         if path not in self.files:
-            self.children[js_dirname(path)].append(path)
+            self.children[directory].append(path)
         self.files[path] = view
 
     def lookup(self, path: str) -> str | None:

@@ -24,6 +24,7 @@ from .analysis import Analysis, ModuleReport, analyze_tree, predict_install, sam
 from .dylink import read_head
 from .errors import AuditwheelError, UnsupportedPlatformError
 from .inputs import InputTree, open_input_file
+from .libsearch import SearchPath
 from .loader import InstallOutcome, LoaderRules
 from .runtimes import RuntimeOffer, function_type_text, load_offer
 from .wasm import Import, Interface, read_interface_prefix
@@ -497,7 +498,7 @@ def _symbol_findings(tree: InputTree, analysis: Analysis, newest: Auditor) -> li
 
 def audit_tree(
     tree: InputTree,
-    libdirs: Sequence[Path] = (),
+    libdirs: SearchPath | Sequence[Path] = (),
     exclude: Sequence[str] = (),
     platform: str | None = None,
     *,

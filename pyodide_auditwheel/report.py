@@ -82,7 +82,8 @@ def analysis_json(analysis: Analysis, audit: AuditReport | None = None) -> dict[
                 "needed": list(module.needed),
                 "runtime_paths": list(module.runtime_paths),
                 "dependencies": [
-                    {"name": dep.name, "status": dep.status, "location": dep.location} for dep in module.dependencies
+                    {"name": dep.name, "status": dep.status, "location": dep.location, "source": dep.source}
+                    for dep in module.dependencies
                 ],
             }
             for module in analysis.modules
@@ -154,6 +155,12 @@ def _where(dep: Dependency) -> str:
     return dep.location or ""
 
 
+def _status(dep: Dependency) -> Text:
+    """``found (WASM_LIBRARY_DIR)``: a found library says which source's directory it is in."""
+    status = Text(dep.status, STATUS_STYLE[dep.status])
+    return Text.assemble(status, " (", inert(dep.source), ")") if dep.source else status
+
+
 def _module_rows(module: ModuleReport, with_runtime_paths: bool) -> list[list[Text]]:
     label = (
         inert(module.path) if module.origin == "wheel" else Text.assemble(inert(module.path), (" (from libdir)", "dim"))
@@ -165,7 +172,7 @@ def _module_rows(module: ModuleReport, with_runtime_paths: bool) -> list[list[Te
         [
             label if index == 0 else Text(""),
             inert(dep.name),
-            Text(dep.status, STATUS_STYLE[dep.status]),
+            _status(dep),
             inert(_where(dep)),
             *(extra if index == 0 else [Text("")] * len(extra)),
         ]
