@@ -21,6 +21,12 @@ REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "realworld"
 REQUIRE_ALL = os.environ.get("PYODIDE_AUDITWHEEL_REQUIRE_ALL") == "1"
 
 
+# The tests decide where libraries are: a build environment's own (a WASM_LIBRARY_DIR or
+# PKG_CONFIG_PATH of the machine running them) would be searched by every run.
+for _variable in ("WASM_LIBRARY_DIR", "PKG_CONFIG_PATH", "PKG_CONFIG_LIBDIR", "EM_PKG_CONFIG_PATH", "EM_CACHE"):
+    os.environ.pop(_variable, None)
+
+
 def unavailable(reason: str) -> None:
     if REQUIRE_ALL:
         pytest.fail(f"required in CI but unavailable: {reason}")

@@ -1,0 +1,230 @@
+"""Library discovery: a build's libraries found where the build put them, with no --libdir.
+
+Each test lays out real side modules (built by the wasm toolchain) as the build in question
+lays them out: pyodide-build's ``$WASM_LIBRARY_DIR`` prefix, an Emscripten sysroot reached
+through an ``em-config`` on PATH that answers as the real one does, a pkg-config ``.pc`` file,
+a linker-recorded absolute RUNTIME_PATH.  The runs are the installed command line, with an
+environment holding only what such a build sets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import wheelbuilder
+from clirun import cli
+
+pytestmark = pytest.mark.toolchain
+
+DISCOVERY_VARIABLES = (
+    "WASM_LIBRARY_DIR",
+    "PKG_CONFIG_PATH",
+    "PKG_CONFIG_LIBDIR",
+    "EM_PKG_CONFIG_PATH",
+    "EM_CACHE",
+    "PYODIDE_AUDITWHEEL_LIBDIR",
+    "LD_LIBRARY_PATH",
+)
+
+
+def build_env(tmp_path: Path, **variables: str) -> dict[str, str]:
+    """The caller's environment without any discovery source, plus ``variables``; PATH keeps
+    only the directory of the tool (and of ``python``) and a ``bin`` of the test's own."""
+    env = {key: value for key, value in os.environ.items() if key not in DISCOVERY_VARIABLES and key != "COLUMNS"}
+    own_bin = tmp_path / "bin"
+    own_bin.mkdir(exist_ok=True)
+    env["PATH"] = os.pathsep.join([str(own_bin), str(Path(sys.executable).parent), "/usr/bin", "/bin"])
+    env["COLUMNS"] = "250"
+    return {**env, **variables}
+
+
+def install_libraries(libs: wheelbuilder.FixtureLibs, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for library in (libs.outer, libs.counter):
+        (directory / library.name).write_bytes(library.read_bytes())
+    return directory
+
+
+def dependency_sources(stdout: str) -> dict[str, str | None]:
+    document = json.loads(stdout)
+    return {
+        dep["name"]: dep["source"]
+        for module in document["inputs"][0]["modules"]
+        for dep in module["dependencies"]
+        if dep["status"] == "found"
+    }
+
+
+def vendored(wheel: Path) -> list[str]:
+    """The libraries in the wheel's .libs directory, their mangling hash removed."""
+    with zipfile.ZipFile(wheel) as archive:
+        names = [name.rsplit("/", 1)[-1] for name in archive.namelist() if ".libs/" in name]
+    return sorted(re.sub(r"-[0-9a-f]{8}(?=\.so)", "", name) for name in names)
+
+
+@pytest.fixture
+def chain_wheel(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> Path:
+    return wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "dist", "pyodide_2025_0")
+
+
+def test_without_a_source_the_libraries_are_missing(chain_wheel: Path, tmp_path: Path) -> None:
+    result = cli("show", str(chain_wheel), env=build_env(tmp_path))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "missing" in result.stdout and "found" not in result.stdout
+
+
+def test_pyodide_build_wasm_library_dir(
+    fixture_libs: wheelbuilder.FixtureLibs, chain_wheel: Path, tmp_path: Path
+) -> None:
+    """A recipe build: libraries installed into $WASM_LIBRARY_DIR/lib, which pyodide-build
+    exports (with PKG_CONFIG_LIBDIR at its lib/pkgconfig)."""
+    prefix = tmp_path / "recipes" / ".libs"
+    install_libraries(fixture_libs, prefix / "lib")
+    (prefix / "lib" / "pkgconfig").mkdir()
+    env = build_env(tmp_path, WASM_LIBRARY_DIR=str(prefix), PKG_CONFIG_LIBDIR=str(prefix / "lib" / "pkgconfig"))
+    shown = cli("show", str(chain_wheel), env=env)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "found (WASM_LIBRARY_DIR)" in shown.stdout
+    as_json = cli("show", str(chain_wheel), "--json", env=env)
+    assert dependency_sources(as_json.stdout) == dict.fromkeys(["libouter.so", "libcounter.so"], "WASM_LIBRARY_DIR")
+    audited = cli("audit", str(chain_wheel), env=env)
+    assert "missing-library" not in audited.stdout, audited.stdout
+    out = tmp_path / "repaired"
+    repaired = cli("repair", str(chain_wheel), "-w", str(out), env=env)
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert vendored(out / chain_wheel.name) == ["libcounter.so", "libouter.so"]
+    # --no-discovery: only what is named on the command line is searched.
+    refused = cli("repair", str(chain_wheel), "-w", str(tmp_path / "none"), "--no-discovery", env=env)
+    assert refused.returncode == 1 and not (tmp_path / "none").exists()
+    assert cli("show", str(chain_wheel), "--no-discovery", env=env).returncode == 1
+
+
+def test_emscripten_sysroot_through_em_config(
+    fixture_libs: wheelbuilder.FixtureLibs, chain_wheel: Path, tmp_path: Path
+) -> None:
+    """`emcmake cmake && make install`: the libraries land in the sysroot under em-config's
+    CACHE, as relocatable builds in lib/wasm32-emscripten/pic."""
+    cache = tmp_path / "emsdk" / "upstream" / "emscripten" / "cache"
+    install_libraries(fixture_libs, cache / "sysroot" / "lib" / "wasm32-emscripten" / "pic")
+    env = build_env(tmp_path)
+    em_config = tmp_path / "bin" / "em-config"
+    # As emscripten's em-config: the value of the setting named, else an error and exit 1.
+    em_config.write_text(
+        f'#!/bin/sh\nif [ "$1" = CACHE ]; then echo {shlex.quote(str(cache))}; else echo "error: $1" >&2; exit 1; fi\n'
+    )
+    em_config.chmod(0o755)
+    shown = cli("show", str(chain_wheel), "--json", env=env)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert set(dependency_sources(shown.stdout).values()) == {"emscripten sysroot"}
+    # EM_CACHE names the cache without asking em-config.
+    em_config.unlink()
+    env["EM_CACHE"] = str(cache)
+    assert set(dependency_sources(cli("show", str(chain_wheel), "--json", env=env).stdout).values()) == {
+        "emscripten sysroot"
+    }
+
+
+def test_an_em_config_that_fails_is_noted(chain_wheel: Path, tmp_path: Path) -> None:
+    env = build_env(tmp_path)
+    em_config = tmp_path / "bin" / "em-config"
+    em_config.write_text("#!/bin/sh\necho 'emsdk is not activated' >&2\nexit 1\n")
+    em_config.chmod(0o755)
+    shown = cli("show", str(chain_wheel), "-v", env=env)
+    assert shown.returncode == 1 and "Traceback" not in shown.stderr
+    assert "gave no cache directory (exit 1): the emscripten sysroot is not searched" in " ".join(shown.stdout.split())
+
+
+def test_pkg_config_libdir(fixture_libs: wheelbuilder.FixtureLibs, chain_wheel: Path, tmp_path: Path) -> None:
+    prefix = tmp_path / "prefix"
+    install_libraries(fixture_libs, prefix / "lib")
+    pkgconfig = tmp_path / "pkgconfig"
+    pkgconfig.mkdir()
+    (pkgconfig / "outer.pc").write_text(
+        f"prefix={prefix}\nexec_prefix=${{prefix}}\nlibdir=${{exec_prefix}}/lib\n\n"
+        "Name: outer\nDescription: the chain\nVersion: 1.0\nLibs: -L${libdir} -louter\n"
+    )
+    env = build_env(tmp_path, EM_PKG_CONFIG_PATH=str(pkgconfig))
+    shown = cli("show", str(chain_wheel), "--json", env=env)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert set(dependency_sources(shown.stdout).values()) == {"pkg-config outer.pc"}
+
+
+def test_an_absolute_runtime_path_is_searched(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    """The linker was given -rpath /abs/dir: the libraries are there on the build machine."""
+    libdir = install_libraries(fixture_libs, tmp_path / "build" / "lib")
+    module = wheelbuilder.build_c("ext", tmp_path / "obj", "_ext.so", needs=[fixture_libs.outer], rpaths=[str(libdir)])
+    wheel = wheelbuilder.build_module_wheel(module, tmp_path / "dist", "pyodide_2025_0_wasm32", dist="rpathpkg")
+    env = build_env(tmp_path)
+    shown = cli("show", str(wheel), "--json", env=env)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert set(dependency_sources(shown.stdout).values()) == {"RUNTIME_PATH"}
+    assert cli("show", str(wheel), "--no-discovery", env=env).returncode == 1
+
+
+def test_the_order_decides_and_v_notes_the_other_build(
+    fixture_libs: wheelbuilder.FixtureLibs, chain_wheel: Path, tmp_path: Path
+) -> None:
+    """A library in --libdir and another build of it in WASM_LIBRARY_DIR: --libdir wins."""
+    explicit = install_libraries(fixture_libs, tmp_path / "explicit")
+    announced = install_libraries(fixture_libs, tmp_path / "recipes" / ".libs" / "lib")
+    (announced / "libouter.so").write_bytes(fixture_libs.user.read_bytes())  # another side module
+    env = build_env(tmp_path, WASM_LIBRARY_DIR=str(announced.parent))
+    shown = cli("show", str(chain_wheel), "--libdir", str(explicit), "-v", env=env)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    text = " ".join(shown.stdout.split())
+    assert "found (--libdir)" in text and "found (WASM_LIBRARY_DIR)" not in text
+    assert (
+        f"libouter.so: taken from {explicit / 'libouter.so'} (--libdir); {announced / 'libouter.so'} "
+        "(WASM_LIBRARY_DIR) has other contents and comes later in the search order" in text
+    )
+    # The same bytes in both: nothing to note.
+    (announced / "libouter.so").write_bytes(fixture_libs.outer.read_bytes())
+    same = cli("show", str(chain_wheel), "--libdir", str(explicit), "-v", env=env)
+    assert "has other contents" not in same.stdout
+
+
+def test_the_hosts_own_libraries_are_never_searched(
+    fixture_libs: wheelbuilder.FixtureLibs, chain_wheel: Path, tmp_path: Path
+) -> None:
+    """A discovered directory that is the host's (on LD_LIBRARY_PATH, or /usr/lib named by a
+    host .pc file) is not looked in, and -v says so."""
+    host = install_libraries(fixture_libs, tmp_path / "host-lib")
+    pkgconfig = tmp_path / "pkgconfig"
+    pkgconfig.mkdir()
+    (pkgconfig / "zlib.pc").write_text("prefix=/usr\nlibdir=${prefix}/lib\nName: zlib\n")
+    env = build_env(tmp_path, WASM_LIBRARY_DIR=str(host), LD_LIBRARY_PATH=str(host), PKG_CONFIG_PATH=str(pkgconfig))
+    shown = cli("show", str(chain_wheel), "-v", env=env)
+    assert shown.returncode == 1, shown.stdout
+    text = " ".join(shown.stdout.split())
+    assert f"{host} (WASM_LIBRARY_DIR): not searched, it holds the host's own libraries" in text
+    assert "/usr/lib (pkg-config zlib.pc): not searched, it holds the host's own libraries" in text
+
+
+def test_cibuildwheel_hooks_need_no_libdir_when_the_build_sets_wasm_library_dir(
+    fixture_libs: wheelbuilder.FixtureLibs, chain_wheel: Path, tmp_path: Path
+) -> None:
+    """The commands docs/cibuildwheel.md gives, run as cibuildwheel runs its hooks: the
+    placeholders replaced, through a shell, in the build's environment."""
+    prefix = tmp_path / "recipes" / ".libs"
+    install_libraries(fixture_libs, prefix / "lib")
+    env = build_env(tmp_path, WASM_LIBRARY_DIR=str(prefix))
+    page = (Path(__file__).parents[1] / "docs" / "cibuildwheel.md").read_text()
+    repair = next(line for line in page.splitlines() if line.startswith('repair-wheel-command = "'))
+    audit = next(line for line in page.splitlines() if line.startswith('audit-command = "'))
+    dest_dir = tmp_path / "wheelhouse"
+    for template, values in ((repair, {"wheel": chain_wheel, "dest_dir": dest_dir}), (audit, {"wheel": None})):
+        command = json.loads(template.split("=", 1)[1].strip())
+        if values["wheel"] is None:
+            values = {"wheel": dest_dir / chain_wheel.name}
+        prepared = command.format(**{key: str(value) for key, value in values.items()})  # as prepare_command
+        run = subprocess.run(prepared, shell=True, env=env, capture_output=True, text=True, check=False)
+        assert run.returncode == 0, (prepared, run.stdout, run.stderr)
+    assert vendored(dest_dir / chain_wheel.name) == ["libcounter.so", "libouter.so"]
