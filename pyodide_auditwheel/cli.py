@@ -45,6 +45,7 @@ from .errors import AuditwheelError, InternalError, MissingLibrariesError
 from .report import (
     analysis_json,
     audit_json,
+    different_builds,
     document,
     envelope,
     error_line,
@@ -55,6 +56,8 @@ from .report import (
     render_repair,
     repair_json,
     visible,
+    warning_line,
+    wheelhouse_summary,
 )
 
 if TYPE_CHECKING:
@@ -623,16 +626,22 @@ def repair(
         if as_json:
             sys.stdout.write(json.dumps(envelope("results", results), indent=2) + "\n")
         raise typer.Exit(worst)
+    repaired: list[RepairResult] = []
     for wheel in wheels:
         result = run(wheel, plan_only=dry_run)
         if result is None:
             continue
+        repaired.append(result)
         if as_json:
             results.append(repair_json(result))
         else:
             render_repair(console, result, dry_run)
             if verbose:
                 render_notes(console, result.notes)
+    if len(wheels) > 1 and not as_json:
+        console.print(inert(wheelhouse_summary(repaired, dry_run)), style="bold", soft_wrap=True)
+    for sentence in different_builds(repaired):
+        _stderr().print(warning_line(sentence), soft_wrap=True)
     if as_json:
         sys.stdout.write(json.dumps(envelope("results", results), indent=2) + "\n")
     raise typer.Exit(worst)

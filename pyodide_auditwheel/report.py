@@ -7,7 +7,7 @@ escapes, so a member named ``a[/b]`` or one holding ``ESC ] 0 ;`` is printed, no
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -19,6 +19,7 @@ from .analysis import Analysis, Dependency, ModuleReport
 
 if TYPE_CHECKING:
     from .api import RepairResult
+    from .plan import VendoredLibrary
     from .policy import AuditReport
 
 STATUS_STYLE = {"included": "green", "found": "cyan", "excluded": "yellow", "missing": "bold red"}
@@ -46,6 +47,10 @@ def inert(text: object, style: str = "") -> Text:
 def inert_lines(items: Iterable[object]) -> Text:
     """One inert line per item (the line breaks are ours, not the items')."""
     return Text("\n").join(inert(item) for item in items)
+
+
+def warning_line(message: str) -> Text:
+    return Text.assemble(("warning:", "bold yellow"), " ", inert(message))
 
 
 def error_line(message: str) -> Text:
@@ -307,6 +312,36 @@ def render_audit(console: Console, report: AuditReport) -> None:
 # --- repair ----------------------------------------------------------------------------------
 
 
+def different_builds(results: Iterable[RepairResult]) -> list[str]:
+    """One sentence per library that the wheels of one call vendor with different contents:
+    Pyodide keeps one library of a name per process, so whichever wheel is imported first
+    decides which build every other wheel gets (h5py and netCDF4 each bundling HDF5)."""
+    digests: dict[str, dict[str, list[str]]] = {}
+    for result in results:
+        for lib in result.plan.vendored:
+            wheels = digests.setdefault(lib.original_name, {}).setdefault(lib.sha256_hex, [])
+            wheels.append(result.input.name)
+    return [
+        f"{name} is vendored with different contents: "
+        + "; ".join(f"sha256 {digest[:16]} in {', '.join(wheels)}" for digest, wheels in builds.items())
+        + ". Pyodide loads one library of a name per process: the wheel imported first decides which build "
+        "the others get."
+        for name, builds in sorted(digests.items())
+        if len(builds) > 1
+    ]
+
+
+def wheelhouse_summary(results: Sequence[RepairResult], dry_run: bool) -> str:
+    """The one line after the reports of several wheels."""
+    changed = sum(result.changed for result in results)
+    libraries = {(lib.original_name, lib.sha256_hex) for result in results for lib in result.plan.vendored}
+    verb = "would repair" if dry_run else "repaired"
+    return (
+        f"{len(results)} wheels: {verb} {changed}, {len(results) - changed} left as they were; "
+        f"{len(libraries)} distinct librar{'y' if len(libraries) == 1 else 'ies'} vendored"
+    )
+
+
 def repair_json(result: RepairResult) -> dict[str, Any]:
     plan = result.plan
     return {
@@ -344,6 +379,12 @@ def repair_json(result: RepairResult) -> dict[str, Any]:
     }
 
 
+def _vendored_detail(lib: VendoredLibrary) -> str:
+    """Where a vendored library came from, and its digest (what tells two builds apart)."""
+    origin = " (the wheel's)" if lib.member else ""
+    return f"{lib.source}{origin}, sha256 {lib.sha256_hex[:16]}"
+
+
 def render_repair(console: Console, result: RepairResult, dry_run: bool) -> None:
     plan = result.plan
     if plan.is_noop and result.platform is None:
@@ -367,7 +408,11 @@ def render_repair(console: Console, result: RepairResult, dry_run: bool) -> None
     verb = "would vendor" if dry_run else "vendored"
     title = Text.assemble(inert(f"{result.input} → {result.output or '(dry run)'}"), (f" (ABI {plan.abi.name})", "dim"))
     rows: list[list[Text]] = [
-        [inert(lib.dest), Text(verb), inert(f"{lib.source} (the wheel's)" if lib.member else lib.source)]
+        [
+            inert(lib.dest),
+            Text(verb),
+            inert(_vendored_detail(lib)),
+        ]
         for lib in plan.vendored
     ]
     merged = "would merge" if dry_run else "merged"

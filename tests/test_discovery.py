@@ -9,6 +9,7 @@ environment holding only what such a build sets.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -228,3 +229,37 @@ def test_cibuildwheel_hooks_need_no_libdir_when_the_build_sets_wasm_library_dir(
         run = subprocess.run(prepared, shell=True, env=env, capture_output=True, text=True, check=False)
         assert run.returncode == 0, (prepared, run.stdout, run.stderr)
     assert vendored(dest_dir / chain_wheel.name) == ["libcounter.so", "libouter.so"]
+
+
+def test_a_library_vendored_with_two_builds_in_one_call_is_reported(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    """Two wheels built in two trees (each module's RUNTIME_PATH names its own) get two builds
+    of libouter.so: each report gives the digest, and the call warns (Pyodide keeps one)."""
+    first = install_libraries(fixture_libs, tmp_path / "tree-a" / "lib")
+    second = install_libraries(fixture_libs, tmp_path / "tree-b" / "lib")
+    (second / "libouter.so").write_bytes(fixture_libs.standalone.read_bytes())  # another build
+    wheels = []
+    for name, libdir in (("alpha", first), ("beta", second)):
+        module = wheelbuilder.build_c(
+            "ext", tmp_path / f"obj-{name}", "_ext.so", needs=[fixture_libs.outer], rpaths=[str(libdir)]
+        )
+        wheels.append(wheelbuilder.build_module_wheel(module, tmp_path / "dist", "pyodide_2025_0_wasm32", dist=name))
+    out = tmp_path / "wheelhouse"
+    result = cli("repair", *map(str, wheels), "-w", str(out), env=build_env(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    digests = {
+        library: hashlib.sha256((libdir / "libouter.so").read_bytes()).hexdigest()[:16]
+        for library, libdir in (("alpha", first), ("beta", second))
+    }
+    stdout, stderr = " ".join(result.stdout.split()), " ".join(result.stderr.split())
+    assert f"sha256 {digests['alpha']}" in stdout and f"sha256 {digests['beta']}" in stdout
+    assert "2 wheels: repaired 2, 0 left as they were; 3 distinct libraries vendored" in stdout
+    assert (
+        f"warning: libouter.so is vendored with different contents: sha256 {digests['alpha']} in {wheels[0].name}; "
+        f"sha256 {digests['beta']} in {wheels[1].name}." in stderr
+    )
+    # One build in both: no warning.
+    (second / "libouter.so").write_bytes(fixture_libs.outer.read_bytes())
+    again = cli("repair", *map(str, wheels), "-w", str(tmp_path / "again"), env=build_env(tmp_path))
+    assert again.returncode == 0 and "warning" not in again.stderr
