@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import zipfile
@@ -32,3 +33,38 @@ def test_the_wheel_ships_py_typed_and_the_data(tmp_path: Path) -> None:
     assert "pyodide_auditwheel/data/abis.json" in names
     assert "pyodide_auditwheel/data/runtimes/emscripten_3_1_14.json.gz" in names
     assert "pyodide_auditwheel/generate_runtime_data.py" in names
+
+
+def _layer_chain() -> list[str]:
+    """The chain docs/design.md gives (the line of names joined by arrows after 'The layers')."""
+    text = (Path(__file__).parents[1] / "docs" / "design.md").read_text()
+    block = text.split("The layers", 1)[1].split("\n\n")[1]
+    return [name.strip() for name in block.replace("\n", " ").split("→")]
+
+
+def _imported_siblings(path: Path) -> set[str]:
+    """The package's modules a module imports (``from .x import``, ``from ..x import``, and
+    ``from . import x``), at any depth of the file."""
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            if node.module:
+                names.add(node.module.split(".")[0])
+            else:
+                names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_every_module_imports_only_the_layers_before_it() -> None:
+    package = Path(paw.__file__).parent
+    chain = _layer_chain()
+    modules = {path.stem for path in package.glob("*.py")} | {"zipio"}
+    outside = {"__init__", "generate_runtime_data"}
+    assert set(chain) == modules - outside, "docs/design.md's chain names every module once"
+    for index, name in enumerate(chain):
+        files = sorted((package / "zipio").glob("*.py")) if name == "zipio" else [package / f"{name}.py"]
+        allowed = set(chain[:index]) | ({"zipio", *(p.stem for p in files)} if name == "zipio" else set())
+        for file in files:
+            later = _imported_siblings(file) - allowed - {"__version__"}
+            assert not later, f"{file.name} imports {sorted(later)}, which come after {name} in the chain"
