@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from .abi import Abi, abi_for_tag
 from .analysis import Analysis, analyze_tree, library_twins
@@ -67,6 +67,14 @@ class RepairResult:
     # When the plan changes nothing: the libraries a runtime the tags name still loads more
     # than once (what no repair can fix, such as a NEEDED entry spelt as a relative path).
     copies_left: tuple[str, ...] = ()
+    # (device, inode, size, mtime in ns) of the input the plan was made from: a plan is
+    # applied later (see apply_plan) only to that same file, unchanged.
+    input_identity: tuple[int, int, int, int] | None = None
+
+
+def _identity(tree: WheelArchive) -> tuple[int, int, int, int]:
+    status = os.fstat(tree.file.fileno())
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
 
 
 def repair(
@@ -91,7 +99,6 @@ def repair(
     beside the input when there is no ``output_dir``, and the input is left as it was.
     """
     # Imported here so that `show` does not load the repair machinery.
-    from .apply import WheelRewriter
     from .plan import RepairOptions, libraries_that_move, make_plan
 
     source_path = Path(wheel)
@@ -129,40 +136,176 @@ def repair(
         if options.sbom:
             plan = _with_sbom(plan, tree, name)
         copies_left = _copies_left(tree, search, exclude) if plan.is_noop else ()
-        if dry_run:
-            return RepairResult(
-                source_path,
-                None,
-                plan,
-                not plan.is_noop,
-                platform=platform,
-                notes=analysis.notes,
-                copies_left=copies_left,
-            )
-        if output_dir is not None:
-            output = Path(output_dir) / name
-        elif name == source_path.name:
-            # In place: a symbolic link to a wheel stays a link, and its target is repaired.
-            output = source_path.resolve()
-        else:
-            output = source_path.with_name(name)
-        rewriter = WheelRewriter(
-            tree, plan, verify_record=verify_record, allow_bad_record=allow_bad_record, progress=progress
-        )
-        outcome = rewriter.write(output)
-        return RepairResult(
+        planned = RepairResult(
             source_path,
-            outcome.output,
+            None,
             plan,
-            outcome.changed,
-            outcome.stripped_bytes,
-            outcome.record_problems,
-            platform,
-            analysis.notes,
-            copies_left,
+            not plan.is_noop,
+            platform=platform,
+            notes=analysis.notes,
+            copies_left=copies_left,
+            input_identity=_identity(tree),
         )
+        if dry_run:
+            return planned
+        return _write(tree, planned, output_dir, verify_record, allow_bad_record, progress)
     finally:
         tree.close()
+
+
+def apply_plan(
+    planned: RepairResult,
+    *,
+    output_dir: PathLike | None = None,
+    verify_record: bool = False,
+    allow_bad_record: bool = False,
+    progress: ProgressHook | None = None,
+) -> RepairResult:
+    """Write the repair a ``dry_run`` of :func:`repair` planned, without planning it again;
+    refused (nothing written) if the input is no longer the file the plan was made from."""
+    tree = open_input(planned.input)
+    try:
+        if not isinstance(tree, WheelArchive) or _identity(tree) != planned.input_identity:
+            raise AuditwheelError(
+                f"not repaired: {planned.input} changed after its repair was planned; run the repair again."
+            )
+        return _write(tree, planned, output_dir, verify_record, allow_bad_record, progress)
+    finally:
+        tree.close()
+
+
+def _write(
+    tree: WheelArchive,
+    planned: RepairResult,
+    output_dir: PathLike | None,
+    verify_record: bool,
+    allow_bad_record: bool,
+    progress: ProgressHook | None,
+) -> RepairResult:
+    from .apply import WheelRewriter
+
+    source_path, plan = planned.input, planned.plan
+    name = plan.retag.filename if plan.retag is not None else source_path.name
+    if output_dir is not None:
+        output = Path(output_dir) / name
+    elif name == source_path.name:
+        # In place: a symbolic link to a wheel stays a link, and its target is repaired.
+        output = source_path.resolve()
+    else:
+        output = source_path.with_name(name)
+    rewriter = WheelRewriter(
+        tree, plan, verify_record=verify_record, allow_bad_record=allow_bad_record, progress=progress
+    )
+    outcome = rewriter.write(output)
+    return replace(
+        planned,
+        output=outcome.output,
+        changed=outcome.changed,
+        stripped_bytes=outcome.stripped_bytes,
+        record_problems=outcome.record_problems,
+    )
+
+
+@dataclass(frozen=True)
+class RepairRequest:
+    """What :func:`repair` takes besides the wheel, for :func:`repair_each`: one request for
+    every wheel of a call, sent as it is to the worker processes."""
+
+    libdirs: tuple[PathLike, ...] = ()
+    output_dir: PathLike | None = None
+    exclude: tuple[str, ...] = ()
+    options: RepairOptions | None = None
+    verify_record: bool = False
+    allow_bad_record: bool = False
+    platform: str | None = None
+    discover: bool = True
+
+
+# A wheelhouse smaller than this is repaired in this process: starting workers would cost
+# more than they save (the wheels of a cibuildwheel run are small).
+PARALLEL_MIN_BYTES = 16 << 20
+
+
+def repair_jobs(wheels: Sequence[PathLike], jobs: int | None = None) -> int:
+    """How many processes repair these wheels: ``jobs`` if given, else one per core for a
+    wheelhouse of several wheels holding at least PARALLEL_MIN_BYTES, else one."""
+    if jobs is not None:
+        return max(1, min(jobs, len(wheels)))
+    if len(wheels) < 2:
+        return 1
+    total = 0
+    for wheel in wheels:
+        try:
+            total += os.stat(wheel).st_size
+        except OSError:
+            continue
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(cores, len(wheels)) if total >= PARALLEL_MIN_BYTES else 1
+
+
+def _repair_or_refusal(wheel: PathLike, request: RepairRequest, dry_run: bool) -> RepairResult | AuditwheelError:
+    """One wheel's repair, or the error that refuses it (returned, so that a worker process
+    hands it back like a result)."""
+    try:
+        return repair(
+            wheel,
+            request.libdirs,
+            output_dir=request.output_dir,
+            exclude=request.exclude,
+            options=request.options,
+            dry_run=dry_run,
+            verify_record=request.verify_record,
+            allow_bad_record=request.allow_bad_record,
+            platform=request.platform,
+            discover=request.discover,
+        )
+    except AuditwheelError as error:
+        return error
+
+
+def _apply_or_refusal(planned: RepairResult, request: RepairRequest) -> RepairResult | AuditwheelError:
+    try:
+        return apply_plan(
+            planned,
+            output_dir=request.output_dir,
+            verify_record=request.verify_record,
+            allow_bad_record=request.allow_bad_record,
+        )
+    except AuditwheelError as error:
+        return error
+
+
+def repair_each(
+    wheels: Sequence[PathLike], request: RepairRequest, *, dry_run: bool = False, jobs: int = 1
+) -> Iterator[RepairResult | AuditwheelError]:
+    """Each wheel's :func:`repair` (or the error refusing it), in input order, on ``jobs``
+    processes (see :func:`repair_jobs`).  Each wheel is written atomically by its own process;
+    Ctrl-C reaches every worker (they share the terminal's process group), and a SIGTERM to
+    this process is passed on to them (see :mod:`.workers`)."""
+    return _each(_repair_or_refusal, list(wheels), (request, dry_run), jobs)
+
+
+def apply_each(
+    plans: Sequence[RepairResult], request: RepairRequest, *, jobs: int = 1
+) -> Iterator[RepairResult | AuditwheelError]:
+    """:func:`apply_plan` for each of the dry runs :func:`repair_each` returned, as it runs."""
+    return _each(_apply_or_refusal, list(plans), (request,), jobs)
+
+
+T = TypeVar("T")
+
+
+def _each(
+    function: Callable[..., RepairResult | AuditwheelError], items: list[T], shared: tuple[object, ...], jobs: int
+) -> Iterator[RepairResult | AuditwheelError]:
+    if jobs <= 1 or len(items) <= 1:
+        for item in items:
+            yield function(item, *shared)
+        return
+    from .workers import worker_pool
+
+    with worker_pool(jobs) as pool:
+        yield from pool.map(function, items, *([value] * len(items) for value in shared))
 
 
 def _copies_left(tree: WheelArchive, libdirs: SearchPath, exclude: Sequence[str]) -> tuple[str, ...]:

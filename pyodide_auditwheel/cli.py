@@ -38,9 +38,12 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from . import __version__
+from .api import RepairRequest, repair_jobs
+from .api import apply_each as api_apply_each
 from .api import audit as api_audit
 from .api import interfaces as api_interfaces
 from .api import repair as api_repair
+from .api import repair_each as api_repair_each
 from .errors import AuditwheelError, InternalError, MissingLibrariesError
 from .report import (
     analysis_json,
@@ -549,6 +552,16 @@ def repair(
             callback=_no_option_as_value,
         ),
     ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Processes repairing several wheels at once (default: one per core for wheels of 16 MiB "
+            "or more in all, else one).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -601,10 +614,45 @@ def repair(
             refuse(wheel, error)
             return None
 
+    request = RepairRequest(
+        tuple(libdir),
+        output_dir,
+        tuple(exclude),
+        options,
+        verify_record,
+        allow_bad_record,
+        plat,
+        discover=not no_discovery,
+    )
+    workers = repair_jobs(wheels, jobs)
+
+    def each(batch: list[Path], plan_only: bool) -> Iterator[tuple[Path, RepairResult | None]]:
+        """Each wheel's result (None when refused), in order: one wheel here, with its progress
+        bar; several on ``workers`` processes."""
+        if len(batch) == 1:
+            yield batch[0], run(batch[0], plan_only)
+            return
+        outcomes = api_repair_each(batch, request, dry_run=plan_only, jobs=workers)
+        for wheel, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, AuditwheelError):
+                refuse(wheel, outcome)
+                yield wheel, None
+            else:
+                yield wheel, outcome
+
+    def written_as_planned(plans: list[RepairResult]) -> Iterator[tuple[Path, RepairResult | None]]:
+        for planned, outcome in zip(plans, api_apply_each(plans, request, jobs=workers), strict=True):
+            if isinstance(outcome, AuditwheelError):
+                refuse(planned.input, outcome)
+                yield planned.input, None
+            else:
+                yield planned.input, outcome
+
     # Every input is checked, and its plan made, before any is written: with several inputs,
     # one that cannot be repaired (unusable, or missing a library) means nothing is written,
     # and the exit code is that input's.
     targets: dict[Path, Path] = {}
+    planned: list[Path] = []
     for wheel in wheels:
         target = _repair_target(wheel, output_dir, plat)
         if targets.setdefault(target, wheel) != wheel:
@@ -615,7 +663,12 @@ def repair(
                     "repair them into different directories."
                 ),
             )
-        elif len(wheels) > 1 and not dry_run and run(wheel, plan_only=True) is not None:
+        elif len(wheels) > 1 and not dry_run:
+            planned.append(wheel)
+    plans: list[RepairResult] = []
+    for wheel, result in each(planned, plan_only=True):
+        if result is not None:
+            plans.append(result)
             results.append({"input": str(wheel), "error": NOT_WRITTEN})
     if not worst:
         results.clear()
@@ -627,8 +680,9 @@ def repair(
             sys.stdout.write(json.dumps(envelope("results", results), indent=2) + "\n")
         raise typer.Exit(worst)
     repaired: list[RepairResult] = []
-    for wheel in wheels:
-        result = run(wheel, plan_only=dry_run)
+    # Several wheels were planned above: the plans are written as they are, not made again.
+    written = written_as_planned(plans) if plans else each(wheels, plan_only=dry_run)
+    for _wheel, result in written:
         if result is None:
             continue
         repaired.append(result)

@@ -72,6 +72,10 @@ class MissingLibrariesError(AuditwheelError):
     in one round instead of one per run.
     """
 
+    def __reduce__(self) -> tuple[type[MissingLibrariesError], tuple[dict[str, list[str]]]]:
+        # Made again from what it carries (a worker process hands it back pickled).
+        return type(self), (self.missing,)
+
     def __init__(self, missing: dict[str, list[str]]) -> None:
         self.missing = missing
         parts = [f"{lib} (needed by {', '.join(sorted(set(who)))})" for lib, who in sorted(missing.items())]

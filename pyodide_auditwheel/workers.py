@@ -1,0 +1,110 @@
+"""Worker processes for repairing several wheels at once, one per core.
+
+Each wheel is repaired whole by one worker, with the same atomic output as in this process:
+a worker interrupted mid-write leaves its input as it was and no temporary file.  Ctrl-C
+reaches the workers by itself (a terminal sends SIGINT to its whole foreground process
+group); a terminating signal sent to this process alone (SIGTERM from a CI runner's timeout,
+SIGHUP) is passed on to every worker before this process ends by it, so no worker goes on
+writing after the command is gone.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from types import FrameType
+from typing import TypeVar
+
+T = TypeVar("T")
+
+FORWARDED_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1") if hasattr(signal, name)
+)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """fork on Linux (nothing to re-import; the pool starts its processes before its own
+    thread, so no thread is forked), forkserver or spawn elsewhere (fork is unsafe on macOS)."""
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+_interrupted = False
+
+
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
+def _worker_start() -> None:
+    # The workers take the default dispositions: the parent's handler below is not theirs.
+    for signum in FORWARDED_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
+    # A worker that got Ctrl-C starts no further wheel (the pool may have queued it one).
+    signal.signal(signal.SIGINT, _interrupt)
+
+
+def _guarded(function: Callable[..., T], *args: object) -> T:
+    """The task, in a worker that ends once a signal interrupted it: the write's own cleanup
+    has run by the time the exception gets here, and a worker left waiting for more work
+    would keep the command (which waits for its workers) from ending."""
+    if _interrupted:
+        raise KeyboardInterrupt
+    try:
+        return function(*args)
+    except SystemExit as stop:  # a terminating signal, as atomic output turns it into one
+        os._exit(stop.code if isinstance(stop.code, int) else 1)
+    except KeyboardInterrupt:
+        os._exit(128 + signal.SIGINT)
+
+
+class WorkerPool:
+    """The pool's one use: a function mapped over inputs, the results in input order."""
+
+    def __init__(self, executor: ProcessPoolExecutor) -> None:
+        self.executor = executor
+
+    def map(self, function: Callable[..., T], *iterables: Iterable[object]) -> Iterator[T]:
+        columns = [list(iterable) for iterable in iterables]
+        return self.executor.map(_guarded, [function] * len(columns[0]), *columns)
+
+
+@contextmanager
+def worker_pool(jobs: int) -> Iterator[WorkerPool]:
+    """A pool of ``jobs`` processes; a terminating signal to this process while it exists is
+    sent on to each worker, then ends this process as it would have."""
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_context(), initializer=_worker_start)
+    previous: dict[int, object] = {}
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        for process in multiprocessing.active_children():
+            if process.pid is not None:
+                try:
+                    os.kill(process.pid, signum)
+                except ProcessLookupError:
+                    pass
+        for worker in multiprocessing.active_children():
+            worker.join(timeout=10)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    try:
+        for signum in FORWARDED_SIGNALS:
+            previous[signum] = signal.signal(signum, forward)
+        yield WorkerPool(pool)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
