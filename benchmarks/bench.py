@@ -4,11 +4,12 @@ The wheel is built deterministically from ../shared/realworld: numpy's members r
 N packages (≈90 MB, ≈12,000 members at N=30) plus Shapely's two extension modules copied into
 ten subpackages (they need libgeos_c.so -> libgeos.so.3.10.3); then twice as many copies; then
 the first wheel again with libgeos.so.3.10.3 grown to 64 MiB (a large library must be streamed
-into the wheel, not held).  Every command runs as a child
+into the wheel, not held); then 20 copies of the first wheel, repaired in one call and in 20
+calls (a wheelhouse on every core).  Every command runs as a child
 process several times, the commands taking turns; we report the median wall time and the
 child's peak RSS (ru_maxrss).
 
-usage: python benchmarks/bench.py --theirs PATH_TO_THEIR_pyodide [--copies 30] [--runs 3]
+usage: python benchmarks/bench.py --theirs PATH_TO_THEIR_pyodide [--copies 30] [--runs 5] [--wheelhouse 20]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -88,12 +90,35 @@ def measure(commands: dict[str, Command], runs: int) -> dict[str, dict[str, floa
     return {label: {"seconds": statistics.median(times[label]), "peak_rss_mb": max(rss[label])} for label in commands}
 
 
+def measure_wheelhouse(ours: str, work: Path, libdir: Path, count: int, runs: int) -> dict[str, dict[str, float]]:
+    """``count`` copies of the wheel, each in a directory of its own and repaired in place:
+    in one call (on every core), and in ``count`` calls one after the other; the copies are
+    put back before each run."""
+    source = next((work / "wheel").glob("*.whl"))
+    wheels = [work / "house" / f"{index:02d}" / source.name for index in range(count)]
+    for wheel in wheels:
+        wheel.parent.mkdir(parents=True, exist_ok=True)
+    restore = ["sh", "-c", 'for w in "$@"; do cp "$0" "$w"; done', str(source), *map(str, wheels)]
+    one_by_one = (
+        f'for w in "$@"; do {shlex.quote(ours)} repair "$w" --libdir {shlex.quote(str(libdir))} || exit $?; done'
+    )
+    commands: dict[str, Command] = {
+        "ours_wheelhouse": ([ours, "repair", *map(str, wheels), "--libdir", str(libdir)], restore),
+        "ours_separately": (["sh", "-c", one_by_one, "sh", *map(str, wheels)], restore),
+    }
+    row = measure(commands, runs)
+    shutil.rmtree(work / "house", ignore_errors=True)
+    return row
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--theirs", required=True, help="the `pyodide` script of a venv with auditwheel-emscripten")
     parser.add_argument("--copies", type=int, default=30)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--out", default="bench-out")
+    parser.add_argument("--wheelhouse", type=int, default=20, help="copies of the wheel repaired in one call")
+    parser.add_argument("--wheelhouse-runs", type=int, default=3)
     args = parser.parse_args()
     ours = str(Path(sys.executable).parent / "pyodide-auditwheel")
     # auditwheel-emscripten 0.3.0 runs the `wheel` command of its own venv
@@ -149,6 +174,9 @@ def main() -> int:
         row: dict[str, object] = {"size_mb": size_mb, "members": members, **measure(commands, args.runs)}
         results[label] = row
         print(json.dumps(row, indent=1), flush=True)
+    house = measure_wheelhouse(ours, work, libdir, args.wheelhouse, args.wheelhouse_runs)
+    results["wheelhouse"] = house
+    print(json.dumps(house, indent=1), flush=True)
     base = results["wheel"]
     assert isinstance(base, dict)
     double = results["double"]
@@ -164,6 +192,7 @@ def main() -> int:
         "repair_vs_cp": base["ours_repair"]["seconds"] / base["cp"]["seconds"],
         "audit_vs_show": base["ours_audit"]["seconds"] / base["ours_show"]["seconds"],
         "audit_peak_rss_mb": max(case["ours_audit"]["peak_rss_mb"] for case in (base, double, big)),
+        "wheelhouse_vs_separate_calls": house["ours_wheelhouse"]["seconds"] / house["ours_separately"]["seconds"],
     }
     results["summary"] = summary
     (out / "results.json").write_text(json.dumps(results, indent=2))
