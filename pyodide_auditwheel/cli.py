@@ -677,7 +677,7 @@ def repair(
             refused = sum(entry["error"] != NOT_WRITTEN for entry in results)
             _error(f"nothing was written: {refused} of {len(wheels)} inputs cannot be repaired.")
         if as_json:
-            sys.stdout.write(json.dumps(envelope("results", results), indent=2) + "\n")
+            sys.stdout.write(json.dumps(envelope("inputs", results), indent=2) + "\n")
         raise typer.Exit(worst)
     repaired: list[RepairResult] = []
     # Several wheels were planned above: the plans are written as they are, not made again.
@@ -697,7 +697,7 @@ def repair(
     for sentence in different_builds(repaired):
         _stderr().print(warning_line(sentence), soft_wrap=True)
     if as_json:
-        sys.stdout.write(json.dumps(envelope("results", results), indent=2) + "\n")
+        sys.stdout.write(json.dumps(envelope("inputs", results), indent=2) + "\n")
     raise typer.Exit(worst)
 
 

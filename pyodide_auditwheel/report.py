@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .policy import AuditReport
 
 STATUS_STYLE = {"included": "green", "found": "cyan", "excluded": "yellow", "missing": "bold red"}
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 TOOL = "pyodide-auditwheel"
 
 

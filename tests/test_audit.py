@@ -506,9 +506,9 @@ def test_repair_retags_for_pypi(fixture_libs: wheelbuilder.FixtureLibs, tmp_path
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     validate(data, "repair")
-    output = Path(data["results"][0]["output"])
+    output = Path(data["inputs"][0]["output"])
     assert output == tmp_path / "out" / "chainpkg-1.0-cp313-cp313-pyemscripten_2025_0_wasm32.whl"
-    assert data["results"][0]["platform"] == "pyemscripten_2025_0_wasm32"
+    assert data["inputs"][0]["platform"] == "pyemscripten_2025_0_wasm32"
     assert _wheel_tags(output) == ["cp313-cp313-pyemscripten_2025_0_wasm32"]
     assert audit(output).loads and wheel.read_bytes() == before
     # Retagging a wheel already so tagged changes nothing.

@@ -76,9 +76,9 @@ def test_repair_json_has_the_envelope_and_schema(fixture_libs: wheelbuilder.Fixt
     )
     data = json.loads(result.stdout)
     validate(data, "repair")
-    assert (data["tool"], data["version"], data["schema_version"]) == ("pyodide-auditwheel", paw.__version__, 1)
+    assert (data["tool"], data["version"], data["schema_version"]) == ("pyodide-auditwheel", paw.__version__, 2)
     # One entry per input, in order: with several inputs, one refused means none is written.
-    assert [entry["error"].split(":")[0] for entry in data["results"]] == ["not written", "no such file"]
+    assert [entry["error"].split(":")[0] for entry in data["inputs"]] == ["not written", "no such file"]
     assert result.returncode == 2 and not (tmp_path / "out").exists()
 
 

@@ -232,7 +232,7 @@ def test_dry_run_and_json(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
     import json
 
     done = cli("repair", str(wheel), "--libdir", str(fixture_libs.libdir), "--json", "-o", str(tmp_path / "o"))
-    data = json.loads(done.stdout)["results"][0]
+    data = json.loads(done.stdout)["inputs"][0]
     assert data["changed"] and data["abi"] == "pyodide_2025_0"
     assert sorted(v["name"] for v in data["vendored"]) == ["libcounter.so", "libouter.so"]
 
