@@ -89,3 +89,16 @@ def test_shell_examples_run(page: Path, workspace: Path) -> None:
             assert _normal(line) in said, (
                 f"{page.name}: $ {example.command}: {line!r} not in:\n{result.stdout}{result.stderr}"
             )
+
+
+def test_a_page_names_another_page_by_a_link() -> None:
+    """A page of this site written as code (`audit.md`) renders as code, not as a link."""
+    pages = {page.name for page in DOCS.glob("*.md")}
+    as_code = re.compile(r"`(?:docs/)?([\w-]+\.md)`")
+    offenders = []
+    for page in sorted(DOCS.glob("*.md")):
+        if page.name == "changelog.md":  # the changelog is the repository's, quoted whole
+            continue
+        prose = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+        offenders += [f"{page.name}: `{name}`" for name in as_code.findall(prose) if name in pages]
+    assert not offenders
