@@ -126,7 +126,7 @@ def render_analysis(
     if shown:
         rows = [row for module in shown for row in _module_rows(module, with_runtime_paths)]
         headers = ["module", "needs", "status", "where", *(["RUNTIME_PATH"] if with_runtime_paths else [])]
-        print_table(console, title, headers, rows)
+        print_table(console, title, headers, rows, labelled=[4] if with_runtime_paths else [])
     else:
         console.print(title, soft_wrap=True)
     if quiet:
@@ -135,7 +135,7 @@ def render_analysis(
     found = len(analysis.found_libraries)
     summary = (
         f"{len(analysis.wheel_modules)} module(s)"
-        + (f", {found} librar{'y' if found == 1 else 'ies'} from --libdir" if found else "")
+        + (f", {found} librar{'y' if found == 1 else 'ies'} found outside the wheel" if found else "")
         + f", {len(missing)} missing librar{'y' if len(missing) == 1 else 'ies'}"
     )
     if missing:
@@ -168,7 +168,9 @@ def _status(dep: Dependency) -> Text:
 
 def _module_rows(module: ModuleReport, with_runtime_paths: bool) -> list[list[Text]]:
     label = (
-        inert(module.path) if module.origin == "wheel" else Text.assemble(inert(module.path), (" (from libdir)", "dim"))
+        inert(module.path)
+        if module.origin == "wheel"
+        else Text.assemble(inert(module.path), (" (found outside the wheel)", "dim"))
     )
     extra = [inert_lines(module.runtime_paths)] if with_runtime_paths else []
     if not module.dependencies:
@@ -195,10 +197,13 @@ def _table_width(headers: list[str], rows: list[list[Text]]) -> int:
     return sum(widths) + 3 * len(widths) + 1
 
 
-def print_table(console: Console, title: Text, headers: list[str], rows: list[list[Text]]) -> None:
+def print_table(
+    console: Console, title: Text, headers: list[str], rows: list[list[Text]], labelled: Iterable[int] = ()
+) -> None:
     """A table when it fits the terminal unwrapped, else a list (the first column's cell on a
     line of its own, the others indented under it, a cell of several lines a line each):
-    names are never cut across lines."""
+    names are never cut across lines.  In the list, the ``labelled`` columns' lines start with
+    their header (``RUNTIME_PATH: $ORIGIN/…``), which the table shows above them."""
     if _table_width(headers, rows) <= console.width:
         # The title on a line of its own: a table's title would be wrapped inside the name
         # and padded to the table's width.
@@ -211,7 +216,14 @@ def print_table(console: Console, title: Text, headers: list[str], rows: list[li
         console.print(table)
         return
     lines = [title]
-    for first, *rest in rows:
+    labels = {index - 1: f"{headers[index]}: " for index in labelled}
+    for first, *cells in rows:
+        rest = [
+            Text("\n").join(Text.assemble(labels[index], line) for line in cell.split())
+            if index in labels and cell.plain
+            else cell
+            for index, cell in enumerate(cells)
+        ]
         if first.plain:
             heading = first.copy()
             heading.stylize("bold")

@@ -643,3 +643,20 @@ def test_repair_of_a_directory_named_like_a_wheel_is_one_sentence(tmp_path: Path
     result = cli("repair", str(tmp_path / "x-1.0-py3-none-pyodide_2025_0_wasm32.whl"))
     assert result.returncode == 2 and "it is not a wheel file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_hint_names_each_missing_library_once(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    """A module and the library it needs both NEED the missing libcounter.so: the hint after
+    an unresolved import names it once ("missing libgmp.so, missing libgmp.so" before)."""
+    module = wheelbuilder.build_c(
+        "outer", tmp_path / "obj", "_mod.so", needs=[fixture_libs.counter, fixture_libs.outer]
+    )
+    wheel = wheelbuilder.build_module_wheel(module, tmp_path / "dist", "pyodide_2025_0_wasm32", dist="hinted")
+    libdir = tmp_path / "libs"
+    libdir.mkdir()
+    (libdir / "libouter.so").write_bytes(fixture_libs.outer.read_bytes())  # libcounter.so is nowhere
+    result = cli("audit", str(wheel), "--libdir", str(libdir), "--json")
+    findings = json.loads(result.stdout)["inputs"][0]["findings"]
+    hinted = [finding["reason"] for finding in findings if "perhaps in the" in finding["reason"]]
+    assert hinted, findings
+    assert all(reason.count("missing libcounter.so") == 1 for reason in hinted), hinted

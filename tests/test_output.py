@@ -211,3 +211,18 @@ def test_a_ci_log_at_80_columns_has_no_padding_and_breaks_only_between_words(
                 assert max(map(len, line.split())) >= 30, (args, line)
         names = [line.strip() for line in result.stdout.splitlines()]
         assert not any(name.endswith("env.PyBytes_") for name in names)  # never cut in a name
+
+
+def test_runtime_path_is_labelled_in_list_mode(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    """At a width no table fits, `show -r` is a list; RUNTIME_PATH says what it is there too."""
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    repaired = cli("repair", str(wheel), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out"))
+    assert repaired.returncode == 0, repaired.stderr
+    narrow = {**os.environ, "COLUMNS": "60"}
+    shown = cli("show", str(tmp_path / "out" / wheel.name), "-r", env=narrow)
+    assert shown.returncode == 0, shown.stderr
+    assert "┃" not in shown.stdout  # a list, not a table
+    runtime_lines = [line.strip() for line in shown.stdout.splitlines() if "$ORIGIN" in line]
+    assert runtime_lines and all(line.startswith("RUNTIME_PATH: $ORIGIN") for line in runtime_lines), shown.stdout
+    wide = cli("show", str(tmp_path / "out" / wheel.name), "-r", env={**os.environ, "COLUMNS": "400"})
+    assert "┃" in wide.stdout and "RUNTIME_PATH:" not in wide.stdout

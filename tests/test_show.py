@@ -253,7 +253,7 @@ def test_the_counts_count_one_thing_each(fixture_libs: wheelbuilder.FixtureLibs,
     assert entry["summary"]["libdir_libraries"] == origins.count("libdir") == 2
     text = cli("show", "--libdir", str(fixture_libs.libdir), str(wheel)).stdout
     assert "1 module(s) need no shared library" in text  # libstandalone.so, of the wheel's 3
-    assert "3 module(s), 2 libraries from --libdir, 0 missing libraries" in text
+    assert "3 module(s), 2 libraries found outside the wheel, 0 missing libraries" in text
     shown = cli("show", str(wheel)).stdout
     audited = cli("audit", str(wheel)).stdout
     assert "2 findings in tags and libraries (`pyodide auditwheel audit` also checks the symbols)" in " ".join(
