@@ -92,3 +92,30 @@ def test_peer_repaired_wheel_makes_two_instances_on_0_27_as_the_audit_says(
     assert len([instance for instance in names if any("libcounter" in name for name in instance)]) == 1
     assert len(names) == 5
     assert run_in_pyodide("pyodide-0.27", CODE, ours.output)["result"] == "[1, 2, 3, 4]"
+
+
+def test_what_the_migration_page_says_of_0_3_0(
+    peer: Path, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    """docs/migration.md's claims about the peer, run: `show` lists NEEDED and exits 0 without
+    looking for the libraries; `repair` stops at a missing library with a traceback, exit 1,
+    writing nothing; `exports` takes a wheel and prints `FUNC\\tname` lines."""
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    env = {**os.environ, "PATH": f"{peer}{os.pathsep}{os.environ['PATH']}"}
+
+    def theirs(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(peer / "pyodide"), "auditwheel", *args], capture_output=True, text=True, check=False, env=env
+        )
+
+    shown = theirs("show", str(wheel))
+    assert shown.returncode == 0 and "chainpkg/_ext.so:\n\tlibouter.so" in shown.stdout, shown.stdout
+    out = tmp_path / "out"
+    repaired = theirs("repair", "--output-dir", str(out), str(wheel))
+    assert repaired.returncode == 1
+    assert "RuntimeError: Cannot find a library: libouter.so (required by chainpkg/_ext.so)" in repaired.stderr
+    assert not out.exists() or not list(out.glob("*.whl"))
+    exports = theirs("exports", str(wheel))
+    assert exports.returncode == 0 and "      FUNC\tPyInit__ext" in exports.stdout, exports.stdout
+    page = (Path(__file__).parents[1] / "docs" / "migration.md").read_text()
+    assert "RuntimeError: Cannot find a library: libouter.so (required by chainpkg/_ext.so)" in page
