@@ -71,7 +71,7 @@ def _table() -> dict[str, Any]:
         (lambda t: t["abis"][2].update(emscripten="latest"), "abis[2].emscripten 'latest' is not of the form"),
         (
             lambda t: t["abis"][3].update(site_packages="/lib/python3.12/site-packages"),
-            "abis[3].site_packages is not its Python's",
+            "abis[3].site_packages is not its Python's /lib/pythonX.Y/site-packages.",
         ),
         (
             lambda t: t["abis"][0]["platform_tags"].update(emscripten_3_1_45_wasm32="soon"),

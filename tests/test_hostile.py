@@ -62,7 +62,8 @@ CASES: dict[str, tuple[Callable[[], bytes], str]] = {
     "case collision": (lambda: zip_bytes([*BASE, ("pkg/A.so", b"1"), ("pkg/a.so", b"2")]), "blind to case"),
     "a file that is also a directory": (
         lambda: zip_bytes([*BASE, ("pkg/a", b"1"), ("pkg/a/b.so", b"2")]),
-        "is also a directory",
+        "unsafe member 'pkg/a' in the wheel: it is a file, and 'pkg/a' is also a directory of other members; "
+        "no file system holds both.",
     ),
     "a file that is also a directory, but for case": (
         lambda: zip_bytes([*BASE, ("pkg/Sub", b"1"), ("pkg/sub/deep/b.so", b"2")]),

@@ -615,7 +615,7 @@ def test_a_directory_where_a_vendored_library_goes_is_refused_before_writing(
     result = cli("repair", str(wheel), "--libdir", str(fixture_libs.libdir), "--no-mangle", "-o", str(tmp_path / "out"))
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
     assert (
-        "cannot vendor libouter.so as chainpkg.libs/libouter.so: the wheel has a directory of that name"
+        "cannot vendor libouter.so as chainpkg.libs/libouter.so: the wheel has a directory of that name (it holds "
         in result.stderr
     )
     assert not (tmp_path / "out").exists()

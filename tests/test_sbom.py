@@ -130,7 +130,7 @@ def test_a_foreign_sbom_of_that_name_is_one_sentence(
     if content == DEEP:
         assert "(it is nested too deeply to read)" in result.stderr
     if content.startswith(b'{"components": 3'):
-        assert "components is not a list of components" in result.stderr
+        assert "components is not a list of components, each with a bom-ref string" in result.stderr
 
 
 @pytest.mark.parametrize(
