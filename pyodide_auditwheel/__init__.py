@@ -18,6 +18,10 @@ _HOMES = {
     "AuditReport": "policy",
     "Finding": "policy",
     "RepairResult": "api",
+    "RepairRequest": "api",
+    "apply_each": "api",
+    "apply_plan": "api",
+    "repair_each": "api",
     "audit": "api",
     "interfaces": "api",
     "repair": "api",
@@ -37,7 +41,7 @@ _HOMES = {
 if TYPE_CHECKING:
     from .abi import Abi
     from .analysis import Analysis, Dependency, ModuleReport
-    from .api import RepairResult, audit, interfaces, repair, show
+    from .api import RepairRequest, RepairResult, apply_each, apply_plan, audit, interfaces, repair, repair_each, show
     from .errors import AuditwheelError, InternalError, MissingLibrariesError
     from .loader import InstallOutcome
     from .plan import RepairOptions, RepairPlan, VendoredLibrary
@@ -72,12 +76,16 @@ __all__ = [
     "ModuleReport",
     "RepairOptions",
     "RepairPlan",
+    "RepairRequest",
     "RepairResult",
     "RuntimeOffer",
     "VendoredLibrary",
     "__version__",
+    "apply_each",
+    "apply_plan",
     "audit",
     "interfaces",
     "repair",
+    "repair_each",
     "show",
 ]

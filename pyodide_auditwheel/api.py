@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from .abi import Abi, abi_for_tag
 from .analysis import Analysis, analyze_tree, library_twins
-from .errors import AuditwheelError
+from .errors import AuditwheelError, NotAWheelError
 from .inputs import WheelArchive, open_input
 from .libsearch import LibraryDir, SearchPath, libdirs_from_env
 
@@ -103,7 +103,7 @@ def repair(
 
     source_path = Path(wheel)
     if source_path.suffix != ".whl":
-        raise AuditwheelError(f"cannot repair {source_path}: repair takes .whl files.")
+        raise NotAWheelError(source_path)
     if output_dir is not None and os.path.lexists(output_dir) and not os.path.isdir(output_dir):
         raise AuditwheelError(
             f"cannot write to {output_dir}: it exists and is not a directory; the output location must be a directory "

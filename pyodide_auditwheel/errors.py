@@ -65,6 +65,17 @@ class LibdirError(AuditwheelError):
     """A ``--libdir`` cannot be searched (unreadable, symlink loop, not a directory)."""
 
 
+class NotAWheelError(AuditwheelError):
+    """Repair was given something other than a wheel file (a module, a directory)."""
+
+    def __reduce__(self) -> tuple[type[NotAWheelError], tuple[str]]:
+        return type(self), (self.path,)
+
+    def __init__(self, path: object) -> None:
+        self.path = str(path)
+        super().__init__(f"cannot repair {path}: repair takes .whl files.")
+
+
 class MissingLibrariesError(AuditwheelError):
     """Repair cannot make the wheel self-contained: some libraries are nowhere to be found.
 

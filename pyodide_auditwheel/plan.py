@@ -30,7 +30,7 @@ from .analysis import (
     libraries_loaded_after_a_user,
     needed_closure,
 )
-from .errors import AuditwheelError, MissingLibrariesError, UnsafePathError
+from .errors import AuditwheelError, MissingLibrariesError, NotAWheelError, UnsafePathError
 from .libsearch import library_digest
 from .loader import js_normalize, runtime_path_directories
 from .wheel import installed_path
@@ -321,7 +321,7 @@ def make_plan(
     ``unreachable`` are the wheel's libraries some loader of the tags does not find where they
     are: they move into the libs directory."""
     if analysis.kind != "wheel" or analysis.wheel is None:
-        raise AuditwheelError(f"cannot repair {analysis.input}: repair takes .whl files.")
+        raise NotAWheelError(analysis.input)
     missing = analysis.missing
     if missing:
         raise MissingLibrariesError(missing)

@@ -660,3 +660,11 @@ def test_a_hint_names_each_missing_library_once(fixture_libs: wheelbuilder.Fixtu
     hinted = [finding["reason"] for finding in findings if "perhaps in the" in finding["reason"]]
     assert hinted, findings
     assert all(reason.count("missing libcounter.so") == 1 for reason in hinted), hinted
+
+
+def test_generator_refuses_a_package_without_a_lock_file(tmp_path: Path) -> None:
+    package = _fake_package(tmp_path, PROXY + RESOLVER + "var wasmImports={a:b};")
+    (package / "pyodide-lock.json").unlink()
+    with pytest.raises(runtime_data.RuntimeDataError) as error:
+        generate_runtime_data.generate(package, known_abis())
+    assert "has neither pyodide-lock.json nor repodata.json: not an npm pyodide package." in str(error.value)
