@@ -24,21 +24,35 @@ if TYPE_CHECKING:
 PathLike = str | os.PathLike[str]
 
 
-def _all_libdirs(libdirs: Sequence[PathLike], discover: bool = True) -> SearchPath:
+def _all_libdirs(
+    libdirs: Sequence[PathLike], discover: bool = True, companions: Sequence[PathLike] = (), this: PathLike = ""
+) -> SearchPath:
     """The run's search path: the ``--libdir``s, then ``$PYODIDE_AUDITWHEEL_LIBDIR``, then (with
-    ``discover``) the directories the build announces (see :mod:`.discovery`) and the
-    modules' absolute RUNTIME_PATH entries."""
+    ``discover``) the directories the build announces (see :mod:`.discovery`), the modules'
+    absolute RUNTIME_PATH entries, and the other wheels of the call (``companions`` but
+    ``this``), which may hold a library this one needs."""
     explicit = [LibraryDir(Path(item)) for item in libdirs] + libdirs_from_env()
     if not discover:
         return SearchPath(tuple(explicit))
     from .discovery import discover as discover_dirs
 
     found, notes = discover_dirs(os.environ)
-    return SearchPath((*explicit, *found), runtime_paths=True, notes=tuple(notes))
+    mine = os.path.abspath(this) if this else None
+    wheels = [
+        LibraryDir(Path(wheel), f"wheel {Path(wheel).name}", explicit=False, wheel=True)
+        for wheel in companions
+        if os.fspath(wheel).endswith(".whl") and os.path.abspath(wheel) != mine
+    ]
+    return SearchPath((*explicit, *found, *wheels), runtime_paths=True, notes=tuple(notes))
 
 
 def show(
-    path: PathLike, libdirs: Sequence[PathLike] = (), exclude: Sequence[str] = (), *, discover: bool = True
+    path: PathLike,
+    libdirs: Sequence[PathLike] = (),
+    exclude: Sequence[str] = (),
+    *,
+    discover: bool = True,
+    companions: Sequence[PathLike] = (),
 ) -> Analysis:
     """Analyse a wheel, an unpacked wheel directory or a single module.
 
@@ -48,7 +62,7 @@ def show(
     """
     tree = open_input(Path(path))
     try:
-        return analyze_tree(tree, _all_libdirs(libdirs, discover), exclude)
+        return analyze_tree(tree, _all_libdirs(libdirs, discover, companions, path), exclude)
     finally:
         tree.close()
 
@@ -90,6 +104,7 @@ def repair(
     progress: ProgressHook | None = None,
     platform: str | None = None,
     discover: bool = True,
+    companions: Sequence[PathLike] = (),
 ) -> RepairResult:
     """Make ``wheel`` self-contained; in place unless ``output_dir`` is given.
 
@@ -114,7 +129,7 @@ def repair(
         raise AuditwheelError(f"cannot repair {source_path}: it is not a wheel file.")
     try:
         tree.check_dist_info()
-        search = _all_libdirs(libdirs, discover)
+        search = _all_libdirs(libdirs, discover, companions, wheel)
         if platform is None:
             analysis, retag = analyze_tree(tree, search, exclude), None
         else:
@@ -219,6 +234,8 @@ class RepairRequest:
     allow_bad_record: bool = False
     platform: str | None = None
     discover: bool = True
+    # The wheels of the call: each may take a library another one holds (see _all_libdirs).
+    companions: tuple[PathLike, ...] = ()
 
 
 # A wheelhouse smaller than this is repaired in this process: starting workers would cost
@@ -258,6 +275,7 @@ def _repair_or_refusal(wheel: PathLike, request: RepairRequest, dry_run: bool) -
             allow_bad_record=request.allow_bad_record,
             platform=request.platform,
             discover=request.discover,
+            companions=request.companions,
         )
     except AuditwheelError as error:
         return error
@@ -456,6 +474,7 @@ def audit(
     *,
     check_symbols: bool = True,
     discover: bool = True,
+    companions: Sequence[PathLike] = (),
 ) -> AuditReport:
     """Whether the input will load on the runtime its tag names (or ``platform``'s).
 
@@ -466,6 +485,8 @@ def audit(
 
     tree = open_input(Path(path))
     try:
-        return audit_tree(tree, _all_libdirs(libdirs, discover), exclude, platform, check_symbols=check_symbols)
+        return audit_tree(
+            tree, _all_libdirs(libdirs, discover, companions, path), exclude, platform, check_symbols=check_symbols
+        )
     finally:
         tree.close()

@@ -378,8 +378,12 @@ def show(
     console = _stdout()
     outcome = _Outcome(as_json)
     # Tags and libraries only: show reads module heads, the symbol audit reads more.
+    companions = expand_wheelhouses(inputs)  # the other wheels may hold a library one needs
     for report in outcome.reports(
-        inputs, lambda path: api_audit(path, libdir, exclude, check_symbols=False, discover=not no_discovery)
+        inputs,
+        lambda path: api_audit(
+            path, libdir, exclude, check_symbols=False, discover=not no_discovery, companions=companions
+        ),
     ):
         analysis = report.analysis
         if analysis.missing:
@@ -462,8 +466,9 @@ def audit(
             _fail(error)
     console = _stdout()
     outcome = _Outcome(as_json)
+    companions = expand_wheelhouses(inputs)
     for report in outcome.reports(
-        inputs, lambda path: api_audit(path, libdir, exclude, plat, discover=not no_discovery)
+        inputs, lambda path: api_audit(path, libdir, exclude, plat, discover=not no_discovery, companions=companions)
     ):
         if not report.loads:
             outcome.worst = max(outcome.worst, EXIT_MISSING)
@@ -623,6 +628,7 @@ def repair(
         allow_bad_record,
         plat,
         discover=not no_discovery,
+        companions=tuple(wheels) if len(wheels) > 1 else (),
     )
     workers = repair_jobs(wheels, jobs)
 

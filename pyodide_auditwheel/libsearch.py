@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import BinaryIO
 
 from .dylink import ModuleHead, read_module_head
 from .errors import AuditwheelError, LibdirError, WasmError
-from .inputs import open_input_file
+from .inputs import WheelArchive, open_input_file
 
 LIBDIR_ENV = "PYODIDE_AUDITWHEEL_LIBDIR"
 SYSROOT_SUBDIRS = ("", "lib/wasm32-emscripten/pic", "lib/wasm32-emscripten", "lib", "local/lib")
@@ -35,6 +36,8 @@ class LibraryDir:
     path: Path
     source: str = "--libdir"
     explicit: bool = True
+    # A wheel of the same call, whose modules are searched (see wheel_member) instead of files.
+    wheel: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,9 @@ class LibrarySearch:
         self.skipped: list[str] = [*search.notes]
         self.sources: dict[Path, str] = {}
         self._cache: dict[str, tuple[Path, ModuleHead] | None] = {}
+        # A wheel of the call → its modules by base name (a vendored one also by the name it
+        # had before a repair mangled it).
+        self._wheel_modules: dict[Path, dict[str, list[str]]] = {}
         for libdir in self.dirs:
             if libdir.explicit:
                 _check_libdir(libdir)
@@ -102,8 +108,23 @@ class LibrarySearch:
                 self.dirs.append(LibraryDir(path, "RUNTIME_PATH", explicit=False))
 
     def search_path(self) -> list[tuple[Path, LibraryDir]]:
-        """Every directory searched, in order, with the one it is in or under."""
-        return [(libdir.path / sub if sub else libdir.path, libdir) for libdir in self.dirs for sub in SYSROOT_SUBDIRS]
+        """Every directory searched, in order, with the one it is in or under (a wheel of the
+        call is one place: its members)."""
+        return [
+            (libdir.path / sub if sub else libdir.path, libdir)
+            for libdir in self.dirs
+            for sub in ([""] if libdir.wheel else SYSROOT_SUBDIRS)
+        ]
+
+    def _candidate(self, directory: Path, libdir: LibraryDir, base: str) -> Path:
+        if not libdir.wheel:
+            return directory / base
+        if directory not in self._wheel_modules:
+            self._wheel_modules[directory] = _modules_of(directory, self.skipped)
+        members = self._wheel_modules[directory].get(base, [])
+        # A library the wheel vendored (in its .libs directory) before any other copy of it.
+        members = sorted(members, key=lambda member: (".libs/" not in member, member))
+        return directory / members[0] if members else directory / base
 
     def find(self, name: str) -> tuple[Path, ModuleHead] | None:
         """The first side module with the base name of ``name`` on the search path, with its
@@ -118,7 +139,7 @@ class LibrarySearch:
         if base not in ("", ".", ".."):
             search_path = self.search_path()
             for index, (directory, libdir) in enumerate(search_path):
-                candidate = directory / base
+                candidate = self._candidate(directory, libdir, base)
                 head = self._side_module_head(candidate)
                 if head is not None:
                     result = (candidate, head)
@@ -134,8 +155,8 @@ class LibrarySearch:
     def _note_other_builds(self, chosen: Path, libdir: LibraryDir, rest: list[tuple[Path, LibraryDir]]) -> None:
         seen = {_real(chosen)}
         for directory, other in rest:
-            candidate = directory / chosen.name
-            if not candidate.is_file() or _real(candidate) in seen:
+            candidate = self._candidate(directory, other, chosen.name)
+            if not (candidate.is_file() or wheel_member(candidate)) or _real(candidate) in seen:
                 continue
             seen.add(_real(candidate))
             if self._side_module_head(candidate) is not None and not _same_bytes(chosen, candidate):
@@ -148,6 +169,8 @@ class LibrarySearch:
         """The candidate's dylink head; None, noting why in ``skipped`` when a file of that
         name exists (``-v`` shows the notes), when it cannot be the library."""
         try:
+            if wheel_member(candidate) is not None:
+                return library_head(candidate)
             if not candidate.is_file():
                 if candidate.exists():
                     kind = "a directory" if candidate.is_dir() else "not a regular file"
@@ -165,8 +188,71 @@ class LibrarySearch:
             return None
 
 
+_MANGLED = re.compile(r"(?P<stem>.+)-[0-9a-f]{8}(?P<suffix>\.so(?:\.\d+)*)")
+
+
+def _modules_of(wheel: Path, notes: list[str]) -> dict[str, list[str]]:
+    """A wheel's modules by base name; a name as a repair mangles it (``libfoo-1a2b3c4d.so``,
+    this tool's and auditwheel-emscripten's) also under the name it had (``libfoo.so``)."""
+    try:
+        archive = WheelArchive(wheel)
+    except AuditwheelError as error:
+        notes.append(f"{wheel}: not searched for libraries, {str(error).rstrip('.')}")
+        return {}
+    try:
+        by_base: dict[str, list[str]] = {}
+        for member in archive.module_paths():
+            base = member.rsplit("/", 1)[-1]
+            by_base.setdefault(base, []).append(member)
+            mangled = _MANGLED.fullmatch(base)
+            if mangled:
+                by_base.setdefault(mangled["stem"] + mangled["suffix"], []).append(member)
+        return by_base
+    finally:
+        archive.close()
+
+
+def wheel_member(path: Path) -> tuple[Path, str] | None:
+    """(wheel, member) when ``path`` names a member inside a wheel file
+    (``dist/a-1.0-….whl/a.libs/libfoo-1a2b3c4d.so``): a library another wheel of the call
+    holds, which is read from that wheel, checked against its RECORD."""
+    parts = Path(path).parts  # (a caller may hold it as a string)
+    for index in range(len(parts) - 1, 0, -1):
+        if parts[index - 1].endswith(".whl"):
+            wheel = Path(*parts[:index])
+            if wheel.is_file():
+                return wheel, "/".join(parts[index:])
+    return None
+
+
+def library_name(path: Path) -> str:
+    """The name a found library is vendored by: its file's, or for a member of another wheel
+    the name it had before that wheel's repair mangled it (its hash is taken again)."""
+    if wheel_member(path) is not None:
+        mangled = _MANGLED.fullmatch(path.name)
+        if mangled:
+            return mangled["stem"] + mangled["suffix"]
+    return path.name
+
+
+def _member_bytes(path: Path) -> bytes | None:
+    """The bytes of a wheel member named as :func:`wheel_member` names it; None for a file."""
+    located = wheel_member(path)
+    if located is None:
+        return None
+    wheel, member = located
+    archive = WheelArchive(wheel)
+    try:
+        return archive.read_recorded(member)
+    finally:
+        archive.close()
+
+
 def library_head(path: Path) -> ModuleHead:
     """A library file's dylink head, reading no more of it than that."""
+    data = _member_bytes(path)
+    if data is not None:
+        return read_module_head(lambda size: data[:size], f"library {path}")
     with open_input_file(path) as handle:
         return read_module_head(lambda size: _prefix(handle, size), f"library {path}")
 
@@ -179,6 +265,11 @@ def _prefix(handle: BinaryIO, size: int) -> bytes:
 def library_chunks(path: Path) -> Iterator[bytes]:
     """A library file's bytes a chunk at a time: vendoring a library of any size holds one
     chunk of it, not the file."""
+    data = _member_bytes(path)
+    if data is not None:
+        for start in range(0, len(data), LIBRARY_CHUNK):
+            yield data[start : start + LIBRARY_CHUNK]
+        return
     # Opened without blocking and checked on the descriptor: a library swapped for a FIFO after
     # the plan is refused, not waited on.
     try:
@@ -213,7 +304,11 @@ def _real(path: Path) -> Path:
 
 def _same_bytes(first: Path, second: Path) -> bool:
     try:
-        if first.stat().st_size != second.stat().st_size:
+        if (
+            wheel_member(first) is None
+            and wheel_member(second) is None
+            and first.stat().st_size != second.stat().st_size
+        ):
             return False
         return library_digest(first) == library_digest(second)
     except (OSError, LibdirError):

@@ -31,7 +31,7 @@ from .analysis import (
     needed_closure,
 )
 from .errors import AuditwheelError, MissingLibrariesError, NotAWheelError, UnsafePathError
-from .libsearch import library_digest
+from .libsearch import library_digest, library_name
 from .loader import js_normalize, runtime_path_directories
 from .wheel import installed_path
 from .zipio import check_member_name, folded
@@ -376,7 +376,7 @@ def make_plan(
         if digest in by_digest:
             vendored[library.path] = by_digest[digest]
             continue
-        name = source.name
+        name = library_name(source) if member is None else source.name
         dest_name = name if _keeps_name(name, options) else mangled_name(name, digest, so_last)
         dest = f"{libs_dir}/{dest_name}"
         check_member_name(dest)

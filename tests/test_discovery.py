@@ -263,3 +263,34 @@ def test_a_library_vendored_with_two_builds_in_one_call_is_reported(
     (second / "libouter.so").write_bytes(fixture_libs.outer.read_bytes())
     again = cli("repair", *map(str, wheels), "-w", str(tmp_path / "again"), env=build_env(tmp_path))
     assert again.returncode == 0 and "warning" not in again.stderr
+
+
+def test_a_library_another_wheel_of_the_call_vendors(
+    fixture_libs: wheelbuilder.FixtureLibs, chain_wheel: Path, tmp_path: Path
+) -> None:
+    """`repair dist/*.whl`: one wheel was repaired already (its .libs holds libouter and
+    libcounter under mangled names); another needs libouter.so and is given no --libdir."""
+    env = build_env(tmp_path)
+    done = cli("repair", str(chain_wheel), "--libdir", str(fixture_libs.libdir), "-w", str(tmp_path / "dist2"), env=env)
+    assert done.returncode == 0, done.stderr
+    vendoring = tmp_path / "dist2" / chain_wheel.name
+    user = wheelbuilder.build_module_wheel(fixture_libs.user, tmp_path / "dist2", "pyodide_2025_0_wasm32", dist="user")
+    shown = cli("show", str(vendoring), str(user), "--json", env=env)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    sources = {
+        dep["source"]
+        for entry in json.loads(shown.stdout)["inputs"]
+        for module in entry["modules"]
+        for dep in module["dependencies"]
+        if dep["status"] == "found"
+    }
+    assert sources == {f"wheel {vendoring.name}"}
+    out = tmp_path / "wheelhouse"
+    repaired = cli("repair", str(vendoring), str(user), "-w", str(out), env=env)
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert vendored(out / user.name) == ["libcounter.so", "libouter.so"]
+    audited = cli("audit", str(out / user.name), "--no-discovery", env=env)
+    assert audited.returncode == 0, audited.stdout
+    # Alone, or with --no-discovery, the wheel finds nothing.
+    assert cli("show", str(user), env=env).returncode == 1
+    assert cli("show", str(vendoring), str(user), "--no-discovery", env=env).returncode == 1
