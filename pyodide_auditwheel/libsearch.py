@@ -155,6 +155,10 @@ class LibrarySearch:
     def _note_other_builds(self, chosen: Path, libdir: LibraryDir, rest: list[tuple[Path, LibraryDir]]) -> None:
         seen = {_real(chosen)}
         for directory, other in rest:
+            if other.wheel:
+                # The other wheels of the call are read only for a library found nowhere else:
+                # opening each to compare would cost a wheelhouse a scan of every wheel per wheel.
+                continue
             candidate = self._candidate(directory, other, chosen.name)
             if not (candidate.is_file() or wheel_member(candidate)) or _real(candidate) in seen:
                 continue
