@@ -26,7 +26,7 @@ from .errors import AuditwheelError, InternalError, RecordError
 from .inputs import WheelArchive
 from .libsearch import library_chunks
 from .plan import ModulePatch, RepairPlan, VendoredLibrary
-from .record import RECORD_CHUNK, Record, RecordRow, digest_of, vendored_first
+from .record import RECORD_CHUNK, Record, RecordRow, vendored_first
 from .strip import strip_debug
 from .wasm import HEADER
 from .zipio import (
@@ -237,7 +237,57 @@ class DeflatePool:
             self._pool.shutdown(cancel_futures=True)
 
 
+class RecordPolicy:
+    """What a repair does with RECORD: the rows of the members it reads (all of them with
+    ``--verify-record``), and one check of each member's bytes as read against its row; a
+    mismatch refuses the repair, or with ``--allow-bad-record`` is kept as a problem to report."""
+
+    def __init__(self, rows: dict[str, RecordRow], reader: ZipReader, allow_bad_record: bool) -> None:
+        self.rows = rows
+        self.reader = reader
+        self.allow_bad_record = allow_bad_record
+        self.problems: list[str] = []
+
+    def check(self, member: Member, original: ContentDigest) -> None:
+        """A member's bytes as the repair read them, against its RECORD row."""
+        problem = Record.check_digest(
+            self.rows.get(member.name), member.name, original.sha256, original.size, self._rehash(member)
+        )
+        if problem is None:
+            return
+        if not self.allow_bad_record:
+            raise RecordError(
+                f"bad RECORD: {problem}; the wheel was modified after it was built "
+                "(use --allow-bad-record to repair it anyway)."
+            )
+        self.problems.append(problem)
+
+    def _rehash(self, member: Member) -> Callable[[str], bytes]:
+        """A member's digest with another algorithm, for RECORDs not hashed with sha256 (rare:
+        the member is read a second time)."""
+
+        def digest(algorithm: str) -> bytes:
+            hasher = hashlib.new(algorithm)
+            for chunk in self.reader.chunks(member):
+                hasher.update(chunk)
+            return hasher.digest()
+
+        return digest
+
+
+@dataclass(frozen=True)
+class WrittenLayout:
+    """What the archive assembly wrote, for the check of the output: the members whose local
+    headers the writer composed or where a byte-for-byte run ends (re-read and checked)."""
+
+    spot_checks: frozenset[str] = frozenset()
+
+
 class WheelRewriter:
+    """The repair's one writer: RECORD checked (``RecordPolicy``), the members streamed or
+    compressed ahead into one archive (``_write_archive``, which returns its layout), the
+    output made atomically and checked (``verify_written``) before it replaces anything."""
+
     def __init__(
         self,
         source: WheelArchive,
@@ -254,21 +304,9 @@ class WheelRewriter:
         self.allow_bad_record = allow_bad_record
         self.progress = progress or (lambda _n: None)
         self.record = source.record()
-        self.rows_to_check: dict[str, RecordRow] = {}
-        self.problems: list[str] = []
+        self.record_policy = RecordPolicy({}, self.reader, allow_bad_record)
         self.stripped_bytes = 0
-        self._spot_checks: set[str] = set()
         self.deflate_pool = DeflatePool()
-
-    def _record_problem(self, problem: str | None) -> None:
-        if problem is None:
-            return
-        if not self.allow_bad_record:
-            raise RecordError(
-                f"bad RECORD: {problem}; the wheel was modified after it was built "
-                "(use --allow-bad-record to repair it anyway)."
-            )
-        self.problems.append(problem)
 
     def check_all_hashes(self) -> None:
         """``--verify-record``: every member against its row, before anything is written."""
@@ -278,19 +316,7 @@ class WheelRewriter:
             stream = HashingStream(self.reader.chunks(member))
             for _ in stream:
                 pass
-            self._check_read(member, stream.seen())
-
-    def _rehash(self, member: Member) -> Callable[[str], bytes]:
-        """A member's digest with another algorithm, for RECORDs not hashed with sha256 (rare:
-        the member is read a second time)."""
-
-        def digest(algorithm: str) -> bytes:
-            hasher = hashlib.new(algorithm)
-            for chunk in self.reader.chunks(member):
-                hasher.update(chunk)
-            return hasher.digest()
-
-        return digest
+            self.record_policy.check(member, stream.seen())
 
     def write(self, output: Path) -> ApplyOutcome:
         """Write the repaired wheel to ``output``; an operating-system failure (no space, no
@@ -315,7 +341,9 @@ class WheelRewriter:
             # free), or of every member with --verify-record.
             read_here = {*self.plan.patches, *(lib.member for lib in self.plan.vendored if lib.member)}
             keep = (lambda _path: True) if self.verify_record else read_here.__contains__
-            self.rows_to_check = self.record.check_matches(self.reader, keep)
+            self.record_policy = RecordPolicy(
+                self.record.check_matches(self.reader, keep), self.reader, self.allow_bad_record
+            )
             if self.verify_record:
                 self.check_all_hashes()
             created = make_directories(output.parent)
@@ -323,12 +351,12 @@ class WheelRewriter:
                 if self.plan.is_noop:
                     if output.resolve() != self.source.path.resolve():
                         self._atomic(output, self._copy_input, self._crc_check())
-                    return ApplyOutcome(output, False, 0, tuple(self.problems))
+                    return ApplyOutcome(output, False, 0, tuple(self.record_policy.problems))
                 self._atomic(output, functools.partial(self._write_archive, ahead=ahead), self._crc_check())
             except BaseException:
                 remove_directories(created)  # "nothing was changed" holds for directories too
                 raise
-        return ApplyOutcome(output, True, self.stripped_bytes, tuple(self.problems))
+        return ApplyOutcome(output, True, self.stripped_bytes, tuple(self.record_policy.problems))
 
     def _crc_check(self) -> UnchangedCrcCheck | None:
         """The CRC check of the members written as they are (their bytes are copied, not
@@ -347,18 +375,18 @@ class WheelRewriter:
         return UnchangedCrcCheck(self.reader, read_anyway, pool, self.deflate_pool.workers)
 
     def _atomic(
-        self, output: Path, body: Callable[[BinaryIO], None], crc_check: UnchangedCrcCheck | None = None
+        self, output: Path, body: Callable[[BinaryIO], WrittenLayout], crc_check: UnchangedCrcCheck | None = None
     ) -> None:
         # Replacing the input itself: the data reaches the disk before the rename.  A new
         # output puts nothing of the user's at risk and skips the (slow) fsync.
         in_place = output.resolve() == self.source.path.resolve()
         with atomic_output(output, _mode_of(self.source.path), durable=in_place) as handle:
-            body(handle)
+            layout = body(handle)
             handle.flush()
             if crc_check is not None:
                 crc_check.result()
             try:
-                self._verify(handle)
+                verify_written(handle, self.plan, self.reader, self.record.path, layout)
             except InternalError:
                 raise
             except AuditwheelError as error:
@@ -368,16 +396,18 @@ class WheelRewriter:
                     f"internal error: the repaired wheel fails its check ({reason}); nothing was written."
                 ) from None
 
-    def _copy_input(self, handle: BinaryIO) -> None:
+    def _copy_input(self, handle: BinaryIO) -> WrittenLayout:
         """Nothing to change: the output is the input, byte for byte."""
         self.source.file.seek(0)
         shutil.copyfileobj(self.source.file, handle)
+        return WrittenLayout()
 
-    def _write_archive(self, handle: BinaryIO, ahead: AheadOfTime[Rewritten]) -> None:
+    def _write_archive(self, handle: BinaryIO, ahead: AheadOfTime[Rewritten]) -> WrittenLayout:
         writer = ZipWriter(handle)
         created = new_member_time(self.reader)
         replaced: dict[str, RecordRow] = {}
         added: list[RecordRow] = []
+        vendored_digests: dict[str, ContentDigest] = {}  # each vendored library as written
         record_path = self.record.path
 
         plan = self.plan
@@ -401,16 +431,17 @@ class WheelRewriter:
         ahead_of_users = [self.reader.by_name[name] for name in plan.moved_first]
         for member in vendored_first(handed, [None, *ahead_of_users]):
             if member is None:
-                added = [
-                    self._write_vendored(writer, library, ahead.take(library.dest), created)
-                    for library in self.plan.vendored
-                ]
+                for library in self.plan.vendored:
+                    vendored_digests[library.dest] = self._write_vendored(
+                        writer, library, ahead.take(library.dest), created
+                    )
+                added = [RecordRow.of(dest, digest) for dest, digest in vendored_digests.items()]
                 continue
             patch = self.plan.patches.get(member.name)
             if patch is not None:
                 replaced[member.name] = self._write_patched(writer, member, patch, ahead.take(member.name))
             elif member.name in rewritten_metadata:
-                data = self._metadata_content(member.name, added)
+                data = self._metadata_content(member.name, vendored_digests)
                 written = writer.add_bytes(
                     member.name, data, mode=member.mode or 0o100644, date_time=(member.dos_time, member.dos_date)
                 )
@@ -419,10 +450,11 @@ class WheelRewriter:
                 writer.copy_raw(self.reader, member)
             self.progress(member.compressed_size)
         for path in plan.new_metadata_paths:
-            written = writer.add_bytes(path, self._metadata_content(path, added), mode=0o100644, date_time=created)
+            written = writer.add_bytes(
+                path, self._metadata_content(path, vendored_digests), mode=0o100644, date_time=created
+            )
             added.append(RecordRow.of(path, written))
         record_member = self.reader.by_name[self.record.path]
-        self._spot_checks = writer.spot_checks
         writer.add_chunks(
             self.record.path,
             self.record.rewritten(replaced, added, removed),
@@ -431,18 +463,18 @@ class WheelRewriter:
             size_hint=record_member.size * 2,
         )
         writer.close()
+        return WrittenLayout(frozenset(writer.spot_checks))
 
-    def _metadata_content(self, path: str, vendored_rows: list[RecordRow]) -> bytes:
-        """WHEEL retagged, or the SBOM, made from the vendored libraries' rows as written
-        (they come before every ``.dist-info`` file)."""
+    def _metadata_content(self, path: str, vendored: dict[str, ContentDigest]) -> bytes:
+        """WHEEL retagged, or the SBOM, made from the digests of the vendored libraries as
+        written (they come before every ``.dist-info`` file)."""
         plan = self.plan
         if plan.retag is not None and path == plan.retag.wheel_file:
             return plan.retag.wheel_text
         if plan.sbom is None or path != plan.sbom.path:
             raise InternalError(f"internal error: no content planned for {path}.")
-        written = {row.path: digest_of(row) for row in vendored_rows}
         return plan.sbom.render(
-            [(lib.dest, written[lib.dest], lib.source.name, lib.sha256_hex) for lib in plan.vendored]
+            [(lib.dest, vendored[lib.dest].sha256.hex(), lib.source.name, lib.sha256_hex) for lib in plan.vendored]
         )
 
     def _jobs_ahead(self) -> dict[str, Callable[[], Rewritten]]:
@@ -509,10 +541,11 @@ class WheelRewriter:
         date_time: tuple[int, int],
         size_hint: int,
         template: Member | None = None,
-    ) -> tuple[RecordRow, ContentDigest]:
+    ) -> tuple[ContentDigest, ContentDigest]:
         """Write a member compressed ahead, or else (too large to hold) stream it from its
-        source into the archive, compressed on every core; its RECORD row, and what was read
-        of the source (its digest and size).  What stripping saved is counted here."""
+        source into the archive, compressed on every core; the digest and size of what was
+        written (its RECORD row), and of what was read of the source.  What stripping saved is
+        counted here."""
         if ahead is not None:
             written = writer.add_deflated(name, ahead.deflated, mode=mode, date_time=date_time, template=template)
             original = ahead.source
@@ -530,12 +563,12 @@ class WheelRewriter:
             original = opened.seen()
         if patch is not None and patch.strip:
             self.stripped_bytes += max(0, original.size - written.size)
-        return RecordRow.of(name, written), original
+        return written, original
 
     def _write_patched(
         self, writer: ZipWriter, member: Member, patch: ModulePatch, ahead: Rewritten | None
     ) -> RecordRow:
-        row, original = self._write_rewritten(
+        written, original = self._write_rewritten(
             writer,
             member.name,
             ahead,
@@ -546,20 +579,13 @@ class WheelRewriter:
             size_hint=member.size,
             template=member,
         )
-        self._check_read(member, original)
-        return row
-
-    def _check_read(self, member: Member, original: ContentDigest) -> None:
-        """A member's bytes as the repair read them, against its RECORD row."""
-        listed = self.rows_to_check.get(member.name)
-        self._record_problem(
-            Record.check_digest(listed, member.name, original.sha256, original.size, self._rehash(member))
-        )
+        self.record_policy.check(member, original)
+        return RecordRow.of(member.name, written)
 
     def _write_vendored(
         self, writer: ZipWriter, library: VendoredLibrary, ahead: Rewritten | None, created: tuple[int, int]
-    ) -> RecordRow:
-        row, original = self._write_rewritten(
+    ) -> ContentDigest:
+        written, original = self._write_rewritten(
             writer,
             library.dest,
             ahead,
@@ -570,60 +596,60 @@ class WheelRewriter:
             size_hint=library.size,
         )
         if library.member is not None:  # the wheel's own bytes: checked against RECORD as read
-            self._check_read(self.reader.by_name[library.member], original)
-        return row
+            self.record_policy.check(self.reader.by_name[library.member], original)
+        return written
 
-    def _verify(self, handle: BinaryIO) -> None:
-        """Re-read what was written before it replaces anything: the central directory; the
-        member names (exactly the input's, the vendored libraries' and new metadata files',
-        compared by digest, the libraries first, new metadata
-        files just before RECORD and RECORD last); the local header
-        of every member whose header we composed and of the ends of every byte-for-byte run;
-        RECORD against the member names; and the CRC of every member we compressed ourselves
-        (copied ones keep their original, already-checked bytes)."""
-        handle.seek(0)
-        record_path = self.record.path
-        vendored = [library.dest for library in self.plan.vendored]
-        new_metadata = list(self.plan.new_metadata_paths)
-        metadata = [*new_metadata, *self.plan.rewritten_metadata_paths]
-        compressed_here = {*self.plan.patches, *vendored, *metadata, record_path}
-        written = ZipReader(
-            handle,
-            "the repaired wheel",
-            lookup=lambda name: name in compressed_here or ".dist-info/" in name,
-            spot_check=self._spot_checks.__contains__,
-        )
-        added = [*vendored, *new_metadata]
-        removed = self.plan.removed
-        expected_digest = (self.reader.all_names_digest - names_digest(removed) + names_digest(added)) & DIGEST_MASK
+
+def verify_written(
+    handle: BinaryIO, plan: RepairPlan, source: ZipReader, record_path: str, layout: WrittenLayout
+) -> None:
+    """Re-read what was written before it replaces anything: the central directory; the
+    member names (exactly the ``source``'s, the vendored libraries' and new metadata files',
+    compared by digest, the libraries first, new metadata files just before RECORD and RECORD
+    last); the local header of every member the ``layout`` names (whose header we composed,
+    and the ends of every byte-for-byte run); RECORD against the member names; and the CRC of
+    every member we compressed ourselves (copied ones keep their original, checked bytes)."""
+    handle.seek(0)
+    vendored = [library.dest for library in plan.vendored]
+    new_metadata = list(plan.new_metadata_paths)
+    metadata = [*new_metadata, *plan.rewritten_metadata_paths]
+    compressed_here = {*plan.patches, *vendored, *metadata, record_path}
+    written = ZipReader(
+        handle,
+        "the repaired wheel",
+        lookup=lambda name: name in compressed_here or ".dist-info/" in name,
+        spot_check=layout.spot_checks.__contains__,
+    )
+    added = [*vendored, *new_metadata]
+    removed = plan.removed
+    expected_digest = (source.all_names_digest - names_digest(removed) + names_digest(added)) & DIGEST_MASK
+    as_expected = (
+        written.count == source.count + len(added) - len(removed) and written.all_names_digest == expected_digest
+    )
+    if as_expected and not plan.is_noop:
+        placed = [written.by_name[dest].position for dest in vendored]
+        before_record = [written.by_name[path].position for path in new_metadata]
+        record_at = written.by_name[record_path].position
         as_expected = (
-            written.count == self.reader.count + len(added) - len(removed)
-            and written.all_names_digest == expected_digest
+            record_at == written.count - 1
+            and placed == list(range(len(placed)))
+            and before_record == list(range(record_at - len(before_record), record_at))
         )
-        if as_expected and not self.plan.is_noop:
-            placed = [written.by_name[dest].position for dest in vendored]
-            before_record = [written.by_name[path].position for path in new_metadata]
-            record_at = written.by_name[record_path].position
-            as_expected = (
-                record_at == written.count - 1
-                and placed == list(range(len(placed)))
-                and before_record == list(range(record_at - len(before_record), record_at))
-            )
-        if not as_expected:
-            raise InternalError(
-                "internal error: the repaired wheel does not hold the expected members in their places; "
-                "nothing was written."
-            )
-        if self.plan.is_noop:
-            return  # the output is the input, copied byte for byte
-        # CRC of every member we compressed; RECORD's is checked as it is read below.
-        for name, member in written.by_name.items():
-            if name in compressed_here and name != record_path:
-                for _ in written.chunks(member):
-                    pass
-        record_member = written.by_name[record_path]
-        record = Record(record_path, lambda: written.chunks(record_member, RECORD_CHUNK))
-        record.check_matches(written)
+    if not as_expected:
+        raise InternalError(
+            "internal error: the repaired wheel does not hold the expected members in their places; "
+            "nothing was written."
+        )
+    if plan.is_noop:
+        return  # the output is the input, copied byte for byte
+    # CRC of every member we compressed; RECORD's is checked as it is read below.
+    for name, member in written.by_name.items():
+        if name in compressed_here and name != record_path:
+            for _ in written.chunks(member):
+                pass
+    record_member = written.by_name[record_path]
+    record = Record(record_path, lambda: written.chunks(record_member, RECORD_CHUNK))
+    record.check_matches(written)
 
 
 def _mode_of(path: Path) -> int:

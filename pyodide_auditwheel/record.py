@@ -27,12 +27,6 @@ def record_hash(digest: bytes, algorithm: str = "sha256") -> str:
     return f"{algorithm}=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def digest_of(row: RecordRow) -> str:
-    """The hex digest of a row this tool wrote (the inverse of :func:`record_hash`)."""
-    encoded = row.hash.partition("=")[2]
-    return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).hex()
-
-
 class RecordRow(NamedTuple):
     path: str
     hash: str
