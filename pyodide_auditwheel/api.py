@@ -17,7 +17,7 @@ from .libsearch import LibraryDir, SearchPath, libdirs_from_env
 
 if TYPE_CHECKING:
     from .apply import ProgressHook
-    from .plan import RepairOptions, RepairPlan, Retag
+    from .plan import RepairOptions, RepairPlan
     from .policy import AuditReport
     from .wasm import Interface
 
@@ -110,11 +110,12 @@ def repair(
 
     Raises :class:`~pyodide_auditwheel.errors.MissingLibrariesError` (listing all of them) and
     writes nothing when a library cannot be found.  With ``dry_run`` only the plan is made.
-    ``platform`` retags the wheel (see :func:`_retag`); the retagged wheel gets its new name,
-    beside the input when there is no ``output_dir``, and the input is left as it was.
+    ``platform`` retags the wheel (see :func:`~pyodide_auditwheel.plan.checked_retag`); the
+    retagged wheel gets its new name, beside the input when there is no ``output_dir``, and
+    the input is left as it was.
     """
     # Imported here so that `show` does not load the repair machinery.
-    from .plan import RepairOptions, libraries_that_move, make_plan
+    from .plan import RepairOptions, checked_retag, libraries_that_move, make_plan, with_sbom
 
     source_path = Path(wheel)
     if source_path.suffix != ".whl":
@@ -133,7 +134,7 @@ def repair(
         if platform is None:
             analysis, retag = analyze_tree(tree, search, exclude), None
         else:
-            analysis, retag = _retag(tree, search, exclude, platform)
+            analysis, retag = checked_retag(tree, search, exclude, platform)
         options = options or RepairOptions()
         unreachable = _unreachable_elsewhere(tree, analysis, search, exclude)
         twins = library_twins(tree, analysis, also=libraries_that_move(analysis, named_abis(tree)) | unreachable)
@@ -149,7 +150,7 @@ def repair(
         )
         name = retag.filename if retag is not None else source_path.name
         if options.sbom:
-            plan = _with_sbom(plan, tree, name)
+            plan = with_sbom(plan, tree, name)
         copies_left = _copies_left(tree, search, exclude) if plan.is_noop else ()
         planned = RepairResult(
             source_path,
@@ -376,78 +377,6 @@ def named_abis(tree: WheelArchive) -> list[Abi]:
     both, so it loads once on each."""
     platforms = sorted(tree.wheel.platforms) if tree.wheel else []
     return [abi for platform in platforms if (abi := abi_for_tag(platform)) is not None]
-
-
-def _with_sbom(plan: RepairPlan, tree: WheelArchive, filename: str) -> RepairPlan:
-    """The plan with the SBOM the repaired wheel carries, when the repair vendors libraries
-    (or retags a wheel whose SBOM names its file)."""
-    from dataclasses import replace
-
-    from .plan import SbomPlan
-    from .sbom import previous_components, sbom_path
-
-    path = sbom_path(tree.dist_info)
-    exists = path in tree.zip.by_name
-    if tree.wheel is None or not (plan.vendored or (plan.retag is not None and exists)):
-        return plan
-    if not exists:
-        _check_new_metadata_path(tree, path)
-    previous = tree.read_recorded(path) if exists else None
-    previous_components(previous, path)  # refused now, not half way through writing
-    return replace(plan, sbom=SbomPlan(path, exists, tree.wheel.dist, tree.wheel.version, filename, previous))
-
-
-def _check_new_metadata_path(tree: WheelArchive, path: str) -> None:
-    """A file the repair adds to ``.dist-info`` must not clash with what the wheel has: a
-    member equal to it but for case or normalisation, or a file where one of its directories
-    goes (a ``sboms`` file)."""
-    from .errors import UnsafePathError
-
-    parts = path.split("/")
-    for depth in range(1, len(parts) + 1):
-        prefix = "/".join(parts[:depth])
-        existing = tree.holds_folded(prefix)
-        if existing is not None and not (existing.endswith("/") and depth < len(parts)):
-            raise UnsafePathError(
-                f"cannot add {path}: the wheel already has {existing}, which a file system cannot hold beside it; "
-                "repair with --no-sbom."
-            )
-
-
-def _retag(
-    tree: WheelArchive, libdirs: SearchPath, exclude: Sequence[str], platform: str
-) -> tuple[Analysis, Retag | None]:
-    """Check that ``platform`` may be written, and how.
-
-    The default (no ``platform``) keeps the wheel's tags: a repair never names a runtime the
-    wheel was not built for.  A new tag must name the ABI the wheel is already tagged for (as
-    ``pyemscripten_2025_0`` names ``pyodide_2025_0``'s), and the audit of the repaired wheel
-    (the input plus the libraries that will be vendored) must find nothing.  Anything else is
-    refused before a byte is written.
-    """
-    from .plan import retagged
-    from .policy import audit_tree, target_abi
-
-    abi = target_abi(platform)
-    if tree.abi.name != abi.name:
-        platforms = ", ".join(sorted(tree.wheel.platforms)) if tree.wheel else "no platform"
-        built_for = f"ABI {tree.abi.name}" if tree.abi.known else f"{platforms} (no known ABI)"
-        raise AuditwheelError(
-            f"cannot retag to {platform}: it names ABI {abi.name}, but the wheel is built for {built_for}; "
-            "rebuild it for that runtime instead."
-        )
-    report = audit_tree(tree, libdirs, exclude, platform)
-    blocking = [finding for finding in report.findings if finding.kind != "missing-library"]
-    if blocking:
-        first = blocking[0]
-        raise AuditwheelError(
-            f"cannot retag to {platform}: the audit has {len(blocking)} finding(s), the first: "
-            f"{first.module or 'the wheel'}: {first.subject}: {first.reason}; run `pyodide auditwheel audit` for all."
-        )
-    wheel_file = f"{tree.dist_info}/WHEEL"
-    if wheel_file not in tree.zip.by_name:
-        raise AuditwheelError(f"cannot retag: the wheel has no {wheel_file}.")
-    return report.analysis, retagged(tree.path.name, wheel_file, tree.read_recorded(wheel_file), platform)
 
 
 def interfaces(path: PathLike) -> Iterator[tuple[str, Interface]]:

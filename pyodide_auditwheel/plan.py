@@ -31,8 +31,11 @@ from .analysis import (
     needed_closure,
 )
 from .errors import AuditwheelError, MissingLibrariesError, NotAWheelError, UnsafePathError
-from .libsearch import library_digest, library_name
+from .inputs import WheelArchive
+from .libsearch import SearchPath, library_digest, library_name
 from .loader import js_normalize, runtime_path_directories
+from .policy import audit_tree, target_abi
+from .sbom import previous_components, sbom_path
 from .wheel import installed_path
 from .zipio import check_member_name, folded
 
@@ -551,3 +554,65 @@ def _patch_for(
     wanted = runtime_path_order(existing, absolute, origin)
     added = tuple(entry for entry in wanted if entry not in existing)
     return ModulePatch(path, renames, wanted if wanted != existing else None, added, needed=needed)
+
+
+def with_sbom(plan: RepairPlan, tree: WheelArchive, filename: str) -> RepairPlan:
+    """The plan with the SBOM the repaired wheel carries, when the repair vendors libraries
+    (or retags a wheel whose SBOM names its file)."""
+    path = sbom_path(tree.dist_info)
+    exists = path in tree.zip.by_name
+    if tree.wheel is None or not (plan.vendored or (plan.retag is not None and exists)):
+        return plan
+    if not exists:
+        _check_new_metadata_path(tree, path)
+    previous = tree.read_recorded(path) if exists else None
+    previous_components(previous, path)  # refused now, not half way through writing
+    return replace(plan, sbom=SbomPlan(path, exists, tree.wheel.dist, tree.wheel.version, filename, previous))
+
+
+def _check_new_metadata_path(tree: WheelArchive, path: str) -> None:
+    """A file the repair adds to ``.dist-info`` must not clash with what the wheel has: a
+    member equal to it but for case or normalisation, or a file where one of its directories
+    goes (a ``sboms`` file)."""
+    parts = path.split("/")
+    for depth in range(1, len(parts) + 1):
+        prefix = "/".join(parts[:depth])
+        existing = tree.holds_folded(prefix)
+        if existing is not None and not (existing.endswith("/") and depth < len(parts)):
+            raise UnsafePathError(
+                f"cannot add {path}: the wheel already has {existing}, which a file system cannot hold beside it; "
+                "repair with --no-sbom."
+            )
+
+
+def checked_retag(
+    tree: WheelArchive, libdirs: SearchPath, exclude: Sequence[str], platform: str
+) -> tuple[Analysis, Retag | None]:
+    """Check that ``platform`` may be written, and how.
+
+    The default (no ``platform``) keeps the wheel's tags: a repair never names a runtime the
+    wheel was not built for.  A new tag must name the ABI the wheel is already tagged for (as
+    ``pyemscripten_2025_0`` names ``pyodide_2025_0``'s), and the audit of the repaired wheel
+    (the input plus the libraries that will be vendored) must find nothing.  Anything else is
+    refused before a byte is written.
+    """
+    abi = target_abi(platform)
+    if tree.abi.name != abi.name:
+        platforms = ", ".join(sorted(tree.wheel.platforms)) if tree.wheel else "no platform"
+        built_for = f"ABI {tree.abi.name}" if tree.abi.known else f"{platforms} (no known ABI)"
+        raise AuditwheelError(
+            f"cannot retag to {platform}: it names ABI {abi.name}, but the wheel is built for {built_for}; "
+            "rebuild it for that runtime instead."
+        )
+    report = audit_tree(tree, libdirs, exclude, platform)
+    blocking = [finding for finding in report.findings if finding.kind != "missing-library"]
+    if blocking:
+        first = blocking[0]
+        raise AuditwheelError(
+            f"cannot retag to {platform}: the audit has {len(blocking)} finding(s), the first: "
+            f"{first.module or 'the wheel'}: {first.subject}: {first.reason}; run `pyodide auditwheel audit` for all."
+        )
+    wheel_file = f"{tree.dist_info}/WHEEL"
+    if wheel_file not in tree.zip.by_name:
+        raise AuditwheelError(f"cannot retag: the wheel has no {wheel_file}.")
+    return report.analysis, retagged(tree.path.name, wheel_file, tree.read_recorded(wheel_file), platform)
