@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,11 @@ def main() -> int:
         print(f"{runtime}: chainpkg.values() -> {result.get('result') or result.get('error')}")
         if result.get("result") != "[1, 2, 3, 4]":
             return 1
-    print(f"\nrepaired wheels are in {OUT}/")
+    # What the docs' examples run on, kept for a user to run them (and a fresh copy each time).
+    examples = OUT / "examples"
+    shutil.rmtree(examples, ignore_errors=True)
+    wheelbuilder.build_examples(libs, wheelbuilder.build_symbol_modules(work / "symbols"), examples)
+    print(f"\nrepaired wheels are in {OUT}/; the docs' examples run in {examples}/ (cd there)")
     return 0
 
 

@@ -1,14 +1,15 @@
-"""The docs' shell examples, run: every ```console block of docs/*.md is executed against the
-demo wheels, in order, one fresh directory per page.  ``$ command   # exits N`` gives the exit
-code expected (0 otherwise); every other line of the block must appear in what the command
-printed (spaces aside), so an example cannot rot."""
+"""The docs' shell examples, run: every ```console block of docs/*.md is executed in the
+directory ``nox -s demo`` leaves in ``demo-out/examples``, in order, one fresh directory per
+page, at COLUMNS=100.  ``$ command   # exits N`` gives the exit code expected (0 otherwise);
+the lines after it are the command's whole output (stdout, then stderr), so an example cannot
+rot.  ``PYODIDE_AUDITWHEEL_UPDATE_DOCS=1`` writes what the commands print into the pages
+instead (then read the diff)."""
 
 from __future__ import annotations
 
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -27,6 +28,22 @@ class Example:
     command: str
     code: int = 0
     expected: list[str] = field(default_factory=list)
+    # Where the output lines are in the page (0-based, end exclusive), and their indent.
+    span: tuple[int, int] = (0, 0)
+    indent: str = ""
+
+
+COLUMNS = "100"
+# The digests of the libraries the toolchain built (in mangled names and sha256 columns) change
+# with its version: compared as placeholders (a table's column widths do not change with them).
+DIGESTS = re.compile(r"(?<=-)[0-9a-f]{8}(?=[.-])|(?<=sha256 )[0-9a-f]{16}")
+
+
+def _without_digests(lines: list[str]) -> list[str]:
+    return [DIGESTS.sub(lambda match: "#" * len(match.group()), line) for line in lines]
+
+
+UPDATE = os.environ.get("PYODIDE_AUDITWHEEL_UPDATE_DOCS") == "1"
 
 
 def examples(page: Path) -> list[Example]:
@@ -45,9 +62,10 @@ def examples(page: Path) -> list[Example]:
             if line.startswith("$ "):
                 exits = EXITS.search(line)
                 command = line[2:] if not exits else line[2 : exits.start()]
-                found.append(Example(command.strip(), int(exits.group(1)) if exits else 0))
-            elif line.strip() and found:
-                found[-1].expected.append(line.strip())
+                found.append(Example(command.strip(), int(exits.group(1)) if exits else 0, [], (index, index), indent))
+            elif found:
+                found[-1].expected.append(line.rstrip())
+                found[-1].span = (found[-1].span[0], index)
         index += 1
     return found
 
@@ -63,32 +81,43 @@ def test_the_pages_with_examples_are_the_ones_expected() -> None:
 def workspace(
     fixture_libs: wheelbuilder.FixtureLibs, symbol_modules: wheelbuilder.SymbolModules, tmp_path: Path
 ) -> Path:
-    """dist/ with the demo wheels, libs/ with the libraries they were linked against."""
-    wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "dist", "pyodide_2025_0")
-    wheelbuilder.build_module_wheel(symbol_modules.calls, tmp_path / "dist", "pyodide_2025_0_wasm32")
-    shutil.copytree(fixture_libs.libdir, tmp_path / "libs")
-    return tmp_path
+    """What ``nox -s demo`` leaves in demo-out/examples: dist/ with the demo wheels, libs/ with
+    the libraries they were linked against."""
+    return wheelbuilder.build_examples(fixture_libs, symbol_modules, tmp_path)
 
 
-def _normal(text: str) -> str:
-    return " ".join(text.split())
+def _printed(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """What a command printed, as the page shows it: stdout's lines, then stderr's."""
+    lines = [line.rstrip() for line in (result.stdout + result.stderr).splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
 def test_shell_examples_run(page: Path, workspace: Path) -> None:
     scripts = Path(sys.executable).parent
-    env = {key: value for key, value in os.environ.items() if key != "COLUMNS"}
-    env["PATH"] = f"{scripts}{os.pathsep}{env['PATH']}"
+    env = {**os.environ, "COLUMNS": COLUMNS, "PATH": f"{scripts}{os.pathsep}{os.environ['PATH']}"}
+    lines = page.read_text().splitlines()
+    replaced: list[tuple[Example, list[str]]] = []
     for example in examples(page):
         argv = shlex.split(example.command)
         assert argv[0] in ("pyodide", "pyodide-auditwheel"), example.command
         result = subprocess.run(argv, cwd=workspace, env=env, capture_output=True, text=True, check=False)
-        said = _normal(result.stdout + result.stderr)
         assert result.returncode == example.code, f"{page.name}: $ {example.command}\n{result.stdout}{result.stderr}"
-        for line in example.expected:
-            assert _normal(line) in said, (
-                f"{page.name}: $ {example.command}: {line!r} not in:\n{result.stdout}{result.stderr}"
-            )
+        printed = _printed(result)
+        if UPDATE:
+            replaced.append((example, printed))
+            continue
+        assert _without_digests(example.expected) == _without_digests(printed), (
+            f"{page.name}: $ {example.command} printed (PYODIDE_AUDITWHEEL_UPDATE_DOCS=1 writes it into the page):\n"
+            + "\n".join(printed)
+        )
+    for example, printed in reversed(replaced):
+        start, end = example.span
+        lines[start:end] = [f"{example.indent}{line}" if line else "" for line in printed]
+    if replaced:
+        page.write_text("\n".join(lines) + "\n")
 
 
 def test_a_page_names_another_page_by_a_link() -> None:

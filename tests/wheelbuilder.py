@@ -232,3 +232,15 @@ def build_module_wheel(
     files |= {f"{dist}/{library.name}": library.read_bytes() for library in beside}
     files[f"{dist}/{module.name}"] = module.read_bytes()
     return write_wheel(out_dir, dist, "1.0", f"py3-none-{platform}", files)
+
+
+def build_examples(libs: FixtureLibs, symbols: SymbolModules, where: Path) -> Path:
+    """The directory the docs' examples run in (``nox -s demo`` leaves it in
+    ``demo-out/examples``): ``dist/`` with the chain wheel and the symbols wheel for Pyodide 0.29,
+    ``libs/`` with the libraries they were linked against."""
+    build_chain_wheel(libs, where / "dist", "pyodide_2025_0")
+    build_module_wheel(symbols.calls, where / "dist", "pyodide_2025_0_wasm32")
+    (where / "libs").mkdir(parents=True, exist_ok=True)
+    for library in sorted(libs.libdir.iterdir()):
+        (where / "libs" / library.name).write_bytes(library.read_bytes())
+    return where
