@@ -5,7 +5,8 @@ a worker interrupted mid-write leaves its input as it was and no temporary file.
 reaches the workers by itself (a terminal sends SIGINT to its whole foreground process
 group); a terminating signal sent to this process alone (SIGTERM from a CI runner's timeout,
 SIGHUP) is passed on to every worker before this process ends by it, so no worker goes on
-writing after the command is gone.
+writing after the command is gone; on Linux a worker also gets SIGTERM when the command dies
+of a signal nothing can catch (``kill -9``).
 """
 
 from __future__ import annotations
@@ -45,12 +46,32 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _worker_start() -> None:
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _end_with_parent(parent: int) -> None:
+    """On Linux, SIGTERM this worker when the command dies, whatever kills it (``kill -9``
+    included, which no handler sees): a worker must not outlive the command, writing on or
+    waiting forever for work that will not come."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # no libc to ask: the forwarding above still applies
+        return
+    if os.getppid() != parent:  # the command died before the request was made
+        os._exit(128 + signal.SIGTERM)
+
+
+def _worker_start(parent: int) -> None:
     # The workers take the default dispositions: the parent's handler below is not theirs.
     for signum in FORWARDED_SIGNALS:
         signal.signal(signum, signal.SIG_DFL)
     # A worker that got Ctrl-C starts no further wheel (the pool may have queued it one).
     signal.signal(signal.SIGINT, _interrupt)
+    _end_with_parent(parent)
 
 
 def _guarded(function: Callable[..., T], *args: object) -> T:
@@ -82,7 +103,9 @@ class WorkerPool:
 def worker_pool(jobs: int) -> Iterator[WorkerPool]:
     """A pool of ``jobs`` processes; a terminating signal to this process while it exists is
     sent on to each worker, then ends this process as it would have."""
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_context(), initializer=_worker_start)
+    pool = ProcessPoolExecutor(
+        max_workers=jobs, mp_context=_context(), initializer=_worker_start, initargs=(os.getpid(),)
+    )
     previous: dict[int, object] = {}
 
     def forward(signum: int, _frame: FrameType | None) -> None:

@@ -97,7 +97,7 @@ def test_how_many_processes(tmp_path: Path) -> None:
 
 
 @pytest.mark.realworld
-@pytest.mark.parametrize("how", ["SIGTERM to the command", "Ctrl-C to its process group"])
+@pytest.mark.parametrize("how", ["SIGTERM to the command", "Ctrl-C to its process group", "kill -9 of the command"])
 def test_an_interrupted_wheelhouse_repair_stops_every_worker(realworld: Path, tmp_path: Path, how: str) -> None:
     """A CI runner's timeout kills the command, not its workers (SIGTERM): they must stop too;
     Ctrl-C reaches them all. Each input is left as it was or repaired whole, no temporary
@@ -110,12 +110,16 @@ def test_an_interrupted_wheelhouse_repair_stops_every_worker(realworld: Path, tm
     wheels = [build_big_wheel(tmp_path / f"in{index}", 30) for index in range(2)]
     originals = {wheel: wheel.read_bytes() for wheel in wheels}
     script = Path(sys.executable).parent / "pyodide-auditwheel"
+    # stderr into a file, not a pipe: a worker that outlived the command would hold a pipe open
+    # and hang the test instead of failing it.
+    stderr_file = (tmp_path / "stderr").open("wb")
     process = subprocess.Popen(
         [str(script), "repair", *map(str, wheels), "--libdir", str(libdir), "-j", "2"],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=stderr_file,
         start_new_session=True,  # its own process group, as a terminal's foreground job
     )
+    stderr_file.close()
     # The plan phase's two workers, then the write phase's two: the signal comes mid-write.
     seen: set[int] = set()
     deadline = time.monotonic() + 60
@@ -127,15 +131,28 @@ def test_an_interrupted_wheelhouse_repair_stops_every_worker(realworld: Path, tm
     if how.startswith("SIGTERM"):
         process.send_signal(signal.SIGTERM)
         expected = -signal.SIGTERM
+    elif how.startswith("kill -9"):
+        process.send_signal(signal.SIGKILL)
+        expected = -signal.SIGKILL
     else:
         os.killpg(process.pid, signal.SIGINT)
         expected = 130
     process.wait(timeout=60)
-    stderr = process.stderr.read() if process.stderr else b""
+    stderr = (tmp_path / "stderr").read_bytes()
     assert process.returncode == expected, stderr
     assert b"Traceback" not in stderr
-    for pid in seen:
-        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+    # The workers end too (after a kill -9 of the command, of the SIGTERM its death sends them).
+    def running(pid: int) -> bool:
+        try:
+            return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 15
+    while any(map(running, seen)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(map(running, seen)), [pid for pid in seen if running(pid)]
     for wheel in wheels:
         assert sorted(path.name for path in wheel.parent.iterdir()) == [wheel.name]
         if wheel.read_bytes() != originals[wheel]:
