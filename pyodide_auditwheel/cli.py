@@ -61,6 +61,7 @@ from .report import (
     visible,
     warning_line,
     wheelhouse_summary,
+    wrap_at_spaces,
 )
 
 if TYPE_CHECKING:
@@ -231,14 +232,15 @@ def _note_if_name_shared(ctx: typer.Context) -> None:
     another distribution registers that name too."""
     others = other_auditwheel_plugins() if ctx.parent is not None else []
     if others:
-        _stderr().print(
-            inert(
-                f"note: pyodide-auditwheel {__version__} is answering; {', '.join(others)} also registers "
-                "`pyodide auditwheel`, and which one answers depends on install order: run `pyodide-auditwheel` "
-                "to always get this one."
-            ),
-            style="yellow",
+        console = _stderr()
+        note = inert(
+            f"note: pyodide-auditwheel {__version__} is answering; {', '.join(others)} also registers "
+            "`pyodide auditwheel`, and which one answers depends on install order: run `pyodide-auditwheel` "
+            "to always get this one.",
+            "yellow",
         )
+        for line in wrap_at_spaces(note, console.width, "  "):  # CI logs: within COLUMNS
+            console.print(line)
 
 
 def _safe_streams() -> None:

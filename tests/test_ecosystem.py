@@ -54,7 +54,7 @@ def beside_pyodide_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run(bin_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "COLUMNS": "80"}
     return subprocess.run([str(bin_dir / args[0]), *args[1:]], capture_output=True, text=True, check=False, env=env)
 
 
@@ -84,6 +84,7 @@ def test_ours_works_and_says_who_answers(
         # Ours answered `pyodide auditwheel`: it says the name is shared, and the way out.
         assert "also registers `pyodide auditwheel`" in plugin.stderr and "auditwheel" in plugin.stderr.lower()
         assert "run `pyodide-auditwheel` to always get this one" in " ".join(plugin.stderr.split())
+        assert all(len(line) <= 80 for line in plugin.stderr.splitlines()), plugin.stderr  # a CI log's width
     else:
         # The other tool answered: nothing of ours may claim to be it.
         assert "pyodide-auditwheel" not in plugin.stdout
