@@ -106,6 +106,15 @@ class _Commands(TyperGroup):
     if hasattr(click.exceptions, "NoSuchCommand"):
         resolve_command = click.Group.resolve_command
 
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        # Help and usage errors are printed while the context is made (also when pyodide-cli
+        # mounts us): through the same stdout as our reports, without rich's trailing padding.
+        if sys.stdout is not None and not isinstance(sys.stdout, _TrimmedLines):
+            sys.stdout = cast(TextIO, _TrimmedLines(sys.stdout))
+        return super().make_context(info_name, args, parent, **extra)
+
 
 app = typer.Typer(
     name="auditwheel",

@@ -226,3 +226,15 @@ def test_runtime_path_is_labelled_in_list_mode(fixture_libs: wheelbuilder.Fixtur
     assert runtime_lines and all(line.startswith("RUNTIME_PATH: $ORIGIN") for line in runtime_lines), shown.stdout
     wide = cli("show", str(tmp_path / "out" / wheel.name), "-r", env={**os.environ, "COLUMNS": "400"})
     assert "┃" in wide.stdout and "RUNTIME_PATH:" not in wide.stdout
+
+
+@pytest.mark.parametrize("args", [["-h"], ["show", "-h"], ["repair", "--help"], ["audit", "-h"]])
+def test_help_has_no_trailing_padding(args: list[str]) -> None:
+    """rich pads help to the width; piped into a CI log the padding is noise (as pyodide-cli
+    mounts us, and as our own script)."""
+    result = cli(*args, env={**os.environ, "COLUMNS": "80"})
+    assert result.returncode == 0 and "Usage" in result.stdout
+    assert [line for line in result.stdout.splitlines() if line != line.rstrip()] == []
+    script = Path(sys.executable).parent / "pyodide-auditwheel"
+    own = subprocess.run([str(script), *args], capture_output=True, text=True, check=False)
+    assert own.returncode == 0 and all(line == line.rstrip() for line in own.stdout.splitlines())
