@@ -101,11 +101,14 @@ class LibrarySearch:
         if not self.follow_runtime_paths:
             return
         known = {libdir.path for libdir in self.dirs}
+        # Before the other wheels of the call, which come last (docs/libraries.md's order).
+        at = next((index for index, libdir in enumerate(self.dirs) if libdir.wheel), len(self.dirs))
         for entry in entries:
             path = Path(entry)
             if path.is_absolute() and path not in known and path.is_dir():
                 known.add(path)
-                self.dirs.append(LibraryDir(path, "RUNTIME_PATH", explicit=False))
+                self.dirs.insert(at, LibraryDir(path, "RUNTIME_PATH", explicit=False))
+                at += 1
 
     def search_path(self) -> list[tuple[Path, LibraryDir]]:
         """Every directory searched, in order, with the one it is in or under (a wheel of the

@@ -294,3 +294,22 @@ def test_a_library_another_wheel_of_the_call_vendors(
     # Alone, or with --no-discovery, the wheel finds nothing.
     assert cli("show", str(user), env=env).returncode == 1
     assert cli("show", str(vendoring), str(user), "--no-discovery", env=env).returncode == 1
+
+
+def test_runtime_path_comes_before_the_other_wheels(
+    fixture_libs: wheelbuilder.FixtureLibs, chain_wheel: Path, tmp_path: Path
+) -> None:
+    """docs/libraries.md's order: an absolute RUNTIME_PATH (6) before another wheel of the call (7)."""
+    env = build_env(tmp_path)
+    done = cli("repair", str(chain_wheel), "--libdir", str(fixture_libs.libdir), "-w", str(tmp_path / "dist2"), env=env)
+    assert done.returncode == 0, done.stderr
+    libdir = install_libraries(fixture_libs, tmp_path / "build" / "lib")
+    module = wheelbuilder.build_c("ext", tmp_path / "obj", "_ext.so", needs=[fixture_libs.outer], rpaths=[str(libdir)])
+    user = wheelbuilder.build_module_wheel(module, tmp_path / "dist2", "pyodide_2025_0_wasm32", dist="rpathuser")
+    shown = cli("show", str(tmp_path / "dist2" / chain_wheel.name), str(user), "--json", env=env)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    entry = next(e for e in json.loads(shown.stdout)["inputs"] if e["input"] == str(user))
+    found = {
+        dep["name"]: dep["source"] for m in entry["modules"] for dep in m["dependencies"] if dep["status"] == "found"
+    }
+    assert found == {"libouter.so": "RUNTIME_PATH", "libcounter.so": "RUNTIME_PATH"}
