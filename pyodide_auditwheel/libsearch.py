@@ -159,11 +159,12 @@ class LibrarySearch:
         seen = {_real(chosen)}
         for directory, other in rest:
             if other.wheel:
-                # The other wheels of the call are read only for a library found nowhere else:
-                # opening each to compare would cost a wheelhouse a scan of every wheel per wheel.
+                # The other wheels of the call are read only for a library found nowhere else
+                # (they come last): opening each to compare would cost a wheelhouse a scan of
+                # every wheel per wheel.
                 continue
-            candidate = self._candidate(directory, other, chosen.name)
-            if not (candidate.is_file() or wheel_member(candidate)) or _real(candidate) in seen:
+            candidate = directory / chosen.name
+            if not candidate.is_file() or _real(candidate) in seen:
                 continue
             seen.add(_real(candidate))
             if self._side_module_head(candidate) is not None and not _same_bytes(chosen, candidate):
@@ -198,6 +199,12 @@ class LibrarySearch:
 _MANGLED = re.compile(r"(?P<stem>.+)-[0-9a-f]{8}(?P<suffix>\.so(?:\.\d+)*)")
 
 
+def _unmangled(base: str) -> str | None:
+    """``libfoo-1a2b3c4d.so`` → ``libfoo.so``: the name a repair's mangling replaced."""
+    mangled = _MANGLED.fullmatch(base)
+    return mangled["stem"] + mangled["suffix"] if mangled else None
+
+
 def _modules_of(wheel: Path, notes: list[str]) -> dict[str, list[str]]:
     """A wheel's modules by base name; a name as a repair mangles it (``libfoo-1a2b3c4d.so``,
     this tool's and auditwheel-emscripten's) also under the name it had (``libfoo.so``)."""
@@ -211,9 +218,9 @@ def _modules_of(wheel: Path, notes: list[str]) -> dict[str, list[str]]:
         for member in archive.module_paths():
             base = member.rsplit("/", 1)[-1]
             by_base.setdefault(base, []).append(member)
-            mangled = _MANGLED.fullmatch(base)
-            if mangled:
-                by_base.setdefault(mangled["stem"] + mangled["suffix"], []).append(member)
+            original = _unmangled(base)
+            if original:
+                by_base.setdefault(original, []).append(member)
         return by_base
     finally:
         archive.close()
@@ -235,11 +242,8 @@ def wheel_member(path: Path) -> tuple[Path, str] | None:
 def library_name(path: Path) -> str:
     """The name a found library is vendored by: its file's, or for a member of another wheel
     the name it had before that wheel's repair mangled it (its hash is taken again)."""
-    if wheel_member(path) is not None:
-        mangled = _MANGLED.fullmatch(path.name)
-        if mangled:
-            return mangled["stem"] + mangled["suffix"]
-    return path.name
+    original = _unmangled(path.name) if wheel_member(path) is not None else None
+    return original or path.name
 
 
 def _member_bytes(path: Path) -> bytes | None:
@@ -310,12 +314,9 @@ def _real(path: Path) -> Path:
 
 
 def _same_bytes(first: Path, second: Path) -> bool:
+    """Two library files (never wheel members: those are not compared) with one content."""
     try:
-        if (
-            wheel_member(first) is None
-            and wheel_member(second) is None
-            and first.stat().st_size != second.stat().st_size
-        ):
+        if first.stat().st_size != second.stat().st_size:
             return False
         return library_digest(first) == library_digest(second)
     except (OSError, LibdirError):

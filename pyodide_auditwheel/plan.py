@@ -379,7 +379,7 @@ def make_plan(
         if digest in by_digest:
             vendored[library.path] = by_digest[digest]
             continue
-        name = library_name(source) if member is None else source.name
+        name = library_name(source)
         dest_name = name if _keeps_name(name, options) else mangled_name(name, digest, so_last)
         dest = f"{libs_dir}/{dest_name}"
         check_member_name(dest)
