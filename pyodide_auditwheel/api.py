@@ -257,8 +257,9 @@ def repair_jobs(wheels: Sequence[PathLike], jobs: int | None = None) -> int:
             total += os.stat(wheel).st_size
         except OSError:
             continue
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return min(cores, len(wheels)) if total >= PARALLEL_MIN_BYTES else 1
+    from .atomic import usable_cores
+
+    return min(usable_cores(), len(wheels)) if total >= PARALLEL_MIN_BYTES else 1
 
 
 def _repair_or_refusal(wheel: PathLike, request: RepairRequest, dry_run: bool) -> RepairResult | AuditwheelError:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from .ahead import AheadOfTime
-from .atomic import atomic_output, make_directories, remove_directories
+from .atomic import atomic_output, make_directories, remove_directories, usable_cores
 from .dylink import bounded_first_section_extent, read_head
 from .errors import AuditwheelError, InternalError, RecordError
 from .inputs import WheelArchive
@@ -220,7 +220,7 @@ class DeflatePool:
 
     def __init__(self) -> None:
         self._pool: Executor | None = None
-        self.workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        self.workers = usable_cores()
 
     def __call__(self) -> Executor:
         if self._pool is None:

@@ -214,3 +214,8 @@ def _terminate_as_exception() -> Iterator[_Termination]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity where the system says, else all)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
