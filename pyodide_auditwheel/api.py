@@ -262,23 +262,31 @@ def repair_jobs(wheels: Sequence[PathLike], jobs: int | None = None) -> int:
     return min(usable_cores(), len(wheels)) if total >= PARALLEL_MIN_BYTES else 1
 
 
+def repair_as_requested(
+    wheel: PathLike, request: RepairRequest, *, dry_run: bool = False, progress: ProgressHook | None = None
+) -> RepairResult:
+    """:func:`repair` of one wheel with a call's :class:`RepairRequest`."""
+    return repair(
+        wheel,
+        request.libdirs,
+        output_dir=request.output_dir,
+        exclude=request.exclude,
+        options=request.options,
+        dry_run=dry_run,
+        verify_record=request.verify_record,
+        allow_bad_record=request.allow_bad_record,
+        progress=progress,
+        platform=request.platform,
+        discover=request.discover,
+        companions=request.companions,
+    )
+
+
 def _repair_or_refusal(wheel: PathLike, request: RepairRequest, dry_run: bool) -> RepairResult | AuditwheelError:
     """One wheel's repair, or the error that refuses it (returned, so that a worker process
     hands it back like a result)."""
     try:
-        return repair(
-            wheel,
-            request.libdirs,
-            output_dir=request.output_dir,
-            exclude=request.exclude,
-            options=request.options,
-            dry_run=dry_run,
-            verify_record=request.verify_record,
-            allow_bad_record=request.allow_bad_record,
-            platform=request.platform,
-            discover=request.discover,
-            companions=request.companions,
-        )
+        return repair_as_requested(wheel, request, dry_run=dry_run)
     except AuditwheelError as error:
         return error
 

@@ -13,7 +13,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO, TypeVar, cast
@@ -42,7 +42,7 @@ from .api import RepairRequest, repair_jobs
 from .api import apply_each as api_apply_each
 from .api import audit as api_audit
 from .api import interfaces as api_interfaces
-from .api import repair as api_repair
+from .api import repair_as_requested as api_repair_as_requested
 from .api import repair_each as api_repair_each
 from .errors import AuditwheelError, InternalError, MissingLibrariesError
 from .report import (
@@ -389,11 +389,11 @@ def show(
     console = _stdout()
     outcome = _Outcome(as_json)
     # Tags and libraries only: show reads module heads, the symbol audit reads more.
-    companions = expand_wheelhouses(inputs)  # the other wheels may hold a library one needs
+    inputs = expand_wheelhouses(inputs)  # the other wheels may hold a library one needs
     for report in outcome.reports(
         inputs,
         lambda path: api_audit(
-            path, libdir, exclude, check_symbols=False, discover=not no_discovery, companions=companions
+            path, libdir, exclude, check_symbols=False, discover=not no_discovery, companions=inputs
         ),
     ):
         analysis = report.analysis
@@ -432,7 +432,7 @@ class _Outcome:
         self.worst = 0
 
     def reports(self, inputs: list[Path], make: Callable[[Path], AuditReport]) -> Iterator[AuditReport]:
-        for path in expand_wheelhouses(inputs):
+        for path in inputs:
             try:
                 report = make(path)
             except AuditwheelError as error:
@@ -477,9 +477,9 @@ def audit(
             _fail(error)
     console = _stdout()
     outcome = _Outcome(as_json)
-    companions = expand_wheelhouses(inputs)
+    inputs = expand_wheelhouses(inputs)  # the other wheels may hold a library one needs
     for report in outcome.reports(
-        inputs, lambda path: api_audit(path, libdir, exclude, plat, discover=not no_discovery, companions=companions)
+        inputs, lambda path: api_audit(path, libdir, exclude, plat, discover=not no_discovery, companions=inputs)
     ):
         if not report.loads:
             outcome.worst = max(outcome.worst, EXIT_MISSING)
@@ -610,26 +610,6 @@ def repair(
             entry["missing"] = error.missing
         results.append(entry)
 
-    def run(wheel: Path, plan_only: bool) -> RepairResult | None:
-        try:
-            with _ProgressBar(wheel) as hook:
-                return api_repair(
-                    wheel,
-                    libdir,
-                    output_dir=output_dir,
-                    exclude=exclude,
-                    options=options,
-                    dry_run=plan_only,
-                    verify_record=verify_record,
-                    allow_bad_record=allow_bad_record,
-                    progress=hook,
-                    platform=plat,
-                    discover=not no_discovery,
-                )
-        except AuditwheelError as error:
-            refuse(wheel, error)
-            return None
-
     request = RepairRequest(
         tuple(libdir),
         output_dir,
@@ -641,6 +621,15 @@ def repair(
         discover=not no_discovery,
         companions=tuple(wheels) if len(wheels) > 1 else (),
     )
+
+    def run(wheel: Path, plan_only: bool) -> RepairResult | None:
+        try:
+            with _ProgressBar(wheel) as hook:
+                return api_repair_as_requested(wheel, request, dry_run=plan_only, progress=hook)
+        except AuditwheelError as error:
+            refuse(wheel, error)
+            return None
+
     workers = repair_jobs(wheels, jobs)
 
     def each(batch: list[Path], plan_only: bool) -> Iterator[tuple[Path, RepairResult | None]]:
@@ -649,21 +638,23 @@ def repair(
         if len(batch) == 1:
             yield batch[0], run(batch[0], plan_only)
             return
-        outcomes = api_repair_each(batch, request, dry_run=plan_only, jobs=workers)
-        for wheel, outcome in zip(batch, outcomes, strict=True):
+        yield from settled(zip(batch, api_repair_each(batch, request, dry_run=plan_only, jobs=workers), strict=True))
+
+    def written_as_planned(plans: list[RepairResult]) -> Iterator[tuple[Path, RepairResult | None]]:
+        yield from settled(
+            zip([plan.input for plan in plans], api_apply_each(plans, request, jobs=workers), strict=True)
+        )
+
+    def settled(
+        outcomes: Iterable[tuple[Path, RepairResult | AuditwheelError]],
+    ) -> Iterator[tuple[Path, RepairResult | None]]:
+        """Each result, or None for a refusal (reported as it comes)."""
+        for wheel, outcome in outcomes:
             if isinstance(outcome, AuditwheelError):
                 refuse(wheel, outcome)
                 yield wheel, None
             else:
                 yield wheel, outcome
-
-    def written_as_planned(plans: list[RepairResult]) -> Iterator[tuple[Path, RepairResult | None]]:
-        for planned, outcome in zip(plans, api_apply_each(plans, request, jobs=workers), strict=True):
-            if isinstance(outcome, AuditwheelError):
-                refuse(planned.input, outcome)
-                yield planned.input, None
-            else:
-                yield planned.input, outcome
 
     # Every input is checked, and its plan made, before any is written: with several inputs,
     # one that cannot be repaired (unusable, or missing a library) means nothing is written,
