@@ -30,15 +30,14 @@ from .record import RECORD_CHUNK, Record, RecordRow, vendored_first
 from .strip import strip_debug
 from .wasm import HEADER
 from .zipio import (
-    DIGEST_MASK,
     ContentDigest,
     Deflated,
     Deflater,
     Member,
+    NamesDigest,
     ZipReader,
     ZipWriter,
     dos_datetime,
-    names_digest,
 )
 
 if TYPE_CHECKING:
@@ -622,7 +621,7 @@ def verify_written(
     )
     added = [*vendored, *new_metadata]
     removed = plan.removed
-    expected_digest = (source.all_names_digest - names_digest(removed) + names_digest(added)) & DIGEST_MASK
+    expected_digest = source.all_names_digest - NamesDigest.of(removed) + NamesDigest.of(added)
     as_expected = (
         written.count == source.count + len(added) - len(removed) and written.all_names_digest == expected_digest
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
 
 from .errors import RecordError
-from .zipio import DIGEST_MASK, ContentDigest, ZipReader, names_digest
+from .zipio import ContentDigest, NamesDigest, ZipReader
 
 RECORD_EXEMPT_SUFFIXES = ("RECORD", "RECORD.jws", "RECORD.p7s")
 # RECORD is streamed in small pieces: its lines are split out of each piece at once.
@@ -159,7 +159,7 @@ class Record:
         """RECORD and the archive must list the same files, each once (directories and RECORD's
         own signatures aside): a wheel where they differ was tampered with or badly built.
 
-        The archive's :func:`names_digest` of its files was taken while it was scanned, and
+        The archive's :class:`NamesDigest` of its files was taken while it was scanned, and
         its index holds RECORD's own files (it must index every ``.dist-info`` member): one
         pass over RECORD decides, whatever the order of either.  Returns the rows ``keep``
         selects, gathered on the way.  The archive's names are read again only to explain a
@@ -172,8 +172,8 @@ class Record:
                     kept.update((row.path, row) for row in block.rows if keep(row.path))
                 yield from [row.path for row in block.rows if self.must_list(row.path)]
 
-        own_files = names_digest(path for path in self._exempt_paths if path in archive.by_name)
-        if names_digest(listed()) == (archive.files_digest - own_files) & DIGEST_MASK:
+        own_files = NamesDigest.of(path for path in self._exempt_paths if path in archive.by_name)
+        if NamesDigest.of(listed()) == archive.files_digest - own_files:
             return kept
         seen: set[str] = set()
         for row in self.rows():

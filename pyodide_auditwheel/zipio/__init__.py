@@ -22,7 +22,7 @@ from .format import (
     Member,
     dos_datetime,
 )
-from .names import DIGEST_MASK, check_member_name, folded, name_hash, names_digest
+from .names import NamesDigest, check_member_name, folded, name_hash
 from .reader import HEAD_READ_SLACK, MAX_COMMENT_SEARCH, ZipReader
 from .writer import ZipWriter
 
@@ -30,7 +30,6 @@ __all__ = [
     "CENTRAL",
     "DEFLATE_BLOCK",
     "DEFLATE_WINDOW",
-    "DIGEST_MASK",
     "EOCD",
     "HEAD_READ_SLACK",
     "LOCAL",
@@ -43,6 +42,7 @@ __all__ = [
     "Deflated",
     "Deflater",
     "Member",
+    "NamesDigest",
     "ZipReader",
     "ZipWriter",
     "check_member_name",
@@ -50,6 +50,5 @@ __all__ = [
     "dos_datetime",
     "folded",
     "name_hash",
-    "names_digest",
     "portable_io",
 ]

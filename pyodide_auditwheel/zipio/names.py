@@ -13,6 +13,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from ..errors import UnsafePathError
 
@@ -46,7 +47,7 @@ def check_member_name(name: str) -> None:
 
 
 _NAME_KEY = os.urandom(16)
-DIGEST_MASK = 0xFFFFFFFFFFFFFFFF
+_DIGEST_MODULUS_MASK = (1 << 64) - 1
 
 
 def _blake2b_name_hash(name: str) -> int:
@@ -64,13 +65,29 @@ def _str_hash_is_secret() -> bool:
 name_hash: Callable[[str], int] = hash if _str_hash_is_secret() else _blake2b_name_hash
 
 
-def names_digest(names: Iterable[str]) -> int:
-    """An order-free digest of a multiset of names: the sum of their keyed hashes.  Two
-    multisets have the same digest exactly when they are equal, up to a 2**-64 chance, so
-    an archive's names can be compared with another list of them (RECORD, the archive
-    rewritten) without holding either and without a second pass over the archive.  Digests
-    add and subtract like the multisets they stand for (modulo 2**64, see DIGEST_MASK)."""
-    return sum(map(name_hash, names)) & DIGEST_MASK
+@dataclass(frozen=True, slots=True)
+class NamesDigest:
+    """An order-free digest of a multiset of names: the sum of their keyed hashes, modulo
+    2**64.  Two multisets have the same digest exactly when they are equal, up to a 2**-64
+    chance, so an archive's names can be compared with another list of them (RECORD, the
+    archive rewritten) without holding either and without a second pass over the archive.
+    Digests add and subtract like the multisets they stand for; the modulus is applied here,
+    once, so no caller does the arithmetic by hand."""
+
+    value: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", self.value & _DIGEST_MODULUS_MASK)
+
+    @classmethod
+    def of(cls, names: Iterable[str]) -> NamesDigest:
+        return cls(sum(map(name_hash, names)))
+
+    def __add__(self, other: NamesDigest) -> NamesDigest:
+        return NamesDigest(self.value + other.value)
+
+    def __sub__(self, other: NamesDigest) -> NamesDigest:
+        return NamesDigest(self.value - other.value)
 
 
 def folded(name: str) -> str:

@@ -40,7 +40,7 @@ from .format import (
     Member,
     split_extra,
 )
-from .names import DIGEST_MASK, check_member_name, folded, name_hash
+from .names import NamesDigest, check_member_name, folded, name_hash
 
 NOT_LOCATED = -1
 
@@ -76,7 +76,7 @@ class ZipReader:
     are iterated.  What stays in memory per member is 8 bytes (where its data starts), plus
     full entries only for the members ``lookup`` selects for lookup by name: a wheel with
     twice the members does not need twice the memory.  The scan also takes digests of the
-    names (see :func:`names_digest`), so that they can be compared with another list of them
+    names (see :class:`NamesDigest`), so that they can be compared with another list of them
     without a second pass.
     """
 
@@ -106,9 +106,10 @@ class ZipReader:
         self._folded_hashes: set[int] = set()
         # hash() of every directory the members are in, folded (see holds_under_folded).
         self._folded_dir_hashes: set[int] = set()
-        # names_digest() of every member's name, and of the names that are not directories.
-        self.all_names_digest = 0
-        self.files_digest = 0
+        # The sums behind all_names_digest and files_digest, kept as plain ints while the
+        # scan adds every name (a NamesDigest per member would cost the scan an object each).
+        self._all_names_sum = 0
+        self._files_sum = 0
         # dos_date << 16 | dos_time of the newest member: the default time of members we add.
         self._newest = 33 << 16
         if spot_check is None:
@@ -393,9 +394,19 @@ class ZipReader:
 
     def _add_to_digests(self, name: str) -> None:
         hashed = name_hash(name)
-        self.all_names_digest = (self.all_names_digest + hashed) & DIGEST_MASK
+        self._all_names_sum += hashed
         if not name.endswith("/"):
-            self.files_digest = (self.files_digest + hashed) & DIGEST_MASK
+            self._files_sum += hashed
+
+    @property
+    def all_names_digest(self) -> NamesDigest:
+        """The digest of every member's name, taken during the scan."""
+        return NamesDigest(self._all_names_sum)
+
+    @property
+    def files_digest(self) -> NamesDigest:
+        """The digest of the names of the members that are not directories."""
+        return NamesDigest(self._files_sum)
 
     def _check_entry(self, name: str, method: int, flags: int, csize: int, usize: int, mode: int) -> None:
         check_member_name(name)
