@@ -8,8 +8,8 @@ import os
 import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, BinaryIO
+from dataclasses import replace
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from ..atomic import portable_io
 from ..errors import ArchiveError, InternalError
@@ -33,7 +33,6 @@ from .format import (
     ZIP64_LIMIT,
     ZIP64_LOCATOR,
     ZIP64_LOCATOR_SIG,
-    CentralEntry,
     Member,
     without_zip64,
 )
@@ -44,24 +43,33 @@ if TYPE_CHECKING:
     from concurrent.futures import Executor
 
 
-@dataclass(frozen=True, slots=True)
-class _NewEntry:
-    """A member this writer writes a local header for: what that header and the member's
-    central entry need (offset and ZIP64 fields are worked out when they are encoded)."""
+class _EntryFields(Protocol):
+    """What a central entry is encoded from: a :class:`Member`, or, on the loop that copies
+    unchanged members, the input's decoded :class:`CentralEntry` (so that loop makes no
+    object per member).  Sizes here are the real ones; ZIP64 fields are added on encoding."""
 
-    name: bytes
-    method: int
-    flags: int
-    crc: int
-    compressed_size: int
-    size: int
-    dos_time: int
-    dos_date: int
-    external_attr: int
-    internal_attr: int
-    create_version: int
-    extract_version: int
-    extra: bytes
+    @property
+    def create_version(self) -> int: ...
+    @property
+    def extract_version(self) -> int: ...
+    @property
+    def flags(self) -> int: ...
+    @property
+    def method(self) -> int: ...
+    @property
+    def dos_time(self) -> int: ...
+    @property
+    def dos_date(self) -> int: ...
+    @property
+    def crc(self) -> int: ...
+    @property
+    def compressed_size(self) -> int: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def internal_attr(self) -> int: ...
+    @property
+    def external_attr(self) -> int: ...
 
 
 class _CompressedBuffer:
@@ -143,8 +151,9 @@ class ZipWriter:
         return done
 
     @staticmethod
-    def _local_header(entry: _NewEntry) -> bytes:
+    def _local_header(entry: Member) -> bytes:
         needs_zip64 = entry.size >= ZIP64_LIMIT or entry.compressed_size >= ZIP64_LIMIT
+        name = entry.name.encode("utf-8")
         extra = entry.extra
         if needs_zip64:
             extra = struct.pack("<HHQQ", ZIP64_EXTRA_ID, 16, entry.size, entry.compressed_size) + extra
@@ -159,16 +168,19 @@ class ZipWriter:
                 entry.crc,
                 ZIP64_LIMIT if needs_zip64 else entry.compressed_size,
                 ZIP64_LIMIT if needs_zip64 else entry.size,
-                len(entry.name),
+                len(name),
                 len(extra),
             )
-            + entry.name
+            + name
             + extra
         )
 
-    def _add_to_directory(self, entry: _NewEntry, offset: int) -> None:
-        zip64_values = []
+    def _append_central(self, entry: _EntryFields, raw_name: bytes, extra: bytes, offset: int) -> None:
+        """Encode one central-directory entry for a member whose local header is at ``offset``:
+        the one encoder of the directory.  Sizes or an offset past 32 bits go into a ZIP64
+        extra field put before ``extra`` (which holds none); no comment is written."""
         usize, csize = entry.size, entry.compressed_size
+        zip64_values = []
         if usize >= ZIP64_LIMIT:
             zip64_values.append(usize)
             usize = ZIP64_LIMIT
@@ -178,56 +190,22 @@ class ZipWriter:
         if offset >= ZIP64_LIMIT:
             zip64_values.append(offset)
             offset = ZIP64_LIMIT
-        extra = entry.extra
         if zip64_values:
             body = struct.pack(f"<{len(zip64_values)}Q", *zip64_values)
             extra = struct.pack("<HH", ZIP64_EXTRA_ID, len(body)) + body + extra
-        fixed = CentralEntry(
-            CENTRAL_SIG,
-            entry.create_version,
-            entry.extract_version,
-            entry.flags,
-            entry.method,
-            entry.dos_time,
-            entry.dos_date,
-            entry.crc,
-            csize,
-            usize,
-            0,
-            0,
-            0,
-            0,
-            entry.internal_attr,
-            entry.external_attr,
-            offset,
-        )
-        self._append_central(
-            fixed,
-            entry.name,
-            extra,
-            offset=offset,
-            extract_version=45 if zip64_values else max(entry.extract_version, 20),
-        )
-
-    def _append_central(
-        self, entry: CentralEntry, name: bytes, extra: bytes, *, offset: int, extract_version: int
-    ) -> None:
-        """Encode one central-directory entry at ``offset`` (sizes and offset already fitted to
-        32 bits); lengths come from ``name`` and ``extra``, and no comment is written.  Called
-        once per member of a repair, so it packs the fields without making a new record."""
         self._directory += (
             CENTRAL.pack(
                 CENTRAL_SIG,
                 entry.create_version,
-                extract_version,
+                45 if zip64_values else max(entry.extract_version, 20),
                 entry.flags,
                 entry.method,
                 entry.dos_time,
                 entry.dos_date,
                 entry.crc,
-                entry.compressed_size,
-                entry.size,
-                len(name),
+                csize,
+                usize,
+                len(raw_name),
                 len(extra),
                 0,
                 0,
@@ -235,10 +213,13 @@ class ZipWriter:
                 entry.external_attr,
                 offset,
             )
-            + name
+            + raw_name
             + extra
         )
         self.count += 1
+
+    def _add_to_directory(self, entry: Member) -> None:
+        self._append_central(entry, entry.name.encode("utf-8"), entry.extra, entry.header_offset)
 
     def copy_raw(self, reader: ZipReader, member: Member, name: str | None = None) -> None:
         """Copy a member of ``reader`` without recompressing it, under ``name`` if given.
@@ -249,34 +230,26 @@ class ZipWriter:
         """
         new_name = name or member.name
         flags = member.flags & ~FLAG_DATA_DESCRIPTOR
-        entry = _NewEntry(
-            new_name.encode("utf-8"),
-            member.method,
-            flags if new_name.isascii() else flags | FLAG_UTF8,
-            member.crc,
-            member.compressed_size,
-            member.size,
-            member.dos_time,
-            member.dos_date,
-            member.external_attr,
-            member.internal_attr,
-            member.create_version,
-            member.extract_version,
-            without_zip64(member.extra) if member.extra else b"",
-        )
+        extra = without_zip64(member.extra) if member.extra else b""
         if name is None and reader.can_copy_verbatim(member):
-            offset = self._extend_run(
-                reader, member.name, member.header_offset, member.data_offset + member.compressed_size
+            data_end = member.data_offset + member.compressed_size
+            self._copy_verbatim(
+                reader, member.name, member, new_name.encode("utf-8"), extra, member.header_offset, data_end
             )
-            self._add_to_directory(entry, offset)
             return
         self._flush_run()
         self.spot_checks.add(new_name)
-        offset = self._end
+        entry = replace(
+            member,
+            name=new_name,
+            flags=flags if new_name.isascii() else flags | FLAG_UTF8,
+            extra=extra,
+            header_offset=self._end,
+        )
         self.file.write(self._local_header(entry))
         for chunk in reader.raw_chunks(member):
             self.file.write(chunk)
-        self._add_to_directory(entry, offset)
+        self._add_to_directory(entry)
         self._end = self.file.tell()
 
     def copy_from(
@@ -286,24 +259,38 @@ class ZipWriter:
         who writes them (or not) before asking for the next.
 
         This is the loop every unchanged member of a repair goes through, so it avoids making
-        objects: a member that can be copied byte for byte joins the current run and gets its
-        central entry packed straight from the input's fields.
+        objects: a member without an extra field (which may hold ZIP64 values to decode) is
+        encoded straight from the input's fields.
         """
         for position, raw_name, entry, extra in reader.raw_entries():
             name = reader.decode_name(raw_name, entry.flags)
             if handed_over(name):
                 yield reader.member_at(position, raw_name, entry, extra)
                 continue
-            start, data_offset, size = entry.header_offset, reader.data_offset(position), entry.compressed_size
-            if reader.verbatim(position) and self._end < ZIP64_LIMIT and not extra:
-                offset = self._extend_run(reader, name, start, data_offset + size)
-                self._append_central(
-                    entry, raw_name, b"", offset=offset, extract_version=max(entry.extract_version, 20)
-                )
-            else:
+            if extra or not reader.verbatim(position):
                 self.copy_raw(reader, reader.member_at(position, raw_name, entry, extra))
+            else:
+                data_end = reader.data_offset(position) + entry.compressed_size
+                self._copy_verbatim(reader, name, entry, raw_name, b"", entry.header_offset, data_end)
             if progress is not None:
-                progress(size)
+                progress(entry.compressed_size)
+
+    def _copy_verbatim(
+        self,
+        reader: ZipReader,
+        name: str,
+        entry: _EntryFields,
+        raw_name: bytes,
+        extra: bytes,
+        header_offset: int,
+        data_end: int,
+    ) -> None:
+        """The one byte-for-byte path, for the members the reader found verbatim (their local
+        header repeats the central entry): local header and data, ``[header_offset,
+        data_end)``, join the run copied in one go, and the central entry is the input's at its
+        new offset."""
+        offset = self._extend_run(reader, name, header_offset, data_end)
+        self._append_central(entry, raw_name, extra, offset)
 
     def _extend_run(self, reader: ZipReader, name: str, start: int, end: int) -> int:
         """Add the archive bytes [start, end) to the run copied byte for byte; returns where
@@ -322,13 +309,15 @@ class ZipWriter:
 
     def _new_entry(
         self, name: str, method: int, mode: int, date_time: tuple[int, int], template: Member | None
-    ) -> _NewEntry:
+    ) -> Member:
+        """The entry of a member this writer composes, at the current end of the archive (its
+        data offset is set once its local header is written)."""
         check_member_name(name)
         self._flush_run()
         self.spot_checks.add(name)
         dos_time, dos_date = date_time
-        return _NewEntry(
-            name=name.encode("utf-8"),
+        return Member(
+            name=name,
             method=method,
             flags=FLAG_UTF8,
             crc=0,
@@ -340,7 +329,9 @@ class ZipWriter:
             internal_attr=template.internal_attr if template else 0,
             create_version=template.create_version if template else (3 << 8) | 20,
             extract_version=20,
+            header_offset=self.file.tell(),
             extra=b"",
+            data_offset=-1,
         )
 
     def add_chunks(
@@ -365,7 +356,6 @@ class ZipWriter:
         zip64 = size_hint >= ZIP64_LIMIT // 2
         if zip64:
             entry = replace(entry, compressed_size=ZIP64_LIMIT, size=ZIP64_LIMIT)
-        offset = self.file.tell()
         header = self._local_header(entry)
         self.file.write(header)
         deflater = Deflater(compress, pool)
@@ -375,14 +365,20 @@ class ZipWriter:
         end = self.file.tell()
         if not zip64 and (deflater.size >= ZIP64_LIMIT or deflater.compressed_size >= ZIP64_LIMIT):
             raise ArchiveError(f"member {name!r} grew past 4 GiB while being written; this is not supported.")
-        entry = replace(entry, crc=deflater.crc, size=deflater.size, compressed_size=deflater.compressed_size)
-        self.file.seek(offset)
+        entry = replace(
+            entry,
+            crc=deflater.crc,
+            size=deflater.size,
+            compressed_size=deflater.compressed_size,
+            data_offset=entry.header_offset + len(header),
+        )
+        self.file.seek(entry.header_offset)
         new_header = self._local_header(entry)
         if len(new_header) != len(header):  # the placeholders reserve the final header's size
             raise InternalError(f"internal error: the local header of {name!r} changed size.")
         self.file.write(new_header)
         self.file.seek(end)
-        self._add_to_directory(entry, offset)
+        self._add_to_directory(entry)
         self._end = end
         return ContentDigest(deflater.sha256, deflater.size)
 
@@ -392,12 +388,12 @@ class ZipWriter:
         """Write a member compressed beforehand (see :class:`Deflater`)."""
         entry = self._new_entry(name, deflated.method, mode, date_time, template)
         entry = replace(entry, crc=deflated.crc, size=deflated.size, compressed_size=deflated.compressed_size)
-        offset = self.file.tell()
-        self.file.write(self._local_header(entry))
+        header = self._local_header(entry)
+        self.file.write(header)
         for chunk in deflated.chunks:
             self.file.write(chunk)
         self._end = self.file.tell()
-        self._add_to_directory(entry, offset)
+        self._add_to_directory(replace(entry, data_offset=entry.header_offset + len(header)))
         return ContentDigest(deflated.sha256, deflated.size)
 
     def add_bytes(self, name: str, data: bytes, *, mode: int, date_time: tuple[int, int]) -> ContentDigest:
