@@ -93,30 +93,25 @@ def _identity(tree: WheelArchive) -> tuple[int, int, int, int]:
 
 def repair(
     wheel: PathLike,
-    libdirs: Sequence[PathLike] = (),
+    request: RepairRequest | None = None,
     *,
-    output_dir: PathLike | None = None,
-    exclude: Sequence[str] = (),
-    options: RepairOptions | None = None,
     dry_run: bool = False,
-    verify_record: bool = False,
-    allow_bad_record: bool = False,
     progress: ProgressHook | None = None,
-    platform: str | None = None,
-    discover: bool = True,
-    companions: Sequence[PathLike] = (),
 ) -> RepairResult:
-    """Make ``wheel`` self-contained; in place unless ``output_dir`` is given.
+    """Make ``wheel`` self-contained, as ``request`` asks (by default: in place, the
+    libraries looked for by discovery alone).
 
     Raises :class:`~pyodide_auditwheel.errors.MissingLibrariesError` (listing all of them) and
-    writes nothing when a library cannot be found.  With ``dry_run`` only the plan is made.
-    ``platform`` retags the wheel (see :func:`~pyodide_auditwheel.plan.checked_retag`); the
-    retagged wheel gets its new name, beside the input when there is no ``output_dir``, and
-    the input is left as it was.
+    writes nothing when a library cannot be found.  With ``dry_run`` only the plan is made
+    (:func:`apply_plan` writes it).  A ``request.platform`` retags the wheel (see
+    :func:`~pyodide_auditwheel.plan.checked_retag`); the retagged wheel gets its new name,
+    beside the input when there is no ``output_dir``, and the input is left as it was.
     """
     # Imported here so that `show` does not load the repair machinery.
     from .plan import RepairOptions, checked_retag, libraries_that_move, make_plan, with_sbom
 
+    request = request or RepairRequest()
+    output_dir, exclude, platform = request.output_dir, request.exclude, request.platform
     source_path = Path(wheel)
     if source_path.suffix != ".whl":
         raise NotAWheelError(source_path)
@@ -130,12 +125,12 @@ def repair(
         raise AuditwheelError(f"cannot repair {source_path}: it is not a wheel file.")
     try:
         tree.check_dist_info()
-        search = _all_libdirs(libdirs, discover, companions, wheel)
+        search = _all_libdirs(request.libdirs, request.discover, request.companions, wheel)
         if platform is None:
             analysis, retag = analyze_tree(tree, search, exclude), None
         else:
             analysis, retag = checked_retag(tree, search, exclude, platform)
-        options = options or RepairOptions()
+        options = request.options or RepairOptions()
         unreachable = _unreachable_elsewhere(tree, analysis, search, exclude)
         twins = library_twins(tree, analysis, also=libraries_that_move(analysis, named_abis(tree)) | unreachable)
         plan = make_plan(
@@ -164,53 +159,49 @@ def repair(
         )
         if dry_run:
             return planned
-        return _write(tree, planned, output_dir, verify_record, allow_bad_record, progress)
+        return _write(tree, planned, request, progress)
     finally:
         tree.close()
 
 
 def apply_plan(
-    planned: RepairResult,
-    *,
-    output_dir: PathLike | None = None,
-    verify_record: bool = False,
-    allow_bad_record: bool = False,
-    progress: ProgressHook | None = None,
+    planned: RepairResult, request: RepairRequest | None = None, *, progress: ProgressHook | None = None
 ) -> RepairResult:
     """Write the repair a ``dry_run`` of :func:`repair` planned, without planning it again;
-    refused (nothing written) if the input is no longer the file the plan was made from."""
+    refused (nothing written) if the input is no longer the file the plan was made from.  Of
+    ``request``, what says how to write counts (``output_dir``, ``verify_record``,
+    ``allow_bad_record``): what the plan decided stays decided."""
     tree = open_input(planned.input)
     try:
         if not isinstance(tree, WheelArchive) or _identity(tree) != planned.input_identity:
             raise AuditwheelError(
                 f"not repaired: {planned.input} changed after its repair was planned; run the repair again."
             )
-        return _write(tree, planned, output_dir, verify_record, allow_bad_record, progress)
+        return _write(tree, planned, request or RepairRequest(), progress)
     finally:
         tree.close()
 
 
 def _write(
-    tree: WheelArchive,
-    planned: RepairResult,
-    output_dir: PathLike | None,
-    verify_record: bool,
-    allow_bad_record: bool,
-    progress: ProgressHook | None,
+    tree: WheelArchive, planned: RepairResult, request: RepairRequest, progress: ProgressHook | None
 ) -> RepairResult:
     from .apply import WheelRewriter
 
     source_path, plan = planned.input, planned.plan
     name = plan.retag.filename if plan.retag is not None else source_path.name
-    if output_dir is not None:
-        output = Path(output_dir) / name
+    if request.output_dir is not None:
+        output = Path(request.output_dir) / name
     elif name == source_path.name:
         # In place: a symbolic link to a wheel stays a link, and its target is repaired.
         output = source_path.resolve()
     else:
         output = source_path.with_name(name)
     rewriter = WheelRewriter(
-        tree, plan, verify_record=verify_record, allow_bad_record=allow_bad_record, progress=progress
+        tree,
+        plan,
+        verify_record=request.verify_record,
+        allow_bad_record=request.allow_bad_record,
+        progress=progress,
     )
     outcome = rewriter.write(output)
     return replace(
@@ -224,19 +215,30 @@ def _write(
 
 @dataclass(frozen=True)
 class RepairRequest:
-    """What :func:`repair` takes besides the wheel, for :func:`repair_each`: one request for
-    every wheel of a call, sent as it is to the worker processes."""
+    """Everything :func:`repair` takes besides the wheel: where to look for libraries
+    (``libdirs`` first, then discovery unless ``discover`` is off, then the ``companions``,
+    the other wheels of the call), what to leave out (``exclude`` globs), how to plan
+    (``options``, ``platform`` to retag) and how to write (``output_dir``, else in place;
+    ``verify_record``, ``allow_bad_record``).  One request serves every wheel of a call, and
+    is sent as it is to the worker processes of :func:`repair_each`.  Sequences are kept as
+    tuples, so a request can be shared."""
 
-    libdirs: tuple[PathLike, ...] = ()
+    libdirs: Sequence[PathLike] = ()
     output_dir: PathLike | None = None
-    exclude: tuple[str, ...] = ()
+    exclude: Sequence[str] = ()
     options: RepairOptions | None = None
     verify_record: bool = False
     allow_bad_record: bool = False
     platform: str | None = None
     discover: bool = True
-    # The wheels of the call: each may take a library another one holds (see _all_libdirs).
-    companions: tuple[PathLike, ...] = ()
+    companions: Sequence[PathLike] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("libdirs", "exclude", "companions"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes, os.PathLike)):  # one path is not a list of characters
+                value = (value,)
+            object.__setattr__(self, name, tuple(value))
 
 
 # A wheelhouse smaller than this is repaired in this process: starting workers would cost
@@ -262,43 +264,18 @@ def repair_jobs(wheels: Sequence[PathLike], jobs: int | None = None) -> int:
     return min(usable_cores(), len(wheels)) if total >= PARALLEL_MIN_BYTES else 1
 
 
-def repair_as_requested(
-    wheel: PathLike, request: RepairRequest, *, dry_run: bool = False, progress: ProgressHook | None = None
-) -> RepairResult:
-    """:func:`repair` of one wheel with a call's :class:`RepairRequest`."""
-    return repair(
-        wheel,
-        request.libdirs,
-        output_dir=request.output_dir,
-        exclude=request.exclude,
-        options=request.options,
-        dry_run=dry_run,
-        verify_record=request.verify_record,
-        allow_bad_record=request.allow_bad_record,
-        progress=progress,
-        platform=request.platform,
-        discover=request.discover,
-        companions=request.companions,
-    )
-
-
 def _repair_or_refusal(wheel: PathLike, request: RepairRequest, dry_run: bool) -> RepairResult | AuditwheelError:
     """One wheel's repair, or the error that refuses it (returned, so that a worker process
     hands it back like a result)."""
     try:
-        return repair_as_requested(wheel, request, dry_run=dry_run)
+        return repair(wheel, request, dry_run=dry_run)
     except AuditwheelError as error:
         return error
 
 
 def _apply_or_refusal(planned: RepairResult, request: RepairRequest) -> RepairResult | AuditwheelError:
     try:
-        return apply_plan(
-            planned,
-            output_dir=request.output_dir,
-            verify_record=request.verify_record,
-            allow_bad_record=request.allow_bad_record,
-        )
+        return apply_plan(planned, request)
     except AuditwheelError as error:
         return error
 

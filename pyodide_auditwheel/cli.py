@@ -42,7 +42,7 @@ from .api import RepairRequest, repair_jobs
 from .api import apply_each as api_apply_each
 from .api import audit as api_audit
 from .api import interfaces as api_interfaces
-from .api import repair_as_requested as api_repair_as_requested
+from .api import repair as api_repair
 from .api import repair_each as api_repair_each
 from .errors import AuditwheelError, InternalError, MissingLibrariesError
 from .report import (
@@ -625,7 +625,7 @@ def repair(
     def run(wheel: Path, plan_only: bool) -> RepairResult | None:
         try:
             with _ProgressBar(wheel) as hook:
-                return api_repair_as_requested(wheel, request, dry_run=plan_only, progress=hook)
+                return api_repair(wheel, request, dry_run=plan_only, progress=hook)
         except AuditwheelError as error:
             refuse(wheel, error)
             return None

@@ -377,7 +377,7 @@ def test_a_symbol_from_a_vendored_library_resolves(fixture_libs: wheelbuilder.Fi
     )
     with_libdir = audit(wheel, [fixture_libs.libdir])
     assert with_libdir.loads, with_libdir.findings
-    repaired = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "out").output
+    repaired = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "out")).output
     assert repaired is not None
     report = audit(repaired)
     assert report.loads and report.symbols_checked > 10
@@ -416,12 +416,14 @@ def test_the_2022_wheels_get_a_verdict_for_pyodide_0_21(realworld: Path, geos_li
         assert report.runtime is not None and report.runtime.pyodide == "0.21.3"
     shapely = realworld / "Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl"
     assert {f.subject for f in audit(shapely).findings if f.kind == "missing-library"} == {"libgeos_c.so"}
-    repaired = paw.repair(shapely, [geos_libdir], output_dir=tmp_path).output
+    repaired = paw.repair(shapely, paw.RepairRequest([geos_libdir], output_dir=tmp_path)).output
     assert repaired is not None and audit(repaired).loads
     with zipfile.ZipFile(repaired) as archive:
         vendored = [name for name in archive.namelist() if name.startswith("Shapely.libs/")]
     assert len(vendored) == 2 and all(name.endswith(".so") for name in vendored), vendored
-    kept = paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "kept", options=paw.RepairOptions(mangle=False))
+    kept = paw.repair(
+        shapely, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "kept", options=paw.RepairOptions(mangle=False))
+    )
     assert kept.output is not None
     failure = [f for f in audit(kept.output).findings if f.kind == "missing-library"]
     assert [f.subject for f in failure] == ["libgeos.so.3.10.3"], failure
@@ -512,7 +514,7 @@ def test_repair_retags_for_pypi(fixture_libs: wheelbuilder.FixtureLibs, tmp_path
     assert _wheel_tags(output) == ["cp313-cp313-pyemscripten_2025_0_wasm32"]
     assert audit(output).loads and wheel.read_bytes() == before
     # Retagging a wheel already so tagged changes nothing.
-    again = paw.repair(output, platform="pyemscripten_2025_0_wasm32", output_dir=tmp_path / "again")
+    again = paw.repair(output, paw.RepairRequest(platform="pyemscripten_2025_0_wasm32", output_dir=tmp_path / "again"))
     assert not again.changed
 
 
@@ -521,7 +523,7 @@ def test_repair_in_place_with_plat_writes_beside_the_input(
 ) -> None:
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path, "pyodide_2025_0")
     before = wheel.read_bytes()
-    result = paw.repair(wheel, [fixture_libs.libdir], platform="emscripten_4_0_9_wasm32")
+    result = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], platform="emscripten_4_0_9_wasm32"))
     assert result.output == tmp_path / "chainpkg-1.0-cp313-cp313-emscripten_4_0_9_wasm32.whl"
     assert wheel.read_bytes() == before and _wheel_tags(result.output) == ["cp313-cp313-emscripten_4_0_9_wasm32"]
 
@@ -537,7 +539,7 @@ def test_repair_with_a_pep783_tag_writes_the_absolute_runtime_path(
         "cp313-cp313-pyemscripten_2025_0_wasm32",
         {"chainpkg/_ext.so": fixture_libs.ext.read_bytes()},
     )
-    result = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "out")
+    result = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "out"))
     assert result.plan.abi.name == "pyodide_2025_0"
     patch = result.plan.patches["chainpkg/_ext.so"]
     assert patch.added_runtime_paths == ("/lib/python3.13/site-packages/chainpkg.libs", "$ORIGIN/../chainpkg.libs")
@@ -615,7 +617,12 @@ def test_retag_needs_a_wheel_file_with_tags(
     built = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "built", "pyodide_2025_0")
     wheel = _without_wheel_tags(built, tmp_path / "in" / built.name, wheel_text)
     with pytest.raises(AuditwheelError, match=message):
-        paw.repair(wheel, [fixture_libs.libdir], platform="pyemscripten_2025_0_wasm32", output_dir=tmp_path / "out")
+        paw.repair(
+            wheel,
+            paw.RepairRequest(
+                [fixture_libs.libdir], platform="pyemscripten_2025_0_wasm32", output_dir=tmp_path / "out"
+            ),
+        )
 
 
 def test_retag_keeps_every_other_byte_of_wheel() -> None:

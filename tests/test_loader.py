@@ -210,7 +210,7 @@ def test_a_peer_repaired_wheel_loads_its_library_twice_and_repair_fixes_it(tmp_p
     report = paw.audit(source)
     assert [(f.kind, f.subject) for f in report.findings] == [("duplicate-load", "libstate.so")]
     assert "more than one copy of libstate.so" in report.verdict
-    result = paw.repair(source, output_dir=tmp_path / "out")
+    result = paw.repair(source, paw.RepairRequest(output_dir=tmp_path / "out"))
     assert result.changed
     assert result.output is not None
     fixed = paw.audit(result.output)
@@ -219,7 +219,7 @@ def test_a_peer_repaired_wheel_loads_its_library_twice_and_repair_fixes_it(tmp_p
     if abi == "pyodide_2024_0":  # the library moved ahead of its users; nothing else to change
         assert result.plan.moved_first == ("pkg.libs/libstate.so",)
         assert not result.plan.patches or all(p.runtime_paths for p in result.plan.patches.values())
-    again = paw.repair(result.output, output_dir=tmp_path / "again")
+    again = paw.repair(result.output, paw.RepairRequest(output_dir=tmp_path / "again"))
     assert not again.changed and again.plan.is_noop
 
 
@@ -228,7 +228,7 @@ def test_a_normalising_runtime_loads_the_peer_layout_once(tmp_path: Path) -> Non
     source = wheel(tmp_path, "pyemscripten_2026_0", peer_repaired_files("pyemscripten_2026_0"))
     report = paw.audit(source)
     assert report.loads, report.findings
-    result = paw.repair(source, output_dir=tmp_path / "out")
+    result = paw.repair(source, paw.RepairRequest(output_dir=tmp_path / "out"))
     assert result.plan.is_noop and not result.copies_left
 
 
@@ -241,7 +241,7 @@ def test_a_relative_entry_before_the_absolute_one_is_put_after_it(tmp_path: Path
     }
     source = wheel(tmp_path, "pyodide_2025_0", files)
     assert [f.kind for f in paw.audit(source).findings] == ["duplicate-load"]
-    result = paw.repair(source, output_dir=tmp_path / "out")
+    result = paw.repair(source, paw.RepairRequest(output_dir=tmp_path / "out"))
     assert result.plan.patches["pkg/_a.so"].runtime_paths == (f"{site}/pkg.libs", "$ORIGIN/../pkg.libs")
     assert result.output is not None
     assert paw.audit(result.output).loads
@@ -254,7 +254,9 @@ def test_an_identical_copy_of_a_library_is_vendored_once(tmp_path: Path) -> None
     (libdir / "libstate.so").write_bytes(library("state"))
     shutil.copy(libdir / "libstate.so", libdir / "libstate.so.1")
     files = {"pkg/_a.so": module(["libstate.so"], [], "a"), "pkg/_b.so": module(["libstate.so.1"], [], "b")}
-    result = paw.repair(wheel(tmp_path, "pyodide_2025_0", files), [libdir], output_dir=tmp_path / "out")
+    result = paw.repair(
+        wheel(tmp_path, "pyodide_2025_0", files), paw.RepairRequest([libdir], output_dir=tmp_path / "out")
+    )
     assert [library.dest for library in result.plan.vendored] == [f"pkg.libs/{library_name(result)}"]
     assert result.output is not None
     assert paw.audit(result.output).loads
@@ -288,7 +290,7 @@ def test_a_wheel_tagged_for_two_abis_is_laid_out_and_audited_for_both(tmp_path: 
     (libdir / "libstate.so").write_bytes(library("state"))
     files = {"pkg/_a.abi3.so": module(["libstate.so"], [], "a"), "pkg/sub/_b.abi3.so": module(["libstate.so"], [], "b")}
     source = wheel(tmp_path, "both", files, tag)
-    result = paw.repair(source, [libdir], output_dir=tmp_path / "out")
+    result = paw.repair(source, paw.RepairRequest([libdir], output_dir=tmp_path / "out"))
     entries = result.plan.patches["pkg/sub/_b.abi3.so"].runtime_paths
     assert entries is not None
     assert entries[:2] == (f"{SITE['pyodide_2024_0']}/pkg.libs", f"{SITE['pyodide_2025_0']}/pkg.libs")
@@ -316,7 +318,7 @@ def test_our_repair_loads_one_copy_on_every_abi(tmp_path: Path, abi: str) -> Non
     (libdir / "libouter.so").write_bytes(module(["libcounter.so"], [], "outer"))
     (libdir / "libcounter.so").write_bytes(library("counter"))
     files = {"pkg/_a.so": module(["libouter.so"], [], "a"), "pkg/sub/_b.so": module(["libcounter.so"], [], "b")}
-    result = paw.repair(wheel(tmp_path, abi, files), [libdir], output_dir=tmp_path / "out")
+    result = paw.repair(wheel(tmp_path, abi, files), paw.RepairRequest([libdir], output_dir=tmp_path / "out"))
     assert [lib.original_name for lib in result.plan.vendored] == ["libcounter.so", "libouter.so"]
     assert result.output is not None
     report = paw.audit(result.output)
@@ -330,7 +332,7 @@ def test_identical_copies_in_the_wheel_are_merged_into_one_vendored_file(tmp_pat
     files = two_copies_of_libstate()
     source = wheel(tmp_path, "pyemscripten_2026_0", files)
     assert [f.kind for f in paw.audit(source).findings] == ["duplicate-load"]
-    result = paw.repair(source, output_dir=tmp_path / "out")
+    result = paw.repair(source, paw.RepairRequest(output_dir=tmp_path / "out"))
     (vendored,) = result.plan.vendored
     assert vendored.member == "pkg/libstate.so" and vendored.dest.startswith("pkg.libs/libstate-")
     assert result.plan.merged == {"pkg/libstate.so": vendored.dest, "pkg/sub/libstate.so": vendored.dest}
@@ -367,7 +369,7 @@ def test_a_library_reached_by_a_dotted_runtime_path_gets_its_absolute_entry_firs
     source = dotted_rpath_wheel(tmp_path)
     (finding,) = paw.audit(source).findings
     assert finding.kind == "duplicate-load" and "/lib/python3.13/site-packages/pkg/sub/../lib/libx.so" in finding.reason
-    result = paw.repair(source, output_dir=tmp_path / "out")
+    result = paw.repair(source, paw.RepairRequest(output_dir=tmp_path / "out"))
     patch = result.plan.patches["pkg/sub/_m.so"]
     assert patch.runtime_paths == ("/lib/python3.13/site-packages/pkg/lib", "$ORIGIN/../lib")
     assert not result.plan.vendored and not result.plan.merged

@@ -63,7 +63,7 @@ def test_peer_repaired_wheel_loads_twice_on_0_29_and_ours_once(
     spelled = [finding.reason.split(", as ", 1)[1].split(";", 1)[0] for finding in report.findings]
     for spellings in spelled:  # the spellings the audit names are the runtime's
         assert all([name] in names for name in spellings.split(", "))
-    ours = paw.repair(theirs, output_dir=tmp_path / "ours")
+    ours = paw.repair(theirs, paw.RepairRequest(output_dir=tmp_path / "ours"))
     assert ours.changed and ours.output is not None
     assert paw.audit(ours.output).loads
     assert run_in_pyodide("pyodide-0.29", CODE, ours.output)["result"] == "[1, 2, 3, 4]"
@@ -86,7 +86,7 @@ def test_peer_repaired_wheel_makes_two_instances_on_0_27_as_the_audit_says(
         ("duplicate-load", "libcounter"),
         ("duplicate-load", "libouter"),
     ]
-    ours = paw.repair(theirs, output_dir=tmp_path / "ours")
+    ours = paw.repair(theirs, paw.RepairRequest(output_dir=tmp_path / "ours"))
     assert ours.output is not None and paw.audit(ours.output).loads
     names = instances_made("pyodide-0.27", ours.output, tmp_path / "ours")
     assert len([instance for instance in names if any("libcounter" in name for name in instance)]) == 1

@@ -229,7 +229,10 @@ def test_a_tampered_sbom_is_not_merged_into_a_fresh_hash(
 ) -> None:
     """The earlier SBOM is read to be merged: bytes that do not match RECORD are refused, not
     written again with a valid hash (RECORD laundering)."""
-    first = paw.repair(chain_wheel(fixture_libs, tmp_path / "in"), [fixture_libs.libdir], output_dir=tmp_path / "one")
+    first = paw.repair(
+        chain_wheel(fixture_libs, tmp_path / "in"),
+        paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "one"),
+    )
     assert first.output is not None
     tampered = tmp_path / "two" / first.output.name
     tampered.parent.mkdir()
@@ -257,7 +260,7 @@ def test_a_wheel_with_a_253_byte_name_is_repaired_in_place(
     assert len(wheel.name.encode()) == 253
     if portable:
         monkeypatch.setenv("PYODIDE_AUDITWHEEL_PORTABLE_IO", "1")
-    result = paw.repair(wheel, [fixture_libs.libdir])
+    result = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir]))
     assert result.output == wheel and result.changed
     check_wheel_valid(wheel)
     assert sorted(path.name for path in tmp_path.iterdir()) == [wheel.name]

@@ -14,6 +14,7 @@ import bigwheel
 import pytest
 import wheelbuilder
 from clirun import cli
+from processes import holds_temp_file_in
 from wheelcheck import check_wheel_valid
 
 import pyodide_auditwheel as paw
@@ -28,7 +29,7 @@ from pyodide_auditwheel.zipio import Deflater, ZipReader, ZipWriter
 
 def test_repair_shapely_structure(shapely: Path, geos_libdir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = paw.repair(shapely, [geos_libdir], output_dir=out)
+    result = paw.repair(shapely, paw.RepairRequest([geos_libdir], output_dir=out))
     assert result.output == out / shapely.name and result.changed
     contents = check_wheel_valid(result.output)
     geos_c_digest = hashlib.sha256((geos_libdir / "libgeos_c.so").read_bytes()).hexdigest()
@@ -58,20 +59,20 @@ def test_repair_shapely_structure(shapely: Path, geos_libdir: Path, tmp_path: Pa
 def test_second_repair_changes_nothing_and_output_is_reproducible(
     shapely: Path, geos_libdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "a").output
+    first = paw.repair(shapely, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "a")).output
     assert first is not None
-    again = paw.repair(first, [geos_libdir], output_dir=tmp_path / "b")
+    again = paw.repair(first, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "b"))
     assert again.plan.is_noop and not again.changed
     assert again.output is not None and again.output.read_bytes() == first.read_bytes()
     before = first.read_bytes()
-    in_place = paw.repair(first, [geos_libdir])
+    in_place = paw.repair(first, paw.RepairRequest([geos_libdir]))
     assert not in_place.changed and first.read_bytes() == before
     # same inputs -> byte-identical output, with or without SOURCE_DATE_EPOCH
-    second = paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "c").output
+    second = paw.repair(shapely, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "c")).output
     assert second is not None and second.read_bytes() == before
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    x = paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "x").output
-    y = paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "y").output
+    x = paw.repair(shapely, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "x")).output
+    y = paw.repair(shapely, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "y")).output
     assert x is not None and y is not None and x.read_bytes() == y.read_bytes()
 
 
@@ -83,7 +84,7 @@ def test_streamed_members_give_the_same_wheel_as_members_compressed_ahead(
     their blocks are compressed on the worker pool's threads; the wheel is the same, byte
     for byte.  The library files are read in small chunks here, so the dylink head of a
     vendored library is patched across chunk boundaries."""
-    ahead = paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "ahead").output
+    ahead = paw.repair(shapely, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "ahead")).output
     monkeypatch.setattr(apply, "AHEAD_MAX_MEMBER", -1)
     monkeypatch.setattr(libsearch, "LIBRARY_CHUNK", 7)
 
@@ -94,7 +95,7 @@ def test_streamed_members_give_the_same_wheel_as_members_compressed_ahead(
     pools_asked = []
     real_pool = apply.DeflatePool.__call__
     monkeypatch.setattr(apply.DeflatePool, "__call__", lambda self: pools_asked.append(1) or real_pool(self))
-    streamed = paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "streamed").output
+    streamed = paw.repair(shapely, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "streamed")).output
     assert ahead is not None and streamed is not None
     assert streamed.read_bytes() == ahead.read_bytes()
     assert len(pools_asked) == 5  # two modules, two libraries, and the CRC check of unchanged members
@@ -102,7 +103,7 @@ def test_streamed_members_give_the_same_wheel_as_members_compressed_ahead(
 
 
 def test_file_modes_survive(shapely: Path, geos_libdir: Path, tmp_path: Path) -> None:
-    output = paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "o").output
+    output = paw.repair(shapely, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "o")).output
     assert output is not None
     with zipfile.ZipFile(shapely) as a, zipfile.ZipFile(output) as b:
         for info in a.infolist():
@@ -117,37 +118,36 @@ def test_in_place_repair_is_atomic_under_injected_failures(
     if io_path == "portable":
         monkeypatch.setenv(PORTABLE_IO_ENV, "1")
     original = shapely.read_bytes()
-    calls = {"n": 0}
-    real_extend = ZipWriter._extend_run
+    real_add_chunks = ZipWriter.add_chunks
 
-    def failing_extend(self: ZipWriter, *args):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        if calls["n"] == 10:
+    def disk_full_midway(self: ZipWriter, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.count >= 10:  # the archive half made: members copied, some written
             raise OSError(28, "No space left on device")
-        return real_extend(self, *args)
+        return real_add_chunks(self, *args, **kwargs)
 
-    monkeypatch.setattr(ZipWriter, "_extend_run", failing_extend)
+    monkeypatch.setattr(ZipWriter, "add_chunks", disk_full_midway)
     with pytest.raises(paw.AuditwheelError, match="No space left on device; nothing was changed"):
-        paw.repair(shapely, [geos_libdir])
+        paw.repair(shapely, paw.RepairRequest([geos_libdir]))
     assert shapely.read_bytes() == original
     assert sorted(p.name for p in shapely.parent.iterdir()) == [shapely.name]
+    monkeypatch.setattr(ZipWriter, "add_chunks", real_add_chunks)
     monkeypatch.setattr(ZipWriter, "close", lambda self: (_ for _ in ()).throw(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
-        paw.repair(shapely, [geos_libdir])
+        paw.repair(shapely, paw.RepairRequest([geos_libdir]))
     assert shapely.read_bytes() == original
     assert sorted(p.name for p in shapely.parent.iterdir()) == [shapely.name]
 
 
 def _drop_one_copied_member(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = ZipWriter._append_central
+    real = ZipReader.raw_entries
 
-    def dropping(self: ZipWriter, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if self.count == 3 and not getattr(self, "dropped", False):  # one entry never reaches the directory
-            self.dropped = True
-            return None
-        return real(self, *args, **kwargs)
+    def skipping_one(self: ZipReader):  # type: ignore[no-untyped-def]
+        # The entries the writer copies, one of them never reaching the output.
+        for index, entry in enumerate(real(self)):
+            if index != 3:
+                yield entry
 
-    monkeypatch.setattr(ZipWriter, "_append_central", dropping)
+    monkeypatch.setattr(ZipReader, "raw_entries", skipping_one)
 
 
 def _vendor_last(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,7 +196,7 @@ def test_the_output_check_catches_writer_faults(
     the writer is caught before the output gets its name."""
     fault(monkeypatch)
     with pytest.raises(InternalError, match=message):
-        paw.repair(shapely, [geos_libdir], output_dir=tmp_path / "out")
+        paw.repair(shapely, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "out"))
     assert not (tmp_path / "out" / shapely.name).exists()
     # the CLI tells a bug of ours from an unusable input: exit 4, not 2
     if fault is _vendor_last:
@@ -213,7 +213,7 @@ def test_all_missing_reported_at_once_nothing_written(fixture_libs: wheelbuilder
     libdir.mkdir()
     (libdir / "libouter.so").write_bytes(fixture_libs.outer.read_bytes())
     with pytest.raises(MissingLibrariesError) as info:
-        paw.repair(wheel, [libdir], output_dir=tmp_path / "out")
+        paw.repair(wheel, paw.RepairRequest([libdir], output_dir=tmp_path / "out"))
     assert set(info.value.missing) == {"libcounter.so"}
     assert not (tmp_path / "out").exists()
     result = cli("repair", str(wheel), "-o", str(tmp_path / "out"))
@@ -250,23 +250,31 @@ def test_no_mangle_exclude_strip_and_lib_sdir(fixture_libs: wheelbuilder.Fixture
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
     result = paw.repair(
         wheel,
-        [fixture_libs.libdir],
-        output_dir=tmp_path / "o",
-        options=RepairOptions(lib_sdir="_vendor", no_mangle=("libcounter*",), strip=True),
+        paw.RepairRequest(
+            [fixture_libs.libdir],
+            output_dir=tmp_path / "o",
+            options=RepairOptions(lib_sdir="_vendor", no_mangle=("libcounter*",), strip=True),
+        ),
     )
     dests = sorted(lib.dest for lib in result.plan.vendored)
     assert dests[0] == "_vendor/libcounter.so" and dests[1].startswith("_vendor/libouter-")
     assert result.output is not None
     check_wheel_valid(result.output)
-    excluded = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "e", exclude=["libcounter.so"])
+    excluded = paw.repair(
+        wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "e", exclude=["libcounter.so"])
+    )
     assert [lib.original_name for lib in excluded.plan.vendored] == ["libouter.so"]
     assert "libcounter.so" in excluded.plan.excluded
     for bad in ("../escape", "a/b", "/abs", ".."):
         with pytest.raises(UnsafePathError):
-            paw.repair(wheel, [fixture_libs.libdir], dry_run=True, options=RepairOptions(lib_sdir=bad))
+            paw.repair(
+                wheel, paw.RepairRequest([fixture_libs.libdir], options=RepairOptions(lib_sdir=bad)), dry_run=True
+            )
     # as pypa/auditwheel reads it: a value starting with "." is a suffix to the dist name
     for suffix, libs in ((".libs", "chainpkg.libs"), ("._vendor", "chainpkg._vendor")):
-        planned = paw.repair(wheel, [fixture_libs.libdir], dry_run=True, options=RepairOptions(lib_sdir=suffix))
+        planned = paw.repair(
+            wheel, paw.RepairRequest([fixture_libs.libdir], options=RepairOptions(lib_sdir=suffix)), dry_run=True
+        )
         assert {lib.dest.split("/")[0] for lib in planned.plan.vendored} == {libs}
 
 
@@ -289,8 +297,8 @@ def test_bad_record_is_refused(fixture_libs: wheelbuilder.FixtureLibs, tmp_path:
         tmp_path, "pkg", "1.0", wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"], files, record_rows=rows
     )
     with pytest.raises(RecordError, match="does not match its RECORD hash"):
-        paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "o")
-    ok = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "o", allow_bad_record=True)
+        paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "o"))
+    ok = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "o", allow_bad_record=True))
     assert ok.record_problems
     missing_row = wheelbuilder.write_wheel(
         tmp_path / "m", "pkg", "1.0", wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"], files, record_rows=rows[1:]
@@ -341,7 +349,9 @@ def test_strip_removes_debug_sections_and_reports_savings(
 
     assert "name" in custom_names(fixture_libs.outer.read_bytes())  # wasm-ld writes one
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
-    result = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "o", options=RepairOptions(strip=True))
+    result = paw.repair(
+        wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "o", options=RepairOptions(strip=True))
+    )
     assert result.output is not None and result.stripped_bytes > 0
     contents = check_wheel_valid(result.output)
     vendored_outer = next(v for k, v in contents.items() if "libouter-" in k)
@@ -349,9 +359,11 @@ def test_strip_removes_debug_sections_and_reports_savings(
     assert "name" in custom_names(contents["chainpkg/_ext.so"])  # the wheel's own: only with --strip-wheel-modules
     both = paw.repair(
         wheel,
-        [fixture_libs.libdir],
-        output_dir=tmp_path / "b",
-        options=RepairOptions(strip=True, strip_wheel_modules=True),
+        paw.RepairRequest(
+            [fixture_libs.libdir],
+            output_dir=tmp_path / "b",
+            options=RepairOptions(strip=True, strip_wheel_modules=True),
+        ),
     )
     assert both.output is not None
     assert "name" not in custom_names(check_wheel_valid(both.output)["chainpkg/_ext.so"])
@@ -436,7 +448,7 @@ def test_record_with_quoted_rows_and_crlf_is_kept(fixture_libs: wheelbuilder.Fix
     with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
         for name_, data in contents.items():
             archive.writestr(name_, data)
-    paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "out")
+    paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "out"))
     repaired = check_wheel_valid(tmp_path / "out" / wheel.name)
     record = repaired[record_name]
     assert (plain_line + "\r\n").encode() in record
@@ -449,7 +461,7 @@ def test_benchmark_wheel_small_instance_repairs_validly(realworld: Path, geos_li
     hashes all check out; every unchanged member's compressed bytes are the input's, byte for
     byte; and a patched module differs from the input's only in its first section."""
     wheel = bigwheel.build_big_wheel(tmp_path / "in", copies=2)
-    result = paw.repair(wheel, [geos_libdir], output_dir=tmp_path / "out")
+    result = paw.repair(wheel, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "out"))
     assert result.changed and len(result.plan.patches) == 21  # 20 modules + libgeos_c
     repaired = check_wheel_valid(tmp_path / "out" / wheel.name)
     with open(wheel, "rb") as before, open(tmp_path / "out" / wheel.name, "rb") as after:
@@ -466,16 +478,6 @@ def test_benchmark_wheel_small_instance_repairs_validly(realworld: Path, geos_li
                 copied = new_members[member.name]
                 assert (copied.crc, copied.method) == (member.crc, member.method), member.name
                 assert b"".join(output.raw_chunks(copied)) == b"".join(original.raw_chunks(member)), member.name
-
-
-def _temp_fd_in(pid: int, directory: Path) -> bool:
-    """Whether the process holds open a file in ``directory`` other than the wheel (the new
-    archive being written: unnamed with O_TMPFILE, '.NAME.*.tmp' otherwise)."""
-    try:
-        targets = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
-    except OSError:
-        return False
-    return any(t.startswith(str(directory) + "/") and not t.endswith(".whl") for t in targets)
 
 
 # O_TMPFILE and copy_file_range, or the portable paths macOS takes (PORTABLE_IO_ENV).
@@ -495,7 +497,7 @@ def _start_repair(wheel: Path, libdir: Path, io_path: str) -> subprocess.Popen[b
 def _signal_mid_write(process: subprocess.Popen[bytes], directory: Path, signum: int) -> bool:
     """Send ``signum`` once the new archive is open in ``directory``; whether it was sent
     while the repair was still running."""
-    while process.poll() is None and not _temp_fd_in(process.pid, directory):
+    while process.poll() is None and not holds_temp_file_in(process.pid, directory):
         pass
     if process.poll() is not None:
         return False
@@ -638,10 +640,10 @@ def test_unchanged_members_go_through_copy_file_range_on_linux(
         return done
 
     monkeypatch.setattr(os, "copy_file_range", counting)
-    fast = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "fast").output
+    fast = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "fast")).output
     assert fast is not None and sum(copied) > 0
     monkeypatch.setenv("PYODIDE_AUDITWHEEL_PORTABLE_IO", "1")
     copied.clear()
-    portable = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "portable").output
+    portable = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "portable")).output
     assert portable is not None and copied == []
     assert fast.read_bytes() == portable.read_bytes()

@@ -26,7 +26,7 @@ def sbom_of(wheel: Path) -> dict:  # type: ignore[type-arg]
 
 def test_sbom_names_every_vendored_library(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
-    result = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "out")
+    result = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "out"))
     assert result.output is not None
     contents = check_wheel_valid(result.output)
     document = json.loads(contents[SBOM])
@@ -62,11 +62,11 @@ def test_sbom_is_reproducible_and_idempotent(fixture_libs: wheelbuilder.FixtureL
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
     elsewhere = tmp_path / "elsewhere" / "lib"
     shutil.copytree(fixture_libs.libdir, elsewhere)
-    first = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "one").output
-    second = paw.repair(wheel, [elsewhere], output_dir=tmp_path / "two").output
+    first = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "one")).output
+    second = paw.repair(wheel, paw.RepairRequest([elsewhere], output_dir=tmp_path / "two")).output
     assert first is not None and second is not None
     assert first.read_bytes() == second.read_bytes()  # the library's directory is not in the wheel
-    again = paw.repair(first, output_dir=tmp_path / "again")
+    again = paw.repair(first, paw.RepairRequest(output_dir=tmp_path / "again"))
     assert not again.changed and (tmp_path / "again" / first.name).read_bytes() == first.read_bytes()
 
 
@@ -77,12 +77,16 @@ def test_a_later_repair_keeps_the_earlier_components(fixture_libs: wheelbuilder.
     only_outer = tmp_path / "only-outer"
     only_outer.mkdir()
     shutil.copy(fixture_libs.outer, only_outer / "libouter.so")
-    first = paw.repair(wheel, [only_outer], exclude=["libcounter.so"], output_dir=tmp_path / "one").output
+    first = paw.repair(
+        wheel, paw.RepairRequest([only_outer], exclude=["libcounter.so"], output_dir=tmp_path / "one")
+    ).output
     assert first is not None and [c["name"].split("-")[0] for c in sbom_of(first)["components"]] == ["libouter"]
-    second = paw.repair(first, [fixture_libs.libdir], output_dir=tmp_path / "two").output
+    second = paw.repair(first, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "two")).output
     assert second is not None
     assert sorted(c["name"].split("-")[0] for c in sbom_of(second)["components"]) == ["libcounter", "libouter"]
-    retagged = paw.repair(second, platform="pyemscripten_2025_0_wasm32", output_dir=tmp_path / "three").output
+    retagged = paw.repair(
+        second, paw.RepairRequest(platform="pyemscripten_2025_0_wasm32", output_dir=tmp_path / "three")
+    ).output
     assert retagged is not None
     document = sbom_of(retagged)
     assert document["metadata"]["component"]["purl"].endswith(
@@ -96,7 +100,12 @@ def test_no_sbom(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None
     result = cli("repair", str(wheel), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out"), "--no-sbom")
     assert result.returncode == 0
     assert SBOM not in check_wheel_valid(tmp_path / "out" / wheel.name)
-    assert paw.repair(wheel, [fixture_libs.libdir], options=RepairOptions(sbom=False), dry_run=True).plan.sbom is None
+    assert (
+        paw.repair(
+            wheel, paw.RepairRequest([fixture_libs.libdir], options=RepairOptions(sbom=False)), dry_run=True
+        ).plan.sbom
+        is None
+    )
 
 
 DEEP = b'{"components": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"

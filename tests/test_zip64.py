@@ -61,7 +61,7 @@ def _shapely_with_many_members(realworld: Path, out_dir: Path) -> Path:
 def test_repair_of_a_wheel_with_more_than_65535_members(realworld: Path, geos_libdir: Path, tmp_path: Path) -> None:
     wheel = _shapely_with_many_members(realworld, tmp_path / "in")
     assert _has_zip64_end_records(wheel)
-    result = paw.repair(wheel, [geos_libdir], output_dir=tmp_path / "out")
+    result = paw.repair(wheel, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "out"))
     assert result.changed and result.output is not None
     assert _has_zip64_end_records(result.output)
     contents = check_wheel_valid(result.output)
@@ -130,7 +130,7 @@ def test_zip64_end_records_present_but_not_needed_are_read(tmp_path: Path) -> No
     wheel.write_bytes(_with_unneeded_zip64_end_records(plain.read_bytes()))
     assert zipfile.ZipFile(wheel).namelist() == zipfile.ZipFile(plain).namelist()
     assert paw.show(wheel).modules == ()
-    result = paw.repair(wheel, output_dir=tmp_path / "out", platform="pyemscripten_2025_0_wasm32")
+    result = paw.repair(wheel, paw.RepairRequest(output_dir=tmp_path / "out", platform="pyemscripten_2025_0_wasm32"))
     assert result.output is not None
     check_wheel_valid(result.output)
     wheel.write_bytes(_with_unneeded_zip64_end_records(plain.read_bytes(), entries_delta=1))
