@@ -13,7 +13,6 @@ import functools
 import hashlib
 import itertools
 import os
-import shutil
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from .zipio import (
     Deflater,
     Member,
     NamesDigest,
+    WrittenArchive,
     ZipReader,
     ZipWriter,
     dos_datetime,
@@ -397,8 +397,7 @@ class WheelRewriter:
 
     def _copy_input(self, handle: BinaryIO) -> WrittenLayout:
         """Nothing to change: the output is the input, byte for byte."""
-        self.source.file.seek(0)
-        shutil.copyfileobj(self.source.file, handle)
+        self.source.copy_to(handle)
         return WrittenLayout()
 
     def _write_archive(self, handle: BinaryIO, ahead: AheadOfTime[Rewritten]) -> WrittenLayout:
@@ -613,7 +612,7 @@ def verify_written(
     new_metadata = list(plan.new_metadata_paths)
     metadata = [*new_metadata, *plan.rewritten_metadata_paths]
     compressed_here = {*plan.patches, *vendored, *metadata, record_path}
-    written = ZipReader(
+    written = WrittenArchive(
         handle,
         "the repaired wheel",
         lookup=lambda name: name in compressed_here or ".dist-info/" in name,

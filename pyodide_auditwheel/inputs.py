@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
@@ -124,6 +125,11 @@ class WheelArchive(InputTree):
 
     def files(self) -> Iterator[str]:
         return (name for name in self.zip.names() if not name.endswith("/"))
+
+    def copy_to(self, handle: BinaryIO) -> None:
+        """The wheel's bytes as they are (a repair with nothing to change)."""
+        self.file.seek(0)
+        shutil.copyfileobj(self.file, handle)
 
     def holds_folded(self, path: str) -> str | None:
         return self.zip.holds_folded(path)

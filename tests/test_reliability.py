@@ -126,7 +126,7 @@ def test_only_side_modules_are_modules(fixture_libs: wheelbuilder.FixtureLibs, t
     shown = paw.show(wheel, [fixture_libs.libdir])
     assert [module.path for module in shown.wheel_modules] == ["pkg/_ext.so"]
     assert any("pkg/data.wasm" in note for note in shown.notes)
-    result = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "out")
+    result = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "out"))
     assert result.output is not None and check_wheel_valid(result.output)["pkg/data.wasm"] == files["pkg/data.wasm"]
     # Given on its own, a .wasm file is meant as a module: what is wrong with it is said.
     (tmp_path / "lone.wasm").write_bytes(files["pkg/data.wasm"])
@@ -143,7 +143,7 @@ def test_one_library_under_two_names_is_vendored_once(fixture_libs: wheelbuilder
     (libdir / "libouter.so").symlink_to("libouter.so.1")
     (libdir / "libcounter.so").write_bytes(fixture_libs.counter.read_bytes())
     wheel = _two_names_wheel(fixture_libs, tmp_path / "in")
-    result = paw.repair(wheel, [libdir], output_dir=tmp_path / "out")
+    result = paw.repair(wheel, paw.RepairRequest([libdir], output_dir=tmp_path / "out"))
     assert sorted(lib.original_name for lib in result.plan.vendored) == ["libcounter.so", "libouter.so"]
     outer = next(lib.dest for lib in result.plan.vendored if lib.original_name == "libouter.so").rsplit("/", 1)[1]
     renames = {path: patch.renames for path, patch in result.plan.patches.items() if patch.renames}
@@ -161,7 +161,9 @@ def test_one_library_under_two_names_is_one_copy_at_run_time(
     (libdir / "libouter.so.1").write_bytes(fixture_libs.outer.read_bytes())
     (libdir / "libouter.so").symlink_to("libouter.so.1")
     (libdir / "libcounter.so").write_bytes(fixture_libs.counter.read_bytes())
-    repaired = paw.repair(_two_names_wheel(fixture_libs, tmp_path / "in"), [libdir], output_dir=tmp_path / "out").output
+    repaired = paw.repair(
+        _two_names_wheel(fixture_libs, tmp_path / "in"), paw.RepairRequest([libdir], output_dir=tmp_path / "out")
+    ).output
     assert repaired is not None
     assert run_in_pyodide("pyodide-0.29", CODE, repaired)["result"] == "[1, 2, 3, 4]"
 
@@ -196,7 +198,7 @@ def test_utf8_name_without_the_flag_gets_it(fixture_libs: wheelbuilder.FixtureLi
     wheel.write_bytes(bytes(data))
     with zipfile.ZipFile(wheel) as archive:
         assert "pkg/café.py" not in archive.namelist()  # what the stdlib makes of it
-    result = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "out")
+    result = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "out"))
     assert result.output is not None
     assert check_wheel_valid(result.output)["pkg/café.py"] == b"x = 1\n"
 
@@ -209,11 +211,11 @@ def test_a_failed_repair_leaves_no_output_directory(
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
     monkeypatch.setattr(ZipWriter, "close", lambda self: (_ for _ in ()).throw(OSError(28, "No space left on device")))
     with pytest.raises(paw.AuditwheelError, match="nothing was changed"):
-        paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "new" / "deeper")
+        paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "new" / "deeper"))
     assert not (tmp_path / "new").exists()
     (tmp_path / "kept").mkdir()
     with pytest.raises(paw.AuditwheelError):
-        paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "kept")
+        paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "kept"))
     assert (tmp_path / "kept").is_dir()  # a directory the user had stays
 
 
@@ -223,7 +225,7 @@ def test_platlib_modules_get_the_runtime_path_of_where_they_are_installed(
     wheel = wheelbuilder.write_wheel(
         tmp_path, "pkg", "1.0", TAG, {"pkg-1.0.data/platlib/pkg/_ext.so": fixture_libs.ext.read_bytes()}
     )
-    result = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "out")
+    result = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "out"))
     patch = result.plan.patches["pkg-1.0.data/platlib/pkg/_ext.so"]
     assert patch.added_runtime_paths == ("/lib/python3.13/site-packages/pkg.libs", "$ORIGIN/../pkg.libs")
     assert paw.audit(result.output).loads
@@ -253,7 +255,7 @@ def test_non_ascii_project_names_get_their_libs_directory(
     fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
 ) -> None:
     wheel = wheelbuilder.write_wheel(tmp_path, "café", "1.0", TAG, {"café/_ext.so": fixture_libs.ext.read_bytes()})
-    result = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "out")
+    result = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "out"))
     assert result.plan.libs_dir == "café.libs" and result.output is not None
     assert any(name.startswith("café.libs/libouter-") for name in check_wheel_valid(result.output))
 
@@ -267,7 +269,7 @@ def test_portable_paths_give_the_same_wheel(
     from pyodide_auditwheel import atomic, zipio
 
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
-    fast = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "fast").output
+    fast = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "fast")).output
     calls = {"copy_file_range": 0, "O_TMPFILE": 0}
     real_copy, real_open = os.copy_file_range, os.open
 
@@ -284,7 +286,7 @@ def test_portable_paths_give_the_same_wheel(
     monkeypatch.setattr(os, "open", counting_open)
     monkeypatch.setenv(atomic.PORTABLE_IO_ENV, "1")
     assert zipio.portable_io()
-    portable = paw.repair(wheel, [fixture_libs.libdir], output_dir=tmp_path / "portable").output
+    portable = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "portable")).output
     assert calls == {"copy_file_range": 0, "O_TMPFILE": 0}
     assert fast is not None and portable is not None and fast.read_bytes() == portable.read_bytes()
 
@@ -302,7 +304,7 @@ def test_sigterm_while_the_temporary_name_is_made_leaves_nothing(
 
     if io_path == "portable":
         monkeypatch.setenv(atomic.PORTABLE_IO_ENV, "1")
-    real_mkstemp, real_give_name = tempfile.mkstemp, atomic._give_name
+    real_mkstemp, real_link = tempfile.mkstemp, os.link
 
     def signalled(make):  # type: ignore[no-untyped-def]
         def made_then_signalled(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -313,7 +315,7 @@ def test_sigterm_while_the_temporary_name_is_made_leaves_nothing(
         return made_then_signalled
 
     monkeypatch.setattr(tempfile, "mkstemp", signalled(real_mkstemp))
-    monkeypatch.setattr(atomic, "_give_name", signalled(real_give_name))
+    monkeypatch.setattr(os, "link", signalled(real_link))  # how an O_TMPFILE file gets its name
     target = tmp_path / "out.whl"
     with pytest.raises(SystemExit) as stopped, atomic.atomic_output(target, 0o644, durable=False) as handle:
         handle.write(b"data")

@@ -206,11 +206,13 @@ def test_show_reads_only_the_directory_and_module_heads_and_writes_nothing(
     paw.show(wheel, [geos_libdir])  # imports everything first: compiling them may write .pyc files
 
     reads: list[tuple[int, int]] = []
-    real_read_at = ZipReader._read_at
+    real_pread = os.pread
+    wheel_path = str(wheel.resolve())
 
-    def counting(self: ZipReader, offset: int, size: int) -> bytes:
-        reads.append((offset, size))
-        return real_read_at(self, offset, size)
+    def counting(fd: int, size: int, offset: int) -> bytes:
+        if os.path.realpath(f"/proc/self/fd/{fd}") == wheel_path:
+            reads.append((offset, size))
+        return real_pread(fd, size, offset)
 
     writes: list[str] = []
     watching = True
@@ -222,13 +224,14 @@ def test_show_reads_only_the_directory_and_module_heads_and_writes_nothing(
         if event in WRITE_EVENTS or flags & WRITE_FLAGS:
             writes.append(f"{event} {args[0]!r}")
 
-    monkeypatch.setattr(ZipReader, "_read_at", counting)
+    monkeypatch.setattr(os, "pread", counting)  # every read of a wheel on disk is a pread
     sys.addaudithook(audit)  # audit hooks cannot be removed: it stops watching below
     try:
         analysis = paw.show(wheel, [geos_libdir])
     finally:
         watching = False
     assert not writes
+    assert len(reads) > len(module_data), "the wheel was not read through pread: this test would see nothing"
     assert len(analysis.modules) == len(module_data) + 2  # and the two libraries found
     head_bytes = dict.fromkeys(module_data, 0)
     for offset, size in reads:

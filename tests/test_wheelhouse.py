@@ -14,6 +14,7 @@ import pytest
 import wheelbuilder
 from bigwheel import build_big_wheel
 from clirun import cli
+from processes import holds_temp_file_in
 from wheelcheck import check_wheel_valid
 
 import pyodide_auditwheel as paw
@@ -77,10 +78,10 @@ def test_the_results_come_back_from_the_workers_whole(fixture_libs: wheelbuilder
 
 def test_a_plan_is_not_applied_to_a_changed_input(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
     (wheel,) = wheelhouse(fixture_libs, tmp_path / "dist", 1)
-    planned = paw.repair(wheel, [fixture_libs.libdir], dry_run=True, discover=False)
+    planned = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], discover=False), dry_run=True)
     os.utime(wheel, ns=(time.time_ns(), time.time_ns() + 10**9))
     with pytest.raises(AuditwheelError, match="changed after its repair was planned; run the repair again"):
-        paw.api.apply_plan(planned, output_dir=tmp_path / "out")
+        paw.api.apply_plan(planned, paw.RepairRequest(output_dir=tmp_path / "out"))
     assert not (tmp_path / "out").exists()
 
 
@@ -127,7 +128,12 @@ def test_an_interrupted_wheelhouse_repair_stops_every_worker(realworld: Path, tm
         seen.update(int(pid) for pid in Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split())
         time.sleep(0.01)
     assert len(seen) == 4, f"the workers did not start: {seen}"
-    time.sleep(0.5)
+    # ...and hold the new archives open: the signal comes while they are being written.
+    while process.poll() is None and time.monotonic() < deadline:
+        if any(holds_temp_file_in(pid, wheel.parent) for pid in seen for wheel in wheels):
+            break
+        time.sleep(0.01)
+    assert process.poll() is None, "the repair finished before it could be interrupted"
     if how.startswith("SIGTERM"):
         process.send_signal(signal.SIGTERM)
         expected = -signal.SIGTERM

@@ -23,7 +23,7 @@ from .format import (
     dos_datetime,
 )
 from .names import NamesDigest, check_member_name, folded, name_hash
-from .reader import HEAD_READ_SLACK, MAX_COMMENT_SEARCH, ZipReader
+from .reader import HEAD_READ_SLACK, MAX_COMMENT_SEARCH, WrittenArchive, ZipReader
 from .writer import ZipWriter
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "Deflater",
     "Member",
     "NamesDigest",
+    "WrittenArchive",
     "ZipReader",
     "ZipWriter",
     "check_member_name",

@@ -85,13 +85,7 @@ class ZipReader:
         file: BinaryIO,
         display: str = "archive",
         lookup: Callable[[str], bool] | None = None,
-        *,
-        spot_check: Callable[[str], bool] | None = None,
     ) -> None:
-        """``spot_check`` is for re-reading an archive this process has just written, whose
-        names were all checked on the way in: only the local headers it selects (and those of
-        looked_up members) are read and checked, and names are not re-examined.  Members whose
-        local header was not read cannot be read."""
         self.file = file
         self.display = display
         self.fd = real_fd(file)
@@ -112,10 +106,7 @@ class ZipReader:
         self._files_sum = 0
         # dos_date << 16 | dos_time of the newest member: the default time of members we add.
         self._newest = 33 << 16
-        if spot_check is None:
-            self._scan(lookup or _look_up_all)
-        else:
-            self._spot_scan(lookup or _look_up_all, spot_check)
+        self._scan(lookup or _look_up_all)
 
     def __len__(self) -> int:
         return self.count
@@ -379,19 +370,6 @@ class ZipReader:
         if not in_offset_order:
             self._check_no_overlap()
 
-    def _spot_scan(self, lookup: Callable[[str], bool], spot_check: Callable[[str], bool]) -> None:
-        for position, (raw_name, entry, extra) in enumerate(self._raw_entries()):
-            name, csize, _usize, header_offset = self._decode(raw_name, entry, extra)
-            self._add_to_digests(name)
-            looked_up = lookup(name)
-            data_offset = NOT_LOCATED
-            if looked_up or spot_check(name):
-                data_offset, _ = self._data_offset(name, raw_name, entry, header_offset, csize)
-            self._data_offsets.append(data_offset)
-            self._verbatim.append(False)
-            if looked_up:
-                self.by_name[name] = self._member(raw_name, entry, extra, data_offset, position)
-
     def _add_to_digests(self, name: str) -> None:
         hashed = name_hash(name)
         self._all_names_sum += hashed
@@ -593,3 +571,34 @@ class ZipReader:
 
     def read(self, member: Member) -> bytes:
         return b"".join(self.chunks(member))
+
+
+class WrittenArchive(ZipReader):
+    """An archive this process has just written, read back to check it: its names were all
+    checked on the way in, so they are not examined again, and only the local headers
+    ``spot_check`` selects (and those of looked-up members) are read and checked against the
+    central directory.  A member whose local header was not read cannot be read."""
+
+    def __init__(
+        self,
+        file: BinaryIO,
+        display: str,
+        lookup: Callable[[str], bool],
+        spot_check: Callable[[str], bool],
+    ) -> None:
+        self._spot_check = spot_check
+        super().__init__(file, display, lookup)
+
+    def _scan(self, lookup: Callable[[str], bool]) -> None:
+        """Digests and offsets only: the checks of ZipReader's scan were made as it was written."""
+        for position, (raw_name, entry, extra) in enumerate(self._raw_entries()):
+            name, csize, _usize, header_offset = self._decode(raw_name, entry, extra)
+            self._add_to_digests(name)
+            looked_up = lookup(name)
+            data_offset = NOT_LOCATED
+            if looked_up or self._spot_check(name):
+                data_offset, _ = self._data_offset(name, raw_name, entry, header_offset, csize)
+            self._data_offsets.append(data_offset)
+            self._verbatim.append(False)
+            if looked_up:
+                self.by_name[name] = self._member(raw_name, entry, extra, data_offset, position)
