@@ -282,10 +282,73 @@ class WrittenLayout:
     spot_checks: frozenset[str] = frozenset()
 
 
+class MemberSources:
+    """Where the repair's new members come from, as streams: each patched module as read and
+    as patched, each vendored library as read and as it goes into the wheel; and which of
+    them are compressed ahead, on the worker, in the order the writer will want them."""
+
+    def __init__(self, reader: ZipReader, plan: RepairPlan) -> None:
+        self.reader = reader
+        self.plan = plan
+
+    def jobs_ahead(self) -> dict[str, Callable[[], Rewritten]]:
+        """Members to compress ahead, in the order docs/design.md explains (vendored libraries
+        first); members over AHEAD_MAX_MEMBER are streamed instead, so none is held whole."""
+        positioned: list[tuple[int, str, Callable[[], Rewritten]]] = [
+            (-1, library.dest, functools.partial(self.rewrite, functools.partial(self.vendored, library)))
+            for library in self.plan.vendored
+            if library.size <= AHEAD_MAX_MEMBER
+        ]
+        positioned += [
+            (
+                member.position,
+                member.name,
+                functools.partial(self.rewrite, functools.partial(self.patched, member, patch)),
+            )
+            for name, patch in self.plan.patches.items()
+            if (member := self.reader.by_name.get(name)) is not None and member.size <= AHEAD_MAX_MEMBER
+        ]
+        # sorted() is stable: the vendored libraries keep the plan's order.
+        return {key: job for _, key, job in sorted(positioned, key=lambda entry: entry[0])}
+
+    def patched(self, member: Member, patch: ModulePatch) -> tuple[HashingStream, Iterator[bytes]]:
+        """The member's bytes as read (hashed, for RECORD) and as patched."""
+        original = HashingStream(self.reader.chunks(member))
+        return original, patch_module_stream(original, patch, f"module {member.name}")
+
+    def vendored(self, library: VendoredLibrary) -> tuple[HashingStream, Iterator[bytes]]:
+        """The library's bytes as read and as they go into the wheel (patched if the plan says
+        so).  Once the file is read to the end, its digest must still be the one the plan
+        named the library by and wrote into RECORD."""
+        if library.member is not None:  # merged copies: read from the wheel, checked against RECORD
+            member = self.reader.by_name[library.member]
+            original = HashingStream(self.reader.chunks(member))
+        else:
+            original = HashingStream(library_chunks(library.source))
+
+        def unchanged() -> Iterator[bytes]:
+            yield from original
+            if library.member is None and original.digest.hexdigest() != library.sha256_hex:
+                raise AuditwheelError(f"{library.source} changed while the wheel was being repaired.")
+
+        patch = self.plan.patches.get(library.dest)
+        return original, unchanged() if patch is None else patch_module_stream(
+            unchanged(), patch, f"library {library.source}"
+        )
+
+    @staticmethod
+    def rewrite(stream: StreamOpener) -> Rewritten:
+        """A job for the worker: the member's new content compressed into memory."""
+        original, content = stream()
+        deflated = Deflater().deflate_all(content)
+        return Rewritten(deflated, original.seen())
+
+
 class WheelRewriter:
-    """The repair's one writer: RECORD checked (``RecordPolicy``), the members streamed or
-    compressed ahead into one archive (``_write_archive``, which returns its layout), the
-    output made atomically and checked (``verify_written``) before it replaces anything."""
+    """The repair's one writer: RECORD checked (``RecordPolicy``), the members of
+    ``MemberSources`` streamed or compressed ahead into one archive (``_write_archive``, which
+    returns its layout), the output made atomically and checked (``verify_written``) before
+    it replaces anything."""
 
     def __init__(
         self,
@@ -306,6 +369,7 @@ class WheelRewriter:
         self.record_policy = RecordPolicy({}, self.reader, allow_bad_record)
         self.stripped_bytes = 0
         self.deflate_pool = DeflatePool()
+        self.sources = MemberSources(self.reader, plan)
 
     def check_all_hashes(self) -> None:
         """``--verify-record``: every member against its row, before anything is written."""
@@ -332,7 +396,7 @@ class WheelRewriter:
         # The worker starts compressing while RECORD is checked against the archive.
         with (
             AheadOfTime(
-                self._jobs_ahead(), AHEAD_BUDGET, _rewritten_weight, threaded=self.reader.fd is not None
+                self.sources.jobs_ahead(), AHEAD_BUDGET, _rewritten_weight, threaded=self.reader.fd is not None
             ) as ahead,
             self.deflate_pool,
         ):
@@ -475,58 +539,6 @@ class WheelRewriter:
             [(lib.dest, vendored[lib.dest].sha256.hex(), lib.source.name, lib.sha256_hex) for lib in plan.vendored]
         )
 
-    def _jobs_ahead(self) -> dict[str, Callable[[], Rewritten]]:
-        """Members to compress ahead, in the order docs/design.md explains (vendored libraries
-        first); members over AHEAD_MAX_MEMBER are streamed instead, so none is held whole."""
-        positioned: list[tuple[int, str, Callable[[], Rewritten]]] = [
-            (-1, library.dest, functools.partial(self._rewrite, functools.partial(self._vendored_stream, library)))
-            for library in self.plan.vendored
-            if library.size <= AHEAD_MAX_MEMBER
-        ]
-        positioned += [
-            (
-                member.position,
-                member.name,
-                functools.partial(self._rewrite, functools.partial(self._patched_stream, member, patch)),
-            )
-            for name, patch in self.plan.patches.items()
-            if (member := self.reader.by_name.get(name)) is not None and member.size <= AHEAD_MAX_MEMBER
-        ]
-        # sorted() is stable: the vendored libraries keep the plan's order.
-        return {key: job for _, key, job in sorted(positioned, key=lambda entry: entry[0])}
-
-    def _patched_stream(self, member: Member, patch: ModulePatch) -> tuple[HashingStream, Iterator[bytes]]:
-        """The member's bytes as read (hashed, for RECORD) and as patched."""
-        original = HashingStream(self.reader.chunks(member))
-        return original, patch_module_stream(original, patch, f"module {member.name}")
-
-    def _vendored_stream(self, library: VendoredLibrary) -> tuple[HashingStream, Iterator[bytes]]:
-        """The library's bytes as read and as they go into the wheel (patched if the plan says
-        so).  Once the file is read to the end, its digest must still be the one the plan
-        named the library by and wrote into RECORD."""
-        if library.member is not None:  # merged copies: read from the wheel, checked against RECORD
-            member = self.reader.by_name[library.member]
-            original = HashingStream(self.reader.chunks(member))
-        else:
-            original = HashingStream(library_chunks(library.source))
-
-        def unchanged() -> Iterator[bytes]:
-            yield from original
-            if library.member is None and original.digest.hexdigest() != library.sha256_hex:
-                raise AuditwheelError(f"{library.source} changed while the wheel was being repaired.")
-
-        patch = self.plan.patches.get(library.dest)
-        return original, unchanged() if patch is None else patch_module_stream(
-            unchanged(), patch, f"library {library.source}"
-        )
-
-    @staticmethod
-    def _rewrite(stream: StreamOpener) -> Rewritten:
-        """A job for the worker: the member's new content compressed into memory."""
-        original, content = stream()
-        deflated = Deflater().deflate_all(content)
-        return Rewritten(deflated, original.seen())
-
     def _write_rewritten(
         self,
         writer: ZipWriter,
@@ -570,7 +582,7 @@ class WheelRewriter:
             writer,
             member.name,
             ahead,
-            functools.partial(self._patched_stream, member, patch),
+            functools.partial(self.sources.patched, member, patch),
             patch,
             mode=member.mode or 0o100755,
             date_time=(member.dos_time, member.dos_date),
@@ -587,7 +599,7 @@ class WheelRewriter:
             writer,
             library.dest,
             ahead,
-            functools.partial(self._vendored_stream, library),
+            functools.partial(self.sources.vendored, library),
             self.plan.patches.get(library.dest),
             mode=VENDORED_MODE,
             date_time=created,
