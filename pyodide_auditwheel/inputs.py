@@ -137,6 +137,11 @@ class WheelArchive(InputTree):
     def holds_under(self, path: str) -> str | None:
         return self.zip.holds_under_folded(path)
 
+    def holds_metadata(self, path: str) -> bool:
+        """Whether the wheel has this ``.dist-info`` file (answered from the reader's index,
+        which holds every ``.dist-info`` member)."""
+        return path in self.zip.by_name
+
     def module_paths(self) -> list[str]:
         return [path for path in self.zip.by_name if is_module_name(path)]
 

@@ -560,7 +560,7 @@ def with_sbom(plan: RepairPlan, tree: WheelArchive, filename: str) -> RepairPlan
     """The plan with the SBOM the repaired wheel carries, when the repair vendors libraries
     (or retags a wheel whose SBOM names its file)."""
     path = sbom_path(tree.dist_info)
-    exists = path in tree.zip.by_name
+    exists = tree.holds_metadata(path)
     if tree.wheel is None or not (plan.vendored or (plan.retag is not None and exists)):
         return plan
     if not exists:
@@ -613,6 +613,6 @@ def checked_retag(
             f"{first.module or 'the wheel'}: {first.subject}: {first.reason}; run `pyodide auditwheel audit` for all."
         )
     wheel_file = f"{tree.dist_info}/WHEEL"
-    if wheel_file not in tree.zip.by_name:
+    if not tree.holds_metadata(wheel_file):
         raise AuditwheelError(f"cannot retag: the wheel has no {wheel_file}.")
     return report.analysis, retagged(tree.path.name, wheel_file, tree.read_recorded(wheel_file), platform)
