@@ -162,3 +162,69 @@ def test_byte_for_byte_runs_without_file_descriptors() -> None:
         assert copied.read(info.filename) == original.read(info)
         assert copied.getinfo(info.filename).compress_size == info.compress_size
     assert len(writer.spot_checks) == 2  # one run: its first and last member
+
+
+def _with_field(data: bytes, name: bytes, local_at: int, central_at: int, change: Callable[[int], int]) -> bytes:
+    """One 32-bit field of the member ``name`` changed alike in its local and central headers
+    (so that no header check sees it, only reading the data does)."""
+    out = bytearray(data)
+    for sig, at in ((b"PK\x03\x04", local_at), (b"PK\x01\x02", central_at)):
+        pos = out.find(sig)
+        while pos >= 0:
+            fixed = 30 if sig == b"PK\x03\x04" else 46
+            name_len = struct.unpack_from("<H", out, pos + (26 if fixed == 30 else 28))[0]
+            if bytes(out[pos + fixed : pos + fixed + name_len]) == name:
+                struct.pack_into("<I", out, pos + at, change(struct.unpack_from("<I", out, pos + at)[0]))
+            pos = out.find(sig, pos + 4)
+    return bytes(out)
+
+
+def _garbled(data: bytes, name: bytes) -> bytes:
+    out = bytearray(data)
+    pos = out.find(b"PK\x03\x04")
+    while pos >= 0:
+        name_len, extra_len = struct.unpack_from("<HH", out, pos + 26)
+        if bytes(out[pos + 30 : pos + 30 + name_len]) == name:
+            start = pos + 30 + name_len + extra_len
+            csize = struct.unpack_from("<I", out, pos + 18)[0]
+            out[start : start + csize] = b"\xff" * csize
+            return bytes(out)
+        pos = out.find(b"PK\x03\x04", pos + 4)
+    raise AssertionError(name)
+
+
+MEMBER = b"pkg/data.txt"
+CORRUPTIONS: dict[str, Callable[[bytes], bytes]] = {
+    "a wrong CRC": lambda data: _with_field(data, MEMBER, 14, 16, lambda crc: crc ^ 1),
+    "invalid deflate data": lambda data: _garbled(data, MEMBER),
+    "a size understated": lambda data: _with_field(data, MEMBER, 22, 24, lambda size: size - 7),
+    "a size overstated": lambda data: _with_field(data, MEMBER, 22, 24, lambda size: size + 7),
+    "a stream cut short": lambda data: _with_field(data, MEMBER, 18, 20, lambda csize: csize - 8),
+}
+
+
+@pytest.mark.parametrize("corruption", list(CORRUPTIONS))
+@pytest.mark.parametrize("window", ["windowed", "streamed"])
+def test_checking_a_member_refuses_what_reading_it_refuses(
+    corruption: str, window: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``check_data`` (how a repair checks the members it copies unchanged: a window of
+    members read at once, each inflated in one call) refuses each corruption with the same
+    sentence as reading the member does, and passes the members around it."""
+    from pyodide_auditwheel.zipio import reader as reader_module
+
+    if window == "streamed":  # members larger than the window are streamed as chunks() reads them
+        monkeypatch.setattr(reader_module, "CHECK_WINDOW", 16)
+    text = b"".join(b"line %d of the data\n" % n for n in range(400))
+    good = zip_bytes([("pkg/a.py", b"a = 1\n" * 50), (MEMBER.decode(), text), ("pkg/z.py", b"z = 2\n" * 50)])
+    intact = ZipReader(io.BytesIO(good))
+    intact.check_data(list(intact))
+    reader = ZipReader(io.BytesIO(CORRUPTIONS[corruption](good)))
+    members = list(reader)
+    target = next(member for member in members if member.name == MEMBER.decode())
+    with pytest.raises(AuditwheelError) as read:
+        b"".join(reader.chunks(target))
+    with pytest.raises(AuditwheelError) as checked:
+        reader.check_data(members)
+    assert str(checked.value) == str(read.value)
+    reader.check_data([member for member in members if member is not target])
