@@ -66,9 +66,10 @@ def real_fd(file: BinaryIO) -> int | None:
 # APPNOTE 6.3.x is the newest zip specification; a "version needed to extract" above it names
 # features no reader here (or pip) knows, so such an archive is refused rather than passed on.
 NEWEST_ZIP_VERSION = 63
-# The most compressed bytes check_data reads at a time (and the largest member it inflates in
-# one call; larger ones are streamed).
-CHECK_WINDOW = 8 << 20
+# check_data reads compressed bytes this much at a time, and inflates in one call a member no
+# larger than this either way (a larger one is streamed as chunks() reads it): what a check
+# holds per thread stays below that of reading in CHUNK pieces.
+CHECK_WINDOW = 64 << 10
 
 
 class ZipReader:
@@ -571,12 +572,12 @@ class ZipReader:
     def check_data(self, members: Iterable[Member]) -> None:
         """Inflate each member and check its size and CRC, as reading it would, keeping none
         of it: the check of the members a repair copies unchanged.  Members that lie together
-        are read a window at a time and each one that fits is inflated in one call: on a
-        wheel of many small files a system call and a GIL hand-over per piece made the check
-        a fifth slower beside the writer's thread (docs/performance.md)."""
+        are read a window at a time and each small one is inflated in one call: on a wheel of
+        many small files a system call and a GIL hand-over per piece made the check a fifth
+        slower beside the writer's thread (docs/performance.md)."""
         window, window_start = b"", 0
         for member in members:
-            if member.compressed_size > CHECK_WINDOW or member.data_offset < 0:
+            if max(member.compressed_size, member.size) > CHECK_WINDOW or member.data_offset < 0:
                 for _chunk in self.chunks(member):
                     pass
                 continue
