@@ -573,8 +573,8 @@ class ZipReader:
         """Inflate each member and check its size and CRC, as reading it would, keeping none
         of it: the check of the members a repair copies unchanged.  Members that lie together
         are read a window at a time and each small one is inflated in one call: on a wheel of
-        many small files a system call and a GIL hand-over per piece made the check a fifth
-        slower beside the writer's thread (docs/performance.md)."""
+        many small files a system call and a GIL hand-over per piece made the check about a
+        tenth slower beside the writer's thread (docs/performance.md)."""
         window, window_start = b"", 0
         for member in members:
             if max(member.compressed_size, member.size) > CHECK_WINDOW or member.data_offset < 0:
