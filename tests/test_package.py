@@ -68,3 +68,11 @@ def test_every_module_imports_only_the_layers_before_it() -> None:
         for file in files:
             later = _imported_siblings(file) - allowed - {"__version__"}
             assert not later, f"{file.name} imports {sorted(later)}, which come after {name} in the chain"
+
+
+def test_importing_the_cli_leaves_the_excepthook_as_it_was() -> None:
+    """pyodide-cli imports every plugin to list its commands: ours must not change how the
+    other plugins' commands report errors.  Our Ctrl-C hook covers our slow imports only."""
+    probe = "import sys; before = sys.excepthook; import pyodide_auditwheel.cli; print(sys.excepthook is before)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "True"
