@@ -111,6 +111,35 @@ def measure_wheelhouse(ours: str, work: Path, libdir: Path, count: int, runs: in
     return row
 
 
+ABI_LOAD = """
+import sys, time
+from pyodide_auditwheel.runtimes import load_offer
+start = time.perf_counter()
+load_offer(sys.argv[1])
+print((time.perf_counter() - start) * 1000)
+"""
+
+
+def measure_abi_loads(runs: int) -> dict[str, float]:
+    """Milliseconds to load each ABI's runtime data in a process that has imported the module
+    and loaded none yet (what an audit pays first), median of ``runs`` processes (issue 18:
+    at most 20 ms)."""
+    from pyodide_auditwheel.abi import known_abis
+
+    loads = {}
+    for abi in known_abis():
+        times = [
+            float(
+                subprocess.run(
+                    [sys.executable, "-c", ABI_LOAD, abi.name], capture_output=True, text=True, check=True
+                ).stdout
+            )
+            for _ in range(runs)
+        ]
+        loads[abi.name] = statistics.median(times)
+    return loads
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--theirs", required=True, help="the `pyodide` script of a venv with auditwheel-emscripten")
@@ -174,6 +203,20 @@ def main() -> int:
         row: dict[str, object] = {"size_mb": size_mb, "members": members, **measure(commands, args.runs)}
         results[label] = row
         print(json.dumps(row, indent=1), flush=True)
+    # Start-up: a cibuildwheel run's wheels are small, so this is what its users wait for.
+    small = REALWORLD / "Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl"
+    startup = measure(
+        {
+            "ours_show_small_wheel": ([ours, "show", str(small), "--libdir", str(libdir)], None),
+            "python_pass": ([sys.executable, "-c", "pass"], None),
+        },
+        args.runs,
+    )
+    results["startup"] = startup
+    print(json.dumps(startup, indent=1), flush=True)
+    abi_loads = measure_abi_loads(args.runs)
+    results["abi_data_ms"] = abi_loads
+    print(json.dumps(abi_loads, indent=1), flush=True)
     house = measure_wheelhouse(ours, work, libdir, args.wheelhouse, args.wheelhouse_runs)
     results["wheelhouse"] = house
     print(json.dumps(house, indent=1), flush=True)
@@ -193,6 +236,8 @@ def main() -> int:
         "audit_vs_show": base["ours_audit"]["seconds"] / base["ours_show"]["seconds"],
         "audit_peak_rss_mb": max(case["ours_audit"]["peak_rss_mb"] for case in (base, double, big)),
         "wheelhouse_vs_separate_calls": house["ours_wheelhouse"]["seconds"] / house["ours_separately"]["seconds"],
+        "small_show_vs_python_pass": startup["ours_show_small_wheel"]["seconds"] / startup["python_pass"]["seconds"],
+        "slowest_abi_data_ms": max(abi_loads.values()),
     }
     results["summary"] = summary
     (out / "results.json").write_text(json.dumps(results, indent=2))

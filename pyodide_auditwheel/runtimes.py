@@ -265,7 +265,9 @@ def _boolean(value: Any) -> bool:
 
 
 def _strings(value: Any) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+    # The item types gathered by map(type) in C: a per-item generator was a third of the
+    # time to load an ABI's data (tens of thousands of export names).
+    if not isinstance(value, list) or not set(map(type, value)) <= {str}:
         raise ValueError("expected a list of strings")
     return value
 
