@@ -24,7 +24,6 @@ from .dylink import bounded_first_section_extent, read_head
 from .errors import AuditwheelError, InternalError, RecordError
 from .inputs import WheelArchive
 from .libsearch import library_chunks
-from .malloc import one_arena_for_all_threads
 from .plan import ModulePatch, RepairPlan, VendoredLibrary
 from .record import RECORD_CHUNK, Record, RecordRow, vendored_first
 from .strip import strip_debug
@@ -392,7 +391,6 @@ class WheelRewriter:
             ) from None
 
     def _write(self, output: Path) -> ApplyOutcome:
-        one_arena_for_all_threads()  # before the threads below allocate
         # The worker starts compressing while RECORD is checked against the archive.
         with (
             AheadOfTime(

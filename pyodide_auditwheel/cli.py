@@ -585,8 +585,10 @@ def repair(
 
     Each WHEEL is a .whl file, or a directory of them (dist/); with several, nothing is written
     unless every one can be repaired."""
+    from .malloc import one_arena_for_all_threads
     from .plan import RepairOptions
 
+    one_arena_for_all_threads()  # a setting for this whole process (and its workers): ours to make
     console = _stdout()
     options = RepairOptions(
         lib_sdir=lib_sdir,

@@ -1,4 +1,6 @@
-"""One process-wide memory setting, made before a repair starts its threads.
+"""One process-wide memory setting, made by the ``repair`` command before it starts threads
+or worker processes (the library leaves it to the program: a process that imports the API
+keeps its own malloc behaviour).
 
 glibc gives each thread that allocates its own malloc arena.  Memory a thread frees stays in
 its arena, and the arenas of a repair's worker threads (which inflate every member to check
