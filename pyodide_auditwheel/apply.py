@@ -364,10 +364,18 @@ class WheelRewriter:
         self.allow_bad_record = allow_bad_record
         self.progress = progress or (lambda _n: None)
         self.record = source.record()
-        self.record_policy = RecordPolicy({}, self.reader, allow_bad_record)
+        self._record_policy: RecordPolicy | None = None  # once RECORD is checked, in write()
         self.stripped_bytes = 0
         self.deflate_pool = DeflatePool()
         self.sources = MemberSources(self.reader, plan)
+
+    @property
+    def record_policy(self) -> RecordPolicy:
+        """The RECORD rows the repair checks what it reads against: they exist only once RECORD
+        has been checked against the archive, which ``write`` does first."""
+        if self._record_policy is None:
+            raise InternalError("internal error: a member was checked before RECORD was read.")
+        return self._record_policy
 
     def check_all_hashes(self) -> None:
         """``--verify-record``: every member against its row, before anything is written."""
@@ -402,7 +410,7 @@ class WheelRewriter:
             # free), or of every member with --verify-record.
             read_here = {*self.plan.patches, *(lib.member for lib in self.plan.vendored if lib.member)}
             keep = (lambda _path: True) if self.verify_record else read_here.__contains__
-            self.record_policy = RecordPolicy(
+            self._record_policy = RecordPolicy(
                 self.record.check_matches(self.reader, keep), self.reader, self.allow_bad_record
             )
             if self.verify_record:
