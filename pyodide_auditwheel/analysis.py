@@ -144,9 +144,12 @@ class Resolver:
         """Learn where files with these base names are, in one pass over the input."""
         # Tested one by one: a set difference with the keys would copy them on every call
         # (quadratic for a module with 30,000 NEEDED entries).
-        wanted = {base for base in map(posixpath.basename, names) if base not in self._by_basename}
+        bases = set(map(posixpath.basename, names))
+        wanted = {base for base in bases if base not in self._by_basename}
         if wanted:
             self._by_basename.update(self.tree.files_named(wanted))
+        if bases and self.abi.loader.search != "pyodide-preload":  # 0.21 looks in no file system of the wheel
+            self.fs.expect(bases)
 
     def paths_named(self, base: str) -> list[str]:
         self.index_names([base])
@@ -268,6 +271,7 @@ def analyze_tree(
 
     def report(path: str, origin: Origin, needs: Needs) -> None:
         needed, runtime_paths = needs
+        resolver.index_names(needed)  # one pass over the input for all of them
         dependencies = []
         for name in needed:
             dependency, found = resolver.resolve(name, path, runtime_paths, origin == "wheel")
@@ -313,6 +317,7 @@ def predict_install(tree: InputTree, analysis: Analysis) -> InstallOutcome | Non
         module.path: LoaderView(module.needed, module.runtime_paths, frozenset()) for module in analysis.wheel_modules
     }
     files, members = tree.installed(site_packages)
+    files.expect({posixpath.basename(name) for view in views.values() for name in view.needed})
     fs = files.with_views({installed_at(site_packages, path): view for path, view in views.items()})
     dynlibs = [
         where for where, path in members.items() if path in views and loaded_at_install(where, python, abi.loader)

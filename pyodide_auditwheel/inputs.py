@@ -20,7 +20,7 @@ from packaging.utils import canonicalize_name, canonicalize_version
 from .abi import Abi, unknown_abi
 from .dylink import ModuleHead, read_module_head
 from .errors import AuditwheelError, RecordError, UnsafePathError, WheelError
-from .loader import VirtualFS
+from .loader import VirtualFS, js_dirname
 from .record import RECORD_CHUNK, Record, find_record_path
 from .wheel import WheelName, installed_at, is_module_name
 from .zipio import Member, ZipReader, check_member_name, folded
@@ -68,16 +68,42 @@ class InputTree:
         audit asks for it for every loader it checks)."""
         cache: dict[str, tuple[VirtualFS, dict[str, str]]] = self.__dict__.setdefault("_installed", {})
         if site_packages not in cache:
-            fs = VirtualFS()
-            for directory in ("/usr/lib", site_packages):
-                fs.add_dir(directory)
-            members: dict[str, str] = {}
-            for path in self.files():
-                where = installed_at(site_packages, path)
-                fs.add_file(where, None)
-                members.setdefault(where, path)
-            cache[site_packages] = (fs, members)
+            cache[site_packages] = self._install(site_packages)
         return cache[site_packages]
+
+    def _install(self, site_packages: str) -> tuple[VirtualFS, dict[str, str]]:
+        """Every directory, in the order installing the files makes them, and the modules; any
+        other file only once a lookup asks for its base name (``VirtualFS.complete``).  The
+        member map grows with the files: of two members installed at one path, the first in
+        archive order is the one there, as each pass goes in archive order."""
+        members: dict[str, str] = {}
+        base_hashes: set[int] = set()  # the base names of the other files: no pass for none of them
+        asked: set[str] = set()
+
+        def add(where: str, path: str) -> None:
+            fs.add_file(where, None)
+            members.setdefault(where, path)
+
+        def complete(bases: Collection[str]) -> None:
+            wanted = {base for base in bases if base not in asked and hash(base) in base_hashes}
+            asked.update(bases)
+            if not wanted:
+                return
+            for path in self.files():
+                if path.rsplit("/", 1)[-1] in wanted and not is_module_name(path):
+                    add(installed_at(site_packages, path), path)
+
+        fs = VirtualFS(complete=complete)
+        for directory in ("/usr/lib", site_packages):
+            fs.add_dir(directory)
+        for path in self.files():
+            where = installed_at(site_packages, path)
+            fs.add_dir(js_dirname(where))
+            if is_module_name(path):
+                add(where, path)
+            else:
+                base_hashes.add(hash(path.rsplit("/", 1)[-1]))
+        return fs, members
 
     def holds_folded(self, path: str) -> str | None:
         """The input's path equal to ``path`` on a case-insensitive file system, if any."""

@@ -7,11 +7,14 @@ one pass each, whatever their order, without holding either.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
 import os
 import re
 import sys
 import unicodedata
+from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -98,3 +101,21 @@ def folded(name: str) -> str:
     if stripped.isascii():
         return stripped.lower()
     return unicodedata.normalize("NFD", unicodedata.normalize("NFD", stripped).casefold())
+
+
+class HashSet:
+    """A fixed set of ``hash()`` values, sorted in an array: 8 bytes each, where a set of ints
+    takes about 70.  The reader keeps one of every folded name for the whole command, and as
+    a set that was 1.7 MB of the memory a wheel of 25,000 members took (``show``, ``audit``)."""
+
+    def __init__(self, values: Iterable[int]) -> None:
+        self._sorted = array("q", (value for value, _repeats in itertools.groupby(sorted(values))))
+
+    def __contains__(self, value: object) -> bool:
+        if not isinstance(value, int):
+            return False
+        index = bisect.bisect_left(self._sorted, value)
+        return index < len(self._sorted) and self._sorted[index] == value
+
+    def __len__(self) -> int:
+        return len(self._sorted)

@@ -40,7 +40,7 @@ from .format import (
     Member,
     split_extra,
 )
-from .names import NamesDigest, check_member_name, folded, name_hash
+from .names import HashSet, NamesDigest, check_member_name, folded, name_hash
 
 NOT_LOCATED = -1
 
@@ -101,9 +101,9 @@ class ZipReader:
         self.by_name: dict[str, Member] = {}
         # hash() of every name as a case-insensitive file system sees it: for the duplicate
         # check, and kept so that a new name can be checked against them all (see holds_folded).
-        self._folded_hashes: set[int] = set()
+        self._folded_hashes = HashSet(())
         # hash() of every directory the members are in, folded (see holds_under_folded).
-        self._folded_dir_hashes: set[int] = set()
+        self._folded_dir_hashes = HashSet(())
         # The sums behind all_names_digest and files_digest, kept as plain ints while the
         # scan adds every name (a NamesDigest per member would cost the scan an object each).
         self._all_names_sum = 0
@@ -326,9 +326,9 @@ class ZipReader:
 
     def _scan(self, lookup: Callable[[str], bool]) -> None:
         """Check every entry once; remember where each member's data starts."""
-        seen_hashes = self._folded_hashes
-        suspect_hashes: set[int] = set()
-        file_hashes: set[int] = set()  # folded names of files (not directory entries)
+        # The folded names' hashes, in an array (8 bytes each; a set of them took 2 MB of a
+        # 25,000-member wheel at the moment show peaked): sorted once, repeats are suspects.
+        folded_hashes = array("q")
         parents: set[str] = set()  # the directory each member is in
         previous_end = 0
         in_offset_order = True
@@ -352,14 +352,10 @@ class ZipReader:
             self._data_offsets.append(data_offset)
             self._verbatim.append(verbatim)
             folded_hash = hash(folded(name))
-            if folded_hash in seen_hashes:
-                suspect_hashes.add(folded_hash)
-            seen_hashes.add(folded_hash)
+            folded_hashes.append(folded_hash)
             slash = name.rfind("/", 0, len(name) - 1)
             if slash > 0:
                 parents.add(name[:slash])
-            if not name.endswith("/"):
-                file_hashes.add(folded_hash)
             if header_offset < previous_end:
                 in_offset_order = False
             previous_end = data_offset + csize
@@ -368,9 +364,14 @@ class ZipReader:
                 self._newest = stamp
             if lookup(name):
                 self.by_name[name] = self._member(raw_name, entry, extra, data_offset, position)
+        ordered = sorted(folded_hashes)
+        del folded_hashes
+        suspect_hashes = {first for first, second in itertools.pairwise(ordered) if first == second}
+        self._folded_hashes = HashSet(ordered)
+        del ordered
         if suspect_hashes:
             self._check_unique(suspect_hashes)
-        self._check_files_are_not_directories(parents, file_hashes)
+        self._check_files_are_not_directories(parents)
         if not in_offset_order:
             self._check_no_overlap()
 
@@ -427,16 +428,19 @@ class ZipReader:
                 raise UnsafePathError(f"unsafe member {name!r} in the wheel: it {what}.")
             seen[key] = name
 
-    def _check_files_are_not_directories(self, parents: set[str], file_hashes: set[int]) -> None:
+    def _check_files_are_not_directories(self, parents: set[str]) -> None:
         """Refuse a file whose name is also a directory of other members (``pkg/a`` and
-        ``pkg/a/b``; compared folded, as case twins are): no file system holds both."""
+        ``pkg/a/b``; compared folded, as case twins are): no file system holds both.  A
+        directory's folded name is looked for among every member's (a directory entry's ends
+        in ``/``, so only a file's matches, but for a collision of hashes, which the names
+        then rule out)."""
         directories: dict[int, str] = {}
         for parent in parents:
             while parent and hash(key := folded(parent)) not in directories:
                 directories[hash(key)] = parent
                 parent = parent[: max(parent.rfind("/"), 0)]
-        self._folded_dir_hashes = set(directories)
-        clashes = directories.keys() & file_hashes
+        self._folded_dir_hashes = HashSet(directories)
+        clashes = {folded_hash for folded_hash in directories if folded_hash in self._folded_hashes}
         if not clashes:
             return
         for name in self.names():
