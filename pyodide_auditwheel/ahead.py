@@ -38,7 +38,13 @@ class AheadOfTime(Generic[T]):
         self._results: dict[str, tuple[T | None, BaseException | None, int]] = {}
         self._held = 0
         self._stopping = False
-        self._changed = threading.Condition()
+        # Taken as `with self._lock`, never `with self._changed`: Condition.__enter__ is Python
+        # code, and a signal turned into SystemExit (atomic output) on its return left the lock
+        # taken with no `with` to give it back; the worker then waited for it forever, and this
+        # thread for the worker (a repair hung on SIGUSR1 mid-write).  A C lock's __enter__
+        # leaves no such gap.
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._thread = (
             threading.Thread(target=self._work, name="compress-ahead", daemon=True) if threaded and jobs else None
         )
@@ -48,8 +54,13 @@ class AheadOfTime(Generic[T]):
             self._thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        with self._changed:
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, traceback: object) -> None:
+        if isinstance(value, (SystemExit, KeyboardInterrupt)):
+            # Raised by a signal, at any point of this thread: the process is ending, and the
+            # worker (a daemon thread) is told to stop but not waited for.
+            self._stopping = True
+            return
+        with self._lock:
             self._stopping = True
             self._changed.notify_all()
         if self._thread is not None:
@@ -57,7 +68,7 @@ class AheadOfTime(Generic[T]):
 
     def _work(self) -> None:
         for key in self._jobs:
-            with self._changed:
+            with self._lock:
                 while self._held > self._budget and not self._stopping:
                     self._changed.wait()
                 if self._stopping:
@@ -76,7 +87,7 @@ class AheadOfTime(Generic[T]):
         except BaseException as raised:  # handed to the consumer by take()
             error = raised
         weight = self._weigh(result) if result is not None else 0
-        with self._changed:
+        with self._lock:
             self._results[key] = (result, error, weight)
             self._held += weight
             self._state[key] = "done"
@@ -96,7 +107,7 @@ class AheadOfTime(Generic[T]):
         it runs the last job still pending (the one the worker would reach last), so the tail
         of the work is shared by both cores.
         """
-        with self._changed:
+        with self._lock:
             state = self._state.get(key)
             if state is None or state == "taken":
                 return None
@@ -110,11 +121,11 @@ class AheadOfTime(Generic[T]):
                         self._changed.wait()
                         continue
                     self._state[helped] = "running"
-                    self._changed.release()
+                    self._lock.release()
                     try:
                         self._run(helped)
                     finally:
-                        self._changed.acquire()
+                        self._lock.acquire()
                 self._state[key] = "taken"
                 result, error, weight = self._results.pop(key)
                 self._held -= weight

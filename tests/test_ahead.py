@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -96,3 +98,29 @@ def test_the_consumer_helps_from_the_far_end_while_it_waits() -> None:
         assert [ahead.take(k) for k in "bcd"] == ["bbb", "ccc", "ddd"]
     assert "MainThread:d" in log  # run by the consumer while the worker was busy with "a"
     assert sorted(entry.split(":")[1] for entry in log) == list("abcd")
+
+
+# A consumer leaving by a signal's SystemExit while its lock is taken and never given back (a
+# signal turned into SystemExit can land between a lock's acquire and the `with` that would
+# release it: a repair hung on SIGUSR1 mid-write that way).  Run in a child: a hang fails it.
+LEAVE_BY_SIGNAL_WITH_THE_LOCK_TAKEN = """
+import threading
+from pyodide_auditwheel.ahead import AheadOfTime
+started = threading.Event()
+def job():
+    started.set()
+    return b"x"
+ahead = AheadOfTime({"a": job, "b": job}, 1 << 20, len, threaded=True)
+ahead.__enter__()
+started.wait()
+ahead._lock.acquire()
+ahead.__exit__(SystemExit, SystemExit(138), None)
+print("left")
+"""
+
+
+def test_leaving_by_a_signal_does_not_wait_for_the_worker() -> None:
+    child = subprocess.run(
+        [sys.executable, "-c", LEAVE_BY_SIGNAL_WITH_THE_LOCK_TAKEN], capture_output=True, text=True, timeout=60
+    )
+    assert child.stdout == "left\n", child.stderr
