@@ -6,9 +6,9 @@ ten subpackages (they need libgeos_c.so -> libgeos.so.3.10.3); then twice as man
 the first wheel again with libgeos.so.3.10.3 grown to 64 MiB (a large library must be streamed
 into the wheel, not held); then 20 copies of the first wheel, repaired in one call and in 20
 calls (a wheelhouse on every core).  Beside each wheel's commands run their anchors: `cp` of
-the wheel (for repair) and a bare `zipfile` read of its central directory (for show).  Every command runs as a child
-process several times, the commands taking turns; we report the median wall time and the
-child's peak RSS (ru_maxrss).
+the wheel (for repair) and a bare `zipfile` read of its central directory (for show).  Every
+command runs as a child process several times, the commands taking turns; we report the
+median wall time and the child's peak RSS (ru_maxrss).
 
 usage: python benchmarks/bench.py --theirs PATH_TO_THEIR_pyodide [--copies 30] [--runs 5] [--wheelhouse 20]
 """

@@ -271,7 +271,6 @@ def analyze_tree(
 
     def report(path: str, origin: Origin, needs: Needs) -> None:
         needed, runtime_paths = needs
-        resolver.index_names(needed)  # one pass over the input for all of them
         dependencies = []
         for name in needed:
             dependency, found = resolver.resolve(name, path, runtime_paths, origin == "wheel")
@@ -293,13 +292,17 @@ def analyze_tree(
     wheel_needs = [
         (path, needs) for path in tree.module_paths() if (needs := _module_needs(tree, path, abi, assets)) is not None
     ]
+    # The names are indexed before they are resolved: one pass over the input for all the
+    # wheel's modules, then one per library found outside it.
     resolver.index_names(name for _, (needed, _paths) in wheel_needs for name in needed)
     search.add_runtime_paths(entry for _, (_needed, runtime_paths) in wheel_needs for entry in runtime_paths)
     for path, needs in wheel_needs:
         report(path, "wheel", needs)
     while pending:
         library_path, head = pending.pop(0)
-        report(str(library_path), "libdir", _needs(head, abi, f"library {library_path}"))
+        needs = _needs(head, abi, f"library {library_path}")
+        resolver.index_names(needs[0])
+        report(str(library_path), "libdir", needs)
     notes = (*assets, *search.skipped, *searched.values())
     return Analysis(tree.display, tree.kind, tree.wheel, abi, tuple(reports), notes)
 
