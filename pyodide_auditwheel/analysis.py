@@ -236,7 +236,7 @@ def _where_searched(name: str, runtime_paths: Sequence[str], abi: Abi, search: L
         in_wheel = "LD_LIBRARY_PATH (/usr/lib, site-packages) and RUNTIME_PATH " + (
             ", ".join(runtime_paths) if runtime_paths else "(none)"
         )
-    libdirs = ", ".join(f"{libdir.path} ({libdir.source})" for libdir in search.dirs)
+    libdirs = ", ".join(f"{libdir.path} ({libdir.source})" for libdir in search.searched_sources())
     subdirs = ", ".join(SYSROOT_SUBDIRS[1:])
     where = f"in {libdirs} (each also as a sysroot: {subdirs})" if libdirs else "in no library directory"
     return f"{name}: missing; looked for as {abi.name}'s loader does, in {in_wheel}, and {where}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -34,16 +35,24 @@ def _all_libdirs(
     explicit = [LibraryDir(Path(item)) for item in libdirs] + libdirs_from_env()
     if not discover:
         return SearchPath(tuple(explicit))
-    from .discovery import discover as discover_dirs
-
-    found, notes = discover_dirs(os.environ)
     mine = os.path.abspath(this) if this else None
-    wheels = [
-        LibraryDir(Path(wheel), f"wheel {Path(wheel).name}", explicit=False, wheel=True)
+    wheels = tuple(
+        libdir
+        for where, libdir in _companion_dirs(tuple(str(os.fspath(wheel)) for wheel in companions))
+        if where != mine
+    )
+    return SearchPath(tuple(explicit), environ=os.environ, wheels=wheels)
+
+
+@functools.lru_cache(maxsize=4)
+def _companion_dirs(companions: tuple[str, ...]) -> tuple[tuple[str, LibraryDir], ...]:
+    """The wheels of a call as search sources, with their absolute paths: made once per call,
+    not once per wheel of it (a wheelhouse of N wheels would make N**2)."""
+    return tuple(
+        (os.path.abspath(wheel), LibraryDir(Path(wheel), f"wheel {Path(wheel).name}", explicit=False, wheel=True))
         for wheel in companions
-        if os.fspath(wheel).endswith(".whl") and os.path.abspath(wheel) != mine
-    ]
-    return SearchPath((*explicit, *found, *wheels), runtime_paths=True, notes=tuple(notes))
+        if wheel.endswith(".whl")
+    )
 
 
 def show(
@@ -84,6 +93,8 @@ class RepairResult:
     # (device, inode, size, mtime in ns) of the input the plan was made from: a plan is
     # applied later (see apply_plan) only to that same file, unchanged.
     input_identity: tuple[int, int, int, int] | None = None
+    # An in-place retag: the input, under its old tag, removed once the new wheel was written.
+    removed_input: Path | None = None
 
 
 def _identity(tree: WheelArchive) -> tuple[int, int, int, int]:
@@ -105,7 +116,8 @@ def repair(
     writes nothing when a library cannot be found.  With ``dry_run`` only the plan is made
     (:func:`apply_plan` writes it).  A ``request.platform`` retags the wheel (see
     :func:`~pyodide_auditwheel.plan.checked_retag`); the retagged wheel gets its new name,
-    beside the input when there is no ``output_dir``, and the input is left as it was.
+    in ``output_dir``, or in place: beside the input, which is then removed (so that
+    ``twine upload dist/*`` does not upload the old tag too).
     """
     # Imported here so that `show` does not load the repair machinery.
     from .plan import RepairOptions, checked_retag, libraries_that_move, make_plan, with_sbom
@@ -114,7 +126,11 @@ def repair(
     output_dir, exclude, platform = request.output_dir, request.exclude, request.platform
     source_path = Path(wheel)
     if source_path.suffix != ".whl":
+        if source_path.is_dir():
+            open_input(source_path).close()  # an empty dist/ is "no wheels in", not "not a wheel"
         raise NotAWheelError(source_path)
+    if source_path.is_dir():
+        raise AuditwheelError(f"cannot repair {source_path}: it is not a wheel file.")
     if output_dir is not None and os.path.lexists(output_dir) and not os.path.isdir(output_dir):
         raise AuditwheelError(
             f"cannot write to {output_dir}: it exists and is not a directory; the output location must be a directory "
@@ -146,6 +162,7 @@ def repair(
         name = retag.filename if retag is not None else source_path.name
         if options.sbom:
             plan = with_sbom(plan, tree, name)
+        _output_of(source_path, name, output_dir)  # refused now, before any wheel of a call is written
         copies_left = _copies_left(tree, search, exclude) if plan.is_noop else ()
         planned = RepairResult(
             source_path,
@@ -189,28 +206,57 @@ def _write(
 
     source_path, plan = planned.input, planned.plan
     name = plan.retag.filename if plan.retag is not None else source_path.name
-    if request.output_dir is not None:
-        output = Path(request.output_dir) / name
-    elif name == source_path.name:
-        # In place: a symbolic link to a wheel stays a link, and its target is repaired.
-        output = source_path.resolve()
-    else:
-        output = source_path.with_name(name)
+    # In place under a new name (a retag): the new wheel replaces the input, which is removed
+    # once the new one is whole and on disk (a crash in between leaves both, never neither).
+    retagged_in_place = request.output_dir is None and name != source_path.name
+    output = _output_of(source_path, name, request.output_dir)
     rewriter = WheelRewriter(
         tree,
         plan,
         verify_record=request.verify_record,
         allow_bad_record=request.allow_bad_record,
         progress=progress,
+        replaces_input=retagged_in_place,
     )
     outcome = rewriter.write(output)
+    removed = None
+    if retagged_in_place:
+        try:
+            source_path.unlink()
+        except OSError as error:
+            raise AuditwheelError(
+                f"wrote {output}, but cannot remove {source_path} (the wheel under its old tag): "
+                f"{error.strerror or error}; remove it before uploading."
+            ) from None
+        removed = source_path
     return replace(
         planned,
         output=outcome.output,
         changed=outcome.changed,
         stripped_bytes=outcome.stripped_bytes,
         record_problems=outcome.record_problems,
+        removed_input=removed,
     )
+
+
+def _output_of(source_path: Path, name: str, output_dir: PathLike | None) -> Path:
+    """The file a repair writes: ``name`` in ``output_dir``; in place, the input itself (a
+    symbolic link to a wheel stays a link, and its target is repaired), or beside it under a
+    new name.  An output name that is a symbolic link loop is refused here, at plan time, in
+    one sentence on every Python (``Path.resolve`` raises RuntimeError on some, OSError on
+    others, nothing on 3.13)."""
+    if output_dir is not None:
+        output = Path(output_dir) / name
+    elif name == source_path.name:
+        output = source_path
+    else:
+        output = source_path.with_name(name)
+    try:
+        os.stat(output)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise AuditwheelError(f"cannot write {output}: it is a symbolic link loop.") from None
+    return output.resolve() if output is source_path else output
 
 
 @dataclass(frozen=True)

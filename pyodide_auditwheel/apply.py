@@ -321,6 +321,8 @@ class MemberSources:
         if library.member is not None:  # merged copies: read from the wheel, checked against RECORD
             member = self.reader.by_name[library.member]
             original = HashingStream(self.reader.chunks(member))
+        elif library.data is not None:  # read from another wheel of the call before any was replaced
+            original = HashingStream(iter([library.data]))
         else:
             original = HashingStream(library_chunks(library.source))
 
@@ -356,8 +358,12 @@ class WheelRewriter:
         verify_record: bool = False,
         allow_bad_record: bool = False,
         progress: ProgressHook | None = None,
+        replaces_input: bool = False,
     ) -> None:
         self.source = source
+        # The output takes the input's place under another name (an in-place retag): it must
+        # be on disk before the input is removed, as when it replaces the input itself.
+        self.replaces_input = replaces_input
         self.reader = source.zip
         self.plan = plan
         self.verify_record = verify_record
@@ -380,7 +386,7 @@ class WheelRewriter:
     def check_all_hashes(self) -> None:
         """``--verify-record``: every member against its row, before anything is written."""
         for member in self.reader:
-            if member.is_dir or member.name == self.record.path:
+            if member.is_dir or not self.record.must_list(member.name):
                 continue
             stream = HashingStream(self.reader.chunks(member))
             for _ in stream:
@@ -448,7 +454,7 @@ class WheelRewriter:
     ) -> None:
         # Replacing the input itself: the data reaches the disk before the rename.  A new
         # output puts nothing of the user's at risk and skips the (slow) fsync.
-        in_place = output.resolve() == self.source.path.resolve()
+        in_place = self.replaces_input or output.resolve() == self.source.path.resolve()
         with atomic_output(output, _mode_of(self.source.path), durable=in_place) as handle:
             layout = body(handle)
             handle.flush()

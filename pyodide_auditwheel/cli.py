@@ -13,7 +13,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO, TypeVar, cast
@@ -38,12 +38,9 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from . import __version__
-from .api import RepairRequest, repair_jobs
-from .api import apply_each as api_apply_each
+from .api import RepairRequest
 from .api import audit as api_audit
 from .api import interfaces as api_interfaces
-from .api import repair as api_repair
-from .api import repair_each as api_repair_each
 from .errors import AuditwheelError, InternalError, MissingLibrariesError
 from .report import (
     analysis_json,
@@ -67,8 +64,8 @@ from .report import (
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-    from .api import RepairResult
     from .policy import AuditReport
+    from .wheelhouse import WheelhouseResult
 
 # The imports are done: the hook goes, so that pyodide-cli, which imports every plugin to list
 # its commands, runs the other plugins' commands with the excepthook they expect.
@@ -84,7 +81,10 @@ EXIT_CODES = {
     0: "fine: nothing missing (show), it will load (audit), repaired or nothing to do (repair)",
     EXIT_MISSING: "libraries missing (show, repair; repair then writes nothing), findings (audit)",
     EXIT_BAD_INPUT: "an input or option cannot be used: one sentence on stderr, nothing written",
-    EXIT_REPORT_LOST: "the report could not be printed (stdout closed or full): what was done stands",
+    EXIT_REPORT_LOST: (
+        "the report could not be printed (stdout closed or full): what was done stands; a reader that "
+        "stops early (| head) is not this: the output then ends quietly, with the command's own code"
+    ),
     EXIT_INTERNAL: "a check of the tool's own work failed (a bug: please report it); nothing written",
 }
 ENVIRONMENT = {
@@ -176,9 +176,21 @@ JsonOption = Annotated[
 ]
 
 
+# Set when the reader of stdout stopped reading (``| head``): the rest of the report goes to
+# the null device, and the command ends with its own exit code, quietly.
+_READER_GONE: list[bool] = []
+
+
+def _reader_gone() -> bool:
+    return bool(_READER_GONE)
+
+
 class _TrimmedLines:
     """stdout without the spaces rich leaves at the end of a wrapped line, which a CI log
-    keeps (the ANSI codes of a terminal may follow them)."""
+    keeps (the ANSI codes of a terminal may follow them).
+
+    A closed pipe is the reader's choice, not a failure: its ``EPIPE`` is taken here, before
+    rich's own handler would turn it into exit 1 (which means "libraries missing")."""
 
     TRAILING = re.compile(r"[ \t]+(?=(?:\x1b\[[0-9;]*m)*\n)")
 
@@ -186,11 +198,32 @@ class _TrimmedLines:
         self.stream = stream
 
     def write(self, text: str) -> int:
-        self.stream.write(self.TRAILING.sub("", text))
+        try:
+            self.stream.write(self.TRAILING.sub("", text))
+        except BrokenPipeError:
+            _stop_writing_to_the_pipe(self.stream)
         return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            _stop_writing_to_the_pipe(self.stream)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.stream, name)
+
+
+def _stop_writing_to_the_pipe(stream: Any) -> None:
+    """The reader is gone: stdout's descriptor becomes the null device (so that what is still
+    buffered, and the interpreter's last flush, go nowhere instead of failing again)."""
+    _READER_GONE.append(True)
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _stdout() -> Console:
@@ -286,6 +319,8 @@ def _report_lost(error: BaseException | None = None) -> NoReturn:
 def _stdout_fails() -> bool:
     try:
         sys.stdout.flush()
+    except BrokenPipeError:
+        _stop_writing_to_the_pipe(sys.stdout)
     except (OSError, ValueError):
         return True
     return bool(_REPORT_LOST)
@@ -307,6 +342,9 @@ def _reports_safely(command: F) -> F:
             if done.exit_code != EXIT_BAD_INPUT and _stdout_fails():
                 _report_lost()
             raise
+        except BrokenPipeError:
+            _stop_writing_to_the_pipe(sys.stdout)  # printed without the wrapper: as above
+            raise typer.Exit(0) from None
         except (OSError, ValueError) as error:
             # Every other I/O error is translated into one sentence where it happens (reading
             # inputs, writing the wheel): a raw one comes from printing the report.
@@ -440,7 +478,7 @@ class _Outcome:
                 if self.as_json:
                     self.documents.append({"input": str(path), "error": str(error)})
                 else:
-                    _error(str(error))
+                    _error(about(path, error))
                 continue
             yield report
 
@@ -587,6 +625,7 @@ def repair(
     unless every one can be repaired."""
     from .malloc import one_arena_for_all_threads
     from .plan import RepairOptions
+    from .wheelhouse import repair_wheelhouse
 
     one_arena_for_all_threads()  # a setting for this whole process (and its workers): ours to make
     console = _stdout()
@@ -599,19 +638,6 @@ def repair(
         sbom=not no_sbom,
     )
     wheels = expand_wheelhouses(wheels)
-    results: list[dict[str, Any]] = []
-    worst = 0
-
-    def refuse(wheel: Path, error: AuditwheelError) -> None:
-        nonlocal worst
-        code = exit_code_of(error)
-        worst = max(worst, code)
-        _error(about(wheel, error))
-        entry: dict[str, Any] = {"input": str(wheel), "error": str(error)}
-        if isinstance(error, MissingLibrariesError):
-            entry["missing"] = error.missing
-        results.append(entry)
-
     request = RepairRequest(
         tuple(libdir),
         output_dir,
@@ -621,105 +647,48 @@ def repair(
         allow_bad_record,
         plat,
         discover=not no_discovery,
-        companions=tuple(wheels) if len(wheels) > 1 else (),
     )
-
-    def run(wheel: Path, plan_only: bool) -> RepairResult | None:
-        try:
-            with _ProgressBar(wheel) as hook:
-                return api_repair(wheel, request, dry_run=plan_only, progress=hook)
-        except AuditwheelError as error:
-            refuse(wheel, error)
-            return None
-
-    workers = repair_jobs(wheels, jobs)
-
-    def each(batch: list[Path], plan_only: bool) -> Iterator[tuple[Path, RepairResult | None]]:
-        """Each wheel's result (None when refused), in order: one wheel here, with its progress
-        bar; several on ``workers`` processes."""
-        if len(batch) == 1:
-            yield batch[0], run(batch[0], plan_only)
-            return
-        yield from settled(zip(batch, api_repair_each(batch, request, dry_run=plan_only, jobs=workers), strict=True))
-
-    def written_as_planned(plans: list[RepairResult]) -> Iterator[tuple[Path, RepairResult | None]]:
-        yield from settled(
-            zip([plan.input for plan in plans], api_apply_each(plans, request, jobs=workers), strict=True)
-        )
-
-    def settled(
-        outcomes: Iterable[tuple[Path, RepairResult | AuditwheelError]],
-    ) -> Iterator[tuple[Path, RepairResult | None]]:
-        """Each result, or None for a refusal (reported as it comes)."""
-        for wheel, outcome in outcomes:
-            if isinstance(outcome, AuditwheelError):
-                refuse(wheel, outcome)
-                yield wheel, None
-            else:
-                yield wheel, outcome
-
-    # Every input is checked, and its plan made, before any is written: with several inputs,
-    # one that cannot be repaired (unusable, or missing a library) means nothing is written,
-    # and the exit code is that input's.
-    targets: dict[Path, Path] = {}
-    planned: list[Path] = []
-    for wheel in wheels:
-        target = _repair_target(wheel, output_dir, plat)
-        if targets.setdefault(target, wheel) != wheel:
-            refuse(
-                wheel,
-                AuditwheelError(
-                    f"not repaired: {targets[target]} is written to {target} too; "
-                    "repair them into different directories."
-                ),
-            )
-        elif len(wheels) > 1 and not dry_run:
-            planned.append(wheel)
-    plans: list[RepairResult] = []
-    for wheel, result in each(planned, plan_only=True):
-        if result is not None:
-            plans.append(result)
-            results.append({"input": str(wheel), "error": NOT_WRITTEN})
-    if not worst:
-        results.clear()
-    else:
-        if len(wheels) > 1:
-            refused = sum(entry["error"] != NOT_WRITTEN for entry in results)
-            _error(f"nothing was written: {refused} of {len(wheels)} inputs cannot be repaired.")
-        if as_json:
-            sys.stdout.write(json.dumps(envelope("inputs", results), indent=2) + "\n")
-        raise typer.Exit(worst)
-    repaired: list[RepairResult] = []
-    # Several wheels were planned above: the plans are written as they are, not made again.
-    written = written_as_planned(plans) if plans else each(wheels, plan_only=dry_run)
-    for _wheel, result in written:
-        if result is None:
-            continue
-        repaired.append(result)
-        if as_json:
-            results.append(repair_json(result))
-        else:
-            render_repair(console, result, dry_run)
-            if verbose:
-                render_notes(console, result.notes)
-    if len(wheels) > 1 and not as_json:
-        console.print(inert(wheelhouse_summary(repaired, dry_run)), style="bold", soft_wrap=True)
-    for sentence in different_builds(repaired):
-        _stderr().print(warning_line(sentence), soft_wrap=True)
+    with _ProgressBar(wheels[0] if len(wheels) == 1 else None) as hook:
+        outcome = repair_wheelhouse(wheels, request, dry_run=dry_run, jobs=jobs, progress=hook)
+    worst = max((exit_code_of(refusal.error) for refusal in outcome.refusals), default=0)
+    for refusal in outcome.refusals:
+        _error(about(refusal.input, refusal.error))
+    if not outcome.written and len(wheels) > 1:
+        _error(f"nothing was written: {len(outcome.refusals)} of {len(wheels)} inputs cannot be repaired.")
     if as_json:
-        sys.stdout.write(json.dumps(envelope("inputs", results), indent=2) + "\n")
+        order = {str(path): index for index, path in enumerate(wheels)}
+        entries = sorted(_repair_entries(outcome), key=lambda entry: order.get(entry["input"], len(order)))
+        sys.stdout.write(json.dumps(envelope("inputs", entries), indent=2) + "\n")
+        raise typer.Exit(worst)
+    if not outcome.written:
+        raise typer.Exit(worst)
+    for result in outcome.repaired:
+        render_repair(console, result, dry_run)
+        if verbose:
+            render_notes(console, result.notes)
+    for entry in outcome.passed_over:
+        copied = f"; copied to {entry.copied_to}" if entry.copied_to else ""
+        console.print(inert(f"{entry.input}: {entry.reason}, passed over{copied}"), soft_wrap=True)
+    if len(wheels) > 1:
+        console.print(inert(wheelhouse_summary(list(outcome.repaired), dry_run)), style="bold", soft_wrap=True)
+    for sentence in different_builds(list(outcome.repaired)):
+        _stderr().print(warning_line(sentence), soft_wrap=True)
     raise typer.Exit(worst)
 
 
 NOT_WRITTEN = "not written: with several inputs, nothing is written unless every one can be repaired."
 
 
-def _repair_target(wheel: Path, output_dir: Path | None, plat: str | None) -> Path:
-    """Where a repair of ``wheel`` writes, so two inputs never write to one file."""
-    from .plan import retagged_filename
-
-    name = retagged_filename(wheel.name, plat) if plat and wheel.name.endswith(".whl") else wheel.name
-    return Path(os.path.abspath((output_dir if output_dir is not None else wheel.parent) / name))
+def _repair_entries(outcome: WheelhouseResult) -> list[dict[str, Any]]:
+    """The JSON entries of a repair call: each input's result, or why it was not written."""
+    entries: list[dict[str, Any]] = []
+    for refusal in outcome.refusals:
+        entry: dict[str, Any] = {"input": str(refusal.input), "error": str(refusal.error)}
+        if refusal.missing is not None:
+            entry["missing"] = refusal.missing
+        entries.append(entry)
+    entries += [{"input": str(path), "error": NOT_WRITTEN} for path in outcome.not_written]
+    return entries if not outcome.written else [repair_json(result) for result in outcome.repaired]
 
 
 PROGRESS_DELAY_ENV = "PYODIDE_AUDITWHEEL_PROGRESS_DELAY"
@@ -732,13 +701,13 @@ class _ProgressBar:
     once the repair has run for PROGRESS_DELAY seconds (a quick repair shows none), and
     updated every PROGRESS_STEP bytes (the hook is called once per member)."""
 
-    def __init__(self, wheel: Path) -> None:
+    def __init__(self, wheel: Path | None) -> None:
         self.wheel = wheel
         self.bar: Progress | None = None
 
     def __enter__(self) -> Any:
         console = _stderr()
-        if not console.is_terminal:
+        if self.wheel is None or not console.is_terminal:
             return None
         try:
             total = self.wheel.stat().st_size
@@ -778,38 +747,55 @@ class _ProgressBar:
             self.bar.stop()
 
 
-def _interface_command(kind: str, path: Path, show_type: bool) -> None:
-    try:
-        for module, interface in api_interfaces(path):
-            entries = interface.exports if kind == "exports" else interface.imports
-            typer.echo(f"{visible(module)}:")
-            for entry in entries:
-                name = entry.name if kind == "exports" else f"{entry.module}.{entry.field}"  # type: ignore[union-attr]
-                suffix = f" {entry.type}" if show_type and entry.type is not None else ""
-                typer.echo(f"\t{entry.kind}\t{visible(name)}{suffix}")
-    except AuditwheelError as error:
-        _fail(error, exit_code_of(error))
+def _interface_command(kind: str, paths: list[Path], show_type: bool) -> None:
+    """The list, input by input (each headed ``# INPUT`` when there are several); an input
+    that cannot be read is one line naming it, and the others are still listed (exit 2)."""
+    inputs = expand_wheelhouses(paths)
+    worst = 0
+    for path in inputs:
+        if _reader_gone():
+            break  # as `nm | head`: the reader has what it wanted
+        if len(inputs) > 1:
+            typer.echo(f"# {visible(str(path))}")
+        try:
+            _list_interface(kind, path, show_type)
+        except AuditwheelError as error:
+            worst = max(worst, exit_code_of(error))
+            _error(about(path, error))
+    raise typer.Exit(worst)
+
+
+def _list_interface(kind: str, path: Path, show_type: bool) -> None:
+    for module, interface in api_interfaces(path):
+        if _reader_gone():
+            return
+        entries = interface.exports if kind == "exports" else interface.imports
+        typer.echo(f"{visible(module)}:")
+        for entry in entries:
+            name = entry.name if kind == "exports" else f"{entry.module}.{entry.field}"  # type: ignore[union-attr]
+            suffix = f" {entry.type}" if show_type and entry.type is not None else ""
+            typer.echo(f"\t{entry.kind}\t{visible(name)}{suffix}")
 
 
 @app.command()
 @_reports_safely
 def exports(
-    path: Annotated[Path, typer.Argument(readable=False, metavar="INPUT")],
+    inputs: Annotated[list[Path], typer.Argument(readable=False, metavar="INPUT...")],
     show_type: Annotated[bool, typer.Option("--show-type", help="Print function signatures.")] = False,
 ) -> None:
     """List what each module exports (tab-separated: kind, name[, signature]).
 
-    INPUT is a wheel, a module or an unpacked wheel."""
-    _interface_command("exports", path, show_type)
+    Each INPUT is a wheel, a module, an unpacked wheel or a directory of wheels (dist/)."""
+    _interface_command("exports", inputs, show_type)
 
 
 @app.command()
 @_reports_safely
 def imports(
-    path: Annotated[Path, typer.Argument(readable=False, metavar="INPUT")],
+    inputs: Annotated[list[Path], typer.Argument(readable=False, metavar="INPUT...")],
     show_type: Annotated[bool, typer.Option("--show-type", help="Print function signatures.")] = False,
 ) -> None:
     """List what each module imports (tab-separated: kind, module.field[, signature]).
 
-    INPUT is a wheel, a module or an unpacked wheel."""
-    _interface_command("imports", path, show_type)
+    Each INPUT is a wheel, a module, an unpacked wheel or a directory of wheels (dist/)."""
+    _interface_command("imports", inputs, show_type)

@@ -7,8 +7,12 @@ make install`` lands in the Emscripten sysroot.  These are searched, in that ord
 directories the user names; each found library says which of them it came from.
 
 The host's own library directories (``/usr/lib``, ``LD_LIBRARY_PATH``, …) are never searched:
-they hold native code, which cannot be a side module (a candidate that is not one is passed
-over in any case, but a host directory is not even looked in).
+they hold native code, which cannot be a side module.  :class:`HostLibraries` is the one rule;
+the library search applies it to every directory it would open, whichever source named it.
+
+The build environment is not trusted either: a ``.pc`` file or an ``em-config`` may be broken
+or hostile, so each is read with bounds (size, expansion, time) and passed over with a note
+when it exceeds them.  Discovery runs only when a library is looked for.
 """
 
 from __future__ import annotations
@@ -17,17 +21,24 @@ import functools
 import os
 import re
 import shutil
-import subprocess
-from collections.abc import Iterable, Iterator, Mapping
+import stat
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .libsearch import LibraryDir
+if TYPE_CHECKING:
+    import subprocess
 
 WASM_LIBRARY_DIR = "WASM_LIBRARY_DIR"
 # pkg-config reads PKG_CONFIG_PATH before PKG_CONFIG_LIBDIR; emscripten's wrapper sets
 # PKG_CONFIG_PATH from EM_PKG_CONFIG_PATH, so that one comes first.
 PKG_CONFIG_VARIABLES = ("EM_PKG_CONFIG_PATH", "PKG_CONFIG_PATH", "PKG_CONFIG_LIBDIR")
 EM_CONFIG_TIMEOUT = 20.0
+# em-config prints one path; more than this is not an answer (``exec yes``).
+EM_CONFIG_MAX_ANSWER = 64 * 1024
+# After em-config exits, how long a pipe still held open (by a child it left running) is read.
+EM_CONFIG_EXIT_GRACE = 0.2
 # Where an operating system keeps its native libraries (and a per-architecture directory
 # under them, such as /usr/lib/x86_64-linux-gnu): never a source of side modules.
 HOST_LIBRARY_DIRS = (
@@ -41,45 +52,60 @@ HOST_LIBRARY_DIRS = (
     "/opt/homebrew/lib",
 )
 HOST_LIBRARY_PATH_VARIABLES = ("LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "LIBRARY_PATH")
+HOST_REASON = "it holds the host's own libraries"
 
-_PC_VARIABLE = re.compile(r"([A-Za-z0-9_.]+)\s*=\s*(.*)")
-_PC_REFERENCE = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
-# Longer chains of ${...} than this are not expanded further (a .pc file may refer to itself).
-_PC_MAX_EXPANSIONS = 64
+# A .pc file is a few hundred bytes; a path no longer than PATH_MAX.
+PC_FILE_MAX_BYTES = 1 << 20
+PC_VALUE_MAX_BYTES = 4096
+_PC_VARIABLE = re.compile(rb"([A-Za-z0-9_.]+)\s*=\s*(.*)")
+_PC_REFERENCE = re.compile(rb"\$\{([A-Za-z0-9_.]+)\}")
 
 
-def discover(environ: Mapping[str, str]) -> tuple[list[LibraryDir], list[str]]:
-    """The directories a build announces, in search order, and notes (``-v``) on what was
-    passed over and why."""
+class HostLibraries:
+    """The host's own library directories, as this process sees them: the operating system's,
+    their per-architecture children, and those the dynamic linker is pointed at."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        listed = [*HOST_LIBRARY_DIRS]
+        for variable in HOST_LIBRARY_PATH_VARIABLES:
+            listed += [item for item in environ.get(variable, "").split(os.pathsep) if item]
+        self._dirs = {_resolved(Path(item)) for item in listed}
+        for base in HOST_LIBRARY_DIRS:
+            self._dirs.update(_resolved(child) for child in _children(Path(base)) if "-linux-" in child.name)
+
+    def reason(self, directory: Path) -> str | None:
+        """Why ``directory`` is not searched (it is, or links to, one of the host's), or None."""
+        return HOST_REASON if _resolved(directory) in self._dirs else None
+
+
+def discover(environ: Mapping[str, str]) -> tuple[list[tuple[Path, str]], list[str]]:
+    """The directories a build announces with the source of each, in search order (repeats
+    dropped), and notes (``-v``) on the sources that were passed over and why.  Whether a
+    directory is searched is the search's to decide, by :class:`HostLibraries`."""
     notes: list[str] = []
-    found: list[LibraryDir] = []
+    found: list[tuple[Path, str]] = []
     seen: set[str] = set()
-    host = _host_library_dirs(environ)
-    for directory in _announced(environ, notes):
-        key = os.path.normpath(str(directory.path))
-        if key in seen:
-            continue
-        seen.add(key)
-        if not directory.path.is_dir():
-            notes.append(f"{directory.path} ({directory.source}): not searched, it is not a directory")
-        elif _resolved(directory.path) in host:
-            notes.append(f"{directory.path} ({directory.source}): not searched, it holds the host's own libraries")
-        else:
-            found.append(directory)
+    for directory, source in _announced(environ, notes):
+        key = os.path.normpath(directory)
+        if key not in seen:
+            seen.add(key)
+            found.append((directory, source))
     return found, notes
 
 
-def _announced(environ: Mapping[str, str], notes: list[str]) -> Iterator[LibraryDir]:
+def _announced(environ: Mapping[str, str], notes: list[str]) -> Iterator[tuple[Path, str]]:
     wasm_library_dir = environ.get(WASM_LIBRARY_DIR)
     if wasm_library_dir:
-        yield LibraryDir(Path(wasm_library_dir), WASM_LIBRARY_DIR, explicit=False)
+        yield Path(wasm_library_dir), WASM_LIBRARY_DIR
     for pc_file in _pc_files(environ):
-        libdir = pc_libdir(pc_file)
-        if libdir is not None:
-            yield LibraryDir(Path(libdir), f"pkg-config {pc_file.name}", explicit=False)
+        libdir, problem = pc_libdir(pc_file)
+        if problem:
+            notes.append(f"{pc_file} (pkg-config): passed over, {problem}")
+        elif libdir is not None:
+            yield Path(os.fsdecode(libdir)), f"pkg-config {pc_file.name}"
     sysroot = emscripten_sysroot(environ, notes)
     if sysroot is not None:
-        yield LibraryDir(sysroot, "emscripten sysroot", explicit=False)
+        yield sysroot, "emscripten sysroot"
 
 
 def _pc_files(environ: Mapping[str, str]) -> Iterator[Path]:
@@ -92,33 +118,74 @@ def _pc_files(environ: Mapping[str, str]) -> Iterator[Path]:
             except OSError:
                 continue
             for name in names:
-                path = Path(item, name)
-                if name.endswith(".pc") and path.is_file():
-                    yield path
+                if name.endswith(".pc"):
+                    yield Path(item, name)
 
 
-def pc_libdir(path: Path) -> str | None:
-    """The ``libdir`` a pkg-config file defines, its ``${...}`` references expanded as
-    pkg-config does (``${pcfiledir}`` is the file's own directory); None if it defines none or
-    cannot be read."""
+def pc_libdir(path: Path) -> tuple[bytes | None, str]:
+    """(``libdir``, problem) of a pkg-config file, as ``pkg-config --variable=libdir`` prints
+    it: the exact bytes (a path need not be UTF-8), each ``${...}`` expanded when its line is
+    read from the variables defined above it (``${pcfiledir}`` is the file's directory).  Like
+    pkg-config, a reference to a variable not yet defined makes the file unusable; so does a
+    value longer than any path, which a chain of self-doubling variables would otherwise build
+    for 2**64 bytes.  (None, "") for a file with no ``libdir`` or one that is not a regular
+    file."""
+    data = _read_small_file(path, PC_FILE_MAX_BYTES)
+    if data is None:
+        return None, ""
+    if len(data) > PC_FILE_MAX_BYTES:
+        return None, f"it is larger than {PC_FILE_MAX_BYTES // 1024} KiB"
+    variables = {b"pcfiledir": os.fsencode(path.parent)}
+    for raw_line in data.splitlines():
+        match = _PC_VARIABLE.fullmatch(raw_line.split(b"#", 1)[0].strip())
+        if not match:
+            continue
+        name, value = match.group(1), match.group(2).strip()
+        problem = _pc_expand_into(variables, name, value)
+        if problem:
+            return None, problem
+    libdir = variables.get(b"libdir")
+    return (libdir if libdir is not None and os.path.isabs(libdir) else None), ""
+
+
+def _pc_expand_into(variables: dict[bytes, bytes], name: bytes, value: bytes) -> str:
+    """Define ``name`` as ``value`` with its references expanded; the problem, if any."""
+    too_long = f"variable '{name.decode('ascii')}' expands to more than {PC_VALUE_MAX_BYTES} bytes"
+    if len(value) > PC_VALUE_MAX_BYTES:
+        return too_long
+    parts: list[bytes] = []
+    end = 0
+    for reference in _PC_REFERENCE.finditer(value):
+        referred = reference.group(1)
+        if referred not in variables:
+            return f"variable '{referred.decode('ascii')}' is used before it is defined"
+        parts += [value[end : reference.start()], variables[referred]]
+        end = reference.end()
+        if sum(map(len, parts)) > PC_VALUE_MAX_BYTES:
+            return too_long
+    expanded = b"".join([*parts, value[end:]])
+    if len(expanded) > PC_VALUE_MAX_BYTES:
+        return too_long
+    variables[name] = expanded
+    return ""
+
+
+def _read_small_file(path: Path, limit: int) -> bytes | None:
+    """Up to ``limit + 1`` bytes of a regular file (opened without blocking, so a FIFO named
+    ``x.pc`` is not waited on); None for anything else or an unreadable file."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         return None
-    variables = {"pcfiledir": str(path.parent)}
-    for line in text.splitlines():
-        match = _PC_VARIABLE.fullmatch(line.strip())
-        if match:
-            variables[match.group(1)] = match.group(2).strip()
-    if "libdir" not in variables:
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read(limit + 1)
+    except OSError:
         return None
-    value = variables["libdir"]
-    for _ in range(_PC_MAX_EXPANSIONS):
-        expanded = _PC_REFERENCE.sub(lambda reference: variables.get(reference.group(1), ""), value)
-        if expanded == value:
-            break
-        value = expanded
-    return value if os.path.isabs(value) else None
+    finally:
+        os.close(fd)
 
 
 def emscripten_sysroot(environ: Mapping[str, str], notes: list[str]) -> Path | None:
@@ -129,7 +196,7 @@ def emscripten_sysroot(environ: Mapping[str, str], notes: list[str]) -> Path | N
         em_config = shutil.which("em-config", path=environ.get("PATH"))
         if em_config is None:
             return None
-        cache, problem = _em_config_cache(em_config)
+        cache, problem = em_config_cache(em_config)
         if problem:
             notes.append(f"em-config ({em_config}) {problem}: the emscripten sysroot is not searched")
             return None
@@ -137,41 +204,80 @@ def emscripten_sysroot(environ: Mapping[str, str], notes: list[str]) -> Path | N
 
 
 @functools.lru_cache(maxsize=8)
-def _em_config_cache(em_config: str) -> tuple[str, str]:
-    """(cache directory, problem): asked once per process (em-config is itself a Python
-    program, slow to start)."""
+def em_config_cache(em_config: str) -> tuple[str, str]:
+    """(cache directory, problem), asked once per process (em-config is itself a Python
+    program, slow to start).  The answer is read with bounds: at most
+    ``EM_CONFIG_MAX_ANSWER`` bytes, for at most ``EM_CONFIG_TIMEOUT`` seconds, and no longer
+    than a moment after em-config exits, since a child it left running may hold the pipe."""
+    import subprocess  # only a run that looks for a library asks
+
     try:
-        answer = subprocess.run(
+        process = subprocess.Popen(
             [em_config, "CACHE"],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=EM_CONFIG_TIMEOUT,
-            check=False,
             stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired:
-        return "", f"did not answer within {EM_CONFIG_TIMEOUT:.0f} s"
     except OSError as error:
         return "", f"could not be run ({error.strerror or error})"
-    lines = answer.stdout.strip().splitlines()
-    if answer.returncode != 0 or not lines or not os.path.isabs(lines[-1].strip()):
-        return "", f"gave no cache directory (exit {answer.returncode})"
+    assert process.stdout is not None
+    answer, problem = _bounded_answer(process)
+    process.stdout.close()
+    if process.poll() is None:
+        _kill_group(process)
+        return "", problem
+    if problem:
+        return "", problem
+    lines = os.fsdecode(bytes(answer)).strip().splitlines()
+    if process.returncode != 0 or not lines or not os.path.isabs(lines[-1].strip()):
+        return "", f"gave no cache directory (exit {process.returncode})"
     return lines[-1].strip(), ""
 
 
-def _host_library_dirs(environ: Mapping[str, str]) -> set[Path]:
-    listed = [*HOST_LIBRARY_DIRS]
-    for variable in HOST_LIBRARY_PATH_VARIABLES:
-        listed += [item for item in environ.get(variable, "").split(os.pathsep) if item]
-    host = {_resolved(Path(item)) for item in listed}
-    # The per-architecture directories under them (/usr/lib/x86_64-linux-gnu, /lib/aarch64-...).
-    for base in HOST_LIBRARY_DIRS:
-        host.update(_resolved(child) for child in _children(Path(base)) if "-linux-" in child.name)
-    return host
+def _bounded_answer(process: subprocess.Popen[bytes]) -> tuple[bytearray, str]:
+    import selectors
+    import subprocess
+
+    assert process.stdout is not None
+    fd = process.stdout.fileno()
+    answer = bytearray()
+    deadline = time.monotonic() + EM_CONFIG_TIMEOUT
+    exited_at: float | None = None
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            now = time.monotonic()
+            if exited_at is None and process.poll() is not None:
+                exited_at = now
+            limit = deadline if exited_at is None else min(deadline, exited_at + EM_CONFIG_EXIT_GRACE)
+            if now >= limit:
+                if exited_at is None:
+                    return answer, f"did not answer within {EM_CONFIG_TIMEOUT:.0f} s"
+                return answer, ""  # exited; whatever still holds the pipe is not em-config
+            if not selector.select(min(limit - now, 0.05)):
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:  # end of the answer; em-config is left its time to exit
+                try:
+                    process.wait(max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    return answer, f"did not exit within {EM_CONFIG_TIMEOUT:.0f} s"
+                return answer, ""
+            answer += chunk
+            if len(answer) > EM_CONFIG_MAX_ANSWER:
+                return answer, f"answered with more than {EM_CONFIG_MAX_ANSWER // 1024} KiB"
 
 
-def _children(directory: Path) -> Iterable[Path]:
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, 9)
+    except OSError:
+        process.kill()
+    process.wait()
+
+
+def _children(directory: Path) -> list[Path]:
     try:
         return [directory / name for name in os.listdir(directory)]
     except OSError:

@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from packaging.utils import canonicalize_name, canonicalize_version
+from packaging.utils import InvalidWheelFilename, canonicalize_name, canonicalize_version, parse_wheel_filename
 
 from .abi import Abi, unknown_abi
 from .dylink import ModuleHead, read_module_head
@@ -257,13 +257,27 @@ class WheelDirectory(InputTree):
         self.display = str(path)
         self.wheel = self._guess_wheel_name()
         self._files = sorted(self._walk())
+        if self.wheel is None and not any(map(is_module_name, self._files)) and not self._dist_infos():
+            # An empty dist/ (a CI step run before anything was built) is not a clean result.
+            raise AuditwheelError(f"no wheels in {path}: it holds no .whl file, no unpacked wheel and no module.")
+
+    def _dist_infos(self) -> list[Path]:
+        try:
+            return sorted(child for child in self.path.iterdir() if child.name.endswith(".dist-info"))
+        except OSError as error:
+            raise AuditwheelError(f"cannot read directory {self.path}: {error.strerror or error}.") from None
 
     def _guess_wheel_name(self) -> WheelName | None:
         """An unpacked wheel has its tags in ``*.dist-info/WHEEL``; read the platform from there."""
-        for info in sorted(self.path.glob("*.dist-info")):
+        for info in self._dist_infos():
             wheel_file = info / "WHEEL"
-            if not wheel_file.is_file():
+            try:
+                if not stat.S_ISREG(wheel_file.stat().st_mode):
+                    continue
+            except FileNotFoundError:
                 continue
+            except OSError as error:
+                raise AuditwheelError(f"cannot read {wheel_file}: {error.strerror or error}.") from None
             with open_input_file(wheel_file) as handle:  # one sentence if unreadable, never a FIFO wait
                 text = handle.read().decode("utf-8", "replace")
             tags = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Tag:")]
@@ -374,6 +388,24 @@ def open_input_file(path: Path) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+def pure_python_wheel(path: Path) -> bool:
+    """Whether ``path`` is a pure-Python wheel: tagged ``any`` (for no platform) and holding
+    no module.  Such a wheel is no input of this tool's, and no error among its inputs: it
+    needs no repair.  False for anything that cannot be read as one (the repair says why)."""
+    try:
+        _name, _version, _build, tags = parse_wheel_filename(path.name)
+    except InvalidWheelFilename:
+        return False
+    if {tag.platform for tag in tags} != {"any"}:
+        return False
+    try:
+        with open_input_file(path) as handle:
+            reader = ZipReader(handle, path.name, lookup=_looked_up_by_name)
+            return not any(is_module_name(member) for member in reader.by_name)
+    except AuditwheelError:
+        return False
 
 
 def open_input(path: Path) -> InputTree:

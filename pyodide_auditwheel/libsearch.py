@@ -14,11 +14,12 @@ import errno
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from .discovery import HostLibraries, discover
 from .dylink import ModuleHead, read_module_head
 from .errors import AuditwheelError, LibdirError, WasmError
 from .inputs import WheelArchive, open_input_file
@@ -42,15 +43,16 @@ class LibraryDir:
 
 @dataclass(frozen=True)
 class SearchPath:
-    """Every directory a run looks for libraries in, in order, decided once per run.
+    """Every source a run looks for libraries in, in order, decided once per run.
 
-    ``runtime_paths``: also search each module's absolute RUNTIME_PATH entries that exist on
-    this machine (where the linker was told the libraries are), after the directories.
-    ``notes``: what discovery passed over, for ``-v``."""
+    ``dirs``: the directories the user named.  ``environ``: with discovery on, the environment
+    whose announced directories (see :mod:`.discovery`) come next, asked only when a library is
+    looked for; the modules' absolute RUNTIME_PATH entries follow them.  ``wheels``: the other
+    wheels of the call, last.  ``environ`` None: only ``dirs`` (and ``wheels``)."""
 
     dirs: tuple[LibraryDir, ...] = ()
-    runtime_paths: bool = False
-    notes: tuple[str, ...] = ()
+    environ: Mapping[str, str] | None = None
+    wheels: tuple[LibraryDir, ...] = ()
 
     @classmethod
     def of(cls, libdirs: Iterable[Path | LibraryDir]) -> SearchPath:
@@ -81,45 +83,91 @@ def _check_libdir(libdir: LibraryDir) -> None:
 
 class LibrarySearch:
     """Looks libraries up on a :class:`SearchPath`, remembering each answer and the source of
-    every directory a library was found in."""
+    every directory a library was found in.
+
+    Every directory it would open, of every source, passes the host rule
+    (:class:`.discovery.HostLibraries`) first: only a directory the user named is searched as
+    named, its sysroot subdirectories still pass the rule."""
 
     def __init__(self, search: SearchPath) -> None:
-        self.dirs = list(search.dirs)
-        self.follow_runtime_paths = search.runtime_paths
-        self.skipped: list[str] = [*search.notes]
+        self._explicit = list(search.dirs)
+        self._environ = search.environ
+        self._discovered: list[LibraryDir] | None = None if search.environ is not None else []
+        self._runtime_paths: list[LibraryDir] = []
+        self._wheels = list(search.wheels)
+        self._search_path: list[tuple[Path, LibraryDir]] | None = None
+        self._passed_over: set[Path] = set()
+        self.skipped: list[str] = []
         self.sources: dict[Path, str] = {}
         self._cache: dict[str, tuple[Path, ModuleHead] | None] = {}
         # A wheel of the call → its modules by base name (a vendored one also by the name it
         # had before a repair mangled it).
         self._wheel_modules: dict[Path, dict[str, list[str]]] = {}
-        for libdir in self.dirs:
+        for libdir in self._explicit:
             if libdir.explicit:
                 _check_libdir(libdir)
 
+    @property
+    def dirs(self) -> list[LibraryDir]:
+        """The sources in search order (discovery is run, once, on first use)."""
+        if self._discovered is None:
+            assert self._environ is not None
+            found, notes = discover(self._environ)
+            self._discovered = [LibraryDir(path, source, explicit=False) for path, source in found]
+            self.skipped.extend(notes)
+        return [*self._explicit, *self._discovered, *self._runtime_paths, *self._wheels]
+
     def add_runtime_paths(self, entries: Iterable[str]) -> None:
-        """Search these RUNTIME_PATH entries too, those that are absolute directories here."""
-        if not self.follow_runtime_paths:
+        """Search these RUNTIME_PATH entries too, those that are absolute (after the announced
+        directories, before the other wheels of the call: docs/libraries.md's order)."""
+        if self._environ is None:
             return
-        known = {libdir.path for libdir in self.dirs}
-        # Before the other wheels of the call, which come last (docs/libraries.md's order).
-        at = next((index for index, libdir in enumerate(self.dirs) if libdir.wheel), len(self.dirs))
+        known = {libdir.path for libdir in self._runtime_paths}
         for entry in entries:
             path = Path(entry)
-            if path.is_absolute() and path not in known and path.is_dir():
+            if path.is_absolute() and path not in known:
                 known.add(path)
-                self.dirs.insert(at, LibraryDir(path, "RUNTIME_PATH", explicit=False))
-                at += 1
+                self._runtime_paths.append(LibraryDir(path, "RUNTIME_PATH", explicit=False))
+        self._search_path = None
 
     def search_path(self) -> list[tuple[Path, LibraryDir]]:
-        """Every directory searched, in order, with the one it is in or under (a wheel of the
-        call is one place: its members)."""
-        return [
-            (libdir.path / sub if sub else libdir.path, libdir)
-            for libdir in self.dirs
-            for sub in ([""] if libdir.wheel else SYSROOT_SUBDIRS)
-        ]
+        """Every directory searched, in order, with the source it is in or under (a wheel of
+        the call is one place: its members); those the host rule or their absence passes
+        over are left out, and noted once."""
+        if self._search_path is None:
+            host = HostLibraries(self._environ if self._environ is not None else os.environ)
+            self._search_path = []
+            for libdir in self.dirs:
+                if libdir.wheel:
+                    self._search_path.append((libdir.path, libdir))
+                    continue
+                for sub in SYSROOT_SUBDIRS:
+                    directory = libdir.path / sub if sub else libdir.path
+                    if self._may_open(directory, libdir, bool(sub), host):
+                        self._search_path.append((directory, libdir))
+                    elif not sub:
+                        break  # nothing under a directory passed over is searched either
+        return self._search_path
 
-    def _candidate(self, directory: Path, libdir: LibraryDir, base: str) -> Path:
+    def _may_open(self, directory: Path, libdir: LibraryDir, under: bool, host: HostLibraries) -> bool:
+        reason = None if libdir.explicit and not under else host.reason(directory)
+        if reason is None and not under and not libdir.explicit and not directory.is_dir():
+            reason = "it is not a directory"
+        if reason is None:
+            return True
+        if directory not in self._passed_over and (not under or directory.is_dir()):
+            self._passed_over.add(directory)
+            self.skipped.append(f"{directory} ({libdir.source}): not searched, {reason}")
+        return False
+
+    def searched_sources(self) -> list[LibraryDir]:
+        """The sources at least one of whose directories is searched."""
+        kept = {id(libdir) for _, libdir in self.search_path()}
+        return [libdir for libdir in self.dirs if id(libdir) in kept]
+
+    def _candidate(self, directory: Path, libdir: LibraryDir, base: str) -> Path | None:
+        """The file (or wheel member) of that base name to try in ``directory``; None for a
+        wheel of the call that holds no module of that name (it is not opened again)."""
         if not libdir.wheel:
             return directory / base
         if directory not in self._wheel_modules:
@@ -127,7 +175,7 @@ class LibrarySearch:
         members = self._wheel_modules[directory].get(base, [])
         # A library the wheel vendored (in its .libs directory) before any other copy of it.
         members = sorted(members, key=lambda member: (".libs/" not in member, member))
-        return directory / members[0] if members else directory / base
+        return directory / members[0] if members else None
 
     def find(self, name: str) -> tuple[Path, ModuleHead] | None:
         """The first side module with the base name of ``name`` on the search path, with its
@@ -143,6 +191,8 @@ class LibrarySearch:
             search_path = self.search_path()
             for index, (directory, libdir) in enumerate(search_path):
                 candidate = self._candidate(directory, libdir, base)
+                if candidate is None:
+                    continue
                 head = self._side_module_head(candidate)
                 if head is not None:
                     result = (candidate, head)
@@ -205,9 +255,22 @@ def _unmangled(base: str) -> str | None:
     return mangled["stem"] + mangled["suffix"] if mangled else None
 
 
+# The wheels of a call indexed once for all of them (each wheel's analysis searches the
+# others: indexing them again per wheel made `show dist/` quadratic), by the file's identity
+# (device, inode, size, mtime), so a wheel replaced since is read again.
+_WHEEL_INDEX: dict[tuple[int, int, int, int], dict[str, list[str]]] = {}
+
+
 def _modules_of(wheel: Path, notes: list[str]) -> dict[str, list[str]]:
     """A wheel's modules by base name; a name as a repair mangles it (``libfoo-1a2b3c4d.so``,
     this tool's and auditwheel-emscripten's) also under the name it had (``libfoo.so``)."""
+    try:
+        status = os.stat(wheel)
+    except OSError:
+        status = None
+    identity = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns) if status else None
+    if identity in _WHEEL_INDEX:
+        return _WHEEL_INDEX[identity]
     try:
         archive = WheelArchive(wheel)
     except AuditwheelError as error:
@@ -221,6 +284,8 @@ def _modules_of(wheel: Path, notes: list[str]) -> dict[str, list[str]]:
             original = _unmangled(base)
             if original:
                 by_base.setdefault(original, []).append(member)
+        if identity is not None:
+            _WHEEL_INDEX[identity] = by_base
         return by_base
     finally:
         archive.close()

@@ -186,11 +186,14 @@ class VirtualFS:
     children: dict[str, list[str]] = field(default_factory=lambda: {"/": []})
     views: Mapping[str, LoaderView | None] = field(default_factory=dict)
     complete: Callable[[Collection[str]], None] | None = None
+    # Whether some path is both a file and a directory (shared with with_views' copies): only
+    # then must a lookup walk its path a step at a time.
+    overlaps: list[bool] = field(default_factory=lambda: [False])
 
     def with_views(self, views: Mapping[str, LoaderView | None]) -> VirtualFS:
         """The same tree with these files' views (files and directories are shared, not
         copied: files one of them adds, the other has too)."""
-        return VirtualFS(self.files, self.children, {**self.views, **views}, self.complete)
+        return VirtualFS(self.files, self.children, {**self.views, **views}, self.complete, self.overlaps)
 
     def view(self, path: str) -> LoaderView | None:
         """What the loader reads of the file at ``path`` (None: not a side module, or no file)."""
@@ -204,6 +207,8 @@ class VirtualFS:
     def add_dir(self, path: str) -> None:
         if path in self.children:
             return
+        if path in self.files:
+            self.overlaps[0] = True
         parent = js_dirname(path)
         self.add_dir(parent)
         self.children[parent].append(path)
@@ -215,6 +220,8 @@ class VirtualFS:
             self.add_dir(directory)
         if path not in self.files:
             self.children[directory].append(path)
+        if path in self.children:
+            self.overlaps[0] = True
         self.files[path] = view
 
     def lookup(self, path: str) -> str | None:
@@ -226,6 +233,11 @@ class VirtualFS:
         parts = [part for part in path.split("/") if part and part != "."]
         if parts and parts[-1] != ".." and self.complete is not None:
             self.complete((parts[-1],))
+        if ".." not in parts and not self.overlaps[0]:
+            # Every node's parents are directories (add_file and add_dir make them), and no
+            # directory is a file: the path names its node, if there is one, as it is.
+            canonical = "/" + "/".join(parts)
+            return canonical if canonical in self.files or canonical in self.children else None
         for index, part in enumerate(parts):
             if current in self.files:
                 return None  # a file in the middle of a path

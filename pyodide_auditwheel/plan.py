@@ -16,7 +16,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -46,7 +46,9 @@ SAFE_DIR_COMPONENT = re.compile(r"^[\w.+-]+$")
 @dataclass(frozen=True)
 class VendoredLibrary:
     """A library written into the libs directory: from a libdir file, or (``member``) from
-    the wheel's own copies of one library, merged (``source`` is then the member's path)."""
+    the wheel's own copies of one library, merged (``source`` is then the member's path).
+    ``data``: its bytes, read before the write, when ``source`` is in another wheel of the
+    call that may be replaced first (see :mod:`.wheelhouse`)."""
 
     source: Path
     original_name: str
@@ -54,6 +56,7 @@ class VendoredLibrary:
     sha256_hex: str
     size: int
     member: str | None = None
+    data: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -474,19 +477,29 @@ def _dependencies_first(
     ordered: dict[str, ModuleReport] = {}
     visiting: set[str] = set()
 
-    def visit(library: ModuleReport) -> None:
-        if library.path in ordered or library.path in visiting:
-            return
-        visiting.add(library.path)
+    def needs(library: ModuleReport) -> Iterator[ModuleReport]:
         for dependency in library.dependencies:
             location = dependency.location or ""
             needed = by_path.get(alias.get(location, location))
             if needed is not None:
-                visit(needed)
-        ordered[library.path] = library
+                yield needed
 
-    for library in libraries:
-        visit(library)
+    # A depth-first post-order with a stack of its own: a chain of libraries as long as a
+    # build makes it must not meet Python's recursion limit.
+    for root in libraries:
+        if root.path in ordered or root.path in visiting:
+            continue
+        visiting.add(root.path)
+        stack = [(root, needs(root))]
+        while stack:
+            library, pending = stack[-1]
+            needed = next((item for item in pending if item.path not in ordered and item.path not in visiting), None)
+            if needed is None:
+                stack.pop()
+                ordered[library.path] = library
+            else:
+                visiting.add(needed.path)
+                stack.append((needed, needs(needed)))
     return list(ordered.values())
 
 

@@ -199,8 +199,8 @@ class Record:
         if row is None:
             return f"{path!r} is not listed in RECORD"
         algorithm, _, _ = row.hash.partition("=")
-        if not row.hash:
-            return None
+        if not row.hash:  # only RECORD itself (and its signatures) may have none
+            return f"{path!r} has no hash in RECORD"
         if algorithm not in RECORD_HASHES or (algorithm != "sha256" and rehash is None):
             return f"{path!r} has a RECORD hash of unsupported type {algorithm!r}"
         expected = digest if algorithm == "sha256" or rehash is None else rehash(algorithm)

@@ -7,12 +7,13 @@ escapes, so a member named ``a[/b]`` or one holding ``ESC ] 0 ;`` is printed, no
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from rich.cells import cell_len
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from rich.text import Span, Text
 
 from . import __version__
 from .analysis import Analysis, Dependency, ModuleReport
@@ -160,10 +161,16 @@ def _where(dep: Dependency) -> str:
     return dep.location or ""
 
 
-def _status(dep: Dependency) -> Text:
-    """``found (WASM_LIBRARY_DIR)``: a found library says which source's directory it is in."""
-    status = Text(dep.status, STATUS_STYLE[dep.status])
-    return Text.assemble(status, " (", inert(dep.source), ")") if dep.source else status
+@functools.lru_cache(maxsize=64)
+def _status(status: str, source: str | None) -> Text:
+    """``found (WASM_LIBRARY_DIR)``: a found library says which source's directory it is in.
+    One text per status and source, shared by the rows (a table of a large wheel has hundreds
+    of thousands; no renderer changes a cell)."""
+    text = Text(status, STATUS_STYLE[status])
+    return Text.assemble(text, " (", inert(source), ")") if source else text
+
+
+_BLANK = Text("")
 
 
 def _module_rows(module: ModuleReport, with_runtime_paths: bool) -> list[list[Text]]:
@@ -174,27 +181,93 @@ def _module_rows(module: ModuleReport, with_runtime_paths: bool) -> list[list[Te
     )
     extra = [inert_lines(module.runtime_paths)] if with_runtime_paths else []
     if not module.dependencies:
-        return [[label, Text("-", "dim"), Text("no needs", "dim"), Text(""), *extra]]
+        return [[label, Text("-", "dim"), Text("no needs", "dim"), _BLANK, *extra]]
     return [
         [
-            label if index == 0 else Text(""),
+            label if index == 0 else _BLANK,
             inert(dep.name),
-            _status(dep),
+            _status(dep.status, dep.source),
             inert(_where(dep)),
-            *(extra if index == 0 else [Text("")] * len(extra)),
+            *(extra if index == 0 else [_BLANK] * len(extra)),
         ]
         for index, dep in enumerate(module.dependencies)
     ]
 
 
-def _table_width(headers: list[str], rows: list[list[Text]]) -> int:
-    """The width of the table with no cell wrapped: widest line per column, plus borders and
-    padding (three characters a column, one more for the last border)."""
-    widths = [len(header) for header in headers]
-    for row in rows:
-        for column, cell in enumerate(row):
-            widths[column] = max(widths[column], *(len(line) for line in cell.plain.split("\n")))
-    return sum(widths) + 3 * len(widths) + 1
+def print_text(console: Console, text: Text) -> None:
+    """``console.print(text, soft_wrap=True)``; written as its characters when the console
+    writes no styles (a pipe, a CI log), which is the same output without rich's layout of
+    each span (seconds for a table of a large wheel)."""
+    if console.color_system is None and not console.record:
+        console.file.write(text.plain + "\n")
+    else:
+        console.print(text, soft_wrap=True)
+
+
+Lines = list[tuple[Text, int, str]]  # a cell's lines: each with its width in columns and its characters
+
+
+def table_cells(rows: list[list[Text]]) -> list[list[Lines]]:
+    """Every cell's lines, split once for both the fit check and the drawing."""
+    return [[_cell_lines(cell) for cell in row] for row in rows]
+
+
+def column_widths(headers: list[str], cells: list[list[Lines]]) -> list[int]:
+    widths = [cell_len(header) for header in headers]
+    for row in cells:
+        for column, lines in enumerate(row):
+            for _, width, _ in lines:
+                if width > widths[column]:
+                    widths[column] = width
+    return widths
+
+
+def box_table(headers: list[str], cells: list[list[Lines]]) -> Text:
+    """The lines rich's ``Table`` (its default box, bold headers, cells never wrapped) draws
+    for these cells, made as one text from one string and the cells' spans: rich lays a table
+    out cell by cell, which for the 160,000 rows of a wheel of 400 modules each needing 400
+    libraries took minutes.  ``tests/test_output.py`` holds the two to the same output."""
+    widths = column_widths(headers, cells)
+    pieces: list[str] = []
+    spans: list[Span] = []
+
+    def rule(left: str, fill: str, middle: str, right: str) -> str:
+        return left + middle.join(fill * (width + 2) for width in widths) + right + "\n"
+
+    pieces.append(rule("┏", "━", "┳", "┓"))
+    offset = len(pieces[0]) + 1
+    pieces.append("┃")
+    for name, width in zip(headers, widths, strict=True):
+        cell = f" {name}{' ' * (width - cell_len(name))} "
+        spans.append(Span(offset, offset + len(cell), "bold"))  # the header style covers the padding
+        pieces.append(cell + "┃")
+        offset += len(cell) + 1
+    pieces += ["\n", rule("┡", "━", "╇", "┩")]
+    offset += 1 + len(pieces[-1])
+    blank: tuple[Text, int, str] = (Text(), 0, "")
+    for row in cells:
+        for index in range(max(len(lines) for lines in row)):
+            line = ["│"]
+            offset += 1
+            for lines, width in zip(row, widths, strict=True):
+                piece, piece_width, plain = lines[index] if index < len(lines) else blank
+                start = offset + 1
+                if piece.style and plain:
+                    spans.append(Span(start, start + len(plain), piece.style))
+                for span in piece.spans:
+                    spans.append(Span(start + span.start, start + span.end, span.style))
+                line.append(f" {plain}{' ' * (width - piece_width)} │")
+                offset += len(plain) + width - piece_width + 3
+            line.append("\n")
+            offset += 1
+            pieces.append("".join(line))
+    pieces.append(rule("└", "─", "┴", "┘"))
+    return Text("".join(pieces).removesuffix("\n"), spans=spans)
+
+
+def _cell_lines(cell: Text) -> Lines:
+    lines = [cell] if "\n" not in cell.plain else cell.split("\n", allow_blank=True)
+    return [(line, line.cell_len, line.plain) for line in lines]
 
 
 def print_table(
@@ -204,16 +277,14 @@ def print_table(
     line of its own, the others indented under it, a cell of several lines a line each):
     names are never cut across lines.  In the list, the ``labelled`` columns' lines start with
     their header (``RUNTIME_PATH: $ORIGIN/…``), which the table shows above them."""
-    if _table_width(headers, rows) <= console.width:
+    split = table_cells(rows)
+    # The width with no cell wrapped: the widest line per column, plus borders and padding
+    # (three characters a column, one more for the last border).
+    if sum(column_widths(headers, split)) + 3 * len(headers) + 1 <= console.width:
         # The title on a line of its own: a table's title would be wrapped inside the name
         # and padded to the table's width.
         console.print(title, soft_wrap=True)
-        table = Table()
-        for header in headers:
-            table.add_column(header, no_wrap=True)
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
+        print_text(console, box_table(headers, split))
         return
     lines = [title]
     labels = {index - 1: f"{headers[index]}: " for index in labelled}
@@ -234,7 +305,7 @@ def print_table(
         lines += [Text.assemble("    ", line) for cell in rest if "\n" in cell.plain for line in cell.split()]
     # soft_wrap: no line break is put into a name; a terminal narrower than a name shows it
     # folded, but it is one line for a log, a copy or a grep.
-    console.print(Text("\n").join(lines), soft_wrap=True)
+    print_text(console, Text("\n").join(lines))
 
 
 def render_notes(console: Console, notes: Iterable[str]) -> None:
@@ -388,6 +459,7 @@ def repair_json(result: RepairResult) -> dict[str, Any]:
         "excluded": sorted(plan.excluded),
         "stripped_bytes": result.stripped_bytes,
         "record_problems": list(result.record_problems),
+        "removed_input": None if result.removed_input is None else str(result.removed_input),
     }
 
 
@@ -442,13 +514,10 @@ def render_repair(console: Console, result: RepairResult, dry_run: bool) -> None
     moved = "would move ahead" if dry_run else "moved ahead"
     rows += [[inert(path), Text(moved), Text("of the modules that need it")] for path in plan.moved_first]
     if result.platform is not None:
-        rows.append(
-            [
-                inert(result.platform),
-                Text("would retag" if dry_run else "retagged"),
-                Text("file name and WHEEL Tag lines"),
-            ]
-        )
+        retag = ("would retag" if dry_run else "retagged") if plan.retag is not None else "already tagged"
+        rows.append([inert(result.platform), Text(retag), Text("file name and WHEEL Tag lines")])
+    if result.removed_input is not None:
+        rows.append([inert(result.removed_input.name), Text("removed"), Text("the wheel under its old tag")])
     print_table(console, title, ["what", "action", "detail"], rows)
     if result.stripped_bytes:
         console.print(f"stripping saved {result.stripped_bytes} bytes")
@@ -472,7 +541,11 @@ def repair_summary(result: RepairResult, dry_run: bool) -> str:
         )
     if plan.merged:
         done.append(f"{'would merge' if dry_run else 'merged'} {len(plan.merged)} copies into the libs directory")
-    if result.platform is not None:
+    if result.platform is not None and plan.retag is None:
+        done.append(f"already tagged {result.platform}")
+    elif result.platform is not None:
         done.append(f"{'would retag' if dry_run else 'retagged'} {result.platform}")
+    if result.removed_input is not None:
+        done.append(f"removed {result.removed_input} (its old tag)")
     where = "" if dry_run or result.output is None else f" → {result.output}"
     return f"{result.input}{where}: {', '.join(done)}"

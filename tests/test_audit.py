@@ -518,14 +518,34 @@ def test_repair_retags_for_pypi(fixture_libs: wheelbuilder.FixtureLibs, tmp_path
     assert not again.changed
 
 
-def test_repair_in_place_with_plat_writes_beside_the_input(
+def test_repair_in_place_with_plat_replaces_the_input(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    """In place means the input is replaced: the wheel under its new tag is written beside
+    it, then the old one is removed (`twine upload dist/*` must not upload both tags)."""
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path, "pyodide_2025_0")
+    result = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], platform="emscripten_4_0_9_wasm32"))
+    assert result.output == tmp_path / "chainpkg-1.0-cp313-cp313-emscripten_4_0_9_wasm32.whl"
+    assert _wheel_tags(result.output) == ["cp313-cp313-emscripten_4_0_9_wasm32"]
+    assert result.removed_input == wheel and not wheel.exists()
+    assert sorted(path.name for path in tmp_path.glob("*.whl")) == [result.output.name]
+    # Under -w the input stays where it is.
+    again = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    before = again.read_bytes()
+    out = paw.repair(
+        again, paw.RepairRequest([fixture_libs.libdir], platform="emscripten_4_0_9_wasm32", output_dir=tmp_path / "o")
+    )
+    assert out.removed_input is None and again.read_bytes() == before
+
+
+def test_plat_to_the_tag_the_wheel_has_says_already_tagged(
     fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
 ) -> None:
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path, "pyodide_2025_0")
-    before = wheel.read_bytes()
-    result = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], platform="emscripten_4_0_9_wasm32"))
-    assert result.output == tmp_path / "chainpkg-1.0-cp313-cp313-emscripten_4_0_9_wasm32.whl"
-    assert wheel.read_bytes() == before and _wheel_tags(result.output) == ["cp313-cp313-emscripten_4_0_9_wasm32"]
+    platform = wheel.name[: -len(".whl")].rsplit("-", 1)[1]
+    result = cli("repair", str(wheel), "--libdir", str(fixture_libs.libdir), "--plat", platform)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = " ".join(result.stdout.split())
+    assert f"already tagged {platform}" in text and "retagged" not in text
+    assert wheel.exists()
 
 
 def test_repair_with_a_pep783_tag_writes_the_absolute_runtime_path(

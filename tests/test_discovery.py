@@ -313,3 +313,151 @@ def test_runtime_path_comes_before_the_other_wheels(
         dep["name"]: dep["source"] for m in entry["modules"] for dep in m["dependencies"] if dep["status"] == "found"
     }
     assert found == {"libouter.so": "RUNTIME_PATH", "libcounter.so": "RUNTIME_PATH"}
+
+
+def rpath_wheel(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, rpath: str, dist: str = "rpathpkg") -> Path:
+    module = wheelbuilder.build_c(
+        "ext", tmp_path / f"obj-{dist}", "_ext.so", needs=[fixture_libs.outer], rpaths=[rpath]
+    )
+    return wheelbuilder.build_module_wheel(module, tmp_path / "dist", "pyodide_2025_0_wasm32", dist=dist)
+
+
+def test_an_absolute_runtime_path_on_ld_library_path_is_not_searched(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    """The host rule holds for RUNTIME_PATH as for every other source: a directory on
+    LD_LIBRARY_PATH is the host's, and nothing is vendored from it."""
+    host = install_libraries(fixture_libs, tmp_path / "host-lib")
+    wheel = rpath_wheel(fixture_libs, tmp_path, str(host))
+    env = build_env(tmp_path, LD_LIBRARY_PATH=str(host))
+    shown = cli("show", str(wheel), "-v", env=env)
+    assert shown.returncode == 1, shown.stdout
+    text = " ".join(shown.stdout.split())
+    assert f"{host} (RUNTIME_PATH): not searched, it holds the host's own libraries" in text
+    repaired = cli("repair", str(wheel), "-w", str(tmp_path / "out"), env=env)
+    assert repaired.returncode == 1 and not (tmp_path / "out").exists(), repaired.stdout
+
+
+def test_a_runtime_path_of_usr_lib_is_not_listed_as_searched(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    wheel = rpath_wheel(fixture_libs, tmp_path, "/usr/lib")
+    shown = cli("show", str(wheel), "-v", env=build_env(tmp_path))
+    text = " ".join(shown.stdout.split())
+    assert "/usr/lib (RUNTIME_PATH): not searched, it holds the host's own libraries" in text
+    looked = next(line for line in text.split("libouter.so: missing;")[1:])
+    assert "(RUNTIME_PATH)" not in looked.split(" and in ")[-1]
+
+
+@pytest.mark.parametrize("how", ["WASM_LIBRARY_DIR", "pkg-config"])
+def test_a_prefix_of_usr_does_not_reach_usr_lib(chain_wheel: Path, tmp_path: Path, how: str) -> None:
+    """The sysroot subdirectories searched under an announced prefix pass the host rule too."""
+    if how == "WASM_LIBRARY_DIR":
+        env = build_env(tmp_path, WASM_LIBRARY_DIR="/usr")
+    else:
+        pkgconfig = tmp_path / "pkgconfig"
+        pkgconfig.mkdir()
+        (pkgconfig / "host.pc").write_text("prefix=/usr\nlibdir=${prefix}\nName: host\n")
+        env = build_env(tmp_path, PKG_CONFIG_PATH=str(pkgconfig))
+    source = "WASM_LIBRARY_DIR" if how == "WASM_LIBRARY_DIR" else "pkg-config host.pc"
+    text = " ".join(cli("show", str(chain_wheel), "-v", env=env).stdout.split())
+    assert f"/usr/lib ({source}): not searched, it holds the host's own libraries" in text
+
+
+def test_a_prefix_whose_lib_is_on_ld_library_path_vendors_nothing_from_it(
+    fixture_libs: wheelbuilder.FixtureLibs, chain_wheel: Path, tmp_path: Path
+) -> None:
+    prefix = tmp_path / "prefix"
+    install_libraries(fixture_libs, prefix / "lib")
+    env = build_env(tmp_path, WASM_LIBRARY_DIR=str(prefix), LD_LIBRARY_PATH=str(prefix / "lib"))
+    shown = cli("show", str(chain_wheel), "-v", env=env)
+    assert shown.returncode == 1, shown.stdout
+    assert f"{prefix / 'lib'} (WASM_LIBRARY_DIR): not searched" in " ".join(shown.stdout.split())
+    repaired = cli("repair", str(chain_wheel), "-w", str(tmp_path / "out"), env=env)
+    assert repaired.returncode == 1 and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"libdir=${libdir}/x${libdir}\n", "variable 'libdir' is used before it is defined"),
+        (
+            b"v0=x\n" + b"".join(b"v%d=${v%d}${v%d}\n" % (i + 1, i, i) for i in range(64)) + b"libdir=/${v64}\n",
+            "expands to more than 4096 bytes",
+        ),
+    ],
+    ids=["self-reference", "doubling-chain"],
+)
+def test_a_hostile_pc_file_is_passed_over_with_a_note(
+    chain_wheel: Path, tmp_path: Path, body: bytes, reason: str
+) -> None:
+    pkgconfig = tmp_path / "pkgconfig"
+    pkgconfig.mkdir()
+    (pkgconfig / "bomb.pc").write_bytes(body + b"Name: bomb\n")
+    shown = cli("show", str(chain_wheel), "-v", env=build_env(tmp_path, PKG_CONFIG_PATH=str(pkgconfig)), timeout=30)
+    assert shown.returncode == 1 and "Traceback" not in shown.stderr, shown.stderr
+    text = " ".join(shown.stdout.split())
+    assert f"{pkgconfig / 'bomb.pc'} (pkg-config): passed over," in text and reason in text
+
+
+def test_a_pc_libdir_is_kept_as_its_bytes(
+    fixture_libs: wheelbuilder.FixtureLibs, chain_wheel: Path, tmp_path: Path
+) -> None:
+    """A Latin-1 libdir is the directory of those bytes, as `pkg-config --variable=libdir` says."""
+    libdir = os.fsencode(tmp_path) + b"/caf\xe9"
+    os.mkdir(libdir)
+    install_libraries(fixture_libs, Path(os.fsdecode(libdir)))
+    pkgconfig = tmp_path / "pkgconfig"
+    pkgconfig.mkdir()
+    (pkgconfig / "cafe.pc").write_bytes(b"libdir=" + libdir + b"\nName: cafe\n")
+    shown = cli("show", str(chain_wheel), "--json", env=build_env(tmp_path, PKG_CONFIG_PATH=str(pkgconfig)))
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert set(dependency_sources(shown.stdout).values()) == {"pkg-config cafe.pc"}
+
+
+def write_em_config(tmp_path: Path, body: str) -> Path:
+    em_config = tmp_path / "bin" / "em-config"
+    em_config.write_text("#!/bin/sh\n" + body)
+    em_config.chmod(0o755)
+    return em_config
+
+
+def test_an_em_config_that_floods_is_read_to_a_bound(chain_wheel: Path, tmp_path: Path) -> None:
+    env = build_env(tmp_path)
+    write_em_config(tmp_path, "exec yes\n")
+    shown = cli("show", str(chain_wheel), "-v", env=env, timeout=15)
+    assert shown.returncode == 1 and "Traceback" not in shown.stderr, shown.stderr
+    assert "answered with more than 64 KiB: the emscripten sysroot is not searched" in " ".join(shown.stdout.split())
+
+
+def test_an_em_config_is_asked_only_when_a_library_is_looked_for(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    """A hanging em-config costs nothing to a wheel whose modules need no library (its 20 s
+    timeout would fail the guard), and is asked once in a call of several wheels."""
+    env = build_env(tmp_path)
+    asked = tmp_path / "asked"
+    write_em_config(tmp_path, f"echo asked >> {shlex.quote(str(asked))}\nexec sleep 60\n")
+    standalone = wheelbuilder.build_module_wheel(
+        fixture_libs.standalone, tmp_path / "dist", "pyodide_2025_0_wasm32", dist="standalone"
+    )
+    shown = cli("show", str(standalone), env=env, timeout=10)
+    assert shown.returncode == 0 and not asked.exists(), shown.stdout + shown.stderr
+    write_em_config(tmp_path, f"echo asked >> {shlex.quote(str(asked))}\necho /nowhere\n")
+    needy = [rpath_wheel(fixture_libs, tmp_path, "/nowhere", dist=name) for name in ("alpha", "beta", "gamma")]
+    assert cli("show", *map(str, needy), env=env).returncode == 1
+    assert asked.read_text().split() == ["asked"]
+
+
+def test_an_em_config_that_leaves_a_child_holding_its_output(
+    fixture_libs: wheelbuilder.FixtureLibs, chain_wheel: Path, tmp_path: Path
+) -> None:
+    """It answered and exited: the answer is used at once, though a child it left running
+    keeps the pipe open (the 20 s timeout would fail the guard)."""
+    cache = tmp_path / "cache"
+    install_libraries(fixture_libs, cache / "sysroot" / "lib")
+    env = build_env(tmp_path)
+    write_em_config(tmp_path, f"echo {shlex.quote(str(cache))}\nsleep 60 &\n")
+    shown = cli("show", str(chain_wheel), "--json", env=env, timeout=10)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert set(dependency_sources(shown.stdout).values()) == {"emscripten sysroot"}

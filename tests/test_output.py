@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import wheelbuilder
 from clirun import cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschemas import validate
 
 import pyodide_auditwheel as paw
@@ -238,3 +240,66 @@ def test_help_has_no_trailing_padding(args: list[str]) -> None:
     script = Path(sys.executable).parent / "pyodide-auditwheel"
     own = subprocess.run([str(script), *args], capture_output=True, text=True, check=False)
     assert own.returncode == 0 and all(line == line.rstrip() for line in own.stdout.splitlines())
+
+
+cell_text = st.text(alphabet="ab é日\n-_./", max_size=12)
+
+
+@given(
+    headers=st.lists(st.text(alphabet="abc 日", min_size=1, max_size=8), min_size=1, max_size=4),
+    data=st.data(),
+    terminal=st.booleans(),
+)
+@settings(max_examples=200, deadline=None)
+def test_the_box_table_draws_what_richs_table_draws(headers: list[str], data: st.DataObject, terminal: bool) -> None:
+    """The table `show` and `repair` print is drawn line by line (rich's layout of 160,000
+    rows took minutes): the same characters, and the same styles, as rich's own Table."""
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from pyodide_auditwheel.report import box_table, table_cells
+
+    width = len(headers)
+    rows = data.draw(st.lists(st.lists(cell_text, min_size=width, max_size=width), max_size=5))
+    # Cells styled whole, and cells with styled parts (as a path with a dim note after it).
+    styled = [
+        [
+            Text.assemble(cell, (" (dim)", "dim")) if index % 3 == 2 else Text(cell, style="red" if index % 2 else "")
+            for index, cell in enumerate(row)
+        ]
+        for row in rows
+    ]
+    table = Table()
+    for header in headers:
+        table.add_column(header, no_wrap=True)
+    for row in styled:
+        table.add_row(*row)
+
+    def printed(renderable: object) -> str:
+        out = io.StringIO()
+        console = Console(
+            file=out, width=500, force_terminal=terminal, color_system="standard" if terminal else None, highlight=False
+        )
+        console.print(renderable, soft_wrap=not isinstance(renderable, Table))
+        return out.getvalue()
+
+    ours, rich = printed(box_table(headers, table_cells(styled))), printed(table)
+    if terminal:  # the same characters in the same styles; rich may split a style's run in two
+        assert Text.from_ansi(ours).plain == Text.from_ansi(rich).plain
+        assert _styles_by_character(ours) == _styles_by_character(rich)
+    else:
+        assert ours == rich
+
+
+def _styles_by_character(ansi: str) -> list[str]:
+    from rich.text import Text
+
+    text = Text.from_ansi(ansi)
+    styles = [""] * len(text.plain)
+    for span in text.spans:
+        for index in range(span.start, span.end):
+            styles[index] = str(span.style)
+    return [style if char.strip() else "" for style, char in zip(styles, text.plain, strict=True)]

@@ -647,3 +647,29 @@ def test_unchanged_members_go_through_copy_file_range_on_linux(
     portable = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "portable")).output
     assert portable is not None and copied == []
     assert fast.read_bytes() == portable.read_bytes()
+
+
+@pytest.mark.parametrize("member", ["pkg/_ext.so", "pkg/__init__.py"])
+def test_a_row_with_an_empty_hash_is_bad_record(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, member: str
+) -> None:
+    """Only RECORD itself may be listed without a hash (pypa/installer reports any other): the
+    module a repair rewrites, or with --verify-record any member."""
+    files = {"pkg/__init__.py": b"print('hi')\n", "pkg/_ext.so": fixture_libs.ext.read_bytes()}
+    rows = [
+        (path, "" if path == member else wheelbuilder.record_hash(data), str(len(data))) for path, data in files.items()
+    ]
+    info = "pkg-1.0.dist-info"
+    metadata = b"Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\n"
+    tag = wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"]
+    wheel_file = f"Wheel-Version: 1.0\nGenerator: pyodide-auditwheel-tests\nRoot-Is-Purelib: false\nTag: {tag}\n"
+    rows += [(f"{info}/METADATA", wheelbuilder.record_hash(metadata), str(len(metadata)))]
+    rows += [(f"{info}/WHEEL", wheelbuilder.record_hash(wheel_file.encode()), str(len(wheel_file)))]
+    wheel = wheelbuilder.write_wheel(tmp_path / "bad", "pkg", "1.0", tag, files, record_rows=rows)
+    args = [str(wheel), "--libdir", str(fixture_libs.libdir)]
+    if not member.endswith(".so"):  # a member the repair does not read is checked on demand
+        args.append("--verify-record")
+    refused = cli("repair", *args, "-o", str(tmp_path / "out"))
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert f"bad RECORD: '{member}' has no hash in RECORD" in " ".join(refused.stderr.split())
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
