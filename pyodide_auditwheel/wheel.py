@@ -26,13 +26,11 @@ def is_module_name(path: str) -> bool:
 
 
 def installed_path(archive_path: str) -> str:
-    """Where a member lands under site-packages: ``<name>.data/platlib/x`` and
-    ``<name>.data/purelib/x`` are installed as ``x``, every other member where it is."""
-    first, _, rest = archive_path.partition("/")
-    if first.endswith(".data"):
-        scheme, _, inside = rest.partition("/")
-        if scheme in ("platlib", "purelib") and inside:
-            return inside
+    """Where a member lands under site-packages: where it is in the archive, ``<name>.data/``
+    included.  Pyodide installs a wheel by unpacking it (``loadPackage``, in every release
+    from 0.22 to 315): it does not move ``.data/platlib`` or ``.data/purelib`` into place as
+    pip does, so a library there is not beside the modules that need it
+    (``tests/test_runtime.py::test_the_install_leaves_the_data_directory_where_it_is``)."""
     return archive_path
 
 

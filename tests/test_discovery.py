@@ -461,3 +461,16 @@ def test_an_em_config_that_leaves_a_child_holding_its_output(
     shown = cli("show", str(chain_wheel), "--json", env=env, timeout=10)
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert set(dependency_sources(shown.stdout).values()) == {"emscripten sysroot"}
+
+
+def test_a_pc_file_that_is_huge_or_a_fifo_costs_a_line(chain_wheel: Path, tmp_path: Path) -> None:
+    """Beyond the named cases: a 2 MiB .pc file is passed over with a note; a FIFO named
+    ``x.pc`` (no writer: a blocking open would wait forever) is not waited on."""
+    pkgconfig = tmp_path / "pkgconfig"
+    pkgconfig.mkdir()
+    (pkgconfig / "huge.pc").write_bytes(b"# padding\n" * (200 * 1024) + b"libdir=/nowhere\n")
+    os.mkfifo(pkgconfig / "fifo.pc")
+    shown = cli("show", str(chain_wheel), "-v", env=build_env(tmp_path, PKG_CONFIG_PATH=str(pkgconfig)), timeout=30)
+    assert shown.returncode == 1 and "Traceback" not in shown.stderr, shown.stderr
+    text = " ".join(shown.stdout.split())
+    assert f"{pkgconfig / 'huge.pc'} (pkg-config): passed over, it is larger than 1024 KiB" in text

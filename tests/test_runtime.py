@@ -259,3 +259,49 @@ def test_a_2022_wheel_repaired_for_0_21_installs_there_with_one_copy_of_each_lib
     for library in ("libgeos_c-", "libgeos-"):
         assert len([names for names in made if any(library in name for name in names)]) == 1, made
     assert len(made) == len(report.install.instances), (made, report.install)
+
+
+DATA_PROBE = """
+import os, sys
+site = next(p for p in sys.path if p.endswith("site-packages"))
+sorted(os.path.relpath(os.path.join(root, name), site)
+       for root, _dirs, names in os.walk(site) for name in names if "datapkg" in root)
+"""
+
+
+@pytest.mark.parametrize("runtime", list(ALL_RUNTIMES))
+def test_the_install_leaves_the_data_directory_where_it_is(runtime: str, runtimes: None, tmp_path: Path) -> None:
+    """``datapkg-1.0.data/platlib/datapkg/libstate.so`` is installed there, not as
+    ``datapkg/libstate.so`` (pip's way): every release unpacks the wheel as it is, which the
+    model says (wheel.installed_path), and the audit never says "loads" where the install
+    fails (0.21, and 0.27 on: the module beside which the library was meant to land misses it)."""
+    from conformance import side_module, strings, subsection
+
+    def module(needed: list[str], cid: str) -> bytes:
+        return side_module(
+            subsection(1, b"\0\0\0\0") + subsection(2, strings(needed)) + subsection(5, strings(["$ORIGIN"])), cid
+        )
+
+    abi, _release = ALL_RUNTIMES[runtime]
+    wheel = wheelbuilder.write_wheel(
+        tmp_path,
+        "datapkg",
+        "1.0",
+        wheelbuilder.PLATFORM_TAGS[abi],
+        {
+            "datapkg/__init__.py": b"",
+            "datapkg/_ext.so": module(["libstate.so"], "ext"),
+            "datapkg-1.0.data/platlib/datapkg/libstate.so": module([], "state"),
+            "datapkg-1.0.data/purelib/datapkg/extra.py": b"X = 1\n",
+        },
+    )
+    outcome = run_in_pyodide(runtime, DATA_PROBE, wheel)
+    installed = outcome.get("result", "")
+    assert "datapkg-1.0.data/platlib/datapkg/libstate.so" in installed or runtime == "pyodide-0.21", outcome
+    assert "'datapkg/libstate.so'" not in installed and "'datapkg/extra.py'" not in installed, outcome
+    report = audit(wheel, discover=False)
+    install_failed = any("Failed to load datapkg" in message for message in outcome["messages"])
+    assert install_failed == (runtime in ("pyodide-0.21", "pyodide-0.27", "pyodide-0.29", "pyodide-314", "pyodide-315"))
+    if install_failed:
+        assert not report.loads, report.findings
+        assert {f.subject for f in report.findings if f.kind == "missing-library"} == {"libstate.so"}
