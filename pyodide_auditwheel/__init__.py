@@ -36,6 +36,8 @@ _HOMES = {
     "Interface": "wasm",
     "RepairOptions": "plan",
     "RepairPlan": "plan",
+    "repair_wheelhouse": "wheelhouse",
+    "WheelhouseResult": "wheelhouse",
 }
 
 if TYPE_CHECKING:
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from .policy import AuditReport, Finding
     from .runtimes import RuntimeOffer
     from .wasm import Interface
+    from .wheelhouse import WheelhouseResult, repair_wheelhouse
 
 
 def __dir__() -> list[str]:
@@ -80,6 +83,7 @@ __all__ = [
     "RepairResult",
     "RuntimeOffer",
     "VendoredLibrary",
+    "WheelhouseResult",
     "__version__",
     "apply_each",
     "apply_plan",
@@ -87,5 +91,6 @@ __all__ = [
     "interfaces",
     "repair",
     "repair_each",
+    "repair_wheelhouse",
     "show",
 ]
