@@ -53,6 +53,23 @@ def run_in_pyodide(runtime: str, code: str, *wheels: Path) -> dict[str, Any]:
     return result
 
 
+def ask_runtime(runtime: str, cases: list[dict[str, Any]], workdir: Path) -> dict[str, dict[str, Any]]:
+    """The runtime's own answers to conformance cases (tests/runtime/conformance.mjs), by id."""
+    cases_file = workdir / f"{runtime}-cases.json"
+    cases_file.write_text(json.dumps(cases))
+    completed = subprocess.run(
+        ["node", str(RUNTIME_DIR / "conformance.mjs"), runtime, str(cases_file)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"the conformance driver failed ({completed.returncode}): {completed.stderr[-3000:]}")
+    answers = json.loads(completed.stdout.splitlines()[-1])["answers"]
+    return {answer["id"]: answer for answer in answers}
+
+
 def instances_made(runtime: str, wheel: Path, workdir: Path) -> list[list[str]]:
     """The library instances the runtime's own install step makes for ``wheel``, each by the
     sorted names the loader keys it by (tests/runtime/conformance.mjs, one install case)."""

@@ -18,28 +18,21 @@ import json
 import os
 import random
 import re
-import subprocess
 import zipfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conformance import GeneratedWheel, dylink_cases, random_wheel, search_cases, symbol_wheel
-from runtime_driver import ALL_RUNTIMES, DATA_RUNTIMES, RUNTIME_DIR
+from loader_model import ANSWERS, RECORDED, abi_of, model_install, model_search, other_site_packages, runtime_install
+from record_runtime_answers import answers_now
+from runtime_driver import ALL_RUNTIMES, DATA_RUNTIMES, ask_runtime
 
 import pyodide_auditwheel as paw
 from pyodide_auditwheel.abi import Abi, known_abis
 from pyodide_auditwheel.errors import AuditwheelError, WasmError
-from pyodide_auditwheel.loader import (
-    VirtualFS,
-    find_library,
-    loaded_at_install,
-    simulate_install,
-    view_of_module,
-)
+from pyodide_auditwheel.loader import view_of_module
 from pyodide_auditwheel.runtimes import load_offer
-from pyodide_auditwheel.wheel import is_module_name
 
 pytestmark = [pytest.mark.runtime, pytest.mark.usefixtures("runtimes")]
 
@@ -53,34 +46,6 @@ REPAIRED_ONCE = "repaired, one copy of each library"
 REPAIRED_WITH_COPIES = "repaired, copies left (flagged by the audit)"
 # Where the report of the last run is written (docs/reliability.md quotes it).
 REPORT = Path(__file__).parent / "runtime" / "conformance-report.json"
-
-
-def abi_of(runtime: str) -> Abi:
-    """The ABI the runtime runs, with the loader rules of its release."""
-    name, release = ALL_RUNTIMES[runtime]
-    abi = next(abi for abi in known_abis() if abi.name == name)
-    return replace(abi, loader=abi.loaders[release])
-
-
-def other_site_packages(abi: Abi) -> str:
-    """A site-packages of another Python (a path a wheel built for another runtime names)."""
-    return "/lib/python3.11/site-packages" if abi.python != "3.11" else "/lib/python3.10/site-packages"
-
-
-def ask_runtime(runtime: str, cases: list[dict[str, Any]], tmp_path: Path) -> dict[str, dict[str, Any]]:
-    cases_file = tmp_path / f"{runtime}-cases.json"
-    cases_file.write_text(json.dumps(cases))
-    completed = subprocess.run(
-        ["node", str(RUNTIME_DIR / "conformance.mjs"), runtime, str(cases_file)],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"the conformance driver failed ({completed.returncode}): {completed.stderr[-3000:]}")
-    answers = json.loads(completed.stdout.splitlines()[-1])["answers"]
-    return {answer["id"]: answer for answer in answers}
 
 
 def model_dylink(case: dict[str, Any], abi: Abi) -> dict[str, Any] | None:
@@ -97,47 +62,6 @@ def model_dylink(case: dict[str, Any], abi: Abi) -> dict[str, Any] | None:
     if abi.loader.reads_runtime_path:
         answer["runtime_paths"] = list(view.runtime_paths)
     return answer
-
-
-def model_search(case: dict[str, Any], abi: Abi) -> str | None:
-    fs = VirtualFS()
-    for directory in ["/usr/lib", abi.site_packages, *case["dirs"]]:
-        fs.add_dir(directory)
-    for file in case["files"]:
-        fs.add_file(file, None)
-    return find_library(fs, abi.site_packages, case["name"], case["parent"], case["paths"])
-
-
-def model_install(wheel: Any, abi: Abi) -> tuple[bool, list[tuple[list[str], str]]]:
-    fs = VirtualFS()
-    for directory in ["/usr/lib", abi.site_packages]:
-        fs.add_dir(directory)
-    dynlibs = []
-    for name, data in wheel.members:
-        installed = f"{abi.site_packages}/{name}"
-        try:
-            view = view_of_module(data, abi.loader) if is_module_name(name) else None
-        except WasmError:
-            view = None
-        fs.add_file(installed, view)
-        if loaded_at_install(name, abi.python, abi.loader):
-            dynlibs.append(installed)
-    libs_dir = f"{abi.site_packages}/{wheel.path.name.split('-')[0]}.libs"
-    outcome = simulate_install(fs, dynlibs, abi.loader, abi.site_packages, libs_dir)
-    prefix = abi.site_packages + "/"
-    instances = sorted(
-        (sorted(instance.names), wheel.content_ids[instance.file.removeprefix(prefix)])
-        for instance in outcome.instances
-    )
-    return outcome.error is None, instances
-
-
-def runtime_install(answer: dict[str, Any]) -> tuple[bool, list[tuple[list[str], str]]]:
-    # In no particular order: 0.21 keeps preloaded instances apart from LDSO's.
-    made = sorted(
-        (sorted(item["names"]), item["content"]) for item in answer["instances"] if item["content"] is not None
-    )
-    return bool(answer["ok"]), made
 
 
 @pytest.mark.parametrize("runtime", sorted(ALL_RUNTIMES))
@@ -294,3 +218,11 @@ def repair_with_libraries(wheel: GeneratedWheel, out_dir: Path) -> GeneratedWhee
         members = [(info.filename, archive.read(info)) for info in archive.infolist()]
     content_ids = {name: match.group(1).decode() for name, data in members if (match := CONTENT_ID.search(data))}
     return GeneratedWheel(output, members, content_ids)
+
+
+@pytest.mark.parametrize("runtime", list(RECORDED))
+def test_the_recorded_answers_are_still_the_runtimes(runtime: str, tmp_path: Path) -> None:
+    """tests/data/runtime-answers.json, which the fast tier replays against the model, is
+    what the runtime says today (re-record with ``python tests/record_runtime_answers.py``)."""
+    recorded = json.loads(ANSWERS.read_text())[runtime]
+    assert answers_now(runtime, tmp_path) == recorded
