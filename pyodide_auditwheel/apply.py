@@ -145,9 +145,9 @@ class UnchangedCrcCheck:
     it through.  Without a pool (an input that is not a file) the check runs in ``result``.
 
     The members are taken from the directory a batch at a time, as the workers get to them:
-    listing them all up front held every member of the wheel at once (+33 % of a repair's
-    memory when the wheel doubled).  Each batch is a task of its own, which queues the next,
-    so the blocks other tasks compress are not kept waiting behind the whole check."""
+    listing them all up front would hold every member of the wheel at once, so memory would
+    grow with the wheel.  Each batch is a task of its own, which queues the next, so the
+    blocks other tasks compress are not kept waiting behind the whole check."""
 
     BATCH_BYTES = 8 << 20  # compressed bytes per task: few tasks, each long enough to pay for itself
 

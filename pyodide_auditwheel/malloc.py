@@ -4,10 +4,10 @@ keeps its own malloc behaviour).
 
 glibc gives each thread that allocates its own malloc arena.  Memory a thread frees stays in
 its arena, and the arenas of a repair's worker threads (which inflate every member to check
-its CRC) kept a few MB more the more members a wheel has: a repair of the doubled bench wheel
-peaked 12-15 % higher than one of the wheel itself (issue 22 asks for at most 10 %).  With
-one arena for all threads it is 8-9 %, and a repair is no slower: the threads allocate while
-they hold the GIL, so they never wait for each other's malloc lock (docs/performance.md).
+its CRC) keep more the more members a wheel has, so a repair's peak would grow faster than
+the wheel.  With one arena for all threads it does not, and a repair is no slower: the
+threads allocate while they hold the GIL, so they never wait for each other's malloc lock
+(docs/performance.md has the figures).
 """
 
 from __future__ import annotations

@@ -197,7 +197,7 @@ def _module_rows(module: ModuleReport, with_runtime_paths: bool) -> list[list[Te
 def print_text(console: Console, text: Text) -> None:
     """``console.print(text, soft_wrap=True)``; written as its characters when the console
     writes no styles (a pipe, a CI log), which is the same output without rich's layout of
-    each span (seconds for a table of a large wheel)."""
+    each span."""
     if console.color_system is None and not console.record:
         console.file.write(text.plain + "\n")
     else:
@@ -225,8 +225,9 @@ def column_widths(headers: list[str], cells: list[list[Lines]]) -> list[int]:
 def box_table(headers: list[str], cells: list[list[Lines]]) -> Text:
     """The lines rich's ``Table`` (its default box, bold headers, cells never wrapped) draws
     for these cells, made as one text from one string and the cells' spans: rich lays a table
-    out cell by cell, which for the 160,000 rows of a wheel of 400 modules each needing 400
-    libraries took minutes.  ``tests/test_output.py`` holds the two to the same output."""
+    out cell by cell, at a cost per cell many times the analysis's for a wheel whose modules
+    each need hundreds of libraries.  ``tests/test_output.py`` holds the two to the same
+    output."""
     widths = column_widths(headers, cells)
     pieces: list[str] = []
     spans: list[Span] = []

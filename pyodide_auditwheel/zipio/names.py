@@ -105,8 +105,8 @@ def folded(name: str) -> str:
 
 class HashSet:
     """A fixed set of ``hash()`` values, sorted in an array: 8 bytes each, where a set of ints
-    takes about 70.  The reader keeps one of every folded name for the whole command, and as
-    a set that was 1.7 MB of the memory a wheel of 25,000 members took (``show``, ``audit``)."""
+    takes about 70.  The reader keeps one of every folded name for the whole command, where a
+    set would be a large share of what ``show`` and ``audit`` hold for a wheel of many members."""
 
     def __init__(self, values: Iterable[int]) -> None:
         self._sorted = array("q", (value for value, _repeats in itertools.groupby(sorted(values))))
