@@ -150,7 +150,14 @@ def make_directories(directory: Path) -> list[Path]:
     while not current.exists() and current != current.parent:
         missing.append(current)
         current = current.parent
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        # The error names the directory it could not make; the user needs the one that refused.
+        if missing:
+            error.strerror = f"cannot make {missing[-1].name} in {current}: {error.strerror}"
+            error.filename = None
+        raise
     return missing
 
 

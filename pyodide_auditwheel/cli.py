@@ -42,6 +42,7 @@ from .api import RepairRequest
 from .api import audit as api_audit
 from .api import interfaces as api_interfaces
 from .errors import AuditwheelError, InternalError, MissingLibrariesError
+from .naming import PLUGIN, SCRIPT, ran_as
 from .report import (
     analysis_json,
     audit_json,
@@ -58,7 +59,6 @@ from .report import (
     visible,
     warning_line,
     wheelhouse_summary,
-    wrap_at_spaces,
 )
 
 if TYPE_CHECKING:
@@ -226,6 +226,11 @@ def _stop_writing_to_the_pipe(stream: Any) -> None:
         pass
 
 
+# The options given before the command (`pyodide-auditwheel -q repair …`, as pypa/auditwheel
+# takes them): -v adds every command's notes, -q keeps only errors, warnings and --json.
+_GLOBAL = {"verbose": False, "quiet": False}
+
+
 def _stdout() -> Console:
     """Tables for people; when piped (CI logs), wide enough that names are not folded, unless
     COLUMNS says how wide."""
@@ -233,6 +238,7 @@ def _stdout() -> Console:
         file=cast(TextIO, _TrimmedLines(sys.stdout)),
         highlight=False,
         width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 240,
+        quiet=_GLOBAL["quiet"],
     )
 
 
@@ -269,20 +275,24 @@ def _version(ctx: typer.Context, value: bool) -> None:
         raise typer.Exit(0)
 
 
+_NOTED: list[bool] = []
+
+
 def _note_if_name_shared(ctx: typer.Context) -> None:
     """Say who answers when run as `pyodide auditwheel` (mounted by pyodide-cli) while
-    another distribution registers that name too."""
-    others = other_auditwheel_plugins() if ctx.parent is not None else []
+    another distribution registers that name too: once per process, on one line."""
+    others = other_auditwheel_plugins() if ctx.parent is not None and not _NOTED else []
     if others:
-        console = _stderr()
-        note = inert(
-            f"note: pyodide-auditwheel {__version__} is answering; {', '.join(others)} also registers "
-            "`pyodide auditwheel`, and which one answers depends on install order: run `pyodide-auditwheel` "
-            "to always get this one.",
-            "yellow",
+        _NOTED.append(True)
+        _stderr().print(
+            inert(
+                f"note: pyodide-auditwheel {__version__} is answering; {', '.join(others)} also registers "
+                "`pyodide auditwheel`, and the one pyodide-cli loads last (in sys.path order) answers: run "
+                "`pyodide-auditwheel` to always get this one.",
+                "yellow",
+            ),
+            soft_wrap=True,
         )
-        for line in wrap_at_spaces(note, console.width, "  "):  # CI logs: within COLUMNS
-            console.print(line)
 
 
 def _safe_streams() -> None:
@@ -361,11 +371,18 @@ def _reports_safely(command: F) -> F:
 def main(
     ctx: typer.Context,
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the tool's name and version.")
+        bool,
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the tool's name and version."),
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="As each command's -v.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only errors, warnings and --json; the exit code says the rest.")
     ] = False,
 ) -> None:
     """Show, audit and repair the shared-library and symbol needs of Emscripten/Pyodide wheels."""
+    _GLOBAL.update(verbose=verbose, quiet=quiet)
     _safe_streams()
+    ran_as(PLUGIN if ctx.parent is not None else SCRIPT)
     _note_if_name_shared(ctx)
 
 
@@ -417,6 +434,7 @@ def show(
     list_all: Annotated[
         bool, typer.Option("--all", "-a", help="Also list the modules that need no shared library.")
     ] = False,
+    plat: PlatOption = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -431,7 +449,7 @@ def show(
     for report in outcome.reports(
         inputs,
         lambda path: api_audit(
-            path, libdir, exclude, check_symbols=False, discover=not no_discovery, companions=inputs
+            path, libdir, exclude, plat, check_symbols=False, discover=not no_discovery, companions=inputs
         ),
     ):
         analysis = report.analysis
@@ -441,7 +459,7 @@ def show(
             outcome.documents.append(analysis_json(analysis, report))
         else:
             render_analysis(console, analysis, with_runtime_paths, list_all, report)
-            if verbose:
+            if verbose or _GLOBAL["verbose"]:
                 render_notes(console, analysis.notes)
     outcome.finish()
 
@@ -525,7 +543,7 @@ def audit(
             outcome.documents.append(audit_json(report))
         else:
             render_audit(console, report)
-            if verbose:
+            if verbose or _GLOBAL["verbose"]:
                 render_notes(console, report.analysis.notes)
     outcome.finish()
 
@@ -606,6 +624,13 @@ def repair(
             callback=_no_option_as_value,
         ),
     ] = None,
+    only_plat: Annotated[
+        bool,
+        typer.Option(
+            "--only-plat",
+            help="As in pypa/auditwheel: write only the --plat tag (what --plat does here anyway).",
+        ),
+    ] = False,
     jobs: Annotated[
         int | None,
         typer.Option(
@@ -627,6 +652,9 @@ def repair(
     from .plan import RepairOptions
     from .wheelhouse import repair_wheelhouse
 
+    if only_plat and plat is None:
+        _error("--only-plat writes only the --plat tag: give --plat TAG too.")
+        raise typer.Exit(EXIT_BAD_INPUT)
     one_arena_for_all_threads()  # a setting for this whole process (and its workers): ours to make
     console = _stdout()
     options = RepairOptions(
@@ -664,7 +692,7 @@ def repair(
         raise typer.Exit(worst)
     for result in outcome.repaired:
         render_repair(console, result, dry_run)
-        if verbose:
+        if verbose or _GLOBAL["verbose"]:
             render_notes(console, result.notes)
     for entry in outcome.passed_over:
         copied = f"; copied to {entry.copied_to}" if entry.copied_to else ""

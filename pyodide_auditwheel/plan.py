@@ -34,6 +34,7 @@ from .errors import AuditwheelError, MissingLibrariesError, NotAWheelError, Unsa
 from .inputs import WheelArchive
 from .libsearch import SearchPath, library_digest, library_name
 from .loader import js_normalize, runtime_path_directories
+from .naming import command
 from .policy import audit_tree, target_abi
 from .sbom import previous_components, sbom_path
 from .wheel import installed_path
@@ -623,7 +624,7 @@ def checked_retag(
         first = blocking[0]
         raise AuditwheelError(
             f"cannot retag to {platform}: the audit has {len(blocking)} finding(s), the first: "
-            f"{first.module or 'the wheel'}: {first.subject}: {first.reason}; run `pyodide auditwheel audit` for all."
+            f"{first.module or 'the wheel'}: {first.subject}: {first.reason}; run {command('audit')} for all."
         )
     wheel_file = f"{tree.dist_info}/WHEEL"
     if not tree.holds_metadata(wheel_file):

@@ -26,6 +26,7 @@ from .errors import AuditwheelError, UnsupportedPlatformError
 from .inputs import InputTree, open_input_file
 from .libsearch import SearchPath
 from .loader import InstallOutcome, LoaderRules
+from .naming import command
 from .runtimes import RuntimeOffer, function_type_text, load_offer
 from .wasm import Import, Interface, read_interface_prefix
 from .wheel import WheelName
@@ -91,16 +92,13 @@ class AuditReport:
         runtime = f"Pyodide {self.runtime.pyodide}" if self.runtime else self.abi.pyodide
         copies = "" if self.install is None else ", one copy of each library"
         if self.loads and not self.checks_symbols:
-            return (
-                f"tags and libraries fit {self.abi.name} ({runtime}){copies}; "
-                "`pyodide auditwheel audit` checks the symbols"
-            )
+            return f"tags and libraries fit {self.abi.name} ({runtime}){copies}; {command('audit')} checks the symbols"
         if self.loads:
             return f"loads on {self.abi.name} ({runtime}, Python {self.abi.python}){copies}"
         count = len(self.findings)
         # show's verdict counts what it checked; the audit may add symbol findings to it
         findings = f"{count} finding{'' if count == 1 else 's'}" + (
-            "" if self.checks_symbols else " in tags and libraries (`pyodide auditwheel audit` also checks the symbols)"
+            "" if self.checks_symbols else f" in tags and libraries ({command('audit')} also checks the symbols)"
         )
         duplicated = sorted({finding.subject for finding in self.findings if finding.kind == "duplicate-load"})
         if len(duplicated) == count:
@@ -430,7 +428,7 @@ def duplicate_findings(
             posixpath.basename(file),
             f"{loader} makes {len(instances)} copies of it, as {spellings}; each copy has "
             "its own globals, so state set through one is not seen through another "
-            "(`pyodide auditwheel repair` gives every module one spelling)",
+            f"({command('repair')} gives every module one spelling)",
         )
 
 
@@ -512,13 +510,13 @@ def audit_tree(
         abi = tree.abi if tree.abi.known else None
         platform = ", ".join(sorted(tree.wheel.platforms)) if tree.wheel else None
     analysis = analyze_tree(tree, libdirs, exclude, abi)
+    missing = (
+        "NEEDED but not in the wheel where the runtime looks, nor in any --libdir"
+        if tree.kind != "module"
+        else "NEEDED but in no --libdir (a lone module has no wheel to hold it)"
+    )
     findings: list[Finding] = [
-        Finding(
-            "missing-library",
-            module,
-            library,
-            "NEEDED but not in the wheel where the runtime looks, nor in any --libdir",
-        )
+        Finding("missing-library", module, library, missing)
         for library, modules in sorted(analysis.missing.items())
         for module in sorted(set(modules))
     ]

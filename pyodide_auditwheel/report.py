@@ -17,6 +17,7 @@ from rich.text import Span, Text
 
 from . import __version__
 from .analysis import Analysis, Dependency, ModuleReport
+from .naming import command
 
 if TYPE_CHECKING:
     from .api import RepairResult
@@ -198,6 +199,8 @@ def print_text(console: Console, text: Text) -> None:
     """``console.print(text, soft_wrap=True)``; written as its characters when the console
     writes no styles (a pipe, a CI log), which is the same output without rich's layout of
     each span."""
+    if console.quiet:
+        return
     if console.color_system is None and not console.record:
         console.file.write(text.plain + "\n")
     else:
@@ -478,7 +481,7 @@ def render_repair(console: Console, result: RepairResult, dry_run: bool) -> None
             console.print(
                 inert(
                     f"{result.input}: nothing a repair can change{copied}, but more than one copy is loaded of "
-                    f"{', '.join(result.copies_left)}; `pyodide auditwheel audit` says why"
+                    f"{', '.join(result.copies_left)}; {command('audit')} says why"
                 ),
                 style="bold yellow",
                 soft_wrap=True,

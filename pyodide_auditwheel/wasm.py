@@ -160,8 +160,23 @@ class Section:
         return self.end - self.start
 
 
+NATIVE_MAGICS = {
+    b"\x7fELF": "a native (ELF) library",
+    b"\xcf\xfa\xed\xfe": "a native (Mach-O) library",
+    b"MZ": "a native (PE) library",
+    b"!<ar": "a static archive",
+}
+
+
 def check_header(data: bytes | bytearray | memoryview, what: str = "file") -> None:
     if bytes(data[:4]) != WASM_MAGIC:
+        native = next((kind for magic, kind in NATIVE_MAGICS.items() if bytes(data[: len(magic)]) == magic), None)
+        if native is not None:
+            # A host build where the wasm one was meant to be: say what it is, and what goes there.
+            raise NotWasmModuleError(
+                f"not a wasm module: the {what} is {native}, built for the host; "
+                "the Emscripten (wasm32) build of it belongs here."
+            )
         raise NotWasmModuleError(f"not a wasm module: the {what} does not start with the wasm magic number.")
     if len(data) < HEADER_SIZE:
         raise TruncatedSectionError(f"truncated section: the {what} ends inside the wasm header.")

@@ -498,7 +498,8 @@ def renamed_chain(filename: str) -> Callable[[Path, Context], Run]:
 
 CASES: dict[str, Case] = {
     # modules
-    "not wasm": Case(show_module(b"\x7fELF" + b"\0" * 60), "does not start with the wasm magic number"),
+    "not wasm": Case(show_module(b"GIF89a" + b"\0" * 60), "does not start with the wasm magic number"),
+    "a native library": Case(show_module(b"\x7fELF" + b"\0" * 60), "is a native (ELF) library, built for the host"),
     # once read, and written again with a fresh hash (RECORD laundering)
     "tampered WHEEL retagged": Case(
         repair_chain(

@@ -143,3 +143,27 @@ def test_an_output_name_that_is_a_link_loop_is_one_sentence(tmp_path: Path) -> N
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert f"cannot write {out / wheel.name}: it is a symbolic link loop." in " ".join(result.stderr.split())
     assert sorted(path.name for path in out.iterdir()) == [wheel.name]  # nothing written, the link untouched
+
+
+def test_an_output_folder_that_cannot_be_made_names_the_folder_that_refused(tmp_path: Path) -> None:
+    """`-o rotest/out` where rotest is read-only blamed rotest/out, which does not exist."""
+    from conformance import side_module, strings, subsection
+
+    body = subsection(1, b"\0\0\0\0") + subsection(2, strings([]))
+    tag = wheelbuilder.PLATFORM_TAGS["pyemscripten_2026_0"]
+    wheel = wheelbuilder.write_wheel(tmp_path / "dist", "alone", "1.0", tag, {"alone/_m.so": side_module(body, "m")})
+    readonly = tmp_path / "rotest"
+    readonly.mkdir()
+    readonly.chmod(0o555)
+    try:
+        result = subprocess.run(
+            [str(PYODIDE), "auditwheel", "repair", str(wheel), "-o", str(readonly / "out")],
+            capture_output=True,
+            text=True,
+            check=False,
+            preexec_fn=drop_permission_override if os.geteuid() == 0 else None,
+        )
+    finally:
+        readonly.chmod(0o755)
+    assert result.returncode == 2, result.stderr
+    assert f"cannot make out in {readonly}: Permission denied" in " ".join(result.stderr.split()), result.stderr

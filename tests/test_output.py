@@ -303,3 +303,67 @@ def _styles_by_character(ansi: str) -> list[str]:
         for index in range(span.start, span.end):
             styles[index] = str(span.style)
     return [style if char.strip() else "" for style, char in zip(styles, text.plain, strict=True)]
+
+
+def test_hints_name_the_command_as_the_user_ran_it(tmp_path: Path) -> None:
+    """The docs recommend `pyodide-auditwheel` for scripts: a hint must not send its user to
+    `pyodide auditwheel`, which beside pyodide-build may be another tool."""
+    from conformance import side_module, strings, subsection
+
+    body = subsection(1, b"\0\0\0\0") + subsection(2, strings([]))
+    tag = wheelbuilder.PLATFORM_TAGS["pyemscripten_2026_0"]
+    wheel = wheelbuilder.write_wheel(tmp_path, "alone", "1.0", tag, {"alone/_m.so": side_module(body, "m")})
+    script = Path(sys.executable).parent / "pyodide-auditwheel"
+    direct = subprocess.run([str(script), "show", str(wheel)], capture_output=True, text=True, check=False)
+    assert "`pyodide-auditwheel audit` checks the symbols" in " ".join(direct.stdout.split()), direct.stdout
+    plugin = cli("show", str(wheel))
+    assert "`pyodide auditwheel audit` checks the symbols" in " ".join(plugin.stdout.split()), plugin.stdout
+
+
+def test_a_host_library_and_a_lone_module_are_named_for_what_they_are(tmp_path: Path) -> None:
+    """`show libz.so.1` of the host said "does not start with the wasm magic number"; the
+    audit of a lone module said its library was "not in the wheel"."""
+    from conformance import side_module, strings, subsection
+
+    native = tmp_path / "libz.so.1"
+    native.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(57))
+    shown = cli("show", str(native))
+    assert shown.returncode == 2, shown.stderr
+    assert "is a native (ELF) library, built for the host; the Emscripten (wasm32) build of it belongs here." in (
+        " ".join(shown.stderr.split())
+    )
+    lone = tmp_path / "_m.so"
+    lone.write_bytes(side_module(subsection(1, b"\0\0\0\0") + subsection(2, strings(["libx.so"])), "m"))
+    audited = cli("audit", str(lone), "--plat", "pyemscripten_2026_0_wasm32", "--no-discovery")
+    text = " ".join(audited.stdout.split())
+    assert (
+        "NEEDED but in no --libdir (a lone module has no wheel to hold it)" in text and "not in the wheel" not in text
+    )
+
+
+def test_the_habits_users_bring_from_pypa_auditwheel(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    """-V, a global -v / -q before the command, `show --plat`, `repair --only-plat`."""
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "dist", "pyodide_2025_0")
+    version = cli("-V")
+    assert version.returncode == 0 and version.stdout.startswith("pyodide-auditwheel "), version.stderr
+    quiet = cli("-q", "show", str(wheel), "--no-discovery")
+    assert (quiet.returncode, quiet.stdout) == (1, ""), quiet.stdout  # the exit code says it
+    noted = cli("-v", "show", str(wheel), "--no-discovery")
+    assert "libouter.so: missing; looked for as" in " ".join(noted.stdout.split()), noted.stdout
+    against = cli("show", str(wheel), "--libdir", str(fixture_libs.libdir), "--plat", "pyemscripten_2025_0_wasm32")
+    assert against.returncode == 0 and "ABI pyodide_2025_0" in against.stdout, against.stdout
+    refused = cli("repair", str(wheel), "--only-plat", "-w", str(tmp_path / "out"))
+    assert refused.returncode == 2 and "--only-plat writes only the --plat tag: give --plat TAG too." in refused.stderr
+    only = cli(
+        "repair",
+        str(wheel),
+        "--libdir",
+        str(fixture_libs.libdir),
+        "--plat",
+        "pyemscripten_2025_0_wasm32",
+        "--only-plat",
+        "-w",
+        str(tmp_path / "out"),
+    )
+    assert only.returncode == 0, only.stderr
+    assert [path.name.rsplit("-", 1)[1] for path in (tmp_path / "out").iterdir()] == ["pyemscripten_2025_0_wasm32.whl"]
