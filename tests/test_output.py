@@ -367,3 +367,20 @@ def test_the_habits_users_bring_from_pypa_auditwheel(fixture_libs: wheelbuilder.
     )
     assert only.returncode == 0, only.stderr
     assert [path.name.rsplit("-", 1)[1] for path in (tmp_path / "out").iterdir()] == ["pyemscripten_2025_0_wasm32.whl"]
+
+
+def test_each_schema_stands_alone_and_names_its_version() -> None:
+    """`jsonschema.validate(doc, show.schema.json)` failed with "Unresolvable: ../audit/1#…"
+    unless the caller built a registry, and the `$id`s said 1 where `schema_version` is 2.
+    show's copy of the audit's result is the audit schema's own."""
+    import jsonschema
+    from jsonschemas import SCHEMAS
+
+    from pyodide_auditwheel.report import SCHEMA_VERSION
+
+    for name, schema in SCHEMAS.items():
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert schema["$id"] == f"pyodide-auditwheel/{name}/{SCHEMA_VERSION}"
+        assert schema["properties"]["schema_version"] == {"const": SCHEMA_VERSION}
+        assert "../" not in json.dumps(schema), name  # no reference out of the file
+    assert SCHEMAS["show"]["$defs"]["audit_result"] == SCHEMAS["audit"]["$defs"]["result"]
