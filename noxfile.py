@@ -121,4 +121,4 @@ def runtime_data(session: nox.Session) -> None:
     session.install("-e", ".")
     install_runtimes(session)
     packages = sorted(str(path) for path in Path(RUNTIME_DIR, "node_modules").glob("pyodide-*"))
-    session.run("python", "-m", "pyodide_auditwheel.generate_runtime_data", *packages)
+    session.run("python", "-m", "pyodide_auditwheel.runtime.generate", *packages)

@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pyodide_auditwheel.zipio import ZipReader
+from pyodide_auditwheel.wheel.zipio import ZipReader
 
 # The wheel builder is shared with the tests, which use it on a small instance.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -115,8 +115,8 @@ def measure_wheelhouse(ours: str, work: Path, libdir: Path, count: int, runs: in
 
 ABI_LOAD = """
 import sys, time
-from pyodide_auditwheel.abi import known_abis
-from pyodide_auditwheel.runtimes import load_offer
+from pyodide_auditwheel.runtime.abi import known_abis
+from pyodide_auditwheel.runtime.offers import load_offer
 known_abis()  # as an audit does first, from its package data: the resource machinery is loaded
 start = time.perf_counter()
 load_offer(sys.argv[1])
@@ -128,7 +128,7 @@ def measure_abi_loads(runs: int) -> dict[str, float]:
     """Milliseconds to load each ABI's runtime data in a process that has read the ABI table
     and loaded no runtime data yet (what an audit pays for it), median of ``runs`` processes
     (issue 18: at most 20 ms)."""
-    from pyodide_auditwheel.abi import known_abis
+    from pyodide_auditwheel.runtime.abi import known_abis
 
     loads = {}
     for abi in known_abis():

@@ -9,12 +9,12 @@ from __future__ import annotations
 import importlib as _importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from .version import __version__
 
 _HOMES = {
-    "Analysis": "analysis",
-    "Dependency": "analysis",
-    "ModuleReport": "analysis",
+    "Analysis": "graph.analysis",
+    "Dependency": "graph.analysis",
+    "ModuleReport": "graph.analysis",
     "AuditReport": "policy",
     "Finding": "policy",
     "RepairResult": "api",
@@ -29,28 +29,39 @@ _HOMES = {
     "AuditwheelError": "errors",
     "InternalError": "errors",
     "MissingLibrariesError": "errors",
-    "Abi": "abi",
-    "RuntimeOffer": "runtimes",
-    "InstallOutcome": "loader",
-    "VendoredLibrary": "plan",
-    "Interface": "wasm",
-    "RepairOptions": "plan",
-    "RepairPlan": "plan",
-    "repair_wheelhouse": "wheelhouse",
-    "WheelhouseResult": "wheelhouse",
+    "Abi": "runtime.abi",
+    "RuntimeOffer": "runtime.offers",
+    "InstallOutcome": "runtime.loader",
+    "VendoredLibrary": "rewriter.plan",
+    "Interface": "wasm.sections",
+    "RepairOptions": "rewriter.plan",
+    "RepairPlan": "rewriter.plan",
+    "repair_wheelhouse": "api",
+    "WheelhouseResult": "api",
 }
 
 if TYPE_CHECKING:
-    from .abi import Abi
-    from .analysis import Analysis, Dependency, ModuleReport
-    from .api import RepairRequest, RepairResult, apply_each, apply_plan, audit, interfaces, repair, repair_each, show
+    from .api import (
+        RepairRequest,
+        RepairResult,
+        WheelhouseResult,
+        apply_each,
+        apply_plan,
+        audit,
+        interfaces,
+        repair,
+        repair_each,
+        repair_wheelhouse,
+        show,
+    )
     from .errors import AuditwheelError, InternalError, MissingLibrariesError
-    from .loader import InstallOutcome
-    from .plan import RepairOptions, RepairPlan, VendoredLibrary
+    from .graph.analysis import Analysis, Dependency, ModuleReport
     from .policy import AuditReport, Finding
-    from .runtimes import RuntimeOffer
-    from .wasm import Interface
-    from .wheelhouse import WheelhouseResult, repair_wheelhouse
+    from .rewriter.plan import RepairOptions, RepairPlan, VendoredLibrary
+    from .runtime.abi import Abi
+    from .runtime.loader import InstallOutcome
+    from .runtime.offers import RuntimeOffer
+    from .wasm.sections import Interface
 
 
 def __dir__() -> list[str]:

@@ -1,58 +1,38 @@
-"""The Python API: ``show`` and ``repair``, what the CLI calls and what scripts may call."""
+"""The Python API, the door for everything the command line does: ``show``, ``audit``,
+``interfaces`` here; the repair of one wheel (:mod:`.rewriter.single`) and of several, all or
+nothing (:mod:`.rewriter.wheelhouse`), handed on from where they are made."""
 
 from __future__ import annotations
 
-import errno
 import functools
-import os
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
-from .abi import Abi, abi_for_tag
-from .analysis import Analysis, analyze_tree, library_twins
-from .errors import AuditwheelError, NotAWheelError
-from .inputs import WheelArchive, open_input
-from .libsearch import LibraryDir, SearchPath, libdirs_from_env
+from .graph.analysis import Analysis, analyze_tree
+from .graph.libsearch import search_path_for
+from .rewriter.single import RepairRequest, RepairResult, apply_each, apply_plan, repair, repair_each, repair_jobs
+from .rewriter.wheelhouse import WheelhouseResult, repair_wheelhouse
+from .wheel.inputs import PathLike, open_input
 
 if TYPE_CHECKING:
-    from .apply import ProgressHook
-    from .plan import RepairOptions, RepairPlan
     from .policy import AuditReport
-    from .wasm import Interface
+    from .wasm.sections import Interface
 
-PathLike = str | os.PathLike[str]
-
-
-def _all_libdirs(
-    libdirs: Sequence[PathLike], discover: bool = True, companions: Sequence[PathLike] = (), this: PathLike = ""
-) -> SearchPath:
-    """The run's search path: the ``--libdir``s, then ``$PYODIDE_AUDITWHEEL_LIBDIR``, then (with
-    ``discover``) the directories the build announces (see :mod:`.discovery`), the modules'
-    absolute RUNTIME_PATH entries, and the other wheels of the call (``companions`` but
-    ``this``), which may hold a library this one needs."""
-    explicit = [LibraryDir(Path(item)) for item in libdirs] + libdirs_from_env()
-    if not discover:
-        return SearchPath(tuple(explicit))
-    mine = os.path.abspath(this) if this else None
-    wheels = tuple(
-        libdir
-        for where, libdir in _companion_dirs(tuple(str(os.fspath(wheel)) for wheel in companions))
-        if where != mine
-    )
-    return SearchPath(tuple(explicit), environ=os.environ, wheels=wheels)
-
-
-@functools.lru_cache(maxsize=4)
-def _companion_dirs(companions: tuple[str, ...]) -> tuple[tuple[str, LibraryDir], ...]:
-    """The wheels of a call as search sources, with their absolute paths: made once per call,
-    not once per wheel of it (a wheelhouse of N wheels would make N**2)."""
-    return tuple(
-        (os.path.abspath(wheel), LibraryDir(Path(wheel), f"wheel {Path(wheel).name}", explicit=False, wheel=True))
-        for wheel in companions
-        if wheel.endswith(".whl")
-    )
+__all__ = [
+    "RepairRequest",
+    "RepairResult",
+    "WheelhouseResult",
+    "apply_each",
+    "apply_plan",
+    "audit",
+    "interfaces",
+    "repair",
+    "repair_each",
+    "repair_jobs",
+    "repair_wheelhouse",
+    "show",
+]
 
 
 def show(
@@ -71,351 +51,16 @@ def show(
     """
     tree = open_input(Path(path))
     try:
-        return analyze_tree(tree, _all_libdirs(libdirs, discover, companions, path), exclude)
+        return analyze_tree(tree, search_path_for(libdirs, discover, companions, path), exclude)
     finally:
         tree.close()
-
-
-@dataclass(frozen=True)
-class RepairResult:
-    input: Path
-    output: Path | None
-    plan: RepairPlan
-    changed: bool
-    stripped_bytes: int = 0
-    record_problems: tuple[str, ...] = ()
-    platform: str | None = None
-    # The analysis's notes (``-v``): files passed over, where missing libraries were looked for.
-    notes: tuple[str, ...] = ()
-    # When the plan changes nothing: the libraries a runtime the tags name still loads more
-    # than once (what no repair can fix, such as a NEEDED entry spelt as a relative path).
-    copies_left: tuple[str, ...] = ()
-    # (device, inode, size, mtime in ns) of the input the plan was made from: a plan is
-    # applied later (see apply_plan) only to that same file, unchanged.
-    input_identity: tuple[int, int, int, int] | None = None
-    # An in-place retag: the input, under its old tag, removed once the new wheel was written.
-    removed_input: Path | None = None
-
-
-def _identity(tree: WheelArchive) -> tuple[int, int, int, int]:
-    status = os.fstat(tree.file.fileno())
-    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
-
-
-def repair(
-    wheel: PathLike,
-    request: RepairRequest | None = None,
-    *,
-    dry_run: bool = False,
-    progress: ProgressHook | None = None,
-) -> RepairResult:
-    """Make ``wheel`` self-contained, as ``request`` asks (by default: in place, the
-    libraries looked for by discovery alone).
-
-    Raises :class:`~pyodide_auditwheel.errors.MissingLibrariesError` (listing all of them) and
-    writes nothing when a library cannot be found.  With ``dry_run`` only the plan is made
-    (:func:`apply_plan` writes it).  A ``request.platform`` retags the wheel (see
-    :func:`~pyodide_auditwheel.plan.checked_retag`); the retagged wheel gets its new name,
-    in ``output_dir``, or in place: beside the input, which is then removed (so that
-    ``twine upload dist/*`` does not upload the old tag too).
-    """
-    # Imported here so that `show` does not load the repair machinery.
-    from .plan import RepairOptions, checked_retag, libraries_that_move, make_plan, with_sbom
-
-    request = request or RepairRequest()
-    output_dir, exclude, platform = request.output_dir, request.exclude, request.platform
-    source_path = Path(wheel)
-    if source_path.suffix != ".whl":
-        if source_path.is_dir():
-            open_input(source_path).close()  # an empty dist/ is "no wheels in", not "not a wheel"
-        raise NotAWheelError(source_path)
-    if source_path.is_dir():
-        raise AuditwheelError(f"cannot repair {source_path}: it is not a wheel file.")
-    if output_dir is not None and os.path.lexists(output_dir) and not os.path.isdir(output_dir):
-        raise AuditwheelError(
-            f"cannot write to {output_dir}: it exists and is not a directory; the output location must be a directory "
-            "(it is made if it does not exist)."
-        )
-    tree = open_input(source_path)
-    if not isinstance(tree, WheelArchive):
-        raise AuditwheelError(f"cannot repair {source_path}: it is not a wheel file.")
-    try:
-        tree.check_dist_info()
-        search = _all_libdirs(request.libdirs, request.discover, request.companions, wheel)
-        if platform is None:
-            analysis, retag = analyze_tree(tree, search, exclude), None
-        else:
-            analysis, retag = checked_retag(tree, search, exclude, platform)
-        options = request.options or RepairOptions()
-        unreachable = _unreachable_elsewhere(tree, analysis, search, exclude)
-        twins = library_twins(tree, analysis, also=libraries_that_move(analysis, named_abis(tree)) | unreachable)
-        plan = make_plan(
-            analysis,
-            options,
-            retag,
-            tree.holds_folded,
-            named_abis(tree),
-            twins,
-            holds_under=tree.holds_under,
-            unreachable=unreachable,
-        )
-        name = retag.filename if retag is not None else source_path.name
-        if options.sbom:
-            plan = with_sbom(plan, tree, name)
-        _output_of(source_path, name, output_dir)  # refused now, before any wheel of a call is written
-        copies_left = _copies_left(tree, search, exclude) if plan.is_noop else ()
-        planned = RepairResult(
-            source_path,
-            None,
-            plan,
-            not plan.is_noop,
-            platform=platform,
-            notes=analysis.notes,
-            copies_left=copies_left,
-            input_identity=_identity(tree),
-        )
-        if dry_run:
-            return planned
-        return _write(tree, planned, request, progress)
-    finally:
-        tree.close()
-
-
-def apply_plan(
-    planned: RepairResult, request: RepairRequest | None = None, *, progress: ProgressHook | None = None
-) -> RepairResult:
-    """Write the repair a ``dry_run`` of :func:`repair` planned, without planning it again;
-    refused (nothing written) if the input is no longer the file the plan was made from.  Of
-    ``request``, what says how to write counts (``output_dir``, ``verify_record``,
-    ``allow_bad_record``): what the plan decided stays decided."""
-    tree = open_input(planned.input)
-    try:
-        if not isinstance(tree, WheelArchive) or _identity(tree) != planned.input_identity:
-            raise AuditwheelError(
-                f"not repaired: {planned.input} changed after its repair was planned; run the repair again."
-            )
-        return _write(tree, planned, request or RepairRequest(), progress)
-    finally:
-        tree.close()
-
-
-def _write(
-    tree: WheelArchive, planned: RepairResult, request: RepairRequest, progress: ProgressHook | None
-) -> RepairResult:
-    from .apply import WheelRewriter
-
-    source_path, plan = planned.input, planned.plan
-    name = plan.retag.filename if plan.retag is not None else source_path.name
-    # In place under a new name (a retag): the new wheel replaces the input, which is removed
-    # once the new one is whole and on disk (a crash in between leaves both, never neither).
-    retagged_in_place = request.output_dir is None and name != source_path.name
-    output = _output_of(source_path, name, request.output_dir)
-    rewriter = WheelRewriter(
-        tree,
-        plan,
-        verify_record=request.verify_record,
-        allow_bad_record=request.allow_bad_record,
-        progress=progress,
-        replaces_input=retagged_in_place,
-    )
-    outcome = rewriter.write(output)
-    removed = None
-    if retagged_in_place:
-        try:
-            source_path.unlink()
-        except OSError as error:
-            raise AuditwheelError(
-                f"wrote {output}, but cannot remove {source_path} (the wheel under its old tag): "
-                f"{error.strerror or error}; remove it before uploading."
-            ) from None
-        removed = source_path
-    return replace(
-        planned,
-        output=outcome.output,
-        changed=outcome.changed,
-        stripped_bytes=outcome.stripped_bytes,
-        record_problems=outcome.record_problems,
-        removed_input=removed,
-    )
-
-
-def _output_of(source_path: Path, name: str, output_dir: PathLike | None) -> Path:
-    """The file a repair writes: ``name`` in ``output_dir``; in place, the input itself (a
-    symbolic link to a wheel stays a link, and its target is repaired), or beside it under a
-    new name.  An output name that is a symbolic link loop is refused here, at plan time, in
-    one sentence on every Python (``Path.resolve`` raises RuntimeError on some, OSError on
-    others, nothing on 3.13)."""
-    if output_dir is not None:
-        output = Path(output_dir) / name
-    elif name == source_path.name:
-        output = source_path
-    else:
-        output = source_path.with_name(name)
-    try:
-        os.stat(output)
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            raise AuditwheelError(f"cannot write {output}: it is a symbolic link loop.") from None
-    return output.resolve() if output is source_path else output
-
-
-@dataclass(frozen=True)
-class RepairRequest:
-    """Everything :func:`repair` takes besides the wheel: where to look for libraries
-    (``libdirs`` first, then discovery unless ``discover`` is off, then the ``companions``,
-    the other wheels of the call), what to leave out (``exclude`` globs), how to plan
-    (``options``, ``platform`` to retag) and how to write (``output_dir``, else in place;
-    ``verify_record``, ``allow_bad_record``).  One request serves every wheel of a call, and
-    is sent as it is to the worker processes of :func:`repair_each`.  Sequences are kept as
-    tuples, so a request can be shared."""
-
-    libdirs: Sequence[PathLike] = ()
-    output_dir: PathLike | None = None
-    exclude: Sequence[str] = ()
-    options: RepairOptions | None = None
-    verify_record: bool = False
-    allow_bad_record: bool = False
-    platform: str | None = None
-    discover: bool = True
-    companions: Sequence[PathLike] = ()
-
-    def __post_init__(self) -> None:
-        for name in ("libdirs", "exclude", "companions"):
-            value = getattr(self, name)
-            if isinstance(value, (str, bytes, os.PathLike)):  # one path is not a list of characters
-                value = (value,)
-            object.__setattr__(self, name, tuple(value))
-
-
-# A wheelhouse smaller than this is repaired in this process: starting workers would cost
-# more than they save (the wheels of a cibuildwheel run are small).
-PARALLEL_MIN_BYTES = 16 << 20
-
-
-def repair_jobs(wheels: Sequence[PathLike], jobs: int | None = None) -> int:
-    """How many processes repair these wheels: ``jobs`` if given, else one per core for a
-    wheelhouse of several wheels holding at least PARALLEL_MIN_BYTES, else one."""
-    if jobs is not None:
-        return max(1, min(jobs, len(wheels)))
-    if len(wheels) < 2:
-        return 1
-    total = 0
-    for wheel in wheels:
-        try:
-            total += os.stat(wheel).st_size
-        except OSError:
-            continue
-    from .atomic import usable_cores
-
-    return min(usable_cores(), len(wheels)) if total >= PARALLEL_MIN_BYTES else 1
-
-
-def _repair_or_refusal(wheel: PathLike, request: RepairRequest, dry_run: bool) -> RepairResult | AuditwheelError:
-    """One wheel's repair, or the error that refuses it (returned, so that a worker process
-    hands it back like a result)."""
-    try:
-        return repair(wheel, request, dry_run=dry_run)
-    except AuditwheelError as error:
-        return error
-
-
-def _apply_or_refusal(planned: RepairResult, request: RepairRequest) -> RepairResult | AuditwheelError:
-    try:
-        return apply_plan(planned, request)
-    except AuditwheelError as error:
-        return error
-
-
-def repair_each(
-    wheels: Sequence[PathLike], request: RepairRequest, *, dry_run: bool = False, jobs: int = 1
-) -> Iterator[RepairResult | AuditwheelError]:
-    """Each wheel's :func:`repair` (or the error refusing it), in input order, on ``jobs``
-    processes (see :func:`repair_jobs`).  Each wheel is written atomically by its own process;
-    Ctrl-C reaches every worker (they share the terminal's process group), and a SIGTERM to
-    this process is passed on to them (see :mod:`.workers`)."""
-    return _each(_repair_or_refusal, list(wheels), (request, dry_run), jobs)
-
-
-def apply_each(
-    plans: Sequence[RepairResult], request: RepairRequest, *, jobs: int = 1
-) -> Iterator[RepairResult | AuditwheelError]:
-    """:func:`apply_plan` for each of the dry runs :func:`repair_each` returned, as it runs."""
-    return _each(_apply_or_refusal, list(plans), (request,), jobs)
-
-
-T = TypeVar("T")
-
-
-def _each(
-    function: Callable[..., RepairResult | AuditwheelError], items: list[T], shared: tuple[object, ...], jobs: int
-) -> Iterator[RepairResult | AuditwheelError]:
-    if jobs <= 1 or len(items) <= 1:
-        for item in items:
-            yield function(item, *shared)
-        return
-    from .workers import worker_pool
-
-    with worker_pool(jobs) as pool:
-        yield from pool.map(function, items, *([value] * len(items) for value in shared))
-
-
-def _copies_left(tree: WheelArchive, libdirs: SearchPath, exclude: Sequence[str]) -> tuple[str, ...]:
-    """For a wheel the plan leaves as it is: each library that a loader the wheel's tags name
-    (an ABI's, or a release's within one) loads twice."""
-    from .analysis import predict_install
-    from .policy import duplicate_findings, other_loaders
-
-    if not tree.abi.known:
-        return ()
-    left = []
-    for loader, abi in [(f"{tree.abi.name}'s loader", tree.abi), *other_loaders(tree, tree.abi)]:
-        analysis = analyze_tree(tree, libdirs, exclude, abi)
-        outcome = predict_install(tree, analysis)
-        if outcome is not None:
-            left += [f"{finding.subject} ({loader})" for finding in duplicate_findings(tree, analysis, outcome)]
-    return tuple(dict.fromkeys(left))
-
-
-def _unreachable_elsewhere(
-    tree: WheelArchive, analysis: Analysis, libdirs: SearchPath, exclude: Sequence[str]
-) -> set[str]:
-    """The wheel's libraries that the analysis' loader finds for a module but another loader
-    the wheel's tags name does not find in the wheel (0.27 looks in the directories under a
-    module's, 0.26 and 0.28+ do not; a libdir copy found instead would be a second one): the
-    repair moves them where every loader looks."""
-    from .policy import other_loaders
-
-    if not analysis.abi.known:
-        return set()
-    found_here = {
-        (module.path, dependency.name): dependency.location
-        for module in analysis.wheel_modules
-        for dependency in module.dependencies
-        if dependency.status == "included" and dependency.location is not None
-    }
-    unreachable = set()
-    for _loader, abi in other_loaders(tree, analysis.abi):
-        elsewhere = analyze_tree(tree, libdirs, exclude, abi)
-        for module in elsewhere.wheel_modules:
-            for dependency in module.dependencies:
-                location = found_here.get((module.path, dependency.name))
-                if location is not None and dependency.status in ("missing", "found"):
-                    unreachable.add(location)
-    return unreachable
-
-
-def named_abis(tree: WheelArchive) -> list[Abi]:
-    """Every known ABI the wheel's platform tags name: a wheel tagged for two is laid out for
-    both, so it loads once on each."""
-    platforms = sorted(tree.wheel.platforms) if tree.wheel else []
-    return [abi for platform in platforms if (abi := abi_for_tag(platform)) is not None]
 
 
 def interfaces(path: PathLike) -> Iterator[tuple[str, Interface]]:
     """Each module's imports and exports, with their signatures, streamed: read from the
     sections before the code (a module's first bytes), never its code and data, so a module
     of any size costs the memory of its declarations."""
-    from .wasm import read_interface_prefix
+    from .wasm.sections import read_interface_prefix
 
     tree = open_input(Path(path))
     try:
@@ -447,7 +92,7 @@ def audit(
     tree = open_input(Path(path))
     try:
         return audit_tree(
-            tree, _all_libdirs(libdirs, discover, companions, path), exclude, platform, check_symbols=check_symbols
+            tree, search_path_for(libdirs, discover, companions, path), exclude, platform, check_symbols=check_symbols
         )
     finally:
         tree.close()

@@ -19,17 +19,17 @@ from typing import Literal
 
 from packaging.tags import Tag, compatible_tags, cpython_tags
 
-from .abi import Abi, abi_for_tag, is_emscripten_platform, known_abis
-from .analysis import Analysis, ModuleReport, analyze_tree, predict_install, same_content, site_packages_of
-from .dylink import read_head
 from .errors import AuditwheelError, UnsupportedPlatformError
-from .inputs import InputTree, open_input_file
-from .libsearch import SearchPath
-from .loader import InstallOutcome, LoaderRules
+from .graph.analysis import Analysis, ModuleReport, analyze_tree, predict_install, same_content, site_packages_of
+from .graph.libsearch import SearchPath
 from .naming import command
-from .runtimes import RuntimeOffer, function_type_text, load_offer
-from .wasm import Import, Interface, read_interface_prefix
-from .wheel import WheelName
+from .runtime.abi import Abi, abi_for_tag, is_emscripten_platform, known_abis
+from .runtime.loader import InstallOutcome, LoaderRules, view_of_section
+from .runtime.offers import RuntimeOffer, function_type_text, load_offer
+from .wasm.dylink import read_head
+from .wasm.sections import Import, Interface, read_interface_prefix
+from .wheel.inputs import InputTree, WheelArchive, open_input_file
+from .wheel.names import WheelName
 
 FindingKind = Literal[
     "unknown-abi",
@@ -193,7 +193,7 @@ class _Interfaces:
         exports are compared with what imports them)."""
         what = f"module {module.path}"
         interface, prefix = read_interface_prefix(self._reader(module), what, signatures="imports")
-        weak = read_head(prefix, what).dylink.loader_view(self.rules).weak_imports
+        weak = view_of_section(read_head(prefix, what).dylink, self.rules).weak_imports
         return _Linkage(interface.imports, _exports_of(interface), weak)
 
     def exports(self, library: ModuleReport) -> _Exports:
@@ -561,3 +561,10 @@ def audit_tree(
 
 
 __all__ = ["AuditReport", "Finding", "audit_tree", "python_tags_fit", "target_abi"]
+
+
+def named_abis(tree: WheelArchive) -> list[Abi]:
+    """Every known ABI the wheel's platform tags name: a wheel tagged for two is laid out for
+    both, so it loads once on each."""
+    platforms = sorted(tree.wheel.platforms) if tree.wheel else []
+    return [abi for platform in platforms if (abi := abi_for_tag(platform)) is not None]

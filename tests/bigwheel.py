@@ -10,9 +10,9 @@ import csv
 import io
 from pathlib import Path
 
-from pyodide_auditwheel.record import RecordRow
-from pyodide_auditwheel.wasm import encode_name, encode_uleb
-from pyodide_auditwheel.zipio import ZipReader, ZipWriter
+from pyodide_auditwheel.wasm.sections import encode_name, encode_uleb
+from pyodide_auditwheel.wheel.record import RecordRow
+from pyodide_auditwheel.wheel.zipio import ZipReader, ZipWriter
 
 REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "realworld"
 NUMPY = REALWORLD / "numpy-1.22.4-cp310-cp310-emscripten_3_1_14_wasm32.whl"

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyodide_auditwheel.wasm import encode_name, encode_uleb
+from pyodide_auditwheel.wasm.sections import encode_name, encode_uleb
 
 MAGIC = b"\0asm\1\0\0\0"
 

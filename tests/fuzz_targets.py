@@ -16,11 +16,11 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from pyodide_auditwheel.dylink import read_head
     from pyodide_auditwheel.errors import AuditwheelError
-    from pyodide_auditwheel.record import Record, RecordRow
-    from pyodide_auditwheel.wasm import HEADER, read_interface
-    from pyodide_auditwheel.zipio import ZipReader
+    from pyodide_auditwheel.wasm.dylink import read_head
+    from pyodide_auditwheel.wasm.sections import HEADER, read_interface
+    from pyodide_auditwheel.wheel.record import Record, RecordRow
+    from pyodide_auditwheel.wheel.zipio import ZipReader
 
 
 def one_input(data: bytes) -> None:

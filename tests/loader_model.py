@@ -13,10 +13,16 @@ from typing import Any
 from conformance import GeneratedWheel, _wheel_members, dylink_body, random_wheel, search_cases, side_module, write_zip
 from runtime_driver import ALL_RUNTIMES
 
-from pyodide_auditwheel.abi import Abi, known_abis
 from pyodide_auditwheel.errors import WasmError
-from pyodide_auditwheel.loader import VirtualFS, find_library, loaded_at_install, simulate_install, view_of_module
-from pyodide_auditwheel.wheel import is_module_name
+from pyodide_auditwheel.runtime.abi import Abi, known_abis
+from pyodide_auditwheel.runtime.loader import (
+    VirtualFS,
+    find_library,
+    loaded_at_install,
+    simulate_install,
+    view_of_module,
+)
+from pyodide_auditwheel.wheel.names import is_module_name
 
 Install = tuple[bool, list[tuple[list[str], str]]]
 

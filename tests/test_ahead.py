@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from pyodide_auditwheel.ahead import AheadOfTime
+from pyodide_auditwheel.rewriter.ahead import AheadOfTime
 
 
 def jobs(log: list[str], gate: threading.Event | None = None) -> dict[str, object]:
@@ -105,7 +105,7 @@ def test_the_consumer_helps_from_the_far_end_while_it_waits() -> None:
 # release it: a repair hung on SIGUSR1 mid-write that way).  Run in a child: a hang fails it.
 LEAVE_BY_SIGNAL_WITH_THE_LOCK_TAKEN = """
 import threading
-from pyodide_auditwheel.ahead import AheadOfTime
+from pyodide_auditwheel.rewriter.ahead import AheadOfTime
 started = threading.Event()
 def job():
     started.set()

@@ -18,13 +18,13 @@ from runtime_driver import ALL_RUNTIMES, DATA_RUNTIMES, RUNTIME_DIR
 from wheelcheck import check_wheel_valid
 
 import pyodide_auditwheel as paw
-from pyodide_auditwheel import generate_runtime_data
-from pyodide_auditwheel import runtimes as runtime_data
-from pyodide_auditwheel.abi import AbiDataError, abi_for_tag, known_abis, parse_table
 from pyodide_auditwheel.api import audit
-from pyodide_auditwheel.dylink import read_head
 from pyodide_auditwheel.errors import AuditwheelError
 from pyodide_auditwheel.policy import python_tags_fit
+from pyodide_auditwheel.runtime import generate as generate_runtime_data
+from pyodide_auditwheel.runtime import offers as runtime_data
+from pyodide_auditwheel.runtime.abi import AbiDataError, abi_for_tag, known_abis, parse_table
+from pyodide_auditwheel.wasm.dylink import read_head
 
 ABI_TAGS = {
     "pyodide_2024_0": "pyodide_2024_0_wasm32",
@@ -56,7 +56,7 @@ def test_every_real_tag_names_its_abi() -> None:
 
 
 def _table() -> dict[str, Any]:
-    return json.loads((Path(paw.__file__).parent / "data" / "abis.json").read_text())
+    return json.loads((Path(paw.__file__).parent / "runtime" / "data" / "abis.json").read_text())
 
 
 @pytest.mark.parametrize(
@@ -646,7 +646,7 @@ def test_retag_needs_a_wheel_file_with_tags(
 
 
 def test_retag_keeps_every_other_byte_of_wheel() -> None:
-    from pyodide_auditwheel.plan import retagged
+    from pyodide_auditwheel.rewriter.plan import retagged
 
     text = (
         b"Wheel-Version: 1.0\r\nGenerator: x\r\nTag: cp313-cp313-pyodide_2025_0_wasm32\r\n"

@@ -29,10 +29,10 @@ from record_runtime_answers import answers_now
 from runtime_driver import ALL_RUNTIMES, DATA_RUNTIMES, ask_runtime
 
 import pyodide_auditwheel as paw
-from pyodide_auditwheel.abi import Abi, known_abis
 from pyodide_auditwheel.errors import AuditwheelError, WasmError
-from pyodide_auditwheel.loader import view_of_module
-from pyodide_auditwheel.runtimes import load_offer
+from pyodide_auditwheel.runtime.abi import Abi, known_abis
+from pyodide_auditwheel.runtime.loader import view_of_module
+from pyodide_auditwheel.runtime.offers import load_offer
 
 pytestmark = [pytest.mark.runtime, pytest.mark.usefixtures("runtimes")]
 

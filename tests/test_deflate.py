@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from streams import cut_at
 
-from pyodide_auditwheel.zipio import Deflater
+from pyodide_auditwheel.wheel.zipio import Deflater
 
 POOL = ThreadPoolExecutor(max_workers=3)
 

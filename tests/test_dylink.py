@@ -8,7 +8,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streams import cut_at
 
-from pyodide_auditwheel.dylink import (
+from pyodide_auditwheel.errors import (
+    DylinkMissingError,
+    MalformedModuleError,
+    NotWasmModuleError,
+    TruncatedSectionError,
+    WasmError,
+)
+from pyodide_auditwheel.wasm.dylink import (
     MEM_INFO,
     NEEDED,
     RUNTIME_PATH,
@@ -17,14 +24,7 @@ from pyodide_auditwheel.dylink import (
     encode_uleb_width,
     read_head,
 )
-from pyodide_auditwheel.errors import (
-    DylinkMissingError,
-    MalformedModuleError,
-    NotWasmModuleError,
-    TruncatedSectionError,
-    WasmError,
-)
-from pyodide_auditwheel.wasm import HEADER, ByteReader, encode_name, encode_uleb
+from pyodide_auditwheel.wasm.sections import HEADER, ByteReader, encode_name, encode_uleb
 
 names = st.text(min_size=0, max_size=20)
 string_lists = st.lists(names, max_size=5)
@@ -69,8 +69,8 @@ def test_repair_stream_patches_the_same_however_the_module_is_cut(
 ) -> None:
     """The writer reads modules in pieces of whatever size the archive or the file gives, down
     to a few bytes; the patched module must not depend on where they were cut."""
-    from pyodide_auditwheel.apply import patch_module_stream
-    from pyodide_auditwheel.plan import ModulePatch
+    from pyodide_auditwheel.rewriter.apply import patch_module_stream
+    from pyodide_auditwheel.rewriter.plan import ModulePatch
 
     data = module_with(section, rest)
     patch = ModulePatch("m.so", {}, tuple(rpaths), tuple(rpaths))
@@ -173,7 +173,7 @@ def test_padded_leb_width_is_kept() -> None:
 
 
 def test_oversized_first_section_is_refused_before_reading_it() -> None:
-    from pyodide_auditwheel.dylink import MAX_HEAD, read_module_head
+    from pyodide_auditwheel.wasm.dylink import MAX_HEAD, read_module_head
 
     claim = HEADER + b"\x00" + encode_uleb(MAX_HEAD * 4) + encode_name("dylink.0")
     asked: list[int] = []
@@ -188,9 +188,9 @@ def test_oversized_first_section_is_refused_before_reading_it() -> None:
 
 
 def test_repair_stream_refuses_oversized_first_section_too() -> None:
-    from pyodide_auditwheel.apply import patch_module_stream
-    from pyodide_auditwheel.dylink import MAX_HEAD
-    from pyodide_auditwheel.plan import ModulePatch
+    from pyodide_auditwheel.rewriter.apply import patch_module_stream
+    from pyodide_auditwheel.rewriter.plan import ModulePatch
+    from pyodide_auditwheel.wasm.dylink import MAX_HEAD
 
     claim = HEADER + b"\x00" + encode_uleb(MAX_HEAD * 4) + encode_name("dylink.0")
     chunks = iter([claim, b"\0" * 1024])
@@ -203,7 +203,7 @@ def test_legacy_section_with_trailing_bytes_re_encodes_exactly() -> None:
     re-encoding. They are kept, and survive a NEEDED change."""
     import base64
 
-    from pyodide_auditwheel.wasm import HEADER
+    from pyodide_auditwheel.wasm.sections import HEADER
 
     module = HEADER + base64.b64decode("AB8GZHlsaW5rLjAFegEEAQACIg0BC2wh2iEhISEjIQX/AQ==")
     head = read_head(module)

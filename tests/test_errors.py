@@ -25,11 +25,11 @@ import wheelbuilder
 from typer.testing import CliRunner
 from wheelbuilder import zip_bytes
 
-from pyodide_auditwheel import apply
-from pyodide_auditwheel import plan as plan_module
 from pyodide_auditwheel.cli import app
-from pyodide_auditwheel.dylink import MAX_HEAD
-from pyodide_auditwheel.wasm import HEADER, encode_uleb
+from pyodide_auditwheel.rewriter import apply
+from pyodide_auditwheel.rewriter import plan as plan_module
+from pyodide_auditwheel.wasm.dylink import MAX_HEAD
+from pyodide_auditwheel.wasm.sections import HEADER, encode_uleb
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pyodide_auditwheel"
 TESTS = Path(__file__).resolve().parent

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from wheelbuilder import zip_bytes
 
 from pyodide_auditwheel.errors import AuditwheelError
-from pyodide_auditwheel.zipio import ZipReader
+from pyodide_auditwheel.wheel.zipio import ZipReader
 
 TAG = "cp313-cp313-pyodide_2025_0_wasm32"
 
@@ -145,7 +145,7 @@ def test_corrupted_archives_never_raise_anything_else(noise: bytes, position: in
 def test_byte_for_byte_runs_without_file_descriptors() -> None:
     """In-memory archives cannot use copy_file_range: runs are copied through Python, and the
     result is the same members with the same compressed bytes."""
-    from pyodide_auditwheel.zipio import ZipWriter
+    from pyodide_auditwheel.wheel.zipio import ZipWriter
 
     entries: list[tuple[zipfile.ZipInfo | str, bytes]] = [(f"pkg/m{i}.py", bytes([i]) * (100 + i)) for i in range(20)]
     source = ZipReader(io.BytesIO(zip_bytes(entries)), "in.whl")
@@ -211,7 +211,7 @@ def test_checking_a_member_refuses_what_reading_it_refuses(
     """``check_data`` (how a repair checks the members it copies unchanged: a window of
     members read at once, each inflated in one call) refuses each corruption with the same
     sentence as reading the member does, and passes the members around it."""
-    from pyodide_auditwheel.zipio import reader as reader_module
+    from pyodide_auditwheel.wheel.zipio import reader as reader_module
 
     if window == "streamed":  # members larger than the window are streamed as chunks() reads them
         monkeypatch.setattr(reader_module, "CHECK_WINDOW", 16)

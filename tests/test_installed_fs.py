@@ -10,9 +10,9 @@ from pathlib import Path
 
 import wheelbuilder
 
-from pyodide_auditwheel.inputs import open_input
-from pyodide_auditwheel.loader import VirtualFS, js_dirname
-from pyodide_auditwheel.wheel import installed_at
+from pyodide_auditwheel.runtime.loader import VirtualFS, js_dirname
+from pyodide_auditwheel.wheel.inputs import open_input
+from pyodide_auditwheel.wheel.names import installed_at
 
 SITE = "/lib/python3.13/site-packages"
 DIRS = ["pkg", "pkg/sub", "pkg/sub/deep", "pkg.libs", "other", "pkg-1.0.data/platlib", "pkg-1.0.data/purelib/pkg"]

@@ -17,10 +17,9 @@ from clirun import cli
 from conformance import side_module, strings, subsection
 
 import pyodide_auditwheel as paw
-from pyodide_auditwheel.abi import AbiDataError, parse_table
-from pyodide_auditwheel.dylink import read_head
 from pyodide_auditwheel.errors import MalformedModuleError
-from pyodide_auditwheel.loader import (
+from pyodide_auditwheel.runtime.abi import AbiDataError, parse_table
+from pyodide_auditwheel.runtime.loader import (
     LoaderRules,
     LoaderView,
     VirtualFS,
@@ -30,6 +29,7 @@ from pyodide_auditwheel.loader import (
     simulate_install,
     view_of_module,
 )
+from pyodide_auditwheel.wasm.dylink import read_head
 
 TAGS = {
     "pyodide_2024_0": "cp312-cp312-pyodide_2024_0_wasm32",

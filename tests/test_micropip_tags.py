@@ -20,7 +20,7 @@ from conftest import unavailable
 from packaging.version import Version
 from runtime_driver import ALL_RUNTIMES, RUNTIME_DIR, run_in_pyodide
 
-from pyodide_auditwheel.abi import known_abis
+from pyodide_auditwheel.runtime.abi import known_abis
 
 PACKAGING = "packaging==23.2"
 READ_TAGS = (

@@ -21,6 +21,19 @@ def test_dir_shows_the_api_and_every_name_resolves() -> None:
         assert getattr(paw, name) is not None
 
 
+def test_no_folder_of_the_package_hides_a_public_name() -> None:
+    """Importing a subpackage sets it as an attribute of its parent: a folder named like a
+    public function (``repair/``) would turn ``paw.repair`` into a module once imported."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.walk_packages(paw.__path__, "pyodide_auditwheel."):
+        if not module.name.endswith("__main__"):
+            importlib.import_module(module.name)
+    for name in paw.__all__:
+        assert not isinstance(getattr(paw, name), type(paw)), f"paw.{name} is a module"
+
+
 def test_the_wheel_ships_py_typed_and_the_data(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
@@ -30,44 +43,65 @@ def test_the_wheel_ships_py_typed_and_the_data(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("pyodide_auditwheel-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "pyodide_auditwheel/py.typed" in names
-    assert "pyodide_auditwheel/data/abis.json" in names
-    assert "pyodide_auditwheel/data/runtimes/emscripten_3_1_14.json.gz" in names
-    assert "pyodide_auditwheel/generate_runtime_data.py" in names
+    assert "pyodide_auditwheel/runtime/data/abis.json" in names
+    assert "pyodide_auditwheel/runtime/data/runtimes/emscripten_3_1_14.json.gz" in names
+    assert "pyodide_auditwheel/runtime/generate.py" in names
 
 
-def _layer_chain() -> list[str]:
-    """The chain docs/design.md gives (the line of names joined by arrows after 'The layers')."""
+def _layer_chains() -> dict[str, list[str]]:
+    """The chains docs/design.md gives after 'The layers': the package's rooms, bottom up, then
+    a line ``room/: a → b`` for the inside of each folder (``""`` is the package itself)."""
     text = (Path(__file__).parents[1] / "docs" / "design.md").read_text()
-    block = text.split("The layers", 1)[1].split("\n\n")[1]
-    return [name.strip() for name in block.replace("\n", " ").split("→")]
+    block = text.split("The layers", 1)[1].split("```", 2)[1]
+    chains: dict[str, list[str]] = {}
+    for line in block.strip().splitlines():
+        room, _, chain = line.rpartition(": ") if ": " in line else ("", "", line)
+        chains[room.rstrip("/")] = [name.strip().rstrip("/") for name in chain.split("→")]
+    return chains
 
 
-def _imported_siblings(path: Path) -> set[str]:
-    """The package's modules a module imports (``from .x import``, ``from ..x import``, and
-    ``from . import x``), at any depth of the file."""
+def _imports(path: Path, parts: list[str]) -> set[tuple[str, ...]]:
+    """The package's modules a module imports (relative imports, at any depth of the file),
+    as paths inside the package; ``parts`` is the importing module's package."""
     tree = ast.parse(path.read_text())
-    names: set[str] = set()
+    found: set[tuple[str, ...]] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level:
+            base = parts[: len(parts) - (node.level - 1)]
             if node.module:
-                names.add(node.module.split(".")[0])
+                found.add((*base, *node.module.split(".")))
             else:
-                names.update(alias.name for alias in node.names)
-    return names
+                found.update((*base, alias.name) for alias in node.names)
+    return found
 
 
 def test_every_module_imports_only_the_layers_before_it() -> None:
+    """Imports run one way, down the layers: where the importer and what it imports part, in
+    the chain of the folder they share, the importer comes later.  A folder's face
+    (``__init__``) may hand on what its own folder holds."""
     package = Path(paw.__file__).parent
-    chain = _layer_chain()
-    modules = {path.stem for path in package.glob("*.py")} | {"zipio"}
-    outside = {"__init__", "generate_runtime_data"}
-    assert set(chain) == modules - outside, "docs/design.md's chain names every module once"
-    for index, name in enumerate(chain):
-        files = sorted((package / "zipio").glob("*.py")) if name == "zipio" else [package / f"{name}.py"]
-        allowed = set(chain[:index]) | ({"zipio", *(p.stem for p in files)} if name == "zipio" else set())
-        for file in files:
-            later = _imported_siblings(file) - allowed - {"__version__"}
-            assert not later, f"{file.name} imports {sorted(later)}, which come after {name} in the chain"
+    chains = _layer_chains()
+    for folder, chain in chains.items():
+        here = package / folder
+        rooms = {p.stem for p in here.glob("*.py") if p.stem != "__init__"} | {
+            p.name for p in here.iterdir() if (p / "__init__.py").exists()
+        }
+        assert set(chain) == rooms, f"docs/design.md's chain for {folder or 'the package'}/ names each room once"
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package).with_suffix("").parts
+        importer = list(relative[:-1]) if relative[-1] == "__init__" else list(relative)
+        for target in _imports(path, list(relative[:-1])):
+            if target[-1] == "__version__":
+                target = target[:-1]
+            common = 0
+            while common < min(len(importer), len(target)) and importer[common] == target[common]:
+                common += 1
+            if common == len(importer):
+                continue  # a face handing on its own folder
+            chain = chains["/".join(importer[:common])]
+            assert common < len(target) and chain.index(target[common]) < chain.index(importer[common]), (
+                f"{'/'.join(relative)} imports {'.'.join(target)}, which comes after it in the layers"
+            )
 
 
 def test_importing_the_cli_leaves_the_excepthook_as_it_was() -> None:

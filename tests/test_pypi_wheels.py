@@ -13,8 +13,8 @@ from conftest import unavailable
 from runtime_driver import instances_made, run_in_pyodide
 
 import pyodide_auditwheel as paw
-from pyodide_auditwheel.analysis import analyze_tree, predict_install
-from pyodide_auditwheel.inputs import open_input
+from pyodide_auditwheel.graph.analysis import analyze_tree, predict_install
+from pyodide_auditwheel.wheel.inputs import open_input
 
 PLATFORM = "pyemscripten_2026_0_wasm32"
 # name == version -> code whose result shows the wheel works, and that result

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from streams import cut_at
 
 from pyodide_auditwheel.errors import RecordError
-from pyodide_auditwheel.record import Record, RecordRow
-from pyodide_auditwheel.zipio import NamesDigest
+from pyodide_auditwheel.wheel.record import Record, RecordRow
+from pyodide_auditwheel.wheel.zipio import NamesDigest
 
 RECORD_PATH = "pkg-1.0.dist-info/RECORD"
 

@@ -18,9 +18,9 @@ from test_runtime import CODE
 from wheelcheck import check_wheel_valid
 
 import pyodide_auditwheel as paw
-from pyodide_auditwheel.dylink import read_head
-from pyodide_auditwheel.wasm import HEADER
-from pyodide_auditwheel.wheel import is_module_name
+from pyodide_auditwheel.wasm.dylink import read_head
+from pyodide_auditwheel.wasm.sections import HEADER
+from pyodide_auditwheel.wheel.names import is_module_name
 
 TAG = "cp313-cp313-pyodide_2025_0_wasm32"
 
@@ -54,7 +54,7 @@ def test_markup_and_escapes_from_a_wheel_reach_the_terminal_inert(
 
 
 def test_exports_and_imports_listing_is_inert(tmp_path: Path) -> None:
-    from pyodide_auditwheel.wasm import encode_name, encode_uleb
+    from pyodide_auditwheel.wasm.sections import encode_name, encode_uleb
 
     imports = encode_uleb(1) + encode_name("env") + encode_name("evil\x1b[2J") + bytes([3, 0x7F, 0])
     module = (
@@ -206,7 +206,7 @@ def test_utf8_name_without_the_flag_gets_it(fixture_libs: wheelbuilder.FixtureLi
 def test_a_failed_repair_leaves_no_output_directory(
     fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pyodide_auditwheel.zipio import ZipWriter
+    from pyodide_auditwheel.wheel.zipio import ZipWriter
 
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
     monkeypatch.setattr(ZipWriter, "close", lambda self: (_ for _ in ()).throw(OSError(28, "No space left on device")))
@@ -267,7 +267,7 @@ def test_non_ascii_project_names_get_their_libs_directory(
 def test_portable_paths_give_the_same_wheel(
     fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pyodide_auditwheel import atomic, zipio
+    from pyodide_auditwheel.wheel import atomic, zipio
 
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
     fast = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "fast")).output
@@ -301,7 +301,7 @@ def test_sigterm_while_the_temporary_name_is_made_leaves_nothing(
     import signal
     import tempfile
 
-    from pyodide_auditwheel import atomic
+    from pyodide_auditwheel.wheel import atomic
 
     if io_path == "portable":
         monkeypatch.setenv(atomic.PORTABLE_IO_ENV, "1")

@@ -20,7 +20,7 @@ from conformance import side_module, strings, subsection
 from wheelcheck import check_wheel_valid
 
 import pyodide_auditwheel as paw
-from pyodide_auditwheel.record import Record
+from pyodide_auditwheel.wheel.record import Record
 
 TAG = "cp313-cp313-pyodide_2025_0_wasm32"
 
@@ -216,7 +216,7 @@ def test_linked_modules_of_an_unpacked_wheel_are_seen(fixture_libs: wheelbuilder
 def test_a_library_swapped_for_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
     fifo = tmp_path / "libswapped.so"
     os.mkfifo(fifo)
-    code = f"from pyodide_auditwheel.libsearch import library_chunks; list(library_chunks({str(fifo)!r}))"
+    code = f"from pyodide_auditwheel.graph.libsearch import library_chunks; list(library_chunks({str(fifo)!r}))"
     try:
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False)
     except subprocess.TimeoutExpired:
@@ -271,7 +271,7 @@ def test_exports_and_imports_read_the_declarations_not_the_code(tmp_path: Path) 
     exports in the memory of its declarations (2.9 GB for a 1.5 GB module before)."""
     from conformance import function_type, section
 
-    from pyodide_auditwheel.wasm import encode_name, encode_uleb
+    from pyodide_auditwheel.wasm.sections import encode_name, encode_uleb
 
     declarations = (
         side_module(subsection(1, b"\0\0\0\0"))

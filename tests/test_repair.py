@@ -18,13 +18,14 @@ from processes import holds_temp_file_in
 from wheelcheck import check_wheel_valid
 
 import pyodide_auditwheel as paw
-from pyodide_auditwheel import apply, libsearch
-from pyodide_auditwheel.atomic import PORTABLE_IO_ENV
-from pyodide_auditwheel.dylink import read_head
 from pyodide_auditwheel.errors import InternalError, MissingLibrariesError, RecordError, UnsafePathError
-from pyodide_auditwheel.plan import RepairOptions, mangled_name
-from pyodide_auditwheel.record import Record
-from pyodide_auditwheel.zipio import Deflater, ZipReader, ZipWriter
+from pyodide_auditwheel.graph import libsearch
+from pyodide_auditwheel.rewriter import apply
+from pyodide_auditwheel.rewriter.plan import RepairOptions, mangled_name
+from pyodide_auditwheel.wasm.dylink import read_head
+from pyodide_auditwheel.wheel.atomic import PORTABLE_IO_ENV
+from pyodide_auditwheel.wheel.record import Record
+from pyodide_auditwheel.wheel.zipio import Deflater, ZipReader, ZipWriter
 
 
 def test_repair_shapely_structure(shapely: Path, geos_libdir: Path, tmp_path: Path) -> None:
@@ -200,7 +201,7 @@ def test_the_output_check_catches_writer_faults(
     assert not (tmp_path / "out" / shapely.name).exists()
     # the CLI tells a bug of ours from an unusable input: exit 4, not 2
     if fault is _vendor_last:
-        from pyodide_auditwheel import cli as cli_module
+        from pyodide_auditwheel.cli import main as cli_module
 
         with pytest.raises(SystemExit) as ended:
             cli_module.app(["repair", str(shapely), "--libdir", str(geos_libdir), "-o", str(tmp_path / "o")])
@@ -315,7 +316,7 @@ def test_names_are_compared_under_a_secret_key_whatever_pythonhashseed(
     Python's own hash is public, so the digests switch to keyed BLAKE2b (and still work)."""
     env = {**os.environ, "PYTHONHASHSEED": seed}
     probe = subprocess.run(
-        [sys.executable, "-c", "from pyodide_auditwheel import zipio; print(zipio.name_hash is hash)"],
+        [sys.executable, "-c", "from pyodide_auditwheel.wheel import zipio; print(zipio.name_hash is hash)"],
         capture_output=True,
         text=True,
         check=True,
@@ -342,7 +343,7 @@ def test_names_are_compared_under_a_secret_key_whatever_pythonhashseed(
 def test_strip_removes_debug_sections_and_reports_savings(
     fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
 ) -> None:
-    from pyodide_auditwheel.wasm import iter_sections
+    from pyodide_auditwheel.wasm.sections import iter_sections
 
     def custom_names(data: bytes) -> set[str | None]:
         return {s.custom_name for s in iter_sections(data) if s.id == 0}

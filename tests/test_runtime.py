@@ -11,9 +11,9 @@ import wheelbuilder
 from runtime_driver import ALL_RUNTIMES, RUNTIMES, instances_made, run_in_pyodide
 
 import pyodide_auditwheel as paw
-from pyodide_auditwheel import plan as plan_module
 from pyodide_auditwheel.api import audit
-from pyodide_auditwheel.runtimes import load_offer
+from pyodide_auditwheel.rewriter import plan as plan_module
+from pyodide_auditwheel.runtime.offers import load_offer
 
 CODE = "import chainpkg; chainpkg.values()"
 # The runtime's own words when a library is absent: 0.27's loader asks the file packager for

@@ -15,7 +15,7 @@ from clirun import cli
 from wheelcheck import check_wheel_valid
 
 import pyodide_auditwheel as paw
-from pyodide_auditwheel.plan import RepairOptions
+from pyodide_auditwheel.rewriter.plan import RepairOptions
 
 SBOM = "chainpkg-1.0.dist-info/sboms/pyodide-auditwheel.cdx.json"
 

@@ -16,7 +16,7 @@ from conformance import side_module, strings, subsection
 from rich.console import Console
 
 import pyodide_auditwheel as paw
-from pyodide_auditwheel.report import render_analysis
+from pyodide_auditwheel.cli.render import render_analysis
 
 TAG = wheelbuilder.PLATFORM_TAGS["pyemscripten_2026_0"]
 

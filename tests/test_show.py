@@ -13,8 +13,8 @@ from clirun import cli
 from jsonschemas import validate
 
 import pyodide_auditwheel as paw
-from pyodide_auditwheel.dylink import HEAD_PROBE
-from pyodide_auditwheel.zipio import HEAD_READ_SLACK, MAX_COMMENT_SEARCH, ZipReader
+from pyodide_auditwheel.wasm.dylink import HEAD_PROBE
+from pyodide_auditwheel.wheel.zipio import HEAD_READ_SLACK, MAX_COMMENT_SEARCH, ZipReader
 
 SHAPELY = "Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl"
 NUMPY = "numpy-1.22.4-cp310-cp310-emscripten_3_1_14_wasm32.whl"

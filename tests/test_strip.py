@@ -11,8 +11,8 @@ import pytest
 from conformance import section
 
 from pyodide_auditwheel.errors import TruncatedSectionError
-from pyodide_auditwheel.strip import is_strippable, strip_debug
-from pyodide_auditwheel.wasm import HEADER, encode_name, encode_uleb, iter_sections
+from pyodide_auditwheel.wasm.sections import HEADER, encode_name, encode_uleb, iter_sections
+from pyodide_auditwheel.wasm.strip import is_strippable, strip_debug
 
 CUSTOM_NAMES = ["dylink.0", "name", ".debug_info", ".debug_line", "producers", "target_features", "x" * 300]
 

@@ -20,6 +20,7 @@ from wheelcheck import check_wheel_valid
 import pyodide_auditwheel as paw
 from pyodide_auditwheel.api import RepairRequest, apply_each, repair_each, repair_jobs
 from pyodide_auditwheel.errors import AuditwheelError, MissingLibrariesError
+from pyodide_auditwheel.rewriter.single import PARALLEL_MIN_BYTES
 
 pytestmark = pytest.mark.toolchain
 
@@ -92,7 +93,7 @@ def test_how_many_processes(tmp_path: Path) -> None:
     assert repair_jobs(small) == 1  # a small wheelhouse stays in this process
     assert repair_jobs(small[:1], jobs=8) == 1 and repair_jobs(small, jobs=2) == 2
     big = tmp_path / "big.whl"
-    big.write_bytes(b"\0" * (paw.api.PARALLEL_MIN_BYTES + 1))
+    big.write_bytes(b"\0" * (PARALLEL_MIN_BYTES + 1))
     cores = len(os.sched_getaffinity(0))
     assert repair_jobs([*small, big]) == min(cores, 4)
 

@@ -18,7 +18,7 @@ from clirun import cli
 from conformance import side_module, strings, subsection
 
 import pyodide_auditwheel as paw
-from pyodide_auditwheel.wheelhouse import repair_wheelhouse
+from pyodide_auditwheel.rewriter.wheelhouse import repair_wheelhouse
 
 TAG = wheelbuilder.PLATFORM_TAGS["pyemscripten_2026_0"]
 PYODIDE = Path(sys.executable).parent / "pyodide"

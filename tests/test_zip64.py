@@ -20,8 +20,15 @@ import wheelbuilder
 from wheelcheck import check_wheel_valid
 
 import pyodide_auditwheel as paw
-from pyodide_auditwheel.record import record_hash
-from pyodide_auditwheel.zipio import ZIP64_EOCD_SIG, ZIP64_LIMIT, ZIP64_LOCATOR_SIG, Deflater, ZipReader, ZipWriter
+from pyodide_auditwheel.wheel.record import record_hash
+from pyodide_auditwheel.wheel.zipio import (
+    ZIP64_EOCD_SIG,
+    ZIP64_LIMIT,
+    ZIP64_LOCATOR_SIG,
+    Deflater,
+    ZipReader,
+    ZipWriter,
+)
 
 SHAPELY = "Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl"
 MANY = 70_000

@@ -9,8 +9,8 @@ import wheelbuilder
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pyodide_auditwheel.inputs import open_input
-from pyodide_auditwheel.zipio.names import HashSet
+from pyodide_auditwheel.wheel.inputs import open_input
+from pyodide_auditwheel.wheel.zipio.names import HashSet
 
 HASHES = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 

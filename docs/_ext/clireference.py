@@ -10,7 +10,7 @@ import click
 import typer
 from sphinx.application import Sphinx
 
-from pyodide_auditwheel import cli
+from pyodide_auditwheel.cli import main as cli
 
 
 def _declared_help(command: click.Command, name: str | None) -> str:

@@ -25,9 +25,9 @@ from typing import Any
 
 from packaging.version import Version
 
+from ..wasm.sections import read_interface
 from .abi import Abi, known_abis
-from .runtimes import DATA_PACKAGE_DIR, RuntimeDataError, RuntimeOffer, data_file_name, encode, function_type_text
-from .wasm import read_interface
+from .offers import DATA_PACKAGE_DIR, RuntimeDataError, RuntimeOffer, data_file_name, encode, function_type_text
 
 # The loader's JS object that side-module imports are looked up in (``asmLibraryArg`` before
 # emscripten 3.1.32), as ``var <name>={``.

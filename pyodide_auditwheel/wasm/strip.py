@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from .errors import TruncatedSectionError
-from .wasm import CUSTOM_SECTION_ID, HEADER_SIZE, ByteReader, check_header
+from ..errors import TruncatedSectionError
+from .sections import CUSTOM_SECTION_ID, HEADER_SIZE, ByteReader, check_header
 
 STRIPPABLE_EXACT = frozenset({"name"})
 STRIPPABLE_PREFIXES = (".debug_",)

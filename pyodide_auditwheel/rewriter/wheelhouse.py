@@ -19,10 +19,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .api import PathLike, RepairRequest, RepairResult, apply_each, repair, repair_each, repair_jobs
-from .errors import AuditwheelError, MissingLibrariesError
-from .inputs import pure_python_wheel
-from .libsearch import library_chunks, wheel_member
+from ..errors import AuditwheelError, MissingLibrariesError
+from ..graph.libsearch import library_chunks, wheel_member
+from ..wheel.inputs import PathLike, pure_python_wheel
+from .single import RepairRequest, RepairResult, apply_each, repair, repair_each, repair_jobs
 
 if TYPE_CHECKING:
     from .apply import ProgressHook
@@ -76,7 +76,7 @@ def repair_wheelhouse(
 ) -> WheelhouseResult:
     """Repair every wheel of ``wheels`` as ``request`` asks, or none (see the module's doc).
     The other wheels of the call are searched for libraries unless ``request`` says which to
-    search (``companions``) or turns discovery off.  ``jobs``: see :func:`.api.repair_jobs`;
+    search (``companions``) or turns discovery off.  ``jobs``: see :func:`.single.repair_jobs`;
     ``progress`` is given to the repair of a lone wheel."""
     request = request or RepairRequest()
     inputs = _first_of_each_name(wheels)
@@ -217,7 +217,7 @@ def _copied(entry: PassedOver, request: RepairRequest) -> PassedOver:
     """A wheel that needs no repair, copied as it is into the output directory (if any)."""
     if request.output_dir is None:
         return entry
-    from .atomic import atomic_output, make_directories
+    from ..wheel.atomic import atomic_output, make_directories
 
     target = Path(request.output_dir) / entry.input.name
     if os.path.abspath(target) == os.path.abspath(entry.input):

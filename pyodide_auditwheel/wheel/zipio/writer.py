@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
+from ...errors import ArchiveError, InternalError
 from ..atomic import portable_io
-from ..errors import ArchiveError, InternalError
 from .deflate import ContentDigest, Deflated, Deflater
 from .format import (
     CD_WINDOW,

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..errors import InternalError
+from ...errors import InternalError
 from .format import DEFLATED, STORED
 
 if TYPE_CHECKING:  # importing concurrent.futures costs 30 ms, a tenth of a `show`

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from .abi import Abi, abi_for_platforms
-from .errors import InvalidWheelNameError
+from ..errors import InvalidWheelNameError
+from ..runtime.abi import Abi, abi_for_platforms
 
 # ``x.so``, ``x.so.1.2``, ``x.wasm``; not ``notes.so.txt``.
 MODULE_NAME = re.compile(r"\.(?:so(?:\.\d+)*|wasm)$")

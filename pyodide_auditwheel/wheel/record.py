@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
 
-from .errors import RecordError
+from ..errors import RecordError
 from .zipio import ContentDigest, NamesDigest, ZipReader
 
 RECORD_EXEMPT_SUFFIXES = ("RECORD", "RECORD.jws", "RECORD.p7s")

@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from .errors import DylinkMissingError, MalformedModuleError, WasmError
-from .loader import LoaderRules, LoaderView, read_dylink
-from .wasm import (
+from ..errors import DylinkMissingError, MalformedModuleError, WasmError
+from .sections import (
     CUSTOM_SECTION_ID,
     ByteReader,
     encode_name,
@@ -225,10 +224,10 @@ class DylinkSection:
             field for _module, field, flags in self.import_info if flags & SYMBOL_BINDING_MASK == SYMBOL_WEAK
         )
 
-    def loader_view(self, rules: LoaderRules) -> LoaderView:
-        """What the loader of ``rules`` reads of this section.  It can differ from the
-        subsections: several NEEDED, padding read as a subsection (see :func:`read_dylink`)."""
-        return read_dylink(LEGACY_DYLINK_SECTION if self.legacy else DYLINK_SECTION, self.encode_body(), rules)
+    @property
+    def section_name(self) -> str:
+        """The custom section's name: ``dylink.0``, or ``dylink`` for the legacy format."""
+        return LEGACY_DYLINK_SECTION if self.legacy else DYLINK_SECTION
 
     # -- changes -----------------------------------------------------------------------------
 

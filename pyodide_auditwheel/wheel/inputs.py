@@ -17,15 +17,17 @@ from typing import BinaryIO, Literal
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, canonicalize_version, parse_wheel_filename
 
-from .abi import Abi, unknown_abi
-from .dylink import ModuleHead, read_module_head
-from .errors import AuditwheelError, RecordError, UnsafePathError, WheelError
-from .loader import VirtualFS, js_dirname
+from ..errors import AuditwheelError, RecordError, UnsafePathError, WheelError
+from ..runtime.abi import Abi, unknown_abi
+from ..runtime.loader import VirtualFS, js_dirname
+from ..wasm.dylink import ModuleHead, read_module_head
+from .names import WheelName, installed_at, is_module_name
 from .record import RECORD_CHUNK, Record, find_record_path
-from .wheel import WheelName, installed_at, is_module_name
 from .zipio import Member, ZipReader, check_member_name, folded
 
 InputKind = Literal["wheel", "directory", "module"]
+
+PathLike = str | os.PathLike[str]
 
 
 def _looked_up_by_name(path: str) -> bool:

@@ -37,13 +37,13 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from . import __version__
-from .api import RepairRequest
-from .api import audit as api_audit
-from .api import interfaces as api_interfaces
-from .errors import AuditwheelError, InternalError, MissingLibrariesError
-from .naming import PLUGIN, SCRIPT, ran_as
-from .report import (
+from ..api import RepairRequest
+from ..api import audit as api_audit
+from ..api import interfaces as api_interfaces
+from ..errors import AuditwheelError, InternalError, MissingLibrariesError
+from ..naming import PLUGIN, SCRIPT, ran_as
+from ..version import __version__
+from .render import (
     analysis_json,
     audit_json,
     different_builds,
@@ -64,8 +64,8 @@ from .report import (
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-    from .policy import AuditReport
-    from .wheelhouse import WheelhouseResult
+    from ..policy import AuditReport
+    from ..rewriter.wheelhouse import WheelhouseResult
 
 # The imports are done: the hook goes, so that pyodide-cli, which imports every plugin to list
 # its commands, runs the other plugins' commands with the excepthook they expect.
@@ -394,7 +394,7 @@ def other_auditwheel_plugins() -> list[str]:
 
     others = []
     for entry in entry_points(group="pyodide.cli", name="auditwheel"):
-        if entry.value.split(".", 1)[0].split(":", 1)[0] == __package__:
+        if entry.value.split(".", 1)[0].split(":", 1)[0] == __name__.split(".", 1)[0]:
             continue
         dist = getattr(entry, "dist", None)
         others.append(f"{dist.metadata['Name']} {dist.version}" if dist is not None else entry.value)
@@ -524,7 +524,7 @@ def audit(
 
     Exit 0: it will load; 1: findings, each listed; 2: unusable input.
     """
-    from .policy import target_abi
+    from ..policy import target_abi
 
     if plat is not None:
         try:
@@ -648,9 +648,9 @@ def repair(
 
     Each WHEEL is a .whl file, or a directory of them (dist/); with several, nothing is written
     unless every one can be repaired."""
-    from .malloc import one_arena_for_all_threads
-    from .plan import RepairOptions
-    from .wheelhouse import repair_wheelhouse
+    from ..rewriter.malloc import one_arena_for_all_threads
+    from ..rewriter.plan import RepairOptions
+    from ..rewriter.wheelhouse import repair_wheelhouse
 
     if only_plat and plat is None:
         _error("--only-plat writes only the --plat tag: give --plat TAG too.")

@@ -20,8 +20,8 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .abi import Abi
-from .analysis import (
+from ..errors import AuditwheelError, MissingLibrariesError, NotAWheelError, UnsafePathError
+from ..graph.analysis import (
     Analysis,
     Dependency,
     LibraryCode,
@@ -30,15 +30,15 @@ from .analysis import (
     libraries_loaded_after_a_user,
     needed_closure,
 )
-from .errors import AuditwheelError, MissingLibrariesError, NotAWheelError, UnsafePathError
-from .inputs import WheelArchive
-from .libsearch import SearchPath, library_digest, library_name
-from .loader import js_normalize, runtime_path_directories
-from .naming import command
-from .policy import audit_tree, target_abi
+from ..graph.libsearch import SearchPath, library_digest, library_name
+from ..naming import command
+from ..policy import audit_tree, target_abi
+from ..runtime.abi import Abi
+from ..runtime.loader import js_normalize, runtime_path_directories
+from ..wheel.inputs import WheelArchive
+from ..wheel.names import installed_path
+from ..wheel.zipio import check_member_name, folded
 from .sbom import previous_components, sbom_path
-from .wheel import installed_path
-from .zipio import check_member_name, folded
 
 # Letters and digits of any script (a project may be named ``café``), '_', '.', '+', '-'.
 SAFE_DIR_COMPONENT = re.compile(r"^[\w.+-]+$")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-from .errors import MalformedModuleError, NotWasmModuleError, TruncatedSectionError
+from ..errors import MalformedModuleError, NotWasmModuleError, TruncatedSectionError
 
 WASM_MAGIC = b"\0asm"
 WASM_VERSION_1 = b"\x01\0\0\0"

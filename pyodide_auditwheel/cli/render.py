@@ -15,14 +15,14 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Span, Text
 
-from . import __version__
-from .analysis import Analysis, Dependency, ModuleReport
-from .naming import command
+from ..graph.analysis import Analysis, Dependency, ModuleReport
+from ..naming import command
+from ..version import __version__
 
 if TYPE_CHECKING:
-    from .api import RepairResult
-    from .plan import VendoredLibrary
-    from .policy import AuditReport
+    from ..api import RepairResult
+    from ..policy import AuditReport
+    from ..rewriter.plan import VendoredLibrary
 
 STATUS_STYLE = {"included": "green", "found": "cyan", "excluded": "yellow", "missing": "bold red"}
 SCHEMA_VERSION = 2

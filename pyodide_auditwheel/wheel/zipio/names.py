@@ -18,7 +18,7 @@ from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..errors import UnsafePathError
+from ...errors import UnsafePathError
 
 # Names made only of these characters, with no component starting with a dot, are safe; the
 # rest get the detailed checks below.  (Nearly every name in a wheel takes the fast path.)

@@ -16,8 +16,8 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from . import __version__
-from .errors import WheelError
+from ..errors import WheelError
+from ..version import __version__
 
 SBOM_FILE = "pyodide-auditwheel.cdx.json"
 SPEC_VERSION = "1.4"

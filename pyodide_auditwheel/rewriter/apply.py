@@ -18,17 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from .ahead import AheadOfTime
-from .atomic import atomic_output, make_directories, remove_directories, usable_cores
-from .dylink import bounded_first_section_extent, read_head
-from .errors import AuditwheelError, InternalError, RecordError
-from .inputs import WheelArchive
-from .libsearch import library_chunks
-from .plan import ModulePatch, RepairPlan, VendoredLibrary
-from .record import RECORD_CHUNK, Record, RecordRow, vendored_first
-from .strip import strip_debug
-from .wasm import HEADER
-from .zipio import (
+from ..errors import AuditwheelError, InternalError, RecordError
+from ..graph.libsearch import library_chunks
+from ..wasm.dylink import bounded_first_section_extent, read_head
+from ..wasm.sections import HEADER
+from ..wasm.strip import strip_debug
+from ..wheel.atomic import atomic_output, make_directories, remove_directories, usable_cores
+from ..wheel.inputs import WheelArchive
+from ..wheel.record import RECORD_CHUNK, Record, RecordRow, vendored_first
+from ..wheel.zipio import (
     ContentDigest,
     Deflated,
     Deflater,
@@ -39,6 +37,8 @@ from .zipio import (
     ZipWriter,
     dos_datetime,
 )
+from .ahead import AheadOfTime
+from .plan import ModulePatch, RepairPlan, VendoredLibrary
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor

@@ -20,8 +20,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from .errors import AuditwheelError
-from .wasm import FunctionType
+from ..errors import AuditwheelError
+from ..wasm.sections import FunctionType
 
 DATA_SCHEMA_VERSION = 3
 DATA_PACKAGE_DIR = "data/runtimes"

@@ -18,12 +18,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from .abi import Abi
-from .dylink import ModuleHead
-from .errors import AuditwheelError, WasmError
-from .inputs import InputKind, InputTree
-from .libsearch import SYSROOT_SUBDIRS, LibrarySearch, SearchPath, library_chunks, library_head
-from .loader import (
+from ..errors import AuditwheelError, WasmError
+from ..runtime.abi import Abi
+from ..runtime.loader import (
     InstallOutcome,
     LoaderView,
     VirtualFS,
@@ -31,8 +28,12 @@ from .loader import (
     loaded_at_install,
     resolve_in_dynlib_fs,
     simulate_install,
+    view_of_section,
 )
-from .wheel import WheelName, installed_at
+from ..wasm.dylink import ModuleHead
+from ..wheel.inputs import InputKind, InputTree
+from ..wheel.names import WheelName, installed_at
+from .libsearch import SYSROOT_SUBDIRS, LibrarySearch, SearchPath, library_chunks, library_head
 
 Status = Literal["included", "found", "excluded", "missing"]
 Origin = Literal["wheel", "libdir"]
@@ -220,7 +221,7 @@ def _needs(head: ModuleHead, abi: Abi, what: str) -> Needs:
     module declares it even where the loader ignores it (0.26/0.27), for ``show -r`` and so
     that a repair keeps it."""
     try:
-        view = head.dylink.loader_view(replace(abi.loader, reads_runtime_path=True))
+        view = view_of_section(head.dylink, replace(abi.loader, reads_runtime_path=True))
     except WasmError as error:
         raise type(error)(f"{str(error).rstrip('.')} (the loader's reading of {what}).") from None
     return view.needed, view.runtime_paths

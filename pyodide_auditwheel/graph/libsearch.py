@@ -11,18 +11,19 @@ source of its directory (``--libdir``, ``WASM_LIBRARY_DIR``, …), which the rep
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from ..errors import AuditwheelError, LibdirError, WasmError
+from ..wasm.dylink import ModuleHead, read_module_head
+from ..wheel.inputs import PathLike, WheelArchive, open_input_file
 from .discovery import HostLibraries, discover
-from .dylink import ModuleHead, read_module_head
-from .errors import AuditwheelError, LibdirError, WasmError
-from .inputs import WheelArchive, open_input_file
 
 LIBDIR_ENV = "PYODIDE_AUDITWHEEL_LIBDIR"
 SYSROOT_SUBDIRS = ("", "lib/wasm32-emscripten/pic", "lib/wasm32-emscripten", "lib", "local/lib")
@@ -386,3 +387,33 @@ def _same_bytes(first: Path, second: Path) -> bool:
         return library_digest(first) == library_digest(second)
     except (OSError, LibdirError):
         return False
+
+
+def search_path_for(
+    libdirs: Sequence[PathLike], discover: bool = True, companions: Sequence[PathLike] = (), this: PathLike = ""
+) -> SearchPath:
+    """The run's search path: the ``--libdir``s, then ``$PYODIDE_AUDITWHEEL_LIBDIR``, then (with
+    ``discover``) the directories the build announces (see :mod:`.discovery`), the modules'
+    absolute RUNTIME_PATH entries, and the other wheels of the call (``companions`` but
+    ``this``), which may hold a library this one needs."""
+    explicit = [LibraryDir(Path(item)) for item in libdirs] + libdirs_from_env()
+    if not discover:
+        return SearchPath(tuple(explicit))
+    mine = os.path.abspath(this) if this else None
+    wheels = tuple(
+        libdir
+        for where, libdir in _companion_dirs(tuple(str(os.fspath(wheel)) for wheel in companions))
+        if where != mine
+    )
+    return SearchPath(tuple(explicit), environ=os.environ, wheels=wheels)
+
+
+@functools.lru_cache(maxsize=4)
+def _companion_dirs(companions: tuple[str, ...]) -> tuple[tuple[str, LibraryDir], ...]:
+    """The wheels of a call as search sources, with their absolute paths: made once per call,
+    not once per wheel of it (a wheelhouse of N wheels would make N**2)."""
+    return tuple(
+        (os.path.abspath(wheel), LibraryDir(Path(wheel), f"wheel {Path(wheel).name}", explicit=False, wheel=True))
+        for wheel in companions
+        if wheel.endswith(".whl")
+    )

@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal, get_args
 
-from .errors import AuditwheelError, UnsupportedPlatformError
+from ..errors import AuditwheelError, UnsupportedPlatformError
 from .loader import LoaderRules, NeededRule, SearchRule
 
 RuntimePathScheme = Literal["absolute-then-origin", "origin"]

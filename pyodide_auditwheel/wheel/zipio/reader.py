@@ -14,7 +14,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
-from ..errors import ArchiveError, InternalError, UnsafePathError
+from ...errors import ArchiveError, InternalError, UnsafePathError
 from .format import (
     CD_WINDOW,
     CENTRAL,

@@ -34,10 +34,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from .errors import MalformedModuleError
-from .wasm import ByteReader
+from ..errors import MalformedModuleError
+from ..wasm.sections import ByteReader
+
+if TYPE_CHECKING:
+    from ..wasm.dylink import DylinkSection
 
 NeededRule = Literal["merge", "last"]
 SearchRule = Literal["pyodide-preload", "pyodide-fs-global", "pyodide-fs", "emscripten"]
@@ -119,6 +122,13 @@ def read_dylink(name: str, body: bytes, rules: LoaderRules) -> LoaderView:
         else:
             reader.take(size)
     return LoaderView(tuple(needed), tuple(runtime_paths), frozenset(weak), frozenset(tls))
+
+
+def view_of_section(section: DylinkSection, rules: LoaderRules) -> LoaderView:
+    """What the loader of ``rules`` reads of a decoded section, from the bytes it re-encodes to.
+    It can differ from the decoder's subsections: several NEEDED, padding read as a
+    subsection (see :func:`read_dylink`)."""
+    return read_dylink(section.section_name, section.encode_body(), rules)
 
 
 # --- emscripten's PATH, exactly: its dirname keeps what posixpath.dirname would strip ----------
