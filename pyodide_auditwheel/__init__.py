@@ -34,7 +34,7 @@ _HOMES = {
     "InstallOutcome": "runtime.loader",
     "VendoredLibrary": "rewriter.plan",
     "Interface": "wasm.sections",
-    "RepairOptions": "rewriter.plan",
+    "RepairOptions": "rewriter.options",
     "RepairPlan": "rewriter.plan",
     "repair_wheelhouse": "api",
     "WheelhouseResult": "api",
@@ -57,7 +57,8 @@ if TYPE_CHECKING:
     from .errors import AuditwheelError, InternalError, MissingLibrariesError
     from .graph.analysis import Analysis, Dependency, ModuleReport
     from .policy import AuditReport, Finding
-    from .rewriter.plan import RepairOptions, RepairPlan, VendoredLibrary
+    from .rewriter.options import RepairOptions
+    from .rewriter.plan import RepairPlan, VendoredLibrary
     from .runtime.abi import Abi
     from .runtime.loader import InstallOutcome
     from .runtime.offers import RuntimeOffer

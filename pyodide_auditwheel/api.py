@@ -11,22 +11,28 @@ from typing import TYPE_CHECKING
 
 from .graph.analysis import Analysis, analyze_tree
 from .graph.libsearch import search_path_for
+from .rewriter.malloc import one_arena_for_all_threads
+from .rewriter.options import RepairOptions
 from .rewriter.single import RepairRequest, RepairResult, apply_each, apply_plan, repair, repair_each, repair_jobs
 from .rewriter.wheelhouse import WheelhouseResult, repair_wheelhouse
-from .wheel.inputs import PathLike, open_input
+from .wheel.inputs import PathLike, expand_wheelhouses, open_input
 
 if TYPE_CHECKING:
     from .policy import AuditReport
     from .wasm.sections import Interface
 
 __all__ = [
+    "RepairOptions",
     "RepairRequest",
     "RepairResult",
     "WheelhouseResult",
     "apply_each",
     "apply_plan",
     "audit",
+    "check_platform",
+    "expand_wheelhouses",
     "interfaces",
+    "one_arena_for_all_threads",
     "repair",
     "repair_each",
     "repair_jobs",
@@ -96,3 +102,12 @@ def audit(
         )
     finally:
         tree.close()
+
+
+def check_platform(platform: str) -> None:
+    """Refuse a ``--plat`` tag that names no known Emscripten ABI (one sentence, raised as
+    :class:`AuditwheelError`), before any input is read: a typo is one error, not one per
+    wheel."""
+    from .policy import target_abi
+
+    target_abi(platform)

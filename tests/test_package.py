@@ -104,6 +104,35 @@ def test_every_module_imports_only_the_layers_before_it() -> None:
             )
 
 
+def _runtime_imports(path: Path) -> set[str]:
+    """The package's modules a file imports when it runs (not under ``if TYPE_CHECKING:``),
+    by their first name below the package (``..api`` is ``api``, ``.render`` is ``cli``)."""
+    tree = ast.parse(path.read_text())
+    typing_only = {
+        id(child)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+        for child in ast.walk(node)
+    }
+    return {
+        "cli" if node.level == 1 else (node.module or "").split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.level and id(node) not in typing_only
+    }
+
+
+def test_the_command_line_is_a_face_over_the_api() -> None:
+    """The commands map options to API calls and render what comes back: past the API they
+    import only the errors, the command's name and the version, and their own folder
+    (whose renderers know the result types)."""
+    folder = Path(paw.__file__).parent / "cli"
+    for path in sorted(folder.glob("*.py")):
+        if path.stem == "render":
+            continue
+        beyond = _runtime_imports(path) - {"api", "errors", "naming", "version", "cli"}
+        assert not beyond, f"cli/{path.name} imports {sorted(beyond)} past the API"
+
+
 def test_importing_the_cli_leaves_the_excepthook_as_it_was() -> None:
     """pyodide-cli imports every plugin to list its commands: ours must not change how the
     other plugins' commands report errors.  Our Ctrl-C hook covers our slow imports only."""

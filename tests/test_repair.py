@@ -201,11 +201,11 @@ def test_the_output_check_catches_writer_faults(
     assert not (tmp_path / "out" / shapely.name).exists()
     # the CLI tells a bug of ours from an unusable input: exit 4, not 2
     if fault is _vendor_last:
-        from pyodide_auditwheel.cli import main as cli_module
+        from pyodide_auditwheel.cli import app, contract
 
         with pytest.raises(SystemExit) as ended:
-            cli_module.app(["repair", str(shapely), "--libdir", str(geos_libdir), "-o", str(tmp_path / "o")])
-        assert ended.value.code == cli_module.EXIT_INTERNAL
+            app(["repair", str(shapely), "--libdir", str(geos_libdir), "-o", str(tmp_path / "o")])
+        assert ended.value.code == contract.EXIT_INTERNAL
 
 
 def test_all_missing_reported_at_once_nothing_written(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
@@ -485,6 +485,13 @@ def test_benchmark_wheel_small_instance_repairs_validly(realworld: Path, geos_li
 IO_PATHS = {"linux": {}, "portable": {PORTABLE_IO_ENV: "1"}}
 
 
+def _default_dispositions() -> None:
+    """The repair leaves a signal its parent ignored ignored (as ``nohup`` asks); a test run
+    started under ``nohup`` would otherwise never see SIGHUP arrive."""
+    for _, signum in SIGNALS_BY_PATH:
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def _start_repair(wheel: Path, libdir: Path, io_path: str) -> subprocess.Popen[bytes]:
     script = Path(sys.executable).parent / "pyodide-auditwheel"
     return subprocess.Popen(
@@ -492,6 +499,7 @@ def _start_repair(wheel: Path, libdir: Path, io_path: str) -> subprocess.Popen[b
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ, **IO_PATHS[io_path]},
+        preexec_fn=_default_dispositions,
     )
 
 

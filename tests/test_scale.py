@@ -77,7 +77,8 @@ def test_a_wheelhouse_whose_wheels_each_miss_a_library_is_shown_in_linear_time(t
 def test_the_table_of_a_mesh_costs_less_than_its_analysis(tmp_path: Path) -> None:
     """100 modules each needing the same 100 libraries: 10,000 rows.  rich's table layout
     took nine times the analysis (a 400 x 400 mesh: 40 s); drawing the rows, about one and a
-    half."""
+    half (three on a busy machine): five leaves room for that noise and still fails rich's
+    layout."""
     count = 100
     libs = [f"lib{j}.so" for j in range(count)]
     files = {f"pkg/_m{i}.so": module(libs, ["$ORIGIN"], f"m{i}") for i in range(count)}
@@ -90,5 +91,5 @@ def test_the_table_of_a_mesh_costs_less_than_its_analysis(tmp_path: Path) -> Non
         out.seek(0)
         render_analysis(Console(file=out, width=240, highlight=False), analysis, False)
 
-    assert cpu(render) < 3 * cpu(lambda: paw.show(wheel, discover=False))
+    assert cpu(render) < 5 * cpu(lambda: paw.show(wheel, discover=False))
     assert out.getvalue().count("│ included │") == count * count

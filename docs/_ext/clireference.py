@@ -10,7 +10,7 @@ import click
 import typer
 from sphinx.application import Sphinx
 
-from pyodide_auditwheel.cli import main as cli
+from pyodide_auditwheel.cli import app, contract
 
 
 def _declared_help(command: click.Command, name: str | None) -> str:
@@ -37,7 +37,7 @@ def _option_row(command: click.Command, param: click.Parameter) -> str:
 
 
 def reference_markdown() -> str:
-    group = typer.main.get_command(cli.app)
+    group = typer.main.get_command(app)
     if not isinstance(group, click.Group):
         raise TypeError("the typer app is expected to be a group of commands")
     lines = ["```text", "pyodide auditwheel [--version] COMMAND …   (or: pyodide-auditwheel COMMAND …)", "```", ""]
@@ -53,9 +53,9 @@ def reference_markdown() -> str:
             lines += [_option_row(command, param) for param in command.params if param.name != "help"]
             lines.append("")
     lines += ["### Exit codes", "", "| code | meaning |", "|---|---|"]
-    lines += [f"| {code} | {meaning} |" for code, meaning in cli.EXIT_CODES.items()]
+    lines += [f"| {code} | {meaning} |" for code, meaning in contract.EXIT_CODES.items()]
     lines += ["", "### Environment variables", "", "| variable | meaning |", "|---|---|"]
-    lines += [f"| `{name}` | {meaning} |" for name, meaning in cli.ENVIRONMENT.items()]
+    lines += [f"| `{name}` | {meaning} |" for name, meaning in contract.ENVIRONMENT.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -38,6 +38,7 @@ from ..runtime.loader import js_normalize, runtime_path_directories
 from ..wheel.inputs import WheelArchive
 from ..wheel.names import installed_path
 from ..wheel.zipio import check_member_name, folded
+from .options import RepairOptions
 from .sbom import previous_components, sbom_path
 
 # Letters and digits of any script (a project may be named ``café``), '_', '.', '+', '-'.
@@ -76,16 +77,6 @@ class ModulePatch:
     @property
     def changes_dylink(self) -> bool:
         return self.needed is not None or self.runtime_paths is not None
-
-
-@dataclass(frozen=True)
-class RepairOptions:
-    lib_sdir: str | None = None
-    mangle: bool = True
-    no_mangle: tuple[str, ...] = ()
-    strip: bool = False
-    strip_wheel_modules: bool = False
-    sbom: bool = True
 
 
 @dataclass(frozen=True)

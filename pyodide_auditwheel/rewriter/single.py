@@ -19,7 +19,8 @@ from ..wheel.inputs import PathLike, WheelArchive, open_input
 
 if TYPE_CHECKING:
     from .apply import ProgressHook
-    from .plan import RepairOptions, RepairPlan
+    from .options import RepairOptions
+    from .plan import RepairPlan
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ def repair(
     ``twine upload dist/*`` does not upload the old tag too).
     """
     # Imported here so that `show` does not load the repair machinery.
-    from .plan import RepairOptions, checked_retag, libraries_that_move, make_plan, with_sbom
+    from .options import RepairOptions
+    from .plan import checked_retag, libraries_that_move, make_plan, with_sbom
 
     request = request or RepairRequest()
     output_dir, exclude, platform = request.output_dir, request.exclude, request.platform

@@ -429,3 +429,17 @@ def open_input(path: Path) -> InputTree:
     raise AuditwheelError(
         f"unsupported input {path}: give a .whl wheel, a .so/.wasm module or an unpacked wheel directory."
     )
+
+
+def expand_wheelhouses(paths: list[Path]) -> list[Path]:
+    """A directory that holds wheels and no ``.dist-info`` (a wheelhouse: ``dist/``) stands
+    for its wheels, in name order; an unpacked wheel directory is one input, as before."""
+    expanded: list[Path] = []
+    for path in paths:
+        if path.is_dir() and not any(path.glob("*.dist-info")):
+            wheels = sorted(child for child in path.glob("*.whl") if child.is_file())
+            if wheels:
+                expanded += wheels
+                continue
+        expanded.append(path)
+    return expanded
