@@ -13,8 +13,9 @@ from .version import __version__
 
 _HOMES = {
     "Analysis": "graph.analysis",
-    "Dependency": "graph.analysis",
-    "ModuleReport": "graph.analysis",
+    "Dependency": "graph.model",
+    "DependencyGraph": "graph.model",
+    "ModuleReport": "graph.model",
     "AuditReport": "policy",
     "Finding": "policy",
     "RepairResult": "api",
@@ -55,7 +56,8 @@ if TYPE_CHECKING:
         show,
     )
     from .errors import AuditwheelError, InternalError, MissingLibrariesError
-    from .graph.analysis import Analysis, Dependency, ModuleReport
+    from .graph.analysis import Analysis
+    from .graph.model import Dependency, DependencyGraph, ModuleReport
     from .policy import AuditReport, Finding
     from .rewriter.options import RepairOptions
     from .rewriter.plan import RepairPlan, VendoredLibrary
@@ -83,6 +85,7 @@ __all__ = [
     "AuditReport",
     "AuditwheelError",
     "Dependency",
+    "DependencyGraph",
     "Finding",
     "InstallOutcome",
     "Interface",

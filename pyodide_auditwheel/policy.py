@@ -20,8 +20,9 @@ from typing import Literal
 from packaging.tags import Tag, compatible_tags, cpython_tags
 
 from .errors import AuditwheelError, UnsupportedPlatformError
-from .graph.analysis import Analysis, ModuleReport, analyze_tree, predict_install, same_content, site_packages_of
+from .graph.analysis import Analysis, analyze_tree, predict_install, same_content, site_packages_of
 from .graph.libsearch import SearchPath
+from .graph.model import ModuleReport
 from .naming import command
 from .runtime.abi import Abi, abi_for_tag, is_emscripten_platform, known_abis
 from .runtime.loader import InstallOutcome, LoaderRules, view_of_section
@@ -246,22 +247,7 @@ class Auditor:
 
     def closure(self, module: ModuleReport) -> list[ModuleReport]:
         """The libraries loaded for this module, breadth first, as the loader loads them."""
-        seen = {module.path}
-        order: list[ModuleReport] = []
-        queue = [module]
-        while queue:
-            current = queue.pop(0)
-            for dependency in current.dependencies:
-                library = (
-                    self.by_location.get(dependency.location or "")
-                    if dependency.status in ("included", "found")
-                    else None
-                )
-                if library is not None and library.path not in seen:
-                    seen.add(library.path)
-                    order.append(library)
-                    queue.append(library)
-        return order
+        return self.analysis.graph.load_order(module)
 
     def check_module(self, module: ModuleReport, linkage: _Linkage | None = None) -> Iterable[Finding]:
         """The module's findings; ``linkage`` when its imports were read already (for the

@@ -646,7 +646,7 @@ def test_retag_needs_a_wheel_file_with_tags(
 
 
 def test_retag_keeps_every_other_byte_of_wheel() -> None:
-    from pyodide_auditwheel.rewriter.plan import retagged
+    from pyodide_auditwheel.rewriter.retag import retagged
 
     text = (
         b"Wheel-Version: 1.0\r\nGenerator: x\r\nTag: cp313-cp313-pyodide_2025_0_wasm32\r\n"

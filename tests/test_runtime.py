@@ -12,7 +12,7 @@ from runtime_driver import ALL_RUNTIMES, RUNTIMES, instances_made, run_in_pyodid
 
 import pyodide_auditwheel as paw
 from pyodide_auditwheel.api import audit
-from pyodide_auditwheel.rewriter import plan as plan_module
+from pyodide_auditwheel.rewriter import patch as patch_module
 from pyodide_auditwheel.runtime.offers import load_offer
 
 CODE = "import chainpkg; chainpkg.values()"
@@ -46,9 +46,9 @@ def test_relative_only_rpath_double_loads_on_0_29_is_flagged_and_repaired(
     only (as auditwheel-emscripten writes them), 0.29 loads libcounter twice and each copy
     counts on its own.  The audit says so before the runtime does, and a repair of that wheel
     gives one copy."""
-    original = plan_module.runtime_path_entries
+    original = patch_module.runtime_path_entries
     monkeypatch.setattr(
-        plan_module,
+        patch_module,
         "runtime_path_entries",
         lambda abis, module_dir, libs_dir: ((), original(abis, module_dir, libs_dir)[1]),
     )

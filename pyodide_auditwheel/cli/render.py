@@ -15,7 +15,8 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Span, Text
 
-from ..graph.analysis import Analysis, Dependency, ModuleReport
+from ..graph.analysis import Analysis
+from ..graph.model import Dependency, ModuleReport
 from ..naming import command
 from ..version import __version__
 
@@ -157,8 +158,8 @@ def _runtimes(analysis: Analysis) -> str:
 
 
 def _where(dep: Dependency) -> str:
-    if dep.status == "missing" and dep.location:
-        return f"{dep.location} is in the wheel but not on the runtime's search path"
+    if dep.hint:
+        return f"{dep.hint} is in the wheel but not on the runtime's search path"
     return dep.location or ""
 
 

@@ -16,7 +16,6 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
 
 from ..errors import AuditwheelError, WasmError
 from ..runtime.abi import Abi
@@ -34,57 +33,42 @@ from ..wasm.dylink import ModuleHead
 from ..wheel.inputs import InputKind, InputTree
 from ..wheel.names import WheelName, installed_at
 from .libsearch import SYSROOT_SUBDIRS, LibrarySearch, SearchPath, library_chunks, library_head
+from .model import Dependency, DependencyGraph, ModuleReport, Origin, Status
 
-Status = Literal["included", "found", "excluded", "missing"]
-Origin = Literal["wheel", "libdir"]
 # Where a lone module or directory of unknown Python is taken to be installed.
 UNKNOWN_SITE_PACKAGES = "/lib/python3/site-packages"
 
 
 @dataclass(frozen=True)
-class Dependency:
-    """One NEEDED entry of a module and where it resolves.
+class Analysis:
+    """What one input needs, resolved for one ABI's loader.
 
-    ``location`` is a path inside the input for *included*, a file-system path for *found*,
-    and, for *missing*, a file of that name elsewhere in the wheel that the runtime will not
-    look at (a hint), else None.
+    Attributes:
+        input: the input as the user named it.
+        kind: a wheel, an unpacked wheel's directory, or a lone module.
+        wheel: the wheel's parsed file name (None for a lone module).
+        abi: the ABI whose loader resolved the entries.
+        modules: the input's side modules, then the libraries found outside it (followed
+            for their own needs), each with its resolved NEEDED entries.
+        notes: what ``-v`` shows: files passed over and why, where missing libraries were
+            looked for.
     """
 
-    name: str
-    status: Status
-    location: str | None = None
-    # For *found*: the source of the directory it was found in (``--libdir``, ``WASM_LIBRARY_DIR``,
-    # ``pkg-config libfoo.pc``, ``emscripten sysroot``, ``RUNTIME_PATH``).
-    source: str | None = None
-
-
-@dataclass(frozen=True)
-class ModuleReport:
-    path: str
-    origin: Origin
-    needed: tuple[str, ...]
-    runtime_paths: tuple[str, ...]
-    dependencies: tuple[Dependency, ...]
-
-
-@dataclass(frozen=True)
-class Analysis:
     input: str
     kind: InputKind
     wheel: WheelName | None
     abi: Abi
     modules: tuple[ModuleReport, ...]
-    # What -v shows: files passed over and why, where missing libraries were looked for.
     notes: tuple[str, ...] = ()
+
+    @functools.cached_property
+    def graph(self) -> DependencyGraph:
+        """The modules and their resolved edges (built on first use, once)."""
+        return DependencyGraph(self.modules)
 
     def dependencies_with(self, status: Status) -> dict[str, list[str]]:
         """Library name → the modules needing it, for one status."""
-        result: dict[str, list[str]] = {}
-        for module in self.modules:
-            for dependency in module.dependencies:
-                if dependency.status == status:
-                    result.setdefault(dependency.name, []).append(module.path)
-        return result
+        return self.graph.with_status(status)
 
     @property
     def missing(self) -> dict[str, list[str]]:
@@ -366,12 +350,7 @@ def library_members(analysis: Analysis) -> set[str]:
     these are compared as copies, and merged by a repair: an extension module is imported by
     its own path."""
     needed_bases = {posixpath.basename(name) for module in analysis.modules for name in module.needed}
-    reached = {
-        dependency.location
-        for module in analysis.modules
-        for dependency in module.dependencies
-        if dependency.status == "included"
-    }
+    reached = analysis.graph.needed_members
     return {
         module.path
         for module in analysis.wheel_modules
@@ -385,12 +364,9 @@ def libraries_keyed_twice(analysis: Analysis) -> set[str]:
     (``pkg/a/libfoo.so``), and those a library from a libdir NEEDs (vendored first, it loads
     them by name before the install reaches them)."""
     return {
-        dependency.location
-        for module in analysis.modules
-        for dependency in module.dependencies
-        if dependency.status == "included"
-        and dependency.location is not None
-        and ("/" in dependency.name or module.origin == "libdir")
+        edge.target
+        for edge in analysis.graph.edges
+        if edge.in_wheel and ("/" in edge.dependency.name or edge.user.origin == "libdir")
     }
 
 
@@ -400,12 +376,9 @@ def libraries_loaded_after_a_user(analysis: Analysis) -> set[str]:
     needs it is looked for before it is loaded (and then only in ``/usr/lib``)."""
     position = {module.path: index for index, module in enumerate(analysis.wheel_modules)}
     return {
-        dependency.location
-        for module in analysis.wheel_modules
-        for dependency in module.dependencies
-        if dependency.status == "included"
-        and dependency.location in position
-        and position[dependency.location] > position[module.path]
+        edge.target
+        for edge in analysis.graph.edges
+        if edge.in_wheel and edge.user.path in position and position.get(edge.target, -1) > position[edge.user.path]
     }
 
 
@@ -449,25 +422,9 @@ def library_twins(
     shared = Counter(code.code_sha256 for code in codes.values())
     twins = {path: code for path, code in codes.items() if shared[code.code_sha256] > 1 or path in also}
     if members is None:  # for a repair: the wheel's libraries they need move with them
-        for path in needed_closure(analysis, twins) - twins.keys():
+        for path in analysis.graph.closure(twins) - twins.keys():
             twins[path] = LibraryCode.of(tree.read(path), tree.read_module_head(path).first_section_end)
     return twins
-
-
-def needed_closure(analysis: Analysis, members: Iterable[str]) -> set[str]:
-    """The wheel's libraries that ``members`` need, directly or through each other."""
-    needs = {
-        module.path: {d.location for d in module.dependencies if d.status == "included" and d.location}
-        for module in analysis.wheel_modules
-    }
-    found: set[str] = set()
-    pending = list(members)
-    while pending:
-        for needed in needs.get(pending.pop(), ()):
-            if needed not in found:
-                found.add(needed)
-                pending.append(needed)
-    return found
 
 
 def _read_library(path: Path) -> bytes:

@@ -38,7 +38,8 @@ from ..wheel.zipio import (
     dos_datetime,
 )
 from .ahead import AheadOfTime
-from .plan import ModulePatch, RepairPlan, VendoredLibrary
+from .patch import ModulePatch
+from .plan import RepairPlan, VendoredLibrary
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor

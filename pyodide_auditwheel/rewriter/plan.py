@@ -16,29 +16,25 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
-from ..errors import AuditwheelError, MissingLibrariesError, NotAWheelError, UnsafePathError
+from ..errors import MissingLibrariesError, NotAWheelError, UnsafePathError
 from ..graph.analysis import (
     Analysis,
-    Dependency,
     LibraryCode,
-    ModuleReport,
     libraries_keyed_twice,
     libraries_loaded_after_a_user,
-    needed_closure,
 )
-from ..graph.libsearch import SearchPath, library_digest, library_name
-from ..naming import command
-from ..policy import audit_tree, target_abi
+from ..graph.libsearch import library_digest, library_name
 from ..runtime.abi import Abi
-from ..runtime.loader import js_normalize, runtime_path_directories
 from ..wheel.inputs import WheelArchive
-from ..wheel.names import installed_path
 from ..wheel.zipio import check_member_name, folded
 from .options import RepairOptions
+from .patch import ModulePatch, patch_for
+from .retag import Retag
 from .sbom import previous_components, sbom_path
 
 # Letters and digits of any script (a project may be named ``café``), '_', '.', '+', '-'.
@@ -59,34 +55,6 @@ class VendoredLibrary:
     size: int
     member: str | None = None
     data: bytes | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True)
-class ModulePatch:
-    """Changes to one module: the NEEDED and RUNTIME_PATH lists to write (``None``: keep), and
-    the renames and added entries they make (what ``--dry-run`` and the summary show).  The
-    lists are whole: the module gets one subsection of each, saying what every loader reads."""
-
-    path: str
-    renames: dict[str, str]
-    runtime_paths: tuple[str, ...] | None
-    added_runtime_paths: tuple[str, ...]
-    strip: bool = False
-    needed: tuple[str, ...] | None = None
-
-    @property
-    def changes_dylink(self) -> bool:
-        return self.needed is not None or self.runtime_paths is not None
-
-
-@dataclass(frozen=True)
-class Retag:
-    """A new platform tag: the wheel's new file name and the new text of its WHEEL file."""
-
-    platform: str
-    filename: str
-    wheel_file: str
-    wheel_text: bytes
 
 
 @dataclass(frozen=True)
@@ -145,40 +113,6 @@ class RepairPlan:
         """``.dist-info`` files the repair writes whole in place of the input's."""
         paths = [self.retag.wheel_file] if self.retag is not None else []
         return (*paths, *([self.sbom.path] if self.sbom is not None and self.sbom.replaces else []))
-
-
-def retagged(filename: str, wheel_file: str, wheel_text: bytes, platform: str) -> Retag | None:
-    """The retag to ``platform``, or None when the wheel already has exactly that tag.
-
-    Every ``Tag:`` line gets the new platform (lines that become equal are written once);
-    every other byte of WHEEL is kept.
-    """
-    new_lines: list[bytes] = []
-    seen: set[bytes] = set()
-    tags = 0
-    for line in wheel_text.splitlines(keepends=True):
-        if line.startswith(b"Tag:"):
-            tags += 1
-            body = line[len(b"Tag:") :].strip()
-            ending = line[len(line.rstrip(b"\r\n")) :]
-            line = b"Tag: " + body.rsplit(b"-", 1)[0] + b"-" + platform.encode() + ending
-            if line.rstrip(b"\r\n") in seen:
-                continue
-            seen.add(line.rstrip(b"\r\n"))
-        new_lines.append(line)
-    if not tags:
-        raise AuditwheelError(f"cannot retag: {wheel_file} has no Tag lines.")
-    text = b"".join(new_lines)
-    new_name = retagged_filename(filename, platform)
-    if new_name == filename and text == wheel_text:
-        return None
-    return Retag(platform, new_name, wheel_file, text)
-
-
-def retagged_filename(filename: str, platform: str) -> str:
-    """``pkg-1.0-cp313-cp313-pyodide_2025_0_wasm32.whl`` → ``…-<platform>.whl``."""
-    stem = filename[: -len(".whl")].rsplit("-", 1)[0]
-    return f"{stem}-{platform}.whl"
 
 
 def libs_dir_name(lib_sdir: str | None, dist: str) -> str:
@@ -251,37 +185,6 @@ def mangled_name(name: str, digest_hex: str, so_last: bool = False) -> str:
     return f"{stem}-{digest_hex[:8]}{suffix}"
 
 
-def runtime_path_entries(abis: Sequence[Abi], module_dir: str, libs_dir: str) -> tuple[tuple[str, ...], str]:
-    """The absolute RUNTIME_PATH entries that reach ``libs_dir`` for each ABI of the wheel, and
-    the ``$ORIGIN`` entry that reaches it from a module in ``module_dir``.
-
-    With ``absolute-then-origin`` the absolute site-packages path comes first: every module,
-    whatever its depth, then names a vendored library by the same string, which is what the
-    0.28/0.29 loader de-duplicates on (an entry for another ABI's Python does not exist there,
-    and is passed over).  The ``$ORIGIN`` entry keeps the wheel working when installed
-    somewhere else (a virtual environment).
-    """
-    relative = posixpath.relpath(libs_dir, module_dir or ".")
-    origin = "$ORIGIN" if relative == "." else f"$ORIGIN/{relative}"
-    absolute = tuple(
-        dict.fromkeys(
-            f"{abi.site_packages}/{libs_dir}"
-            for abi in abis
-            if abi.runtime_path_scheme == "absolute-then-origin" and abi.site_packages
-        )
-    )
-    return absolute, origin
-
-
-def runtime_path_order(existing: Sequence[str], absolute: Sequence[str], origin: str | None) -> tuple[str, ...]:
-    """The absolute entries first, then the module's own entries (kept, in their order), then
-    the ``$ORIGIN`` entry if the module has none like it.  A relative entry *before* the
-    absolute one would be found first on 0.28/0.29 and name the library by a second spelling
-    (a second copy): this order makes every module name it by the absolute path."""
-    kept = [entry for entry in existing if entry not in absolute]
-    return (*absolute, *kept, *([] if origin is None or origin in existing else [origin]))
-
-
 def _keeps_name(name: str, options: RepairOptions) -> bool:
     if not options.mangle:
         return True
@@ -301,70 +204,142 @@ def libraries_that_move(analysis: Analysis, abis: Sequence[Abi] = ()) -> set[str
     return moving
 
 
+class WheelNames(Protocol):
+    """What the plan asks of the wheel's names (a :class:`~pyodide_auditwheel.wheel.inputs.WheelArchive`
+    answers): the member equal to a path once folded, and one inside a directory."""
+
+    def holds_folded(self, path: str) -> str | None: ...
+
+    def holds_under(self, path: str) -> str | None: ...
+
+
+class _NoNames:
+    def holds_folded(self, path: str) -> str | None:
+        return None
+
+    def holds_under(self, path: str) -> str | None:
+        return None
+
+
+NO_NAMES = _NoNames()
+
+
+@dataclass(frozen=True)
+class _Merge:
+    """The wheel's copies of a library that the repair merges into one vendored file.
+
+    ``copies``: code digest → the wheel's members with that code; ``found_by_code``: code
+    digest → the libdir file of that code; ``from_member``: the digests vendored from their
+    first member (no libdir file has their code)."""
+
+    copies: dict[str, list[str]]
+    found_by_code: dict[str, str]
+    from_member: set[str]
+
+    def source_of(self) -> dict[str, str]:
+        """Where each merged copy's bytes come from: a library that needs a copy comes after it."""
+        return {path: self.found_by_code.get(code, paths[0]) for code, paths in self.copies.items() for path in paths}
+
+
 def make_plan(
     analysis: Analysis,
     options: RepairOptions,
+    *,
     retag: Retag | None = None,
-    holds_folded: Callable[[str], str | None] = lambda _path: None,
+    names: WheelNames = NO_NAMES,
     abis: Sequence[Abi] = (),
     twins: Mapping[str, LibraryCode] | None = None,
-    holds_under: Callable[[str], str | None] = lambda _path: None,
     unreachable: Collection[str] = (),
 ) -> RepairPlan:
     """Decide the repair; raises :class:`MissingLibrariesError` listing *every* missing library.
-    What the plan adds is checked against the wheel's names through ``holds_folded``.  The
-    layout serves every ABI in ``abis`` (the wheel's tags may name several), besides the
-    analysis' own.  ``twins`` (:func:`~pyodide_auditwheel.analysis.library_twins`) are the
-    libraries that share their code with another: they are merged into one vendored file.
-    ``unreachable`` are the wheel's libraries some loader of the tags does not find where they
-    are: they move into the libs directory."""
+
+    What the plan adds is checked against the wheel's ``names``.  The layout serves every ABI
+    in ``abis`` (the wheel's tags may name several), besides the analysis' own.  ``twins``
+    (:func:`~pyodide_auditwheel.graph.analysis.library_twins`) are the libraries that share
+    their code with another: they are merged into one vendored file.  ``unreachable`` are the
+    wheel's libraries some loader of the tags does not find where they are: they move into
+    the libs directory."""
+    libs_dir = _libs_dir_of(analysis, options)
+    layout_abis = tuple({abi.name: abi for abi in (analysis.abi, *abis)}.values())
+    twins = twins or {}
+    merge = _copies_to_merge(analysis, twins, layout_abis, unreachable)
+    vendored, distinct = _vendor(analysis, options, twins, merge, libs_dir, layout_abis)
+    merged = {copy: vendored[copy].dest for copies in merge.copies.values() for copy in copies if copy in vendored}
+    _check_layout(distinct, merged, libs_dir, names)
+    return RepairPlan(
+        moved_first=tuple(path for path in _libraries_to_move_first(analysis, layout_abis) if path not in vendored),
+        merged=merged,
+        wheel=analysis.input,
+        abi=analysis.abi,
+        libs_dir=libs_dir,
+        vendored=distinct,
+        patches=_patches(analysis, options, vendored, layout_abis, libs_dir),
+        excluded=analysis.dependencies_with("excluded"),
+        retag=retag,
+    )
+
+
+def _libs_dir_of(analysis: Analysis, options: RepairOptions) -> str:
+    """The libs directory of a wheel that can be repaired (a wheel, nothing missing)."""
     if analysis.kind != "wheel" or analysis.wheel is None:
         raise NotAWheelError(analysis.input)
     missing = analysis.missing
     if missing:
         raise MissingLibrariesError(missing)
-    abi = analysis.abi
-    libs_dir = libs_dir_name(
-        validate_lib_sdir(options.lib_sdir) if options.lib_sdir is not None else None, analysis.wheel.file_dist
-    )
-    wheel_files = {module.path for module in analysis.wheel_modules}
+    lib_sdir = validate_lib_sdir(options.lib_sdir) if options.lib_sdir is not None else None
+    return libs_dir_name(lib_sdir, analysis.wheel.file_dist)
 
-    layout_abis = tuple({abi.name: abi for abi in (analysis.abi, *abis)}.values())
-    twins = twins or {}
-    wheel_copies: dict[str, list[str]] = {}  # code digest -> the wheel's members with that code
+
+def _copies_to_merge(
+    analysis: Analysis, twins: Mapping[str, LibraryCode], abis: Sequence[Abi], unreachable: Collection[str]
+) -> _Merge:
+    """Which of the wheel's libraries move into the libs directory, grouped by code.
+
+    A library of one copy moves where a loader keys it by a second name (NEEDed by a path,
+    or by a vendored library), where a loader does not find it, and with the copies that
+    need it; elsewhere it stays.  A group moves only if everything of the wheel it needs
+    moves with it."""
+    copies: dict[str, list[str]] = {}
     for module in analysis.wheel_modules:
         if module.path in twins:
-            wheel_copies.setdefault(twins[module.path].code_sha256, []).append(module.path)
+            copies.setdefault(twins[module.path].code_sha256, []).append(module.path)
     found_by_code = {twins[lib.path].code_sha256: lib.path for lib in analysis.found_libraries if lib.path in twins}
-    found_codes = set(found_by_code)
-    # A library of one copy moves where a loader keys it by a second name (NEEDed by a path,
-    # or by a vendored library), where a loader does not find it, and with the copies that
-    # need it; elsewhere it stays.
-    must_move = libraries_that_move(analysis, layout_abis) | set(unreachable)
-    moving = [path for paths in wheel_copies.values() if len(paths) > 1 or paths[0] in must_move for path in paths]
-    needed = needed_closure(analysis, moving)
-    wheel_copies = {
+    must_move = libraries_that_move(analysis, abis) | set(unreachable)
+    moving = [path for paths in copies.values() if len(paths) > 1 or paths[0] in must_move for path in paths]
+    needed = analysis.graph.closure(moving)
+    copies = {
         code: paths
-        for code, paths in wheel_copies.items()
-        if len(paths) > 1 or code in found_codes or paths[0] in must_move or paths[0] in needed
+        for code, paths in copies.items()
+        if len(paths) > 1 or code in found_by_code or paths[0] in must_move or paths[0] in needed
     }
-    # A group of copies is vendored from a libdir file of its code if there is one, else from
-    # its first member.
-    into_found = {path for code, paths in wheel_copies.items() if code in found_codes for path in paths}
+    into_found = {path for code, paths in copies.items() if code in found_by_code for path in paths}
     movable = _movable(
-        {code: paths for code, paths in wheel_copies.items() if code not in found_codes}, analysis, into_found
+        {code: paths for code, paths in copies.items() if code not in found_by_code}, analysis, into_found
     )
-    wheel_copies = {code: paths for code, paths in wheel_copies.items() if code in found_codes or code in movable}
-    merged_from = {paths[0] for code, paths in wheel_copies.items() if code in movable}
-    vendored: dict[str, VendoredLibrary] = {}  # libdir file or merged member -> where it goes
-    # One file per distinct library, by content: a second name of the same bytes (a hard link
-    # or a copy, which a symbolic link check does not see) is the same library.
-    by_digest: dict[str, VendoredLibrary] = {}
+    copies = {code: paths for code, paths in copies.items() if code in found_by_code or code in movable}
+    return _Merge(copies, found_by_code, movable)
+
+
+def _vendor(
+    analysis: Analysis,
+    options: RepairOptions,
+    twins: Mapping[str, LibraryCode],
+    merge: _Merge,
+    libs_dir: str,
+    abis: Sequence[Abi],
+) -> tuple[dict[str, VendoredLibrary], tuple[VendoredLibrary, ...]]:
+    """Where each library goes: libdir file or merged member → its vendored file, and the
+    distinct vendored files.  One file per distinct library, by content: a second name of
+    the same bytes (a hard link or a copy, which a symbolic link check does not see) is the
+    same library.  A group of copies is vendored from a libdir file of its code if there is
+    one, else from its first member."""
+    wheel_files = {module.path for module in analysis.wheel_modules}
+    merged_from = {paths[0] for code, paths in merge.copies.items() if code in merge.from_member}
     sources = [module for module in analysis.modules if module.origin == "libdir" or module.path in merged_from]
-    so_last = any(abi.loader.search == "pyodide-preload" for abi in layout_abis)
-    # Where each merged copy's bytes come from: a library that needs a copy comes after it.
-    source_of = {path: found_by_code.get(code, paths[0]) for code, paths in wheel_copies.items() for path in paths}
-    for library in _dependencies_first(sources, source_of):
+    so_last = any(abi.loader.search == "pyodide-preload" for abi in abis)
+    vendored: dict[str, VendoredLibrary] = {}
+    by_digest: dict[str, VendoredLibrary] = {}
+    for library in analysis.graph.dependencies_first(sources, merge.source_of()):
         if library.origin == "libdir":
             source, member = Path(library.path), None
             digest, size = library_digest(source)
@@ -378,23 +353,38 @@ def make_plan(
         dest_name = name if _keeps_name(name, options) else mangled_name(name, digest, so_last)
         dest = f"{libs_dir}/{dest_name}"
         check_member_name(dest)
-        copies = wheel_copies.get(twins[library.path].code_sha256, []) if library.path in twins else []
+        copies = merge.copies.get(twins[library.path].code_sha256, []) if library.path in twins else []
         if dest in wheel_files and dest not in copies:
             raise UnsafePathError(f"cannot vendor {name}: the wheel already has a different file at {dest}.")
         vendored[library.path] = by_digest[digest] = VendoredLibrary(source, name, dest, digest, size, member)
         for copy in copies:
             vendored[copy] = by_digest[digest]
-    merged = {copy: vendored[copy].dest for copies in wheel_copies.values() for copy in copies if copy in vendored}
+    return vendored, tuple(by_digest.values())
 
-    dest_names = [folded(lib.dest) for lib in by_digest.values()]
+
+def _check_layout(
+    distinct: Sequence[VendoredLibrary], merged: Collection[str], libs_dir: str, names: WheelNames
+) -> None:
+    """No two vendored files of one name once folded, none clashing with the wheel's."""
+    dest_names = [folded(lib.dest) for lib in distinct]
     if len(set(dest_names)) != len(dest_names):
         raise UnsafePathError(
             "cannot vendor: two libraries would get the same name in the libs directory; use mangling."
         )
-    if vendored:
-        check_against_wheel(holds_folded, libs_dir, by_digest.values(), merged, holds_under)
+    if distinct:
+        check_against_wheel(names.holds_folded, libs_dir, distinct, merged, names.holds_under)
 
+
+def _patches(
+    analysis: Analysis,
+    options: RepairOptions,
+    vendored: Mapping[str, VendoredLibrary],
+    abis: Sequence[Abi],
+    libs_dir: str,
+) -> dict[str, ModulePatch]:
+    """The changes to each module written: its own, or a vendored library's (by its new path)."""
     patches: dict[str, ModulePatch] = {}
+    new_paths = {source: library.dest for source, library in vendored.items()}
     for module in analysis.modules:
         in_wheel = module.origin == "wheel"
         if in_wheel and module.path in vendored and vendored[module.path].member != module.path:
@@ -402,21 +392,11 @@ def make_plan(
         path = vendored[module.path].dest if module.path in vendored else module.path
         if path in patches:
             continue  # a second name of a library already planned
-        patch = _patch_for(module, path, vendored, layout_abis, libs_dir)
+        patch = patch_for(module, path, new_paths, abis, libs_dir)
         strip = (options.strip and not in_wheel) or (options.strip_wheel_modules and in_wheel)
         if patch.changes_dylink or strip:
             patches[path] = replace(patch, strip=strip)
-    return RepairPlan(
-        moved_first=tuple(path for path in _libraries_to_move_first(analysis, layout_abis) if path not in vendored),
-        merged=merged,
-        wheel=analysis.input,
-        abi=abi,
-        libs_dir=libs_dir,
-        vendored=tuple(by_digest.values()),
-        patches=patches,
-        excluded=analysis.dependencies_with("excluded"),
-        retag=retag,
-    )
+    return patches
 
 
 def _libraries_to_move_first(analysis: Analysis, abis: Sequence[Abi]) -> tuple[str, ...]:
@@ -427,15 +407,12 @@ def _libraries_to_move_first(analysis: Analysis, abis: Sequence[Abi]) -> tuple[s
         return ()
     modules = analysis.wheel_modules
     position = {module.path: index for index, module in enumerate(modules)}
-    needed_by: dict[str, list[str]] = {}
-    for module in modules:
-        for dependency in module.dependencies:
-            if dependency.status == "included" and dependency.location in position:
-                needed_by.setdefault(dependency.location, []).append(module.path)
-    if all(position[library] < min(position[user] for user in users) for library, users in needed_by.items()):
+    graph = analysis.graph
+    needed_by = {path: users for path in position if (users := graph.users_of(path, in_wheel=True))}
+    if all(position[library] < min(position[user.path] for user in users) for library, users in needed_by.items()):
         return ()
     libraries = [module for module in modules if module.path in needed_by]
-    return tuple(library.path for library in _dependencies_first(libraries))
+    return tuple(library.path for library in graph.dependencies_first(libraries))
 
 
 def _movable(groups: Mapping[str, list[str]], analysis: Analysis, moving: set[str]) -> set[str]:
@@ -444,121 +421,10 @@ def _movable(groups: Mapping[str, list[str]], analysis: Analysis, moving: set[st
     moves with it (a copy of a moving group, or one of ``moving``).  (From its new place a
     loader may not find a library of the wheel that stays where it is: 0.26 looks in no
     directory under the module's.)"""
-    dependencies = {module.path: module.dependencies for module in analysis.wheel_modules}
     movable = set(groups)
-    while True:
-        moved = moving | {path for code in movable for path in groups[code]}
-        stuck = {
-            code
-            for code in movable
-            if any(d.status == "included" and d.location not in moved for d in dependencies[groups[code][0]])
-        }
-        if not stuck:
-            return movable
+    while stuck := analysis.graph.stuck({code: groups[code] for code in movable}, moving):
         movable -= stuck
-
-
-def _dependencies_first(
-    libraries: Sequence[ModuleReport], alias: Mapping[str, str] | None = None
-) -> list[ModuleReport]:
-    """The libraries, each after those of them it needs (a dependency on a path of ``alias``
-    is one on the library it names): the archive order of libraries written first (see
-    :func:`~pyodide_auditwheel.record.vendored_first`)."""
-    alias = alias or {}
-    by_path = {library.path: library for library in libraries}
-    ordered: dict[str, ModuleReport] = {}
-    visiting: set[str] = set()
-
-    def needs(library: ModuleReport) -> Iterator[ModuleReport]:
-        for dependency in library.dependencies:
-            location = dependency.location or ""
-            needed = by_path.get(alias.get(location, location))
-            if needed is not None:
-                yield needed
-
-    # A depth-first post-order with a stack of its own: a chain of libraries as long as a
-    # build makes it must not meet Python's recursion limit.
-    for root in libraries:
-        if root.path in ordered or root.path in visiting:
-            continue
-        visiting.add(root.path)
-        stack = [(root, needs(root))]
-        while stack:
-            library, pending = stack[-1]
-            needed = next((item for item in pending if item.path not in ordered and item.path not in visiting), None)
-            if needed is None:
-                stack.pop()
-                ordered[library.path] = library
-            else:
-                visiting.add(needed.path)
-                stack.append((needed, needs(needed)))
-    return list(ordered.values())
-
-
-def _spellings_matter(abi: Abi) -> bool:
-    """Whether the ABI's loader names a library by the spelling that found it (0.28/0.29)."""
-    return abi.loader.search == "emscripten" and not abi.loader.normalizes_names
-
-
-def _found_by_another_spelling(module: ModuleReport, dependency: Dependency, abi: Abi) -> bool:
-    """Whether the loader finds the wheel's library through RUNTIME_PATH by a spelling that is
-    not its full path (``…/pkg/sub/../lib/libx.so``), so that it is a second name beside the
-    one the install loaded it by."""
-    if dependency.location is None or "/" in dependency.name or posixpath.dirname(dependency.location) == "":
-        return False
-    parent = f"{abi.site_packages}/{installed_path(module.path)}"
-    canonical = f"{abi.site_packages}/{installed_path(dependency.location)}"
-    directories = runtime_path_directories(parent, module.runtime_paths)
-    spellings = [f"{directory}/{dependency.name}" for directory in directories]
-    return next((spelling != canonical for spelling in spellings if js_normalize(spelling) == canonical), False)
-
-
-def _patch_for(
-    module: ModuleReport, path: str, vendored: dict[str, VendoredLibrary], abis: Sequence[Abi], libs_dir: str
-) -> ModulePatch:
-    """NEEDED renamed to the vendored names, and RUNTIME_PATH that reaches the libs directory
-    by the absolute path first, for every module that needs a library there, whether this
-    repair vendors it or an earlier one (ours or another tool's) did."""
-    renames: dict[str, str] = {}
-    for dependency in module.dependencies:
-        if dependency.location in vendored:
-            new_name = posixpath.basename(vendored[dependency.location].dest)
-            if new_name != dependency.name:
-                renames[dependency.name] = new_name
-    needed = tuple(renames.get(name, name) for name in module.needed) if renames else None
-    # A library already in the libs directory needs the absolute entry only where spellings
-    # make copies (0.28/0.29); a 314-only wheel that finds it through $ORIGIN is left alone.
-    spellings_matter = any(map(_spellings_matter, abis))
-    reaches_libs = any(
-        dependency.location in vendored
-        or (
-            spellings_matter
-            and dependency.status == "included"
-            and posixpath.dirname(dependency.location or "") == libs_dir
-        )
-        for dependency in module.dependencies
-    )
-    # A library of the wheel found elsewhere through RUNTIME_PATH is named by the spelling
-    # that found it (``…/pkg/sub/../lib/libx.so``) on 0.28/0.29, beside the full path the
-    # install loaded it by: the absolute entry of its directory first names it by that path.
-    elsewhere = dict.fromkeys(
-        posixpath.dirname(installed_path(dependency.location or ""))
-        for dependency in module.dependencies
-        if dependency.status == "included"
-        and dependency.location not in vendored
-        and any(_found_by_another_spelling(module, dependency, abi) for abi in abis if _spellings_matter(abi))
-    )
-    if not reaches_libs and not elsewhere:
-        return ModulePatch(path, renames, None, (), needed=needed)
-    module_dir = posixpath.dirname(installed_path(path))
-    absolute, origin = runtime_path_entries(abis, module_dir, libs_dir) if reaches_libs else ((), None)
-    for directory in elsewhere:
-        absolute += runtime_path_entries(abis, module_dir, directory)[0]
-    absolute = tuple(dict.fromkeys(absolute))
-    existing = module.runtime_paths
-    wanted = runtime_path_order(existing, absolute, origin)
-    added = tuple(entry for entry in wanted if entry not in existing)
-    return ModulePatch(path, renames, wanted if wanted != existing else None, added, needed=needed)
+    return movable
 
 
 def with_sbom(plan: RepairPlan, tree: WheelArchive, filename: str) -> RepairPlan:
@@ -588,36 +454,3 @@ def _check_new_metadata_path(tree: WheelArchive, path: str) -> None:
                 f"cannot add {path}: the wheel already has {existing}, which a file system cannot hold beside it; "
                 "repair with --no-sbom."
             )
-
-
-def checked_retag(
-    tree: WheelArchive, libdirs: SearchPath, exclude: Sequence[str], platform: str
-) -> tuple[Analysis, Retag | None]:
-    """Check that ``platform`` may be written, and how.
-
-    The default (no ``platform``) keeps the wheel's tags: a repair never names a runtime the
-    wheel was not built for.  A new tag must name the ABI the wheel is already tagged for (as
-    ``pyemscripten_2025_0`` names ``pyodide_2025_0``'s), and the audit of the repaired wheel
-    (the input plus the libraries that will be vendored) must find nothing.  Anything else is
-    refused before a byte is written.
-    """
-    abi = target_abi(platform)
-    if tree.abi.name != abi.name:
-        platforms = ", ".join(sorted(tree.wheel.platforms)) if tree.wheel else "no platform"
-        built_for = f"ABI {tree.abi.name}" if tree.abi.known else f"{platforms} (no known ABI)"
-        raise AuditwheelError(
-            f"cannot retag to {platform}: it names ABI {abi.name}, but the wheel is built for {built_for}; "
-            "rebuild it for that runtime instead."
-        )
-    report = audit_tree(tree, libdirs, exclude, platform)
-    blocking = [finding for finding in report.findings if finding.kind != "missing-library"]
-    if blocking:
-        first = blocking[0]
-        raise AuditwheelError(
-            f"cannot retag to {platform}: the audit has {len(blocking)} finding(s), the first: "
-            f"{first.module or 'the wheel'}: {first.subject}: {first.reason}; run {command('audit')} for all."
-        )
-    wheel_file = f"{tree.dist_info}/WHEEL"
-    if not tree.holds_metadata(wheel_file):
-        raise AuditwheelError(f"cannot retag: the wheel has no {wheel_file}.")
-    return report.analysis, retagged(tree.path.name, wheel_file, tree.read_recorded(wheel_file), platform)

@@ -90,13 +90,14 @@ def repair(
     Raises :class:`~pyodide_auditwheel.errors.MissingLibrariesError` (listing all of them) and
     writes nothing when a library cannot be found.  With ``dry_run`` only the plan is made
     (:func:`apply_plan` writes it).  A ``request.platform`` retags the wheel (see
-    :func:`~pyodide_auditwheel.plan.checked_retag`); the retagged wheel gets its new name,
+    :func:`~pyodide_auditwheel.rewriter.retag.checked_retag`); the retagged wheel gets its new name,
     in ``output_dir``, or in place: beside the input, which is then removed (so that
     ``twine upload dist/*`` does not upload the old tag too).
     """
     # Imported here so that `show` does not load the repair machinery.
     from .options import RepairOptions
-    from .plan import checked_retag, libraries_that_move, make_plan, with_sbom
+    from .plan import libraries_that_move, make_plan, with_sbom
+    from .retag import checked_retag
 
     request = request or RepairRequest()
     output_dir, exclude, platform = request.output_dir, request.exclude, request.platform
@@ -126,14 +127,7 @@ def repair(
         unreachable = _unreachable_elsewhere(tree, analysis, search, exclude)
         twins = library_twins(tree, analysis, also=libraries_that_move(analysis, named_abis(tree)) | unreachable)
         plan = make_plan(
-            analysis,
-            options,
-            retag,
-            tree.holds_folded,
-            named_abis(tree),
-            twins,
-            holds_under=tree.holds_under,
-            unreachable=unreachable,
+            analysis, options, retag=retag, names=tree, abis=named_abis(tree), twins=twins, unreachable=unreachable
         )
         name = retag.filename if retag is not None else source_path.name
         if options.sbom:
@@ -336,10 +330,9 @@ def _unreachable_elsewhere(
     if not analysis.abi.known:
         return set()
     found_here = {
-        (module.path, dependency.name): dependency.location
-        for module in analysis.wheel_modules
-        for dependency in module.dependencies
-        if dependency.status == "included" and dependency.location is not None
+        (edge.user.path, edge.dependency.name): edge.target
+        for edge in analysis.graph.edges
+        if edge.in_wheel and edge.user.origin == "wheel"
     }
     unreachable = set()
     for _loader, abi in other_loaders(tree, analysis.abi):

@@ -181,7 +181,7 @@ def _one_target_each(inputs: list[Path], request: RepairRequest) -> list[Refusal
 def repair_target(wheel: Path, request: RepairRequest) -> Path:
     """The file a repair of ``wheel`` writes (the retagged name where ``request`` retags),
     resolved as the writer resolves it: an in-place repair writes through a link."""
-    from .plan import retagged_filename
+    from .retag import retagged_filename
 
     name = (
         retagged_filename(wheel.name, request.platform) if request.platform and wheel.suffix == ".whl" else wheel.name
