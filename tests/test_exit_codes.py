@@ -167,3 +167,23 @@ def test_an_output_folder_that_cannot_be_made_names_the_folder_that_refused(tmp_
         readonly.chmod(0o755)
     assert result.returncode == 2, result.stderr
     assert f"cannot make out in {readonly}: Permission denied" in " ".join(result.stderr.split()), result.stderr
+
+
+def test_ctrl_c_while_starting_is_one_line() -> None:
+    """Ctrl-C while the CLI's imports run (here: when rich is imported) is one line; once they
+    are done, the excepthook is the one it was, for the other plugins pyodide-cli runs."""
+    code = (
+        "import builtins, sys\n"
+        "real = builtins.__import__\n"
+        "def importing(name, *args, **kwargs):\n"
+        "    if name == 'rich.console':\n"
+        "        raise KeyboardInterrupt\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = importing\n"
+        "import pyodide_auditwheel.cli\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.stderr == "interrupted\n"
+    assert result.returncode == -2  # killed by SIGINT, as the shell expects of an interrupted program
+    kept = "import sys; before = sys.excepthook; import pyodide_auditwheel.cli; assert sys.excepthook is before"
+    assert subprocess.run([sys.executable, "-c", kept], check=False).returncode == 0

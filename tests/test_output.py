@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -13,11 +14,15 @@ from pathlib import Path
 import pytest
 import wheelbuilder
 from clirun import cli
+from conformance import side_module, strings, subsection
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschemas import validate
+from wheelcheck import check_wheel_valid
 
 import pyodide_auditwheel as paw
+from pyodide_auditwheel.wasm.dylink import read_head
+from pyodide_auditwheel.wasm.sections import HEADER
 
 DEEP = "pkg/very/deeply/nested/subpackage/with/a/long/path/_speedups.cpython-313-wasm32-emscripten.so"
 
@@ -308,7 +313,6 @@ def _styles_by_character(ansi: str) -> list[str]:
 def test_hints_name_the_command_as_the_user_ran_it(tmp_path: Path) -> None:
     """The docs recommend `pyodide-auditwheel` for scripts: a hint must not send its user to
     `pyodide auditwheel`, which beside pyodide-build may be another tool."""
-    from conformance import side_module, strings, subsection
 
     body = subsection(1, b"\0\0\0\0") + subsection(2, strings([]))
     tag = wheelbuilder.PLATFORM_TAGS["pyemscripten_2026_0"]
@@ -323,7 +327,6 @@ def test_hints_name_the_command_as_the_user_ran_it(tmp_path: Path) -> None:
 def test_a_host_library_and_a_lone_module_are_named_for_what_they_are(tmp_path: Path) -> None:
     """`show libz.so.1` of the host said "does not start with the wasm magic number"; the
     audit of a lone module said its library was "not in the wheel"."""
-    from conformance import side_module, strings, subsection
 
     native = tmp_path / "libz.so.1"
     native.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(57))
@@ -384,3 +387,93 @@ def test_each_schema_stands_alone_and_names_its_version() -> None:
         assert schema["properties"]["schema_version"] == {"const": SCHEMA_VERSION}
         assert "../" not in json.dumps(schema), name  # no reference out of the file
     assert SCHEMAS["show"]["$defs"]["audit_result"] == SCHEMAS["audit"]["$defs"]["result"]
+
+
+TAG_2025 = "cp313-cp313-pyodide_2025_0_wasm32"
+
+
+def with_needed(module: bytes, needed: list[str]) -> bytes:
+    """The module with its NEEDED entries replaced (the rest of it byte for byte)."""
+    head = read_head(module)
+    return HEADER + head.dylink.with_needed(needed).encode() + module[head.first_section_end :]
+
+
+HOSTILE_NEEDED = "lib\x1b]0;owned\x07\x1b[2J[bold]x[/bold].so"
+
+
+@pytest.mark.parametrize("command", ["show", "audit", "repair"])
+def test_markup_and_escapes_from_a_wheel_reach_the_terminal_inert(
+    command: str, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    module = with_needed(fixture_libs.standalone.read_bytes(), [HOSTILE_NEEDED])
+    wheel = wheelbuilder.write_wheel(
+        tmp_path, "pkg", "1.0", TAG_2025, {"pkg/a[/b]/_m.so": module, "pkg/\x1b[31mred.so": module}
+    )
+    result = cli(command, str(wheel), *(["-o", str(tmp_path / "out")] if command == "repair" else []))
+    assert result.returncode == 1, result.stderr
+    said = result.stdout + result.stderr
+    assert "Traceback" not in said and "\x1b" not in said and "\x07" not in said
+    assert "\\x1b]0;owned\\x07\\x1b[2J[bold]x[/bold].so" in said
+    if command != "repair":
+        assert "pkg/a[/b]/_m.so" in said and "pkg/\\x1b[31mred.so" in said
+
+
+def test_exports_and_imports_listing_is_inert(tmp_path: Path) -> None:
+    from pyodide_auditwheel.wasm.sections import encode_name, encode_uleb
+
+    imports = encode_uleb(1) + encode_name("env") + encode_name("evil\x1b[2J") + bytes([3, 0x7F, 0])
+    module = (
+        HEADER
+        + b"\x00"
+        + encode_uleb(len(encode_name("dylink.0")))
+        + encode_name("dylink.0")
+        + bytes([2])
+        + encode_uleb(len(imports))
+        + imports
+    )
+    (tmp_path / "_m.so").write_bytes(module)
+    result = cli("imports", str(tmp_path / "_m.so"))
+    assert result.returncode == 0 and "env.evil\\x1b[2J" in result.stdout and "\x1b" not in result.stdout
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def chain_wheel(libs: wheelbuilder.FixtureLibs, where: Path) -> Path:
+    return wheelbuilder.build_chain_wheel(libs, where, "pyodide_2025_0")
+
+
+def run_cli(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    pyodide = Path(sys.executable).parent / "pyodide"
+    return subprocess.run([str(pyodide), "auditwheel", *args], text=True, check=False, **kwargs)  # type: ignore[call-overload]
+
+
+def test_a_report_that_cannot_be_encoded_is_escaped(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    """PYTHONIOENCODING=ascii: the in-place repair was done when the traceback came."""
+    wheel = chain_wheel(fixture_libs, tmp_path / "in")
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    result = run_cli(["repair", str(wheel), "--libdir", str(fixture_libs.libdir)], capture_output=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "\\u2192" in result.stdout  # the arrow, escaped
+
+
+@pytest.mark.parametrize("stdout", ["full", "closed"])
+def test_a_report_that_cannot_be_printed_is_one_line_and_exit_3(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, stdout: str
+) -> None:
+    wheel = chain_wheel(fixture_libs, tmp_path / "in")
+    before = digest(wheel)
+    args = ["repair", str(wheel), "--libdir", str(fixture_libs.libdir)]
+    if stdout == "full":
+        with open("/dev/full", "w") as full:
+            result = run_cli(args, stdout=full, stderr=subprocess.PIPE)
+    else:
+        result = run_cli(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1))
+    reason = "No space left on device" if stdout == "full" else "stdout is closed"
+    assert result.returncode == 3
+    assert result.stderr.strip().splitlines() == [
+        f"error: the report could not be printed ({reason}); what the command did stands."
+    ]
+    assert digest(wheel) != before  # the repair was done, and is a valid wheel
+    check_wheel_valid(wheel)

@@ -4,10 +4,15 @@ chunking, quoting, line ends or blank lines; unchanged lines kept byte for byte.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import random
+import zipfile
+from pathlib import Path
 
 import pytest
+import wheelbuilder
+from clirun import cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from streams import cut_at
@@ -131,3 +136,45 @@ def test_names_digests_add_and_subtract_like_the_multisets_they_stand_for(
     assert NamesDigest.of(names + more) == NamesDigest.of(names) + NamesDigest.of(more)
     assert NamesDigest.of(names + more) - NamesDigest.of(more) == NamesDigest.of(names)
     assert 0 <= (NamesDigest.of(names) - NamesDigest.of(more)).value < 1 << 64
+
+
+TAG_2025 = "cp313-cp313-pyodide_2025_0_wasm32"
+
+
+@pytest.mark.parametrize("algorithm", ["sha384", "sha512"])
+def test_record_hashed_with_a_stronger_algorithm(
+    algorithm: str, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    files = {"pkg/__init__.py": b"", "pkg/_ext.so": fixture_libs.ext.read_bytes()}
+    contents = dict(files)
+    wheel = wheelbuilder.write_wheel(tmp_path / "ok", "pkg", "1.0", TAG_2025, files)
+    with zipfile.ZipFile(wheel) as archive:
+        contents = {name: archive.read(name) for name in archive.namelist() if not name.endswith("RECORD")}
+
+    def rows(digest_of: str) -> list[tuple[str, str, str]]:
+        import base64
+
+        return [
+            (
+                path,
+                f"{digest_of}=" + base64.urlsafe_b64encode(hashlib.new(digest_of, data).digest()).rstrip(b"=").decode(),
+                str(len(data)),
+            )
+            for path, data in contents.items()
+        ]
+
+    strong = wheelbuilder.write_wheel(tmp_path / "strong", "pkg", "1.0", TAG_2025, files, record_rows=rows(algorithm))
+    for extra in ([], ["--verify-record"]):
+        result = cli(
+            "repair",
+            str(strong),
+            "--libdir",
+            str(fixture_libs.libdir),
+            "-o",
+            str(tmp_path / f"out{len(extra)}"),
+            *extra,
+        )
+        assert result.returncode == 0, result.stderr
+    weak = wheelbuilder.write_wheel(tmp_path / "weak", "pkg", "1.0", TAG_2025, files, record_rows=rows("md5"))
+    refused = cli("repair", str(weak), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out-md5"))
+    assert refused.returncode == 2 and "has a RECORD hash of unsupported type 'md5'" in refused.stderr

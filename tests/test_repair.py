@@ -15,6 +15,8 @@ import pytest
 import wheelbuilder
 from clirun import cli
 from processes import holds_temp_file_in
+from runtime_driver import run_in_pyodide
+from test_runtime import CODE
 from wheelcheck import check_wheel_valid
 
 import pyodide_auditwheel as paw
@@ -23,6 +25,7 @@ from pyodide_auditwheel.graph import libsearch
 from pyodide_auditwheel.rewriter import apply
 from pyodide_auditwheel.rewriter.plan import RepairOptions, mangled_name
 from pyodide_auditwheel.wasm.dylink import read_head
+from pyodide_auditwheel.wasm.sections import HEADER
 from pyodide_auditwheel.wheel.atomic import PORTABLE_IO_ENV
 from pyodide_auditwheel.wheel.record import Record
 from pyodide_auditwheel.wheel.zipio import Deflater, ZipReader, ZipWriter
@@ -682,3 +685,169 @@ def test_a_row_with_an_empty_hash_is_bad_record(
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert f"bad RECORD: '{member}' has no hash in RECORD" in " ".join(refused.stderr.split())
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+TAG_2025 = "cp313-cp313-pyodide_2025_0_wasm32"
+
+
+def with_needed(module: bytes, needed: list[str]) -> bytes:
+    """The module with its NEEDED entries replaced (the rest of it byte for byte)."""
+    head = read_head(module)
+    return HEADER + head.dylink.with_needed(needed).encode() + module[head.first_section_end :]
+
+
+def test_one_library_under_two_names_is_vendored_once(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    libdir = tmp_path / "sysroot"
+    libdir.mkdir()
+    (libdir / "libouter.so.1").write_bytes(fixture_libs.outer.read_bytes())
+    (libdir / "libouter.so").symlink_to("libouter.so.1")
+    (libdir / "libcounter.so").write_bytes(fixture_libs.counter.read_bytes())
+    wheel = _two_names_wheel(fixture_libs, tmp_path / "in")
+    result = paw.repair(wheel, paw.RepairRequest([libdir], output_dir=tmp_path / "out"))
+    assert sorted(lib.original_name for lib in result.plan.vendored) == ["libcounter.so", "libouter.so"]
+    outer = next(lib.dest for lib in result.plan.vendored if lib.original_name == "libouter.so").rsplit("/", 1)[1]
+    renames = {path: patch.renames for path, patch in result.plan.patches.items() if patch.renames}
+    assert renames["chainpkg/_ext.so"] == {"libouter.so": outer}
+    assert renames["chainpkg/sub/deep/libuser.so"] == {"libouter.so.1": outer}
+    assert paw.audit(result.output).loads
+
+
+@pytest.mark.runtime
+def test_one_library_under_two_names_is_one_copy_at_run_time(
+    runtimes: None, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    libdir = tmp_path / "sysroot"
+    libdir.mkdir()
+    (libdir / "libouter.so.1").write_bytes(fixture_libs.outer.read_bytes())
+    (libdir / "libouter.so").symlink_to("libouter.so.1")
+    (libdir / "libcounter.so").write_bytes(fixture_libs.counter.read_bytes())
+    repaired = paw.repair(
+        _two_names_wheel(fixture_libs, tmp_path / "in"), paw.RepairRequest([libdir], output_dir=tmp_path / "out")
+    ).output
+    assert repaired is not None
+    assert run_in_pyodide("pyodide-0.29", CODE, repaired)["result"] == "[1, 2, 3, 4]"
+
+
+def _two_names_wheel(fixture_libs: wheelbuilder.FixtureLibs, out: Path) -> Path:
+    """The chain wheel, its ctypes module needing libouter by its versioned name."""
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, out / "plain", "pyodide_2025_0")
+    with zipfile.ZipFile(wheel) as archive:
+        files = {name: archive.read(name) for name in archive.namelist() if ".dist-info/" not in name}
+    files["chainpkg/sub/deep/libuser.so"] = with_needed(files["chainpkg/sub/deep/libuser.so"], ["libouter.so.1"])
+    return wheelbuilder.write_wheel(out, "chainpkg", "1.0", TAG_2025, files)
+
+
+def test_a_failed_repair_leaves_no_output_directory(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pyodide_auditwheel.wheel.zipio import ZipWriter
+
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    monkeypatch.setattr(ZipWriter, "close", lambda self: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    with pytest.raises(paw.AuditwheelError, match="nothing was changed"):
+        paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "new" / "deeper"))
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(paw.AuditwheelError):
+        paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "kept"))
+    assert (tmp_path / "kept").is_dir()  # a directory the user had stays
+
+
+def test_platlib_modules_get_the_runtime_path_of_where_they_are_installed(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    wheel = wheelbuilder.write_wheel(
+        tmp_path, "pkg", "1.0", TAG_2025, {"pkg-1.0.data/platlib/pkg/_ext.so": fixture_libs.ext.read_bytes()}
+    )
+    result = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "out"))
+    patch = result.plan.patches["pkg-1.0.data/platlib/pkg/_ext.so"]
+    # Installed where it is in the archive: Pyodide does not move .data (test_runtime.py).
+    assert patch.added_runtime_paths == ("/lib/python3.13/site-packages/pkg.libs", "$ORIGIN/../../../pkg.libs")
+    assert paw.audit(result.output).loads
+
+
+def test_non_ascii_project_names_get_their_libs_directory(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    wheel = wheelbuilder.write_wheel(tmp_path, "café", "1.0", TAG_2025, {"café/_ext.so": fixture_libs.ext.read_bytes()})
+    result = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "out"))
+    assert result.plan.libs_dir == "café.libs" and result.output is not None
+    assert any(name.startswith("café.libs/libouter-") for name in check_wheel_valid(result.output))
+
+
+def test_portable_paths_give_the_same_wheel(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pyodide_auditwheel.wheel import atomic, zipio
+
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    fast = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "fast")).output
+    calls = {"copy_file_range": 0, "O_TMPFILE": 0}
+    real_copy, real_open = os.copy_file_range, os.open
+
+    def counting_copy(*args):  # type: ignore[no-untyped-def]
+        calls["copy_file_range"] += 1
+        return real_copy(*args)
+
+    def counting_open(path, flags, *rest):  # type: ignore[no-untyped-def]
+        if flags & getattr(os, "O_TMPFILE", 0) == getattr(os, "O_TMPFILE", -1):
+            calls["O_TMPFILE"] += 1
+        return real_open(path, flags, *rest)
+
+    monkeypatch.setattr(os, "copy_file_range", counting_copy)
+    monkeypatch.setattr(os, "open", counting_open)
+    monkeypatch.setenv(atomic.PORTABLE_IO_ENV, "1")
+    assert zipio.portable_io()
+    portable = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "portable")).output
+    assert calls == {"copy_file_range": 0, "O_TMPFILE": 0}
+    assert fast is not None and portable is not None and fast.read_bytes() == portable.read_bytes()
+
+
+@pytest.mark.parametrize("io_path", ["linux", "portable"])
+def test_sigterm_while_the_temporary_name_is_made_leaves_nothing(
+    io_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window the SIGTERM test once hit on the portable path: the signal arrives just as
+    the temporary file gets its name, before the cleanup knows the name."""
+    import signal
+    import tempfile
+
+    from pyodide_auditwheel.wheel import atomic
+
+    if io_path == "portable":
+        monkeypatch.setenv(atomic.PORTABLE_IO_ENV, "1")
+    real_mkstemp, real_link = tempfile.mkstemp, os.link
+
+    def signalled(make):  # type: ignore[no-untyped-def]
+        def made_then_signalled(*args, **kwargs):  # type: ignore[no-untyped-def]
+            made = make(*args, **kwargs)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return made
+
+        return made_then_signalled
+
+    monkeypatch.setattr(tempfile, "mkstemp", signalled(real_mkstemp))
+    monkeypatch.setattr(os, "link", signalled(real_link))  # how an O_TMPFILE file gets its name
+    target = tmp_path / "out.whl"
+    with pytest.raises(SystemExit) as stopped, atomic.atomic_output(target, 0o644, durable=False) as handle:
+        handle.write(b"data")
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["o_tmpfile", "portable-io"])
+def test_a_wheel_with_a_253_byte_name_is_repaired_in_place(
+    portable: bool, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The temporary name beside the target (a dot, the name, a random part, ``.tmp``) must
+    fit in 255 bytes even when the target's own name takes 253."""
+    dist = "p" * (253 - len("-1.0-cp313-cp313-pyodide_2025_0_wasm32.whl"))
+    files = {f"{dist}/_ext.so": fixture_libs.ext.read_bytes()}
+    wheel = wheelbuilder.write_wheel(tmp_path, dist, "1.0", "cp313-cp313-pyodide_2025_0_wasm32", files)
+    assert len(wheel.name.encode()) == 253
+    if portable:
+        monkeypatch.setenv("PYODIDE_AUDITWHEEL_PORTABLE_IO", "1")
+    result = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir]))
+    assert result.output == wheel and result.changed
+    check_wheel_valid(wheel)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [wheel.name]

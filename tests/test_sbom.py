@@ -164,3 +164,31 @@ def test_an_sbom_the_wheel_cannot_hold_is_refused_before_writing(
     assert wheel.read_bytes() == before and not (tmp_path / "out").exists()
     ok = cli("repair", str(wheel), "--libdir", str(fixture_libs.libdir), "-o", str(tmp_path / "out"), "--no-sbom")
     assert ok.returncode == 0, ok.stderr
+
+
+def chain_wheel(libs: wheelbuilder.FixtureLibs, where: Path) -> Path:
+    return wheelbuilder.build_chain_wheel(libs, where, "pyodide_2025_0")
+
+
+def test_a_tampered_sbom_is_not_merged_into_a_fresh_hash(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    """The earlier SBOM is read to be merged: bytes that do not match RECORD are refused, not
+    written again with a valid hash (RECORD laundering)."""
+    first = paw.repair(
+        chain_wheel(fixture_libs, tmp_path / "in"),
+        paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "one"),
+    )
+    assert first.output is not None
+    tampered = tmp_path / "two" / first.output.name
+    tampered.parent.mkdir()
+    with zipfile.ZipFile(first.output) as source, zipfile.ZipFile(tampered, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename.endswith("sboms/pyodide-auditwheel.cdx.json"):
+                data = data.replace(b'"name"', b'"nom"', 1)
+            target.writestr(info, data)
+    result = cli("repair", str(tampered), "--plat", "pyemscripten_2025_0_wasm32", "-o", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "sboms/pyodide-auditwheel.cdx.json' does not match its RECORD hash" in result.stderr
+    assert not (tmp_path / "out").exists()

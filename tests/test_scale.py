@@ -17,6 +17,7 @@ from rich.console import Console
 
 import pyodide_auditwheel as paw
 from pyodide_auditwheel.cli.render import render_analysis
+from pyodide_auditwheel.wheel.record import Record
 
 TAG = wheelbuilder.PLATFORM_TAGS["pyemscripten_2026_0"]
 
@@ -93,3 +94,50 @@ def test_the_table_of_a_mesh_costs_less_than_its_analysis(tmp_path: Path) -> Non
 
     assert cpu(render) < 5 * cpu(lambda: paw.show(wheel, discover=False))
     assert out.getvalue().count("│ included │") == count * count
+
+
+TAG_2025 = "cp313-cp313-pyodide_2025_0_wasm32"
+
+
+def scaling(work: Callable[[int], object], small: int) -> float:
+    """How much more CPU ``work(4 * small)`` costs than ``work(small)``: about 4 when the cost
+    is linear, 16 when quadratic, whatever the machine's speed.  A check of complexity, not a
+    speed measurement: it counts this process's CPU time (which other work on a busy CI
+    machine does not inflate, as it does wall time), the best of five each."""
+
+    def best(size: int) -> float:
+        times = []
+        for _ in range(5):
+            start = time.process_time()
+            work(size)
+            times.append(time.process_time() - start)
+        return min(times)
+
+    return best(4 * small) / best(small)
+
+
+def test_record_with_a_literal_quote_reads_in_linear_time() -> None:
+    """One unquoted field holding a quote (csv and pip read it as a character), then many rows:
+    every later line was joined and counted again (40,000 rows took 102 s)."""
+
+    def parse(rows: int) -> object:
+        text = b'pkg/a"b.py,,\n' + b"".join(b"pkg/f%d.py,sha256=x,1\n" % i for i in range(rows))
+        record = Record("pkg-1.0.dist-info/RECORD", lambda: [text])
+        assert sum(1 for _ in record.rows()) == rows + 1
+        return record
+
+    # linear is 4, quadratic 16: 10 leaves room for a busy machine's noise on a small input
+    assert scaling(parse, 20000) < 10
+
+
+def test_a_module_needing_many_libraries_is_analysed_in_linear_time(tmp_path: Path) -> None:
+    """One module NEEDing 30,000 distinct names (a 66 KB wheel) took 27 s: the resolver's
+    index copied its keys for every name."""
+
+    def analyse(count: int) -> object:
+        names = [f"lib{i}.so" for i in range(count)]
+        module = side_module(subsection(1, b"\0\0\0\0") + subsection(2, strings(names)), "m")
+        wheel = wheelbuilder.write_wheel(tmp_path / str(count), "pkg", "1.0", TAG_2025, {"pkg/_m.so": module})
+        return len(paw.show(wheel).missing)
+
+    assert scaling(analyse, 3000) < 8

@@ -4,16 +4,21 @@ import json
 import os
 import shutil
 import sys
+import tracemalloc
 from pathlib import Path
 
 import bigwheel
 import pytest
 import wheelbuilder
 from clirun import cli
+from conformance import side_module, subsection
 from jsonschemas import validate
+from wheelcheck import check_wheel_valid
 
 import pyodide_auditwheel as paw
 from pyodide_auditwheel.wasm.dylink import HEAD_PROBE
+from pyodide_auditwheel.wasm.sections import HEADER
+from pyodide_auditwheel.wheel.names import is_module_name
 from pyodide_auditwheel.wheel.zipio import HEAD_READ_SLACK, MAX_COMMENT_SEARCH, ZipReader
 
 SHAPELY = "Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl"
@@ -273,3 +278,60 @@ def test_no_known_abi_is_null_in_show_and_audit_alike(realworld: Path, tmp_path:
     assert entry["abi"] is None and entry["audit"]["abi"] is None
     (known,) = json.loads(cli("show", "--json", str(numpy)).stdout)["inputs"]
     assert known["abi"] == known["audit"]["abi"] == "emscripten_3_1_14"
+
+
+TAG_2025 = "cp313-cp313-pyodide_2025_0_wasm32"
+
+
+def test_only_side_modules_are_modules(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    assert is_module_name("a/libx.so") and is_module_name("a/libx.so.1.2") and is_module_name("a/x.wasm")
+    assert not is_module_name("a/notes.so.txt") and not is_module_name("a/libx.so.bak")
+    files = {
+        "pkg/_ext.so": fixture_libs.ext.read_bytes(),
+        "pkg/data.wasm": HEADER + bytes([1, 4, 1, 0x60, 0, 0]),  # a plain wasm asset: a type section only
+        "pkg/broken.wasm": b"not wasm at all",
+        "pkg/notes.so.txt": b"release notes",
+    }
+    wheel = wheelbuilder.write_wheel(tmp_path, "pkg", "1.0", TAG_2025, files)
+    shown = paw.show(wheel, [fixture_libs.libdir])
+    assert [module.path for module in shown.wheel_modules] == ["pkg/_ext.so"]
+    assert any("pkg/data.wasm" in note for note in shown.notes)
+    result = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "out"))
+    assert result.output is not None and check_wheel_valid(result.output)["pkg/data.wasm"] == files["pkg/data.wasm"]
+    # Given on its own, a .wasm file is meant as a module: what is wrong with it is said.
+    (tmp_path / "lone.wasm").write_bytes(files["pkg/data.wasm"])
+    assert cli("show", str(tmp_path / "lone.wasm")).returncode == 2
+
+
+def test_exports_and_imports_read_the_declarations_not_the_code(tmp_path: Path) -> None:
+    """A module with a 3 GiB code section (a sparse file: no disk) lists its imports and
+    exports in the memory of its declarations (2.9 GB for a 1.5 GB module before)."""
+    from conformance import function_type, section
+
+    from pyodide_auditwheel.wasm.sections import encode_name, encode_uleb
+
+    declarations = (
+        side_module(subsection(1, b"\0\0\0\0"))
+        + section(1, b"\x01" + function_type("i32->i64"))
+        + section(2, b"\x01" + encode_name("env") + encode_name("time") + b"\x00\x00")
+        + section(3, b"\x01\x00")
+        + section(7, b"\x01" + encode_name("wide") + b"\x00\x01")
+    )
+    code_size = 3 << 30
+    code_head = bytes([10]) + encode_uleb(code_size)
+    module = tmp_path / "libhuge.so"
+    with open(module, "wb") as handle:
+        handle.write(declarations + code_head)
+        handle.truncate(handle.tell() + code_size)
+    tracemalloc.start()
+    try:
+        ((path, interface),) = list(paw.interfaces(module))
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert path == "libhuge.so"
+    assert [(e.module, e.field, str(e.type)) for e in interface.imports] == [("env", "time", "(i32) -> i64")]
+    assert [(e.name, e.kind, str(e.type)) for e in interface.exports] == [("wide", "func", "(i32) -> i64")]
+    assert peak < 8 << 20, f"peak {peak} bytes"
+    listed = cli("exports", str(module), "--show-type")
+    assert listed.returncode == 0 and listed.stdout.splitlines()[1].split("\t")[1:] == ["func", "wide (i32) -> i64"]

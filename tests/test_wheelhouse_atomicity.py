@@ -173,3 +173,38 @@ def test_an_old_tag_that_cannot_be_removed_is_said(tmp_path: Path) -> None:
     )
     new = dist / "beta-1.0-cp313-cp313-pyemscripten_2025_0_wasm32.whl"
     assert paw.audit(new).loads and paw.audit(wheel).loads
+
+
+def chain_wheel(libs: wheelbuilder.FixtureLibs, where: Path) -> Path:
+    return wheelbuilder.build_chain_wheel(libs, where, "pyodide_2025_0")
+
+
+def test_several_inputs_one_refused_writes_nothing(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    """`repair A.whl typo.whl` repaired A in place and then exited 2 for typo.whl."""
+    wheel = chain_wheel(fixture_libs, tmp_path / "in")
+    before = digest(wheel)
+    result = cli("repair", str(wheel), str(tmp_path / "typo.whl"), "--libdir", str(fixture_libs.libdir))
+    assert result.returncode == 2
+    assert digest(wheel) == before
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1] == "error: nothing was written: 1 of 2 inputs cannot be repaired."
+    assert sorted(path.name for path in (tmp_path / "in").iterdir()) == [wheel.name]
+
+
+def test_several_inputs_one_missing_a_library_writes_nothing_and_exits_1(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    good = chain_wheel(fixture_libs, tmp_path / "good")
+    needy = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "needy", "pyodide_2025_0", dist="needypkg")
+    out = tmp_path / "out"
+    # libouter.so is found for the first through --libdir; the second is repaired against an
+    # empty directory, so both use one: the good wheel alone is repairable with it.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = cli("repair", str(good), str(needy), "--libdir", str(empty), "-o", str(out))
+    assert result.returncode == 1
+    assert not out.exists() or not any(out.iterdir())
+    assert "nothing was written: 2 of 2 inputs cannot be repaired." in result.stderr
+    both = cli("repair", str(good), str(needy), "--libdir", str(fixture_libs.libdir), "-o", str(out))
+    assert both.returncode == 0, both.stderr
+    assert sorted(path.name for path in out.iterdir()) == sorted([good.name, needy.name])
