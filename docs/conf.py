@@ -13,7 +13,7 @@ project = "pyodide-auditwheel"
 author = "the pyodide-auditwheel developers"
 copyright = "2026, the pyodide-auditwheel developers"
 
-extensions = ["myst_parser", "sphinx.ext.autodoc", "clireference"]
+extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "clireference"]
 source_suffix = {".md": "markdown"}
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3

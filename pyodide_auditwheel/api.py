@@ -15,7 +15,7 @@ from .rewriter.malloc import one_arena_for_all_threads
 from .rewriter.options import RepairOptions
 from .rewriter.single import RepairRequest, RepairResult, apply_each, apply_plan, repair, repair_each, repair_jobs
 from .rewriter.wheelhouse import WheelhouseResult, repair_wheelhouse
-from .wheel.inputs import PathLike, expand_wheelhouses, open_input
+from .wheel.inputs import PathLike, as_tuple, expand_wheelhouses, open_input
 
 if TYPE_CHECKING:
     from .policy import AuditReport
@@ -43,21 +43,24 @@ __all__ = [
 
 def show(
     path: PathLike,
-    libdirs: Sequence[PathLike] = (),
-    exclude: Sequence[str] = (),
     *,
+    libdirs: Sequence[PathLike] | PathLike = (),
+    exclude: Sequence[str] | str = (),
     discover: bool = True,
-    companions: Sequence[PathLike] = (),
+    companions: Sequence[PathLike] | PathLike = (),
 ) -> Analysis:
     """Analyse a wheel, an unpacked wheel directory or a single module.
 
     Each module's NEEDED libraries are classified as included (in the input, where the target
     runtime will look), found (in one of ``libdirs`` or ``$PYODIDE_AUDITWHEEL_LIBDIR``),
-    excluded (matches a glob of ``exclude``) or missing.
+    excluded (matches a glob of ``exclude``) or missing.  One directory or one glob may be
+    given alone.
     """
+    search = search_path_for(as_tuple(libdirs, "libdirs"), discover, as_tuple(companions, "companions"), path)
+    globs = [str(glob) for glob in as_tuple(exclude, "exclude")]
     tree = open_input(Path(path))
     try:
-        return analyze_tree(tree, search_path_for(libdirs, discover, companions, path), exclude)
+        return analyze_tree(tree, search, globs)
     finally:
         tree.close()
 
@@ -80,13 +83,13 @@ def interfaces(path: PathLike) -> Iterator[tuple[str, Interface]]:
 
 def audit(
     path: PathLike,
-    libdirs: Sequence[PathLike] = (),
-    exclude: Sequence[str] = (),
-    platform: str | None = None,
     *,
+    libdirs: Sequence[PathLike] | PathLike = (),
+    exclude: Sequence[str] | str = (),
+    platform: str | None = None,
     check_symbols: bool = True,
     discover: bool = True,
-    companions: Sequence[PathLike] = (),
+    companions: Sequence[PathLike] | PathLike = (),
 ) -> AuditReport:
     """Whether the input will load on the runtime its tag names (or ``platform``'s).
 
@@ -95,11 +98,11 @@ def audit(
     """
     from .policy import audit_tree
 
+    search = search_path_for(as_tuple(libdirs, "libdirs"), discover, as_tuple(companions, "companions"), path)
+    globs = [str(glob) for glob in as_tuple(exclude, "exclude")]
     tree = open_input(Path(path))
     try:
-        return audit_tree(
-            tree, search_path_for(libdirs, discover, companions, path), exclude, platform, check_symbols=check_symbols
-        )
+        return audit_tree(tree, search, globs, platform, check_symbols=check_symbols)
     finally:
         tree.close()
 

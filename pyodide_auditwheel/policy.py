@@ -53,7 +53,15 @@ EXTENSION_SUFFIX = re.compile(r"\.cpython-(\d+)-wasm32-emscripten\.so$")
 
 @dataclass(frozen=True)
 class Finding:
-    """One reason the wheel will not load (or not import): where, what, and why."""
+    """One reason the wheel will not load (or not import): where, what, and why.
+
+    Attributes:
+        kind: the class of finding (``missing-library``, ``unresolved-symbol``,
+            ``duplicate-load``, ``unknown-abi``, …), for a consumer to count or filter.
+        module: the module it is about (None: the wheel as a whole).
+        subject: what is wrong: a library, a symbol, a tag.
+        reason: why, in a sentence, ending with what to do.
+    """
 
     kind: FindingKind
     module: str | None
@@ -63,6 +71,22 @@ class Finding:
 
 @dataclass(frozen=True)
 class AuditReport:
+    """Whether an input loads on one ABI's runtime, and every reason it does not.
+
+    Attributes:
+        input: the input as the user named it.
+        abi: the ABI audited against (None: the tags name none this tool knows).
+        platform: the tag audited against, when given rather than read from the wheel.
+        runtime: what the ABI's newest pinned release offers a module's imports.
+        analysis: the resolution the audit was made on.
+        findings: every reason, for every release of the ABI the tags name.
+        symbols_checked: how many imports were checked against the runtime's offer.
+        checks_symbols: False for ``show``'s verdict, which reads module heads only (tags and
+            libraries are checked, not symbols).
+        install: the instances the runtime makes installing the wheel (None: not a wheel,
+            or no known ABI), so the verdict can say how many copies of each library load.
+    """
+
     input: str
     abi: Abi | None
     platform: str | None
@@ -70,10 +94,7 @@ class AuditReport:
     analysis: Analysis
     findings: tuple[Finding, ...]
     symbols_checked: int
-    # False for show's verdict, which reads module heads only: tags and libraries are checked.
     checks_symbols: bool = True
-    # The instances the runtime makes when it installs the wheel (None: not a wheel, or no
-    # known ABI), so the verdict can say how many copies of each library it loads.
     install: InstallOutcome | None = None
 
     @property

@@ -375,9 +375,9 @@ def test_a_symbol_from_a_vendored_library_resolves(fixture_libs: wheelbuilder.Fi
     assert any(
         "perhaps in the missing libouter.so" in f.reason for f in unrepaired.findings if f.subject == "env.outer_next"
     )
-    with_libdir = audit(wheel, [fixture_libs.libdir])
+    with_libdir = audit(wheel, libdirs=[fixture_libs.libdir])
     assert with_libdir.loads, with_libdir.findings
-    repaired = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "out")).output
+    repaired = paw.repair(wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "out")).output
     assert repaired is not None
     report = audit(repaired)
     assert report.loads and report.symbols_checked > 10
@@ -416,13 +416,14 @@ def test_the_2022_wheels_get_a_verdict_for_pyodide_0_21(realworld: Path, geos_li
         assert report.runtime is not None and report.runtime.pyodide == "0.21.3"
     shapely = realworld / "Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl"
     assert {f.subject for f in audit(shapely).findings if f.kind == "missing-library"} == {"libgeos_c.so"}
-    repaired = paw.repair(shapely, paw.RepairRequest([geos_libdir], output_dir=tmp_path)).output
+    repaired = paw.repair(shapely, paw.RepairRequest(libdirs=[geos_libdir], output_dir=tmp_path)).output
     assert repaired is not None and audit(repaired).loads
     with zipfile.ZipFile(repaired) as archive:
         vendored = [name for name in archive.namelist() if name.startswith("Shapely.libs/")]
     assert len(vendored) == 2 and all(name.endswith(".so") for name in vendored), vendored
     kept = paw.repair(
-        shapely, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "kept", options=paw.RepairOptions(mangle=False))
+        shapely,
+        paw.RepairRequest(libdirs=[geos_libdir], output_dir=tmp_path / "kept", options=paw.RepairOptions(mangle=False)),
     )
     assert kept.output is not None
     failure = [f for f in audit(kept.output).findings if f.kind == "missing-library"]
@@ -433,7 +434,7 @@ def test_real_world_wheel_against_a_runtime(realworld: Path, geos_libdir: Path) 
     """Shapely 1.8.2 (Python 3.10) uses C API that 3.12 removed: the audit says so."""
     report = audit(
         realworld / "Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl",
-        [geos_libdir],
+        libdirs=[geos_libdir],
         platform="pyodide_2024_0_wasm32",
     )
     subjects = _subjects(report)
@@ -522,7 +523,7 @@ def test_repair_in_place_with_plat_replaces_the_input(fixture_libs: wheelbuilder
     """In place means the input is replaced: the wheel under its new tag is written beside
     it, then the old one is removed (`twine upload dist/*` must not upload both tags)."""
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path, "pyodide_2025_0")
-    result = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], platform="emscripten_4_0_9_wasm32"))
+    result = paw.repair(wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], platform="emscripten_4_0_9_wasm32"))
     assert result.output == tmp_path / "chainpkg-1.0-cp313-cp313-emscripten_4_0_9_wasm32.whl"
     assert _wheel_tags(result.output) == ["cp313-cp313-emscripten_4_0_9_wasm32"]
     assert result.removed_input == wheel and not wheel.exists()
@@ -531,7 +532,8 @@ def test_repair_in_place_with_plat_replaces_the_input(fixture_libs: wheelbuilder
     again = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
     before = again.read_bytes()
     out = paw.repair(
-        again, paw.RepairRequest([fixture_libs.libdir], platform="emscripten_4_0_9_wasm32", output_dir=tmp_path / "o")
+        again,
+        paw.RepairRequest(libdirs=[fixture_libs.libdir], platform="emscripten_4_0_9_wasm32", output_dir=tmp_path / "o"),
     )
     assert out.removed_input is None and again.read_bytes() == before
 
@@ -559,7 +561,7 @@ def test_repair_with_a_pep783_tag_writes_the_absolute_runtime_path(
         "cp313-cp313-pyemscripten_2025_0_wasm32",
         {"chainpkg/_ext.so": fixture_libs.ext.read_bytes()},
     )
-    result = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "out"))
+    result = paw.repair(wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "out"))
     assert result.plan.abi.name == "pyodide_2025_0"
     patch = result.plan.patches["chainpkg/_ext.so"]
     assert patch.added_runtime_paths == ("/lib/python3.13/site-packages/chainpkg.libs", "$ORIGIN/../chainpkg.libs")
@@ -640,7 +642,7 @@ def test_retag_needs_a_wheel_file_with_tags(
         paw.repair(
             wheel,
             paw.RepairRequest(
-                [fixture_libs.libdir], platform="pyemscripten_2025_0_wasm32", output_dir=tmp_path / "out"
+                libdirs=[fixture_libs.libdir], platform="pyemscripten_2025_0_wasm32", output_dir=tmp_path / "out"
             ),
         )
 

@@ -210,7 +210,7 @@ def repair_with_libraries(wheel: GeneratedWheel, out_dir: Path) -> GeneratedWhee
         else:
             (libdir / name).write_bytes(data)
     try:
-        result = paw.repair(wheel.path, paw.RepairRequest([libdir], output_dir=out_dir))
+        result = paw.repair(wheel.path, paw.RepairRequest(libdirs=[libdir], output_dir=out_dir))
     except AuditwheelError:
         return None
     output = result.output or wheel.path

@@ -131,3 +131,32 @@ def test_a_page_names_another_page_by_a_link() -> None:
         prose = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
         offenders += [f"{page.name}: `{name}`" for name in as_code.findall(prose) if name in pages]
     assert not offenders
+
+
+def test_every_public_name_and_field_is_documented_where_the_api_reference_shows_it() -> None:
+    """Each name of ``__all__`` is on docs/api.md; each public class has a docstring of its
+    own (not the generated signature), and each field of a public dataclass is described in
+    it, where autodoc shows it (a ``#`` comment above a field is not)."""
+    import dataclasses
+    import inspect
+
+    import pyodide_auditwheel as paw
+
+    reference = (DOCS / "api.md").read_text()
+    undocumented = []
+    for name in paw.__all__:
+        if name == "__version__":
+            continue
+        obj = getattr(paw, name)
+        if f"pyodide_auditwheel.{name}\n" not in reference:
+            undocumented.append(f"{name}: not on docs/api.md")
+        if not inspect.isclass(obj):
+            continue
+        doc = inspect.getdoc(obj) or ""
+        if not doc or doc.startswith(f"{obj.__name__}("):
+            undocumented.append(f"{name}: no docstring of its own")
+            continue
+        for item in dataclasses.fields(obj) if dataclasses.is_dataclass(obj) else ():
+            if not re.search(rf"^\s+(\w+, )*{item.name}(, \w+)*: ", doc.split("Attributes:", 1)[-1], re.M):
+                undocumented.append(f"{name}.{item.name}")
+    assert undocumented == []

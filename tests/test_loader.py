@@ -255,7 +255,7 @@ def test_an_identical_copy_of_a_library_is_vendored_once(tmp_path: Path) -> None
     shutil.copy(libdir / "libstate.so", libdir / "libstate.so.1")
     files = {"pkg/_a.so": module(["libstate.so"], [], "a"), "pkg/_b.so": module(["libstate.so.1"], [], "b")}
     result = paw.repair(
-        wheel(tmp_path, "pyodide_2025_0", files), paw.RepairRequest([libdir], output_dir=tmp_path / "out")
+        wheel(tmp_path, "pyodide_2025_0", files), paw.RepairRequest(libdirs=[libdir], output_dir=tmp_path / "out")
     )
     assert [library.dest for library in result.plan.vendored] == [f"pkg.libs/{library_name(result)}"]
     assert result.output is not None
@@ -290,7 +290,7 @@ def test_a_wheel_tagged_for_two_abis_is_laid_out_and_audited_for_both(tmp_path: 
     (libdir / "libstate.so").write_bytes(library("state"))
     files = {"pkg/_a.abi3.so": module(["libstate.so"], [], "a"), "pkg/sub/_b.abi3.so": module(["libstate.so"], [], "b")}
     source = wheel(tmp_path, "both", files, tag)
-    result = paw.repair(source, paw.RepairRequest([libdir], output_dir=tmp_path / "out"))
+    result = paw.repair(source, paw.RepairRequest(libdirs=[libdir], output_dir=tmp_path / "out"))
     entries = result.plan.patches["pkg/sub/_b.abi3.so"].runtime_paths
     assert entries is not None
     assert entries[:2] == (f"{SITE['pyodide_2024_0']}/pkg.libs", f"{SITE['pyodide_2025_0']}/pkg.libs")
@@ -318,7 +318,7 @@ def test_our_repair_loads_one_copy_on_every_abi(tmp_path: Path, abi: str) -> Non
     (libdir / "libouter.so").write_bytes(module(["libcounter.so"], [], "outer"))
     (libdir / "libcounter.so").write_bytes(library("counter"))
     files = {"pkg/_a.so": module(["libouter.so"], [], "a"), "pkg/sub/_b.so": module(["libcounter.so"], [], "b")}
-    result = paw.repair(wheel(tmp_path, abi, files), paw.RepairRequest([libdir], output_dir=tmp_path / "out"))
+    result = paw.repair(wheel(tmp_path, abi, files), paw.RepairRequest(libdirs=[libdir], output_dir=tmp_path / "out"))
     assert [lib.original_name for lib in result.plan.vendored] == ["libcounter.so", "libouter.so"]
     assert result.output is not None
     report = paw.audit(result.output)

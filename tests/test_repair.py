@@ -33,7 +33,7 @@ from pyodide_auditwheel.wheel.zipio import Deflater, ZipReader, ZipWriter
 
 def test_repair_shapely_structure(shapely: Path, geos_libdir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = paw.repair(shapely, paw.RepairRequest([geos_libdir], output_dir=out))
+    result = paw.repair(shapely, paw.RepairRequest(libdirs=[geos_libdir], output_dir=out))
     assert result.output == out / shapely.name and result.changed
     contents = check_wheel_valid(result.output)
     geos_c_digest = hashlib.sha256((geos_libdir / "libgeos_c.so").read_bytes()).hexdigest()
@@ -63,20 +63,20 @@ def test_repair_shapely_structure(shapely: Path, geos_libdir: Path, tmp_path: Pa
 def test_second_repair_changes_nothing_and_output_is_reproducible(
     shapely: Path, geos_libdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = paw.repair(shapely, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "a")).output
+    first = paw.repair(shapely, paw.RepairRequest(libdirs=[geos_libdir], output_dir=tmp_path / "a")).output
     assert first is not None
-    again = paw.repair(first, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "b"))
+    again = paw.repair(first, paw.RepairRequest(libdirs=[geos_libdir], output_dir=tmp_path / "b"))
     assert again.plan.is_noop and not again.changed
     assert again.output is not None and again.output.read_bytes() == first.read_bytes()
     before = first.read_bytes()
-    in_place = paw.repair(first, paw.RepairRequest([geos_libdir]))
+    in_place = paw.repair(first, paw.RepairRequest(libdirs=[geos_libdir]))
     assert not in_place.changed and first.read_bytes() == before
     # same inputs -> byte-identical output, with or without SOURCE_DATE_EPOCH
-    second = paw.repair(shapely, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "c")).output
+    second = paw.repair(shapely, paw.RepairRequest(libdirs=[geos_libdir], output_dir=tmp_path / "c")).output
     assert second is not None and second.read_bytes() == before
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    x = paw.repair(shapely, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "x")).output
-    y = paw.repair(shapely, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "y")).output
+    x = paw.repair(shapely, paw.RepairRequest(libdirs=[geos_libdir], output_dir=tmp_path / "x")).output
+    y = paw.repair(shapely, paw.RepairRequest(libdirs=[geos_libdir], output_dir=tmp_path / "y")).output
     assert x is not None and y is not None and x.read_bytes() == y.read_bytes()
 
 
@@ -88,7 +88,7 @@ def test_streamed_members_give_the_same_wheel_as_members_compressed_ahead(
     their blocks are compressed on the worker pool's threads; the wheel is the same, byte
     for byte.  The library files are read in small chunks here, so the dylink head of a
     vendored library is patched across chunk boundaries."""
-    ahead = paw.repair(shapely, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "ahead")).output
+    ahead = paw.repair(shapely, paw.RepairRequest(libdirs=[geos_libdir], output_dir=tmp_path / "ahead")).output
     monkeypatch.setattr(apply, "AHEAD_MAX_MEMBER", -1)
     monkeypatch.setattr(libsearch, "LIBRARY_CHUNK", 7)
 
@@ -99,7 +99,7 @@ def test_streamed_members_give_the_same_wheel_as_members_compressed_ahead(
     pools_asked = []
     real_pool = apply.DeflatePool.__call__
     monkeypatch.setattr(apply.DeflatePool, "__call__", lambda self: pools_asked.append(1) or real_pool(self))
-    streamed = paw.repair(shapely, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "streamed")).output
+    streamed = paw.repair(shapely, paw.RepairRequest(libdirs=[geos_libdir], output_dir=tmp_path / "streamed")).output
     assert ahead is not None and streamed is not None
     assert streamed.read_bytes() == ahead.read_bytes()
     assert len(pools_asked) == 5  # two modules, two libraries, and the CRC check of unchanged members
@@ -107,7 +107,7 @@ def test_streamed_members_give_the_same_wheel_as_members_compressed_ahead(
 
 
 def test_file_modes_survive(shapely: Path, geos_libdir: Path, tmp_path: Path) -> None:
-    output = paw.repair(shapely, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "o")).output
+    output = paw.repair(shapely, paw.RepairRequest(libdirs=[geos_libdir], output_dir=tmp_path / "o")).output
     assert output is not None
     with zipfile.ZipFile(shapely) as a, zipfile.ZipFile(output) as b:
         for info in a.infolist():
@@ -131,13 +131,13 @@ def test_in_place_repair_is_atomic_under_injected_failures(
 
     monkeypatch.setattr(ZipWriter, "add_chunks", disk_full_midway)
     with pytest.raises(paw.AuditwheelError, match="No space left on device; nothing was changed"):
-        paw.repair(shapely, paw.RepairRequest([geos_libdir]))
+        paw.repair(shapely, paw.RepairRequest(libdirs=[geos_libdir]))
     assert shapely.read_bytes() == original
     assert sorted(p.name for p in shapely.parent.iterdir()) == [shapely.name]
     monkeypatch.setattr(ZipWriter, "add_chunks", real_add_chunks)
     monkeypatch.setattr(ZipWriter, "close", lambda self: (_ for _ in ()).throw(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
-        paw.repair(shapely, paw.RepairRequest([geos_libdir]))
+        paw.repair(shapely, paw.RepairRequest(libdirs=[geos_libdir]))
     assert shapely.read_bytes() == original
     assert sorted(p.name for p in shapely.parent.iterdir()) == [shapely.name]
 
@@ -200,7 +200,7 @@ def test_the_output_check_catches_writer_faults(
     the writer is caught before the output gets its name."""
     fault(monkeypatch)
     with pytest.raises(InternalError, match=message):
-        paw.repair(shapely, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "out"))
+        paw.repair(shapely, paw.RepairRequest(libdirs=[geos_libdir], output_dir=tmp_path / "out"))
     assert not (tmp_path / "out" / shapely.name).exists()
     # the CLI tells a bug of ours from an unusable input: exit 4, not 2
     if fault is _vendor_last:
@@ -217,7 +217,7 @@ def test_all_missing_reported_at_once_nothing_written(fixture_libs: wheelbuilder
     libdir.mkdir()
     (libdir / "libouter.so").write_bytes(fixture_libs.outer.read_bytes())
     with pytest.raises(MissingLibrariesError) as info:
-        paw.repair(wheel, paw.RepairRequest([libdir], output_dir=tmp_path / "out"))
+        paw.repair(wheel, paw.RepairRequest(libdirs=[libdir], output_dir=tmp_path / "out"))
     assert set(info.value.missing) == {"libcounter.so"}
     assert not (tmp_path / "out").exists()
     result = cli("repair", str(wheel), "-o", str(tmp_path / "out"))
@@ -255,7 +255,7 @@ def test_no_mangle_exclude_strip_and_lib_sdir(fixture_libs: wheelbuilder.Fixture
     result = paw.repair(
         wheel,
         paw.RepairRequest(
-            [fixture_libs.libdir],
+            libdirs=[fixture_libs.libdir],
             output_dir=tmp_path / "o",
             options=RepairOptions(lib_sdir="_vendor", no_mangle=("libcounter*",), strip=True),
         ),
@@ -265,19 +265,23 @@ def test_no_mangle_exclude_strip_and_lib_sdir(fixture_libs: wheelbuilder.Fixture
     assert result.output is not None
     check_wheel_valid(result.output)
     excluded = paw.repair(
-        wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "e", exclude=["libcounter.so"])
+        wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "e", exclude=["libcounter.so"])
     )
     assert [lib.original_name for lib in excluded.plan.vendored] == ["libouter.so"]
     assert "libcounter.so" in excluded.plan.excluded
     for bad in ("../escape", "a/b", "/abs", ".."):
         with pytest.raises(UnsafePathError):
             paw.repair(
-                wheel, paw.RepairRequest([fixture_libs.libdir], options=RepairOptions(lib_sdir=bad)), dry_run=True
+                wheel,
+                paw.RepairRequest(libdirs=[fixture_libs.libdir], options=RepairOptions(lib_sdir=bad)),
+                dry_run=True,
             )
     # as pypa/auditwheel reads it: a value starting with "." is a suffix to the dist name
     for suffix, libs in ((".libs", "chainpkg.libs"), ("._vendor", "chainpkg._vendor")):
         planned = paw.repair(
-            wheel, paw.RepairRequest([fixture_libs.libdir], options=RepairOptions(lib_sdir=suffix)), dry_run=True
+            wheel,
+            paw.RepairRequest(libdirs=[fixture_libs.libdir], options=RepairOptions(lib_sdir=suffix)),
+            dry_run=True,
         )
         assert {lib.dest.split("/")[0] for lib in planned.plan.vendored} == {libs}
 
@@ -301,8 +305,10 @@ def test_bad_record_is_refused(fixture_libs: wheelbuilder.FixtureLibs, tmp_path:
         tmp_path, "pkg", "1.0", wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"], files, record_rows=rows
     )
     with pytest.raises(RecordError, match="does not match its RECORD hash"):
-        paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "o"))
-    ok = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "o", allow_bad_record=True))
+        paw.repair(wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "o"))
+    ok = paw.repair(
+        wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "o", allow_bad_record=True)
+    )
     assert ok.record_problems
     missing_row = wheelbuilder.write_wheel(
         tmp_path / "m", "pkg", "1.0", wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"], files, record_rows=rows[1:]
@@ -354,7 +360,8 @@ def test_strip_removes_debug_sections_and_reports_savings(
     assert "name" in custom_names(fixture_libs.outer.read_bytes())  # wasm-ld writes one
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
     result = paw.repair(
-        wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "o", options=RepairOptions(strip=True))
+        wheel,
+        paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "o", options=RepairOptions(strip=True)),
     )
     assert result.output is not None and result.stripped_bytes > 0
     contents = check_wheel_valid(result.output)
@@ -364,7 +371,7 @@ def test_strip_removes_debug_sections_and_reports_savings(
     both = paw.repair(
         wheel,
         paw.RepairRequest(
-            [fixture_libs.libdir],
+            libdirs=[fixture_libs.libdir],
             output_dir=tmp_path / "b",
             options=RepairOptions(strip=True, strip_wheel_modules=True),
         ),
@@ -452,7 +459,7 @@ def test_record_with_quoted_rows_and_crlf_is_kept(fixture_libs: wheelbuilder.Fix
     with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
         for name_, data in contents.items():
             archive.writestr(name_, data)
-    paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "out"))
+    paw.repair(wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "out"))
     repaired = check_wheel_valid(tmp_path / "out" / wheel.name)
     record = repaired[record_name]
     assert (plain_line + "\r\n").encode() in record
@@ -465,7 +472,7 @@ def test_benchmark_wheel_small_instance_repairs_validly(realworld: Path, geos_li
     hashes all check out; every unchanged member's compressed bytes are the input's, byte for
     byte; and a patched module differs from the input's only in its first section."""
     wheel = bigwheel.build_big_wheel(tmp_path / "in", copies=2)
-    result = paw.repair(wheel, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "out"))
+    result = paw.repair(wheel, paw.RepairRequest(libdirs=[geos_libdir], output_dir=tmp_path / "out"))
     assert result.changed and len(result.plan.patches) == 21  # 20 modules + libgeos_c
     repaired = check_wheel_valid(tmp_path / "out" / wheel.name)
     with open(wheel, "rb") as before, open(tmp_path / "out" / wheel.name, "rb") as after:
@@ -652,11 +659,13 @@ def test_unchanged_members_go_through_copy_file_range_on_linux(
         return done
 
     monkeypatch.setattr(os, "copy_file_range", counting)
-    fast = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "fast")).output
+    fast = paw.repair(wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "fast")).output
     assert fast is not None and sum(copied) > 0
     monkeypatch.setenv("PYODIDE_AUDITWHEEL_PORTABLE_IO", "1")
     copied.clear()
-    portable = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "portable")).output
+    portable = paw.repair(
+        wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "portable")
+    ).output
     assert portable is not None and copied == []
     assert fast.read_bytes() == portable.read_bytes()
 
@@ -703,7 +712,7 @@ def test_one_library_under_two_names_is_vendored_once(fixture_libs: wheelbuilder
     (libdir / "libouter.so").symlink_to("libouter.so.1")
     (libdir / "libcounter.so").write_bytes(fixture_libs.counter.read_bytes())
     wheel = _two_names_wheel(fixture_libs, tmp_path / "in")
-    result = paw.repair(wheel, paw.RepairRequest([libdir], output_dir=tmp_path / "out"))
+    result = paw.repair(wheel, paw.RepairRequest(libdirs=[libdir], output_dir=tmp_path / "out"))
     assert sorted(lib.original_name for lib in result.plan.vendored) == ["libcounter.so", "libouter.so"]
     outer = next(lib.dest for lib in result.plan.vendored if lib.original_name == "libouter.so").rsplit("/", 1)[1]
     renames = {path: patch.renames for path, patch in result.plan.patches.items() if patch.renames}
@@ -722,7 +731,8 @@ def test_one_library_under_two_names_is_one_copy_at_run_time(
     (libdir / "libouter.so").symlink_to("libouter.so.1")
     (libdir / "libcounter.so").write_bytes(fixture_libs.counter.read_bytes())
     repaired = paw.repair(
-        _two_names_wheel(fixture_libs, tmp_path / "in"), paw.RepairRequest([libdir], output_dir=tmp_path / "out")
+        _two_names_wheel(fixture_libs, tmp_path / "in"),
+        paw.RepairRequest(libdirs=[libdir], output_dir=tmp_path / "out"),
     ).output
     assert repaired is not None
     assert run_in_pyodide("pyodide-0.29", CODE, repaired)["result"] == "[1, 2, 3, 4]"
@@ -745,11 +755,11 @@ def test_a_failed_repair_leaves_no_output_directory(
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
     monkeypatch.setattr(ZipWriter, "close", lambda self: (_ for _ in ()).throw(OSError(28, "No space left on device")))
     with pytest.raises(paw.AuditwheelError, match="nothing was changed"):
-        paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "new" / "deeper"))
+        paw.repair(wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "new" / "deeper"))
     assert not (tmp_path / "new").exists()
     (tmp_path / "kept").mkdir()
     with pytest.raises(paw.AuditwheelError):
-        paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "kept"))
+        paw.repair(wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "kept"))
     assert (tmp_path / "kept").is_dir()  # a directory the user had stays
 
 
@@ -759,7 +769,7 @@ def test_platlib_modules_get_the_runtime_path_of_where_they_are_installed(
     wheel = wheelbuilder.write_wheel(
         tmp_path, "pkg", "1.0", TAG_2025, {"pkg-1.0.data/platlib/pkg/_ext.so": fixture_libs.ext.read_bytes()}
     )
-    result = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "out"))
+    result = paw.repair(wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "out"))
     patch = result.plan.patches["pkg-1.0.data/platlib/pkg/_ext.so"]
     # Installed where it is in the archive: Pyodide does not move .data (test_runtime.py).
     assert patch.added_runtime_paths == ("/lib/python3.13/site-packages/pkg.libs", "$ORIGIN/../../../pkg.libs")
@@ -770,7 +780,7 @@ def test_non_ascii_project_names_get_their_libs_directory(
     fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
 ) -> None:
     wheel = wheelbuilder.write_wheel(tmp_path, "café", "1.0", TAG_2025, {"café/_ext.so": fixture_libs.ext.read_bytes()})
-    result = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "out"))
+    result = paw.repair(wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "out"))
     assert result.plan.libs_dir == "café.libs" and result.output is not None
     assert any(name.startswith("café.libs/libouter-") for name in check_wheel_valid(result.output))
 
@@ -781,7 +791,7 @@ def test_portable_paths_give_the_same_wheel(
     from pyodide_auditwheel.wheel import atomic, zipio
 
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
-    fast = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "fast")).output
+    fast = paw.repair(wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "fast")).output
     calls = {"copy_file_range": 0, "O_TMPFILE": 0}
     real_copy, real_open = os.copy_file_range, os.open
 
@@ -798,7 +808,9 @@ def test_portable_paths_give_the_same_wheel(
     monkeypatch.setattr(os, "open", counting_open)
     monkeypatch.setenv(atomic.PORTABLE_IO_ENV, "1")
     assert zipio.portable_io()
-    portable = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "portable")).output
+    portable = paw.repair(
+        wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "portable")
+    ).output
     assert calls == {"copy_file_range": 0, "O_TMPFILE": 0}
     assert fast is not None and portable is not None and fast.read_bytes() == portable.read_bytes()
 
@@ -847,7 +859,7 @@ def test_a_wheel_with_a_253_byte_name_is_repaired_in_place(
     assert len(wheel.name.encode()) == 253
     if portable:
         monkeypatch.setenv("PYODIDE_AUDITWHEEL_PORTABLE_IO", "1")
-    result = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir]))
+    result = paw.repair(wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir]))
     assert result.output == wheel and result.changed
     check_wheel_valid(wheel)
     assert sorted(path.name for path in tmp_path.iterdir()) == [wheel.name]

@@ -33,7 +33,7 @@ def test_unrepaired_fails_repaired_works_with_one_copy(
     broken = run_in_pyodide(runtime, CODE, wheel)
     assert not broken["ok"]
     assert UNREPAIRED_ERROR[runtime] in "\n".join(broken["messages"])
-    repaired = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "out")).output
+    repaired = paw.repair(wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "out")).output
     assert repaired is not None
     result = run_in_pyodide(runtime, CODE, repaired)
     assert result == {"ok": True, "result": "[1, 2, 3, 4]", "messages": ["Loading chainpkg", "Loaded chainpkg"]}
@@ -53,7 +53,9 @@ def test_relative_only_rpath_double_loads_on_0_29_is_flagged_and_repaired(
         lambda abis, module_dir, libs_dir: ((), original(abis, module_dir, libs_dir)[1]),
     )
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
-    relative_only = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "relative")).output
+    relative_only = paw.repair(
+        wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "relative")
+    ).output
     assert relative_only is not None
     assert run_in_pyodide("pyodide-0.29", CODE, relative_only)["result"] == "[1, 1, 2, 2]"
     findings = paw.audit(relative_only).findings
@@ -151,7 +153,9 @@ def test_retagged_for_pypi_loads_in_0_29_with_one_copy(
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
     repaired = paw.repair(
         wheel,
-        paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "out", platform="pyemscripten_2025_0_wasm32"),
+        paw.RepairRequest(
+            libdirs=[fixture_libs.libdir], output_dir=tmp_path / "out", platform="pyemscripten_2025_0_wasm32"
+        ),
     ).output
     assert repaired is not None and repaired.name == "chainpkg-1.0-cp313-cp313-pyemscripten_2025_0_wasm32.whl"
     assert audit(repaired).loads
@@ -171,7 +175,7 @@ def test_every_release_loads_our_repair_once(
     abi = OTHER_RELEASES[runtime]
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", abi)
     assert not run_in_pyodide(runtime, CODE, wheel)["ok"]
-    repaired = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "out")).output
+    repaired = paw.repair(wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "out")).output
     assert repaired is not None
     result = run_in_pyodide(runtime, CODE, repaired)
     if abi == "emscripten_3_1_14":
@@ -251,7 +255,7 @@ def test_a_2022_wheel_repaired_for_0_21_installs_there_with_one_copy_of_each_lib
     shapely = realworld / "Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl"
     with pytest.raises(AssertionError, match=r"libgeos_c\.so"):
         instances_made("pyodide-0.21", shapely, tmp_path)
-    repaired = paw.repair(shapely, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "out")).output
+    repaired = paw.repair(shapely, paw.RepairRequest(libdirs=[geos_libdir], output_dir=tmp_path / "out")).output
     assert repaired is not None
     report = audit(repaired)
     assert report.loads and report.install is not None

@@ -26,7 +26,7 @@ def sbom_of(wheel: Path) -> dict:  # type: ignore[type-arg]
 
 def test_sbom_names_every_vendored_library(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
-    result = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "out"))
+    result = paw.repair(wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "out"))
     assert result.output is not None
     contents = check_wheel_valid(result.output)
     document = json.loads(contents[SBOM])
@@ -62,8 +62,8 @@ def test_sbom_is_reproducible_and_idempotent(fixture_libs: wheelbuilder.FixtureL
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
     elsewhere = tmp_path / "elsewhere" / "lib"
     shutil.copytree(fixture_libs.libdir, elsewhere)
-    first = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "one")).output
-    second = paw.repair(wheel, paw.RepairRequest([elsewhere], output_dir=tmp_path / "two")).output
+    first = paw.repair(wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "one")).output
+    second = paw.repair(wheel, paw.RepairRequest(libdirs=[elsewhere], output_dir=tmp_path / "two")).output
     assert first is not None and second is not None
     assert first.read_bytes() == second.read_bytes()  # the library's directory is not in the wheel
     again = paw.repair(first, paw.RepairRequest(output_dir=tmp_path / "again"))
@@ -78,10 +78,10 @@ def test_a_later_repair_keeps_the_earlier_components(fixture_libs: wheelbuilder.
     only_outer.mkdir()
     shutil.copy(fixture_libs.outer, only_outer / "libouter.so")
     first = paw.repair(
-        wheel, paw.RepairRequest([only_outer], exclude=["libcounter.so"], output_dir=tmp_path / "one")
+        wheel, paw.RepairRequest(libdirs=[only_outer], exclude=["libcounter.so"], output_dir=tmp_path / "one")
     ).output
     assert first is not None and [c["name"].split("-")[0] for c in sbom_of(first)["components"]] == ["libouter"]
-    second = paw.repair(first, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "two")).output
+    second = paw.repair(first, paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "two")).output
     assert second is not None
     assert sorted(c["name"].split("-")[0] for c in sbom_of(second)["components"]) == ["libcounter", "libouter"]
     retagged = paw.repair(
@@ -102,7 +102,7 @@ def test_no_sbom(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None
     assert SBOM not in check_wheel_valid(tmp_path / "out" / wheel.name)
     assert (
         paw.repair(
-            wheel, paw.RepairRequest([fixture_libs.libdir], options=RepairOptions(sbom=False)), dry_run=True
+            wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], options=RepairOptions(sbom=False)), dry_run=True
         ).plan.sbom
         is None
     )
@@ -177,7 +177,7 @@ def test_a_tampered_sbom_is_not_merged_into_a_fresh_hash(
     written again with a valid hash (RECORD laundering)."""
     first = paw.repair(
         chain_wheel(fixture_libs, tmp_path / "in"),
-        paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "one"),
+        paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "one"),
     )
     assert first.output is not None
     tampered = tmp_path / "two" / first.output.name

@@ -208,7 +208,7 @@ def test_show_reads_only_the_directory_and_module_heads_and_writes_nothing(
     module_data = {
         m.name: (m.data_offset, m.data_offset + m.compressed_size) for m in members if m.name.endswith(".so")
     }
-    paw.show(wheel, [geos_libdir])  # imports everything first: compiling them may write .pyc files
+    paw.show(wheel, libdirs=[geos_libdir])  # imports everything first: compiling them may write .pyc files
 
     reads: list[tuple[int, int]] = []
     real_pread = os.pread
@@ -232,7 +232,7 @@ def test_show_reads_only_the_directory_and_module_heads_and_writes_nothing(
     monkeypatch.setattr(os, "pread", counting)  # every read of a wheel on disk is a pread
     sys.addaudithook(audit)  # audit hooks cannot be removed: it stops watching below
     try:
-        analysis = paw.show(wheel, [geos_libdir])
+        analysis = paw.show(wheel, libdirs=[geos_libdir])
     finally:
         watching = False
     assert not writes
@@ -293,10 +293,10 @@ def test_only_side_modules_are_modules(fixture_libs: wheelbuilder.FixtureLibs, t
         "pkg/notes.so.txt": b"release notes",
     }
     wheel = wheelbuilder.write_wheel(tmp_path, "pkg", "1.0", TAG_2025, files)
-    shown = paw.show(wheel, [fixture_libs.libdir])
+    shown = paw.show(wheel, libdirs=[fixture_libs.libdir])
     assert [module.path for module in shown.wheel_modules] == ["pkg/_ext.so"]
     assert any("pkg/data.wasm" in note for note in shown.notes)
-    result = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "out"))
+    result = paw.repair(wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "out"))
     assert result.output is not None and check_wheel_valid(result.output)["pkg/data.wasm"] == files["pkg/data.wasm"]
     # Given on its own, a .wasm file is meant as a module: what is wrong with it is said.
     (tmp_path / "lone.wasm").write_bytes(files["pkg/data.wasm"])

@@ -79,7 +79,7 @@ def test_the_results_come_back_from_the_workers_whole(fixture_libs: wheelbuilder
 
 def test_a_plan_is_not_applied_to_a_changed_input(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
     (wheel,) = wheelhouse(fixture_libs, tmp_path / "dist", 1)
-    planned = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], discover=False), dry_run=True)
+    planned = paw.repair(wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], discover=False), dry_run=True)
     os.utime(wheel, ns=(time.time_ns(), time.time_ns() + 10**9))
     with pytest.raises(AuditwheelError, match="changed after its repair was planned; run the repair again"):
         paw.api.apply_plan(planned, paw.RepairRequest(output_dir=tmp_path / "out"))

@@ -68,7 +68,7 @@ def _shapely_with_many_members(realworld: Path, out_dir: Path) -> Path:
 def test_repair_of_a_wheel_with_more_than_65535_members(realworld: Path, geos_libdir: Path, tmp_path: Path) -> None:
     wheel = _shapely_with_many_members(realworld, tmp_path / "in")
     assert _has_zip64_end_records(wheel)
-    result = paw.repair(wheel, paw.RepairRequest([geos_libdir], output_dir=tmp_path / "out"))
+    result = paw.repair(wheel, paw.RepairRequest(libdirs=[geos_libdir], output_dir=tmp_path / "out"))
     assert result.changed and result.output is not None
     assert _has_zip64_end_records(result.output)
     contents = check_wheel_valid(result.output)

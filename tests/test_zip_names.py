@@ -65,6 +65,6 @@ def test_utf8_name_without_the_flag_gets_it(fixture_libs: wheelbuilder.FixtureLi
     wheel.write_bytes(bytes(data))
     with zipfile.ZipFile(wheel) as archive:
         assert "pkg/café.py" not in archive.namelist()  # what the stdlib makes of it
-    result = paw.repair(wheel, paw.RepairRequest([fixture_libs.libdir], output_dir=tmp_path / "out"))
+    result = paw.repair(wheel, paw.RepairRequest(libdirs=[fixture_libs.libdir], output_dir=tmp_path / "out"))
     assert result.output is not None
     assert check_wheel_valid(result.output)["pkg/café.py"] == b"x = 1\n"

@@ -42,7 +42,10 @@ def audit(
     outcome = Outcome(as_json)
     inputs = expand_wheelhouses(inputs)  # the other wheels may hold a library one needs
     for report in outcome.reports(
-        inputs, lambda path: audit_input(path, libdir, exclude, plat, discover=not no_discovery, companions=inputs)
+        inputs,
+        lambda path: audit_input(
+            path, libdirs=libdir, exclude=exclude, platform=plat, discover=not no_discovery, companions=inputs
+        ),
     ):
         if not report.loads:
             outcome.worst = max(outcome.worst, EXIT_MISSING)

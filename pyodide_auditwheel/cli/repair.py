@@ -148,13 +148,13 @@ def repair(
     )
     wheels = expand_wheelhouses(wheels)
     request = RepairRequest(
-        tuple(libdir),
-        output_dir,
-        tuple(exclude),
-        options,
-        verify_record,
-        allow_bad_record,
-        plat,
+        libdirs=libdir,
+        output_dir=output_dir,
+        exclude=exclude,
+        options=options,
+        verify_record=verify_record,
+        allow_bad_record=allow_bad_record,
+        platform=plat,
         discover=not no_discovery,
     )
     with _ProgressBar(wheels[0] if len(wheels) == 1 else None) as hook:

@@ -41,7 +41,13 @@ def show(
     for report in outcome.reports(
         inputs,
         lambda path: audit(
-            path, libdir, exclude, plat, check_symbols=False, discover=not no_discovery, companions=inputs
+            path,
+            libdirs=libdir,
+            exclude=exclude,
+            platform=plat,
+            check_symbols=False,
+            discover=not no_discovery,
+            companions=inputs,
         ),
     ):
         analysis = report.analysis

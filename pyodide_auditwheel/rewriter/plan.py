@@ -43,10 +43,20 @@ SAFE_DIR_COMPONENT = re.compile(r"^[\w.+-]+$")
 
 @dataclass(frozen=True)
 class VendoredLibrary:
-    """A library written into the libs directory: from a libdir file, or (``member``) from
-    the wheel's own copies of one library, merged (``source`` is then the member's path).
-    ``data``: its bytes, read before the write, when ``source`` is in another wheel of the
-    call that may be replaced first (see :mod:`.wheelhouse`)."""
+    """A library written into the libs directory.
+
+    Attributes:
+        source: the file it is read from: a libdir file, or the wheel's member.
+        original_name: its file name where it was found.
+        dest: its path in the repaired wheel (``<dist>.libs/<name>``, mangled unless asked
+            not to be).
+        sha256_hex: the SHA-256 of its source's bytes (the mangled name carries 8 of them).
+        size: its source's size.
+        member: set when it comes from the wheel's own copies of one library, merged
+            (``source`` is then that member's path).
+        data: its bytes, read before the write, when ``source`` is in another wheel of the
+            call that may be replaced first (see :mod:`.wheelhouse`).
+    """
 
     source: Path
     original_name: str
@@ -78,6 +88,27 @@ class SbomPlan:
 
 @dataclass(frozen=True)
 class RepairPlan:
+    """Everything a repair will do, decided before a byte is written: plain data, so that
+    ``--dry-run`` prints it and one writer carries it out.
+
+    Attributes:
+        wheel: the input.
+        abi: the ABI the layout is planned for (the wheel's, or the retag's).
+        libs_dir: the directory the libraries are vendored into.
+        vendored: the libraries written there, one per distinct content.
+        patches: module path (as written) → the changes to its ``dylink.0``.
+        excluded: library name → the modules needing it, left out by ``--exclude``: the
+            runtime must provide them.
+        retag: the new platform tag, file name and WHEEL text, if any.
+        sbom: the SBOM to write, if any.
+        moved_first: the wheel's own libraries written first (after the vendored ones),
+            each after those it needs: Pyodide 0.26/0.27 load a library a module NEEDs by
+            name, so one that comes after its users in the archive is loaded again by its path.
+        merged: the wheel's copies of a vendored library (member → the vendored file): each
+            would be instantiated at install beside it; their users are patched to find the
+            vendored file, and the copies are not written.
+    """
+
     wheel: str
     abi: Abi
     libs_dir: str
@@ -86,13 +117,7 @@ class RepairPlan:
     excluded: dict[str, list[str]] = field(default_factory=dict)
     retag: Retag | None = None
     sbom: SbomPlan | None = None
-    # The wheel's own libraries written first (after the vendored ones), each after those it
-    # needs: Pyodide 0.26/0.27 load a library a module NEEDs by name, so one that comes after
-    # its users in the archive is loaded again by its path (see record.vendored_first).
     moved_first: tuple[str, ...] = ()
-    # The wheel's copies of a vendored library (member -> the vendored file), merged into it:
-    # each copy would be instantiated at install beside it; their users are patched to find
-    # the vendored file, and the copies are not written.
     merged: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -15,7 +15,7 @@ from ..errors import AuditwheelError, NotAWheelError
 from ..graph.analysis import Analysis, analyze_tree, library_twins
 from ..graph.libsearch import SearchPath, search_path_for
 from ..policy import named_abis
-from ..wheel.inputs import PathLike, WheelArchive, open_input
+from ..wheel.inputs import PathLike, WheelArchive, as_tuple, open_input
 
 if TYPE_CHECKING:
     from .apply import ProgressHook
@@ -23,15 +23,25 @@ if TYPE_CHECKING:
     from .plan import RepairPlan
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RepairRequest:
-    """Everything :func:`repair` takes besides the wheel: where to look for libraries
-    (``libdirs`` first, then discovery unless ``discover`` is off, then the ``companions``,
-    the other wheels of the call), what to leave out (``exclude`` globs), how to plan
-    (``options``, ``platform`` to retag) and how to write (``output_dir``, else in place;
-    ``verify_record``, ``allow_bad_record``).  One request serves every wheel of a call, and
-    is sent as it is to the worker processes of :func:`repair_each`.  Sequences are kept as
-    tuples, so a request can be shared."""
+    """Everything :func:`repair` takes besides the wheel.  One request serves every wheel of
+    a call, and is sent as it is to the worker processes of :func:`repair_each`; its
+    sequences are kept as tuples, so it can be shared.  Made by keyword only; one directory
+    or one glob may be given alone.
+
+    Attributes:
+        libdirs: the directories looked in first for the libraries a module needs.
+        output_dir: where the repaired wheel is written (None: in place).
+        exclude: globs of library names left out: the runtime provides them.
+        options: how the vendored libraries are laid out (:class:`RepairOptions`).
+        verify_record: check every member against RECORD, not only those rewritten.
+        allow_bad_record: repair even so when RECORD is wrong, and say where.
+        platform: a platform tag to retag to (it must name the wheel's ABI).
+        discover: after ``libdirs``, look where the build announces its libraries.
+        companions: the other wheels of the call, looked in last (a library one needs may be
+            in another).
+    """
 
     libdirs: Sequence[PathLike] = ()
     output_dir: PathLike | None = None
@@ -45,14 +55,31 @@ class RepairRequest:
 
     def __post_init__(self) -> None:
         for name in ("libdirs", "exclude", "companions"):
-            value = getattr(self, name)
-            if isinstance(value, (str, bytes, os.PathLike)):  # one path is not a list of characters
-                value = (value,)
-            object.__setattr__(self, name, tuple(value))
+            object.__setattr__(self, name, as_tuple(getattr(self, name), name))
 
 
 @dataclass(frozen=True)
 class RepairResult:
+    """One wheel's repair: planned (a dry run, or before :func:`apply_plan`) or written.
+
+    Attributes:
+        input: the wheel repaired.
+        output: the wheel written (None: planned only, or nothing to change).
+        plan: what the repair does.
+        changed: whether the output differs from the input.
+        stripped_bytes: what ``--strip`` took out.
+        record_problems: the RECORD rows ``--allow-bad-record`` let through.
+        platform: the platform tag written, when retagged.
+        notes: what ``-v`` shows: files passed over, where missing libraries were looked for.
+        copies_left: when the plan changes nothing, the libraries a runtime the tags name
+            still loads more than once (what no repair can fix, such as a NEEDED entry spelt
+            as a relative path).
+        input_identity: (device, inode, size, mtime in ns) of the input the plan was made
+            from: a plan is applied later only to that same file, unchanged.
+        removed_input: after an in-place retag, the input under its old tag, removed once
+            the new wheel was written.
+    """
+
     input: Path
     output: Path | None
     plan: RepairPlan
@@ -60,15 +87,9 @@ class RepairResult:
     stripped_bytes: int = 0
     record_problems: tuple[str, ...] = ()
     platform: str | None = None
-    # The analysis's notes (``-v``): files passed over, where missing libraries were looked for.
     notes: tuple[str, ...] = ()
-    # When the plan changes nothing: the libraries a runtime the tags name still loads more
-    # than once (what no repair can fix, such as a NEEDED entry spelt as a relative path).
     copies_left: tuple[str, ...] = ()
-    # (device, inode, size, mtime in ns) of the input the plan was made from: a plan is
-    # applied later (see apply_plan) only to that same file, unchanged.
     input_identity: tuple[int, int, int, int] | None = None
-    # An in-place retag: the input, under its old tag, removed once the new wheel was written.
     removed_input: Path | None = None
 
 

@@ -52,9 +52,16 @@ class PassedOver:
 
 @dataclass(frozen=True)
 class WheelhouseResult:
-    """What a call did.  ``refusals`` empty: every input was repaired (or, on a dry run,
-    planned), in input order, in ``repaired``.  Otherwise nothing was written, and
-    ``not_written`` lists the inputs that could have been repaired."""
+    """What a call did, all or nothing.
+
+    Attributes:
+        repaired: with no refusals, every input repaired (or, on a dry run, planned), in
+            input order.
+        refusals: the inputs that could not be repaired, each with its error; when there are
+            any, nothing was written.
+        passed_over: pure-Python wheels, which need no repair, each with why.
+        not_written: with refusals, the inputs that could have been repaired.
+    """
 
     repaired: tuple[RepairResult, ...] = ()
     refusals: tuple[Refusal, ...] = ()

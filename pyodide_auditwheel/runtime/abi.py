@@ -31,8 +31,23 @@ class AbiDataError(AuditwheelError):
 
 @dataclass(frozen=True)
 class Abi:
-    """One runtime ABI.  ``platform_tags`` maps each tag naming it to the first Pyodide release
-    that installs wheels so tagged (PEP 783 tags came to 0.28/0.29's ABI only with 0.29.4)."""
+    """One runtime ABI: the releases that share a Python and an Emscripten, and so load the
+    same wheels.  Read from ``runtime/data/abis.json``, never built by hand.
+
+    Attributes:
+        name: the ABI's name (``pyodide_2025_0``; an unknown ABI has the tag's own).
+        pyodide: its Pyodide releases (``0.28.x, 0.29.x``).
+        python: the Python version of its interpreter (``3.13``).
+        emscripten: the Emscripten version its runtime was built with.
+        platform_tags: each platform tag naming the ABI → the first Pyodide release that
+            installs wheels so tagged (PEP 783 tags came to 0.28/0.29's ABI only with 0.29.4).
+        site_packages: where its runtime installs wheels (empty for an unknown ABI).
+        runtime_path_scheme: how a repair writes RUNTIME_PATH for its loader.
+        loader: the rules of its newest release's loader (what it reads, where it searches).
+        release_loaders: releases whose loader differs from ``loader``, by release
+            (``"0.26"``): the audit checks the wheel against each.
+        prerelease: whether its releases are alphas (315.0.0a).
+    """
 
     name: str
     pyodide: str
@@ -42,8 +57,6 @@ class Abi:
     site_packages: str
     runtime_path_scheme: RuntimePathScheme
     loader: LoaderRules
-    # Releases of the ABI whose loader differs from ``loader`` (the newest release's), by
-    # release (``"0.26"``): the audit checks the wheel against each.
     release_loaders: Mapping[str, LoaderRules]
     prerelease: bool
 

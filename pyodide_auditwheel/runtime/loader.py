@@ -304,6 +304,13 @@ class Instance:
 
 @dataclass(frozen=True)
 class InstallOutcome:
+    """What a release's install of a wheel makes, as its loader would.
+
+    Attributes:
+        instances: each library instance in the process, in load order.
+        error: the loader's own message when the install fails (None: it succeeds).
+    """
+
     instances: tuple[Instance, ...]
     error: str | None
 

@@ -38,7 +38,29 @@ class RuntimeDataError(AuditwheelError):
 
 @dataclass(frozen=True)
 class RuntimeOffer:
-    """The names one runtime binds a side module's imports to, and what it carries."""
+    """The names one runtime binds a side module's imports to, and what it carries: generated
+    from the npm package (``runtime/generate.py``), so the audit checks imports against what the
+    release really offers.
+
+    Attributes:
+        abi: the ABI's name.
+        pyodide, python, emscripten: the release's versions.
+        exports: the main module's exports, name → kind (``func``, ``global``, …).
+        js_library: the JS library functions in the loader's import object.
+        proxy_values: the names the import proxy hands a value (not a function) for.
+        on_demand_prefixes: name prefixes the resolver makes on demand (``invoke_``, …).
+        function_types: each exported function's type, as ``i32,i32->i64``.
+        undefined_got: how ``reportUndefinedSymbols`` names a GOT entry nothing provides.
+        js_values: import-object entries that are WebAssembly objects made in JS (tags,
+            globals), not functions.
+        unresolved_call: what the stub says when a function nothing provides is called
+            (emscripten 3.1.45 and later name it; before, the engine says so, in V8's words).
+        applies_data_relocs: whether the loader calls ``__wasm_apply_data_relocs``.
+            Emscripten 3.1.14 (Pyodide 0.21) never does: a module from a newer wasm-ld then
+            runs with unrelocated data.
+        older: the ABI's older pinned releases (0.26.4 beside 0.27.8), each with what it
+            offers: a wheel must load on every release of its ABI.
+    """
 
     abi: str
     pyodide: str
@@ -48,21 +70,11 @@ class RuntimeOffer:
     js_library: frozenset[str]
     proxy_values: frozenset[str]
     on_demand_prefixes: tuple[str, ...]
-    # The function type of each exported function of the main module, as ``i32,i32->i64``.
     function_types: Mapping[str, str]
-    # How reportUndefinedSymbols names a GOT entry nothing provides.
     undefined_got: str = "bad export type for '{name}': undefined"
-    # wasmImports entries that are WebAssembly objects made in JS (tags, globals), not functions.
     js_values: frozenset[str] = frozenset()
-    # What the loader's stub says when a function nothing provides is called: emscripten 3.1.45
-    # and later name it; before, the stub calls undefined and the engine says so (V8's words).
     unresolved_call: str = "Dynamic linking error: cannot resolve symbol {name}"
-    # Whether the loader calls a side module's ``__wasm_apply_data_relocs`` export.  Emscripten
-    # 3.1.14 (Pyodide 0.21) never does: it expects ``__wasm_call_ctors`` to apply them, as the
-    # LLVM of its day made it; a module from a newer wasm-ld then runs with unrelocated data.
     applies_data_relocs: bool = True
-    # The ABI's older pinned releases (0.26.4 beside 0.27.8), each with what it offers: a
-    # wheel must load on every release of its ABI, so the audit checks it against each.
     older: tuple[RuntimeOffer, ...] = ()
 
     def handed_mutable(self, name: str) -> bool:

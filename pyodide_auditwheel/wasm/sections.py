@@ -271,6 +271,13 @@ class Export(NamedTuple):
 
 @dataclass(frozen=True)
 class Interface:
+    """A module's declarations, as ``imports``/``exports`` list them.
+
+    Attributes:
+        imports: each import (module, field, kind, and for a function its type).
+        exports: each export (name, kind).
+    """
+
     imports: tuple[Import, ...]
     exports: tuple[Export, ...]
 

@@ -30,6 +30,21 @@ InputKind = Literal["wheel", "directory", "module"]
 PathLike = str | os.PathLike[str]
 
 
+def as_tuple(value: str | PathLike | Iterable[str] | Iterable[PathLike], what: str) -> tuple[PathLike, ...]:
+    """A list argument (``libdirs``, ``exclude``, ``companions``) as a tuple: one path or one
+    glob given alone is one item, never a list of its characters; bytes are refused (a path
+    here is text)."""
+    if isinstance(value, bytes):
+        raise TypeError(f"{what}: give str or os.PathLike items, not bytes")
+    if isinstance(value, (str, os.PathLike)):
+        return (value,)
+    items = tuple(value)
+    for item in items:
+        if not isinstance(item, (str, os.PathLike)):
+            raise TypeError(f"{what}: give str or os.PathLike items, not {type(item).__name__}")
+    return items
+
+
 def _looked_up_by_name(path: str) -> bool:
     """Members looked up by name: modules (for their heads) and the ``.dist-info`` files
     (RECORD, WHEEL; where vendored libraries go).  Everything else is only streamed past."""
