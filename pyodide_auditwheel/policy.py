@@ -29,7 +29,7 @@ from .runtime.loader import InstallOutcome, LoaderRules, view_of_section
 from .runtime.offers import RuntimeOffer, function_type_text, load_offer
 from .wasm.dylink import read_head
 from .wasm.sections import Import, Interface, read_interface_prefix
-from .wheel.inputs import InputTree, WheelArchive, open_input_file
+from .wheel.inputs import InputTree, open_input_file
 from .wheel.names import WheelName
 
 FindingKind = Literal[
@@ -85,6 +85,8 @@ class AuditReport:
             libraries are checked, not symbols).
         install: the instances the runtime makes installing the wheel (None: not a wheel,
             or no known ABI), so the verdict can say how many copies of each library load.
+        by_other_loaders: the input as each other loader it must load right on resolves it
+            (the other ABIs its tags name, the releases of this one whose loader differs).
     """
 
     input: str
@@ -96,6 +98,7 @@ class AuditReport:
     symbols_checked: int
     checks_symbols: bool = True
     install: InstallOutcome | None = None
+    by_other_loaders: tuple[LoaderAnalysis, ...] = ()
 
     @property
     def loads(self) -> bool:
@@ -462,18 +465,41 @@ def other_loaders(tree: InputTree, audited: Abi) -> list[tuple[str, Abi]]:
         (f"Pyodide {release}'s loader", replace(audited, loader=rules))
         for release, rules in audited.release_loaders.items()
     ]
-    named = (
-        {abi.name: abi for platform in sorted(tree.wheel.platforms) if (abi := abi_for_tag(platform)) is not None}
-        if tree.wheel is not None
-        else {}
-    )
-    for name, abi in named.items():
-        if name != audited.name:
+    for abi in tree.wheel.abis if tree.wheel is not None else ():
+        if abi.name != audited.name:
             loaders += [(f"{abi.name}'s loader", abi)] + [
                 (f"Pyodide {release}'s loader", replace(abi, loader=rules))
                 for release, rules in abi.release_loaders.items()
             ]
     return loaders
+
+
+@dataclass(frozen=True)
+class LoaderAnalysis:
+    """The input resolved by one more loader it must load right on (see
+    :func:`other_loaders`).
+
+    Attributes:
+        loader: the loader, as findings name it (``Pyodide 0.26's loader``).
+        abi: the ABI, with that loader's rules.
+        analysis: the input resolved by it.
+    """
+
+    loader: str
+    abi: Abi
+    analysis: Analysis
+
+
+def analyses_by_other_loaders(
+    tree: InputTree, libdirs: SearchPath | Sequence[Path], exclude: Sequence[str], audited: Abi
+) -> tuple[LoaderAnalysis, ...]:
+    """The sweep: the input resolved once by each of :func:`other_loaders`.  Made once per
+    call and handed to whoever asks (the audit's findings, the repair's moves and the copies
+    it cannot fix)."""
+    return tuple(
+        LoaderAnalysis(loader, abi, analyze_tree(tree, libdirs, exclude, abi))
+        for loader, abi in other_loaders(tree, audited)
+    )
 
 
 def _symbol_findings(tree: InputTree, analysis: Analysis, newest: Auditor) -> list[Finding]:
@@ -541,10 +567,10 @@ def audit_tree(
     if install is not None:
         findings += duplicate_findings(tree, analysis, install)
         findings += install_failure(analysis, install)
-    for loader, other in other_loaders(tree, abi):
+    sweep = analyses_by_other_loaders(tree, libdirs, exclude, abi)
+    for loader, other_analysis in ((each.loader, each.analysis) for each in sweep):
         # Every ABI the tags name, and every release of this one whose loader differs: the
         # libraries found and loaded once there too.
-        other_analysis = analyze_tree(tree, libdirs, exclude, other)
         findings += (
             Finding("missing-library", module, library, f"NEEDED but not found by {loader}")
             for library, modules in sorted(other_analysis.missing.items())
@@ -563,15 +589,25 @@ def audit_tree(
     # order of the checks).
     findings.sort(key=lambda finding: (finding.module is not None, finding.module or ""))
     return AuditReport(
-        tree.display, abi, platform, offer, analysis, tuple(findings), auditor.symbols_checked, check_symbols, install
+        tree.display,
+        abi,
+        platform,
+        offer,
+        analysis,
+        tuple(findings),
+        auditor.symbols_checked,
+        check_symbols,
+        install,
+        sweep,
     )
 
 
-__all__ = ["AuditReport", "Finding", "audit_tree", "python_tags_fit", "target_abi"]
-
-
-def named_abis(tree: WheelArchive) -> list[Abi]:
-    """Every known ABI the wheel's platform tags name: a wheel tagged for two is laid out for
-    both, so it loads once on each."""
-    platforms = sorted(tree.wheel.platforms) if tree.wheel else []
-    return [abi for platform in platforms if (abi := abi_for_tag(platform)) is not None]
+__all__ = [
+    "AuditReport",
+    "Finding",
+    "LoaderAnalysis",
+    "analyses_by_other_loaders",
+    "audit_tree",
+    "python_tags_fit",
+    "target_abi",
+]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import bigwheel
 import pytest
@@ -863,3 +864,36 @@ def test_a_wheel_with_a_253_byte_name_is_repaired_in_place(
     assert result.output == wheel and result.changed
     check_wheel_valid(wheel)
     assert sorted(path.name for path in tmp_path.iterdir()) == [wheel.name]
+
+
+def test_each_loader_resolves_the_wheel_once_per_repair(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 2024_0 wheel must load right on 0.26's loader as well as 0.27's: the repair resolves
+    it once by each (the moves it needs, and, when it changes nothing, the copies it cannot
+    fix, both ask the one sweep), and once more only to retag (the audit of the result)."""
+    from pyodide_auditwheel.graph import analysis as analysis_module
+    from pyodide_auditwheel.policy import other_loaders
+    from pyodide_auditwheel.wheel.inputs import open_input
+
+    resolved: list[str] = []
+    real = analysis_module.Resolver.__init__
+
+    def counting(self: analysis_module.Resolver, *args: Any, **kwargs: Any) -> None:
+        real(self, *args, **kwargs)
+        resolved.append(self.abi.name)
+
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2024_0")
+    tree = open_input(wheel)
+    loaders = 1 + len(other_loaders(tree, tree.abi))
+    tree.close()
+    assert loaders == 2
+    request = paw.RepairRequest(libdirs=fixture_libs.libdir, output_dir=tmp_path / "out", discover=False)
+    repaired = paw.repair(wheel, request).output
+    assert repaired is not None
+    monkeypatch.setattr(analysis_module.Resolver, "__init__", counting)
+    planned = paw.repair(wheel, request, dry_run=True)
+    assert not planned.plan.is_noop and len(resolved) == loaders
+    resolved.clear()
+    again = paw.repair(repaired, paw.RepairRequest(discover=False), dry_run=True)
+    assert again.plan.is_noop and len(resolved) == loaders

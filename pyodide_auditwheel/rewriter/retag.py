@@ -11,7 +11,7 @@ from ..errors import AuditwheelError
 from ..graph.analysis import Analysis
 from ..graph.libsearch import SearchPath
 from ..naming import command
-from ..policy import audit_tree, target_abi
+from ..policy import LoaderAnalysis, audit_tree, target_abi
 from ..wheel.inputs import WheelArchive
 
 
@@ -61,7 +61,7 @@ def retagged_filename(filename: str, platform: str) -> str:
 
 def checked_retag(
     tree: WheelArchive, libdirs: SearchPath, exclude: Sequence[str], platform: str
-) -> tuple[Analysis, Retag | None]:
+) -> tuple[Analysis, tuple[LoaderAnalysis, ...], Retag | None]:
     """Check that ``platform`` may be written, and how.
 
     The default (no ``platform``) keeps the wheel's tags: a repair never names a runtime the
@@ -89,4 +89,5 @@ def checked_retag(
     wheel_file = f"{tree.dist_info}/WHEEL"
     if not tree.holds_metadata(wheel_file):
         raise AuditwheelError(f"cannot retag: the wheel has no {wheel_file}.")
-    return report.analysis, retagged(tree.path.name, wheel_file, tree.read_recorded(wheel_file), platform)
+    retag = retagged(tree.path.name, wheel_file, tree.read_recorded(wheel_file), platform)
+    return report.analysis, report.by_other_loaders, retag

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import AuditwheelError, NotAWheelError
 from ..graph.analysis import Analysis, analyze_tree, library_twins
-from ..graph.libsearch import SearchPath, search_path_for
-from ..policy import named_abis
+from ..graph.libsearch import search_path_for
+from ..policy import LoaderAnalysis, analyses_by_other_loaders
 from ..wheel.inputs import PathLike, WheelArchive, as_tuple, open_input
 
 if TYPE_CHECKING:
@@ -142,19 +142,19 @@ def repair(
         search = search_path_for(request.libdirs, request.discover, request.companions, wheel)
         if platform is None:
             analysis, retag = analyze_tree(tree, search, exclude), None
-        else:
-            analysis, retag = checked_retag(tree, search, exclude, platform)
+            sweep = analyses_by_other_loaders(tree, search, exclude, analysis.abi)
+        else:  # the audit of the retagged wheel made the sweep
+            analysis, sweep, retag = checked_retag(tree, search, exclude, platform)
         options = request.options or RepairOptions()
-        unreachable = _unreachable_elsewhere(tree, analysis, search, exclude)
-        twins = library_twins(tree, analysis, also=libraries_that_move(analysis, named_abis(tree)) | unreachable)
-        plan = make_plan(
-            analysis, options, retag=retag, names=tree, abis=named_abis(tree), twins=twins, unreachable=unreachable
-        )
+        unreachable = _unreachable_elsewhere(analysis, sweep)
+        abis = tree.wheel.abis if tree.wheel is not None else ()
+        twins = library_twins(tree, analysis, also=libraries_that_move(analysis, abis) | unreachable)
+        plan = make_plan(analysis, options, retag=retag, names=tree, abis=abis, twins=twins, unreachable=unreachable)
         name = retag.filename if retag is not None else source_path.name
         if options.sbom:
             plan = with_sbom(plan, tree, name)
         _output_of(source_path, name, output_dir)  # refused now, before any wheel of a call is written
-        copies_left = _copies_left(tree, search, exclude) if plan.is_noop else ()
+        copies_left = _copies_left(tree, analysis, sweep) if plan.is_noop else ()
         planned = RepairResult(
             source_path,
             None,
@@ -322,32 +322,30 @@ def _each(
         yield from pool.map(function, items, *([value] * len(items) for value in shared))
 
 
-def _copies_left(tree: WheelArchive, libdirs: SearchPath, exclude: Sequence[str]) -> tuple[str, ...]:
+def _copies_left(tree: WheelArchive, analysis: Analysis, sweep: Sequence[LoaderAnalysis]) -> tuple[str, ...]:
     """For a wheel the plan leaves as it is: each library that a loader the wheel's tags name
     (an ABI's, or a release's within one) loads twice."""
     from ..graph.analysis import predict_install
-    from ..policy import duplicate_findings, other_loaders
+    from ..policy import duplicate_findings
 
     if not tree.abi.known:
         return ()
     left = []
-    for loader, abi in [(f"{tree.abi.name}'s loader", tree.abi), *other_loaders(tree, tree.abi)]:
-        analysis = analyze_tree(tree, libdirs, exclude, abi)
-        outcome = predict_install(tree, analysis)
+    for loader, resolved in [
+        (f"{tree.abi.name}'s loader", analysis),
+        *((each.loader, each.analysis) for each in sweep),
+    ]:
+        outcome = predict_install(tree, resolved)
         if outcome is not None:
-            left += [f"{finding.subject} ({loader})" for finding in duplicate_findings(tree, analysis, outcome)]
+            left += [f"{finding.subject} ({loader})" for finding in duplicate_findings(tree, resolved, outcome)]
     return tuple(dict.fromkeys(left))
 
 
-def _unreachable_elsewhere(
-    tree: WheelArchive, analysis: Analysis, libdirs: SearchPath, exclude: Sequence[str]
-) -> set[str]:
+def _unreachable_elsewhere(analysis: Analysis, sweep: Sequence[LoaderAnalysis]) -> set[str]:
     """The wheel's libraries that the analysis' loader finds for a module but another loader
     the wheel's tags name does not find in the wheel (0.27 looks in the directories under a
     module's, 0.26 and 0.28+ do not; a libdir copy found instead would be a second one): the
     repair moves them where every loader looks."""
-    from ..policy import other_loaders
-
     if not analysis.abi.known:
         return set()
     found_here = {
@@ -356,8 +354,7 @@ def _unreachable_elsewhere(
         if edge.in_wheel and edge.user.origin == "wheel"
     }
     unreachable = set()
-    for _loader, abi in other_loaders(tree, analysis.abi):
-        elsewhere = analyze_tree(tree, libdirs, exclude, abi)
+    for elsewhere in (each.analysis for each in sweep):
         for module in elsewhere.wheel_modules:
             for dependency in module.dependencies:
                 location = found_here.get((module.path, dependency.name))

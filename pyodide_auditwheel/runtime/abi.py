@@ -208,12 +208,21 @@ def check_emscripten_platforms(platforms: Iterable[str]) -> None:
         )
 
 
+def abis_named_by(platforms: Iterable[str]) -> tuple[Abi, ...]:
+    """Every known ABI the platform tags name, once each, in the order of the sorted tags.
+    The one place this is decided: the audit checks a wheel against each, a repair lays it
+    out for all of them, and the first is the ABI the wheel targets."""
+    named: dict[str, Abi] = {}
+    for platform in sorted(platforms):
+        abi = abi_for_tag(platform)
+        if abi is not None:
+            named.setdefault(abi.name, abi)
+    return tuple(named.values())
+
+
 def abi_for_platforms(platforms: set[str] | frozenset[str]) -> Abi:
     """The ABI a wheel targets, from its platform tags; an unknown Emscripten tag gets the
     conservative ``unknown`` entry (relative RUNTIME_PATH plus the ``.libs`` directory)."""
     check_emscripten_platforms(platforms)
-    for platform in sorted(platforms):
-        abi = abi_for_tag(platform)
-        if abi is not None:
-            return abi
-    return unknown_abi()
+    named = abis_named_by(platforms)
+    return named[0] if named else unknown_abi()

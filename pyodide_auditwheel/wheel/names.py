@@ -13,7 +13,7 @@ from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from ..errors import InvalidWheelNameError
-from ..runtime.abi import Abi, abi_for_platforms
+from ..runtime.abi import Abi, abi_for_platforms, abis_named_by
 
 # ``x.so``, ``x.so.1.2``, ``x.wasm``; not ``notes.so.txt``.
 MODULE_NAME = re.compile(r"\.(?:so(?:\.\d+)*|wasm)$")
@@ -51,6 +51,12 @@ class WheelName:
     platforms: frozenset[str]
     abi: Abi
     tags: frozenset[Tag] = frozenset()
+
+    @property
+    def abis(self) -> tuple[Abi, ...]:
+        """Every known ABI the wheel's tags name: a wheel tagged for two is laid out for
+        both, and audited on both."""
+        return abis_named_by(self.platforms)
 
     @classmethod
     def parse(cls, filename: str) -> WheelName:
