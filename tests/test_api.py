@@ -27,9 +27,9 @@ def test_one_directory_given_alone_is_one_directory(fixture_libs: wheelbuilder.F
 
 def test_what_is_not_a_path_is_a_type_error(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
     wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
-    with pytest.raises(TypeError, match="libdirs: give str or os.PathLike items, not bytes"):
+    with pytest.raises(TypeError, match=r"libdirs: give str or os\.PathLike items, not bytes"):
         paw.show(wheel, libdirs=b"/usr/lib", discover=False)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="libdirs: give str or os.PathLike items, not int"):
+    with pytest.raises(TypeError, match=r"libdirs: give str or os\.PathLike items, not int"):
         paw.RepairRequest(libdirs=[1])  # type: ignore[list-item]
 
 

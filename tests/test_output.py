@@ -265,7 +265,7 @@ def test_the_box_table_draws_what_richs_table_draws(headers: list[str], data: st
     from rich.table import Table
     from rich.text import Text
 
-    from pyodide_auditwheel.cli.render import box_table, table_cells
+    from pyodide_auditwheel.cli.text import box_table, table_cells
 
     width = len(headers)
     rows = data.draw(st.lists(st.lists(cell_text, min_size=width, max_size=width), max_size=5))
@@ -379,7 +379,7 @@ def test_each_schema_stands_alone_and_names_its_version() -> None:
     import jsonschema
     from jsonschemas import SCHEMAS
 
-    from pyodide_auditwheel.cli.render import SCHEMA_VERSION
+    from pyodide_auditwheel.cli.documents import SCHEMA_VERSION
 
     for name, schema in SCHEMAS.items():
         jsonschema.Draft202012Validator.check_schema(schema)

@@ -11,9 +11,11 @@ from ..api import audit as audit_input
 from ..api import check_platform, expand_wheelhouses
 from ..errors import AuditwheelError
 from .contract import EXIT_MISSING
+from .documents import audit_json
 from .options import ExcludeOption, JsonOption, LibdirOption, NoDiscoveryOption, PlatOption, VerboseOption
 from .output import SETTINGS, Outcome, fail, reports_safely, stdout_console
-from .render import audit_json, render_audit, render_notes
+from .render import render_audit
+from .text import render_notes
 
 
 @reports_safely

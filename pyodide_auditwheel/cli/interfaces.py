@@ -12,7 +12,7 @@ from ..api import expand_wheelhouses, interfaces
 from ..errors import AuditwheelError
 from .contract import exit_code_of
 from .output import about, print_error, reader_gone, reports_safely
-from .render import visible
+from .text import visible
 
 
 def _interface_command(kind: str, paths: list[Path], show_type: bool) -> None:

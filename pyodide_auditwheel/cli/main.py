@@ -31,7 +31,7 @@ from ..version import __version__
 from . import audit, interfaces, repair, show
 from .contract import EXIT_CODES
 from .output import SETTINGS, TrimmedLines, safe_streams, stderr_console
-from .render import inert
+from .text import inert
 
 # The imports are done: the hook goes, so that pyodide-cli, which imports every plugin to list
 # its commands, runs the other plugins' commands with the excepthook they expect.

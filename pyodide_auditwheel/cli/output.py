@@ -19,7 +19,8 @@ from rich.console import Console
 
 from ..errors import AuditwheelError
 from .contract import EXIT_BAD_INPUT, EXIT_REPORT_LOST, exit_code_of
-from .render import document, error_line
+from .documents import document
+from .text import error_line
 
 if TYPE_CHECKING:
     from ..policy import AuditReport

@@ -9,102 +9,25 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from rich.cells import cell_len
 from rich.console import Console
-from rich.text import Span, Text
+from rich.text import Text
 
-from ..graph.analysis import Analysis
-from ..graph.model import Dependency, ModuleReport
 from ..naming import command
-from ..version import __version__
+from .text import BLANK, inert, inert_lines, print_table, wrap_at_spaces
 
 if TYPE_CHECKING:
     from ..api import RepairResult
+    from ..graph.analysis import Analysis
+    from ..graph.model import Dependency, ModuleReport
     from ..policy import AuditReport
     from ..rewriter.plan import VendoredLibrary
 
 STATUS_STYLE = {"included": "green", "found": "cyan", "excluded": "yellow", "missing": "bold red"}
-SCHEMA_VERSION = 2
-TOOL = "pyodide-auditwheel"
-
-
-def visible(text: str) -> str:
-    """``text`` with every non-printable character (C0, C1, DEL, bidi overrides, line breaks)
-    written as a Python escape."""
-    if text.isprintable():
-        return text
-    return "".join(char if char.isprintable() else _escape(char) for char in text)
-
-
-def _escape(char: str) -> str:
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
-
-
-def inert(text: object, style: str = "") -> Text:
-    return Text(visible(str(text)), style=style)
-
-
-def inert_lines(items: Iterable[object]) -> Text:
-    """One inert line per item (the line breaks are ours, not the items')."""
-    return Text("\n").join(inert(item) for item in items)
-
-
-def warning_line(message: str) -> Text:
-    return Text.assemble(("warning:", "bold yellow"), " ", inert(message))
-
-
-def error_line(message: str) -> Text:
-    """``error: <message>``, inert and as written: most messages begin with a path, which a
-    capital letter would change into one that does not exist (``Dist/…``)."""
-    return Text.assemble(("error:", "bold red"), " ", inert(message))
-
-
-def envelope(key: str, items: list[dict[str, Any]]) -> dict[str, Any]:
-    """The versioned envelope every ``--json`` document shares."""
-    return {"schema_version": SCHEMA_VERSION, "tool": TOOL, "version": __version__, key: items}
-
-
-def document(inputs: list[dict[str, Any]]) -> dict[str, Any]:
-    return envelope("inputs", inputs)
 
 
 # --- show ------------------------------------------------------------------------------------
-
-
-def analysis_json(analysis: Analysis, audit: AuditReport | None = None) -> dict[str, Any]:
-    wheel = analysis.wheel
-    result: dict[str, Any] = {
-        "input": analysis.input,
-        "kind": analysis.kind,
-        "abi": analysis.abi.name if analysis.abi.known else None,
-        "wheel": None
-        if wheel is None
-        else {"name": wheel.dist, "version": wheel.version, "platforms": sorted(wheel.platforms)},
-        "modules": [
-            {
-                "path": module.path,
-                "origin": module.origin,
-                "needed": list(module.needed),
-                "runtime_paths": list(module.runtime_paths),
-                "dependencies": [
-                    {"name": dep.name, "status": dep.status, "location": dep.location, "source": dep.source}
-                    for dep in module.dependencies
-                ],
-            }
-            for module in analysis.modules
-        ],
-        "summary": {
-            "modules": len(analysis.wheel_modules),
-            "libdir_libraries": len(analysis.found_libraries),
-            "missing": sorted(analysis.missing),
-        },
-    }
-    if audit is not None:
-        result["audit"] = audit_json(audit)
-    return result
 
 
 def render_analysis(
@@ -172,9 +95,6 @@ def _status(status: str, source: str | None) -> Text:
     return Text.assemble(text, " (", inert(source), ")") if source else text
 
 
-_BLANK = Text("")
-
-
 def _module_rows(module: ModuleReport, with_runtime_paths: bool) -> list[list[Text]]:
     label = (
         inert(module.path)
@@ -183,187 +103,20 @@ def _module_rows(module: ModuleReport, with_runtime_paths: bool) -> list[list[Te
     )
     extra = [inert_lines(module.runtime_paths)] if with_runtime_paths else []
     if not module.dependencies:
-        return [[label, Text("-", "dim"), Text("no needs", "dim"), _BLANK, *extra]]
+        return [[label, Text("-", "dim"), Text("no needs", "dim"), BLANK, *extra]]
     return [
         [
-            label if index == 0 else _BLANK,
+            label if index == 0 else BLANK,
             inert(dep.name),
             _status(dep.status, dep.source),
             inert(_where(dep)),
-            *(extra if index == 0 else [_BLANK] * len(extra)),
+            *(extra if index == 0 else [BLANK] * len(extra)),
         ]
         for index, dep in enumerate(module.dependencies)
     ]
 
 
-def print_text(console: Console, text: Text) -> None:
-    """``console.print(text, soft_wrap=True)``; written as its characters when the console
-    writes no styles (a pipe, a CI log), which is the same output without rich's layout of
-    each span."""
-    if console.quiet:
-        return
-    if console.color_system is None and not console.record:
-        console.file.write(text.plain + "\n")
-    else:
-        console.print(text, soft_wrap=True)
-
-
-Lines = list[tuple[Text, int, str]]  # a cell's lines: each with its width in columns and its characters
-
-
-def table_cells(rows: list[list[Text]]) -> list[list[Lines]]:
-    """Every cell's lines, split once for both the fit check and the drawing."""
-    return [[_cell_lines(cell) for cell in row] for row in rows]
-
-
-def column_widths(headers: list[str], cells: list[list[Lines]]) -> list[int]:
-    widths = [cell_len(header) for header in headers]
-    for row in cells:
-        for column, lines in enumerate(row):
-            for _, width, _ in lines:
-                if width > widths[column]:
-                    widths[column] = width
-    return widths
-
-
-def box_table(headers: list[str], cells: list[list[Lines]]) -> Text:
-    """The lines rich's ``Table`` (its default box, bold headers, cells never wrapped) draws
-    for these cells, made as one text from one string and the cells' spans: rich lays a table
-    out cell by cell, at a cost per cell many times the analysis's for a wheel whose modules
-    each need hundreds of libraries.  ``tests/test_output.py`` holds the two to the same
-    output."""
-    widths = column_widths(headers, cells)
-    pieces: list[str] = []
-    spans: list[Span] = []
-
-    def rule(left: str, fill: str, middle: str, right: str) -> str:
-        return left + middle.join(fill * (width + 2) for width in widths) + right + "\n"
-
-    pieces.append(rule("┏", "━", "┳", "┓"))
-    offset = len(pieces[0]) + 1
-    pieces.append("┃")
-    for name, width in zip(headers, widths, strict=True):
-        cell = f" {name}{' ' * (width - cell_len(name))} "
-        spans.append(Span(offset, offset + len(cell), "bold"))  # the header style covers the padding
-        pieces.append(cell + "┃")
-        offset += len(cell) + 1
-    pieces += ["\n", rule("┡", "━", "╇", "┩")]
-    offset += 1 + len(pieces[-1])
-    blank: tuple[Text, int, str] = (Text(), 0, "")
-    for row in cells:
-        for index in range(max(len(lines) for lines in row)):
-            line = ["│"]
-            offset += 1
-            for lines, width in zip(row, widths, strict=True):
-                piece, piece_width, plain = lines[index] if index < len(lines) else blank
-                start = offset + 1
-                if piece.style and plain:
-                    spans.append(Span(start, start + len(plain), piece.style))
-                for span in piece.spans:
-                    spans.append(Span(start + span.start, start + span.end, span.style))
-                line.append(f" {plain}{' ' * (width - piece_width)} │")
-                offset += len(plain) + width - piece_width + 3
-            line.append("\n")
-            offset += 1
-            pieces.append("".join(line))
-    pieces.append(rule("└", "─", "┴", "┘"))
-    return Text("".join(pieces).removesuffix("\n"), spans=spans)
-
-
-def _cell_lines(cell: Text) -> Lines:
-    lines = [cell] if "\n" not in cell.plain else cell.split("\n", allow_blank=True)
-    return [(line, line.cell_len, line.plain) for line in lines]
-
-
-def print_table(
-    console: Console, title: Text, headers: list[str], rows: list[list[Text]], labelled: Iterable[int] = ()
-) -> None:
-    """A table when it fits the terminal unwrapped, else a list (the first column's cell on a
-    line of its own, the others indented under it, a cell of several lines a line each):
-    names are never cut across lines.  In the list, the ``labelled`` columns' lines start with
-    their header (``RUNTIME_PATH: $ORIGIN/…``), which the table shows above them."""
-    split = table_cells(rows)
-    # The width with no cell wrapped: the widest line per column, plus borders and padding
-    # (three characters a column, one more for the last border).
-    if sum(column_widths(headers, split)) + 3 * len(headers) + 1 <= console.width:
-        # The title on a line of its own: a table's title would be wrapped inside the name
-        # and padded to the table's width.
-        console.print(title, soft_wrap=True)
-        print_text(console, box_table(headers, split))
-        return
-    lines = [title]
-    labels = {index - 1: f"{headers[index]}: " for index in labelled}
-    for first, *cells in rows:
-        rest = [
-            Text("\n").join(Text.assemble(labels[index], line) for line in cell.split())
-            if index in labels and cell.plain
-            else cell
-            for index, cell in enumerate(cells)
-        ]
-        if first.plain:
-            heading = first.copy()
-            heading.stylize("bold")
-            lines.append(heading)
-        short = [cell for cell in rest if cell.plain and "\n" not in cell.plain]
-        if short:
-            lines.append(Text.assemble("  ", Text("  ").join(short)))
-        lines += [Text.assemble("    ", line) for cell in rest if "\n" in cell.plain for line in cell.split()]
-    # soft_wrap: no line break is put into a name; a terminal narrower than a name shows it
-    # folded, but it is one line for a log, a copy or a grep.
-    print_text(console, Text("\n").join(lines))
-
-
-def render_notes(console: Console, notes: Iterable[str]) -> None:
-    """``-v``: how resolution went (files passed over and why, where libraries were looked for)."""
-    for note in notes:
-        console.print(Text.assemble(("note: ", "dim"), inert(note)), soft_wrap=True)
-
-
 # --- audit -----------------------------------------------------------------------------------
-
-
-def audit_json(report: AuditReport) -> dict[str, Any]:
-    runtime = report.runtime
-    return {
-        "input": report.input,
-        "platform": report.platform,
-        "abi": None if report.abi is None else report.abi.name,
-        "runtime": None
-        if runtime is None
-        else {"pyodide": runtime.pyodide, "python": runtime.python, "emscripten": runtime.emscripten},
-        "loads": report.loads,
-        "verdict": report.verdict,
-        "symbols_checked": report.symbols_checked,
-        "consistent_platform_tags": list(report.consistent_tags),
-        "findings": [
-            {"kind": finding.kind, "module": finding.module, "subject": finding.subject, "reason": finding.reason}
-            for finding in report.findings
-        ],
-    }
-
-
-def wrap_at_spaces(line: Text, width: int, indent: str) -> list[Text]:
-    """``line`` in lines of at most ``width`` columns, broken at spaces only (a name, which
-    has none, is never split: a line holding a longer one is longer), continued after
-    ``indent``.  Styles are kept."""
-    plain = line.plain
-    if len(plain) <= width:
-        return [line]
-    pieces: list[Text] = []
-    start, limit = 0, width
-    lead = len(plain) - len(plain.lstrip(" "))  # the line's own indent is not a break
-    while len(plain) - start > limit:
-        floor = max(start, lead)
-        cut = plain.rfind(" ", floor + 1, start + limit + 1)
-        if cut < 0:  # no space in reach: break after the long name instead
-            cut = plain.find(" ", max(start + limit, floor + 1))
-            if cut < 0:
-                break
-        pieces.append(line[start:cut] if not pieces else Text.assemble(indent, line[start:cut]))
-        start = cut + 1
-        limit = width - len(indent)
-    pieces.append(line[start:] if not pieces else Text.assemble(indent, line[start:]))
-    return pieces
 
 
 def _render_verdict(console: Console, report: AuditReport) -> None:
@@ -428,44 +181,6 @@ def wheelhouse_summary(results: Sequence[RepairResult], dry_run: bool) -> str:
         f"{len(results)} wheels: {verb} {changed}, {len(results) - changed} left as they were; "
         f"{len(libraries)} distinct librar{'y' if len(libraries) == 1 else 'ies'} vendored"
     )
-
-
-def repair_json(result: RepairResult) -> dict[str, Any]:
-    plan = result.plan
-    return {
-        "input": str(result.input),
-        "output": None if result.output is None else str(result.output),
-        "changed": result.changed,
-        "abi": plan.abi.name,
-        "platform": result.platform,
-        "libs_dir": plan.libs_dir,
-        "vendored": [
-            {
-                "name": lib.original_name,
-                "source": str(lib.source),
-                "from_wheel": lib.member is not None,
-                "dest": lib.dest,
-                "sha256": lib.sha256_hex,
-            }
-            for lib in plan.vendored
-        ],
-        "patched": [
-            {
-                "path": patch.path,
-                "renamed_needed": patch.renames,
-                "added_runtime_paths": list(patch.added_runtime_paths),
-                "runtime_paths": None if patch.runtime_paths is None else list(patch.runtime_paths),
-                "stripped": patch.strip,
-            }
-            for patch in plan.patches.values()
-        ],
-        "moved_first": list(plan.moved_first),
-        "merged": dict(plan.merged),
-        "excluded": sorted(plan.excluded),
-        "stripped_bytes": result.stripped_bytes,
-        "record_problems": list(result.record_problems),
-        "removed_input": None if result.removed_input is None else str(result.removed_input),
-    }
 
 
 def _vendored_detail(lib: VendoredLibrary) -> str:

@@ -14,19 +14,11 @@ import typer
 
 from ..api import RepairOptions, RepairRequest, expand_wheelhouses, one_arena_for_all_threads, repair_wheelhouse
 from .contract import EXIT_BAD_INPUT, exit_code_of
+from .documents import envelope, repair_json
 from .options import ExcludeOption, JsonOption, LibdirOption, NoDiscoveryOption, VerboseOption, no_option_as_value
 from .output import SETTINGS, about, print_error, reports_safely, stderr_console, stdout_console
-from .render import (
-    different_builds,
-    envelope,
-    inert,
-    render_notes,
-    render_repair,
-    repair_json,
-    visible,
-    warning_line,
-    wheelhouse_summary,
-)
+from .render import different_builds, render_repair, wheelhouse_summary
+from .text import inert, render_notes, visible, warning_line
 
 if TYPE_CHECKING:
     from rich.progress import Progress

@@ -9,9 +9,11 @@ import typer
 
 from ..api import audit, expand_wheelhouses
 from .contract import EXIT_MISSING
+from .documents import analysis_json
 from .options import ExcludeOption, JsonOption, LibdirOption, NoDiscoveryOption, PlatOption, VerboseOption
 from .output import SETTINGS, Outcome, reports_safely, stdout_console
-from .render import analysis_json, render_analysis, render_notes
+from .render import render_analysis
+from .text import render_notes
 
 
 @reports_safely
