@@ -58,6 +58,17 @@ def tests(session: nox.Session) -> None:
     _runtime_tests_done = True
 
 
+FAST_TIER = "not runtime and not toolchain and not realworld and not network"
+
+
+@nox.session
+def fast(session: nox.Session) -> None:
+    """The fast tier: no Node, no toolchain, no download; the loader model checked against
+    the runtimes' recorded answers.  About 50 s here."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-q", "-m", FAST_TIER, *session.posargs)
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("-e", ".[lint]")

@@ -97,6 +97,9 @@ MARKER_OF_FIXTURE = {
     "geos_libdir": "realworld",
     "fixture_libs": "toolchain",
     "symbol_modules": "toolchain",
+    "beside_pyodide_build": "network",
+    "peer": "network",
+    "pypi_wheels": "network",
 }
 
 

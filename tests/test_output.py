@@ -477,3 +477,32 @@ def test_a_report_that_cannot_be_printed_is_one_line_and_exit_3(
     ]
     assert digest(wheel) != before  # the repair was done, and is a valid wheel
     check_wheel_valid(wheel)
+
+
+def test_a_repair_names_what_it_was_told_to_exclude(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    """The wheel still needs an excluded library: never "already self-contained"."""
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    result = cli("repair", str(wheel), "--exclude", "libouter.so", "--no-discovery", "-o", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    said = " ".join(result.stdout.split())
+    assert "self-contained" not in said
+    assert "still needs libouter.so, excluded (--exclude): the runtime must provide it" in said
+    vendoring = cli(
+        "repair", str(wheel), "--libdir", str(fixture_libs.libdir), "--exclude", "libcounter.so", "--dry-run"
+    )
+    last = vendoring.stdout.strip().splitlines()[-1]
+    assert last.endswith("still needs libcounter.so, excluded (--exclude): the runtime must provide it"), last
+
+
+def test_repairing_a_repaired_wheel_in_place_copies_nothing(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    """Named relative to where it runs, the input is still the output: no "copied to" itself."""
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    out = tmp_path / "out"
+    assert cli("repair", str(wheel), "--libdir", str(fixture_libs.libdir), "-o", str(out)).returncode == 0
+    script = Path(sys.executable).parent / "pyodide-auditwheel"
+    again = subprocess.run([str(script), "repair", wheel.name], capture_output=True, text=True, cwd=out, check=False)
+    assert again.returncode == 0, again.stderr
+    assert "copied to" not in again.stdout
+    assert again.stdout.strip().endswith("already self-contained, nothing to change")

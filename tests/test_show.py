@@ -335,3 +335,34 @@ def test_exports_and_imports_read_the_declarations_not_the_code(tmp_path: Path) 
     assert peak < 8 << 20, f"peak {peak} bytes"
     listed = cli("exports", str(module), "--show-type")
     assert listed.returncode == 0 and listed.stdout.splitlines()[1].split("\t")[1:] == ["func", "wide (i32) -> i64"]
+
+
+def test_a_library_named_twice_in_needed_is_one_row(tmp_path: Path) -> None:
+    """python-flint's modules list libflint, libmpfr and libgmp three times each: one row per
+    library, and the repeat noted once."""
+    from conformance import strings
+
+    def module(needed: list[str], cid: str) -> bytes:
+        return side_module(
+            subsection(1, b"\0\0\0\0") + subsection(2, strings(needed)) + subsection(5, strings(["$ORIGIN"])), cid
+        )
+
+    files = {
+        "pkg/_a.so": module(["libflint.so", "libgmp.so", "libflint.so", "libgmp.so", "libflint.so"], "a"),
+        "pkg/_b.so": module(["libgmp.so"], "b"),
+        "pkg/libflint.so": module([], "flint"),
+        "pkg/libgmp.so": module([], "gmp"),
+    }
+    wheel = wheelbuilder.write_wheel(
+        tmp_path, "flinty", "1.0", wheelbuilder.PLATFORM_TAGS["pyemscripten_2026_0"], files
+    )
+    result = cli("show", str(wheel), env={**os.environ, "COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if "included" in line]
+    assert len(rows) == 3, result.stdout  # _a: libflint, libgmp; _b: libgmp
+    assert result.stdout.count("more than once in NEEDED") == 1
+    assert "1 module(s) list a library more than once in NEEDED, shown once: libflint.so, libgmp.so" in result.stdout
+    # the JSON keeps the module's NEEDED list as it is
+    (document,) = json.loads(cli("show", str(wheel), "--json").stdout)["inputs"]
+    (first,) = [module for module in document["modules"] if module["path"] == "pkg/_a.so"]
+    assert first["needed"].count("libflint.so") == 3

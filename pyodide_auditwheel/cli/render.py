@@ -8,7 +8,10 @@ escapes, so a member named ``a[/b]`` or one holding ``ESC ] 0 ;`` is printed, no
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+import os
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -57,6 +60,11 @@ def render_analysis(
         console.print(title, soft_wrap=True)
     if quiet:
         console.print(f"{quiet} module(s) need no shared library (--all lists them)", style="dim")
+    repeated = sorted({name for module in shown for name, count in Counter(module.needed).items() if count > 1})
+    if repeated:
+        users = sum(len(set(module.needed)) < len(module.needed) for module in shown)
+        note = f"{users} module(s) list a library more than once in NEEDED, shown once: {', '.join(repeated)}"
+        console.print(inert(note, "dim"))
     missing = analysis.missing
     found = len(analysis.found_libraries)
     summary = (
@@ -104,6 +112,9 @@ def _module_rows(module: ModuleReport, with_runtime_paths: bool) -> list[list[Te
     extra = [inert_lines(module.runtime_paths)] if with_runtime_paths else []
     if not module.dependencies:
         return [[label, Text("-", "dim"), Text("no needs", "dim"), BLANK, *extra]]
+    # One row per library: a NEEDED list may name one several times (python-flint's do),
+    # and the loader loads it once.
+    distinct = list({dep.name: dep for dep in module.dependencies}.values())
     return [
         [
             label if index == 0 else BLANK,
@@ -112,7 +123,7 @@ def _module_rows(module: ModuleReport, with_runtime_paths: bool) -> list[list[Te
             inert(_where(dep)),
             *(extra if index == 0 else [BLANK] * len(extra)),
         ]
-        for index, dep in enumerate(module.dependencies)
+        for index, dep in enumerate(distinct)
     ]
 
 
@@ -192,13 +203,20 @@ def _vendored_detail(lib: VendoredLibrary) -> str:
 def render_repair(console: Console, result: RepairResult, dry_run: bool) -> None:
     plan = result.plan
     if plan.is_noop and result.platform is None:
-        copied = "" if dry_run or result.output == result.input else f"; copied to {result.output}"
+        copied = "" if dry_run or _same_file(result.output, result.input) else f"; copied to {result.output}"
         if result.copies_left:
             console.print(
                 inert(
                     f"{result.input}: nothing a repair can change{copied}, but more than one copy is loaded of "
                     f"{', '.join(result.copies_left)}; {command('audit')} says why"
                 ),
+                style="bold yellow",
+                soft_wrap=True,
+            )
+            return
+        if plan.excluded:
+            console.print(
+                inert(f"{result.input}: nothing to vendor{copied}; {_excluded(plan.excluded)}"),
                 style="bold yellow",
                 soft_wrap=True,
             )
@@ -267,5 +285,25 @@ def repair_summary(result: RepairResult, dry_run: bool) -> str:
         done.append(f"{'would retag' if dry_run else 'retagged'} {result.platform}")
     if result.removed_input is not None:
         done.append(f"removed {result.removed_input} (its old tag)")
+    if plan.excluded:
+        done.append(_excluded(plan.excluded))
     where = "" if dry_run or result.output is None else f" → {result.output}"
     return f"{result.input}{where}: {', '.join(done)}"
+
+
+def _excluded(excluded: Mapping[str, object]) -> str:
+    """``libGL.so excluded (--exclude): the runtime must provide it``: what the wheel still
+    needs that the repair was told to leave out."""
+    names = sorted(excluded)
+    it = "it" if len(names) == 1 else "them"
+    return f"still needs {', '.join(names)}, excluded (--exclude): the runtime must provide {it}"
+
+
+def _same_file(output: Path | None, source: Path) -> bool:
+    """Whether the output is the input itself (an in-place repair), however either is spelt."""
+    if output is None:
+        return True
+    try:
+        return os.path.samefile(output, source)
+    except OSError:
+        return os.path.abspath(output) == os.path.abspath(source)

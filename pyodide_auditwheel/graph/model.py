@@ -71,7 +71,8 @@ class ModuleReport:
         needed: the NEEDED entries, in the module's order (repeats kept: the loader reads
             them all).
         runtime_paths: the RUNTIME_PATH entries, as written.
-        dependencies: one :class:`Dependency` per distinct NEEDED entry.
+        dependencies: one :class:`Dependency` per NEEDED entry, in order (a library a
+            NEEDED list names twice has two).
     """
 
     path: str
