@@ -8,8 +8,10 @@ bound (:mod:`.symbols`), for every ABI the tags name and every release whose loa
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -65,6 +67,12 @@ class AuditReport:
     def loads(self) -> bool:
         return not self.findings
 
+    @functools.cached_property
+    def causes(self) -> tuple[Finding, ...]:
+        """The findings one per cause (:func:`causes_of`): what the terminal shows and the
+        verdict counts; ``findings`` keeps the detail."""
+        return causes_of(self.findings)
+
     @property
     def consistent_tags(self) -> tuple[str, ...]:
         """The platform tags this wheel may carry: every tag of the audited ABI, when nothing
@@ -81,12 +89,12 @@ class AuditReport:
             return f"tags and libraries fit {self.abi.name} ({runtime}){copies}; {command('audit')} checks the symbols"
         if self.loads:
             return f"loads on {self.abi.name} ({runtime}, Python {self.abi.python}){copies}"
-        count = len(self.findings)
+        count = len(self.causes)
         # show's verdict counts what it checked; the audit may add symbol findings to it
         findings = f"{count} finding{'' if count == 1 else 's'}" + (
             "" if self.checks_symbols else f" in tags and libraries ({command('audit')} also checks the symbols)"
         )
-        duplicated = sorted({finding.subject for finding in self.findings if finding.kind == "duplicate-load"})
+        duplicated = sorted({finding.subject for finding in self.causes if finding.kind == "duplicate-load"})
         if len(duplicated) == count:
             return (
                 f"loads on {self.abi.name} ({runtime}) with more than one copy of {', '.join(duplicated)}: {findings}"
@@ -224,6 +232,66 @@ def analyses_by_other_loaders(
     )
 
 
+def causes_of(findings: Sequence[Finding]) -> tuple[Finding, ...]:
+    """One finding per cause, in the order of ``findings``.
+
+    A missing library is one cause, however many modules need it and however many of the
+    loaders the wheel must load right on miss it (the audited ABI's, another ABI its tags
+    name, an older release's): it names the modules and counts the imports of theirs it may
+    have provided, which are not causes of their own.  Every other finding is its own cause."""
+    by_library: dict[str, list[Finding]] = {}
+    for finding in findings:
+        if finding.kind == "missing-library" and finding.module is not None:
+            by_library.setdefault(finding.subject, []).append(finding)
+    awaited: Counter[str] = Counter()
+    causes: list[Finding] = []
+    for finding in findings:
+        if finding.kind == "missing-library" and finding.module is not None:
+            if by_library[finding.subject][0] is finding:
+                causes.append(finding)  # its place: replaced below, once the count is known
+            continue
+        waits_for = [library for library in finding.awaits if library in by_library]
+        if finding.kind == "unresolved-symbol" and waits_for:
+            awaited.update(waits_for)
+            continue
+        causes.append(finding)
+    merged = [
+        _missing_library_cause(by_library[cause.subject], awaited[cause.subject])
+        if cause.kind == "missing-library" and cause.module is not None
+        else cause
+        for cause in causes
+    ]
+    return tuple(sorted(merged, key=lambda cause: (cause.module is not None, cause.module or "")))
+
+
+def _missing_library_cause(group: Sequence[Finding], imports: int) -> Finding:
+    """One missing library, from its findings (one per module that needs it and per loader
+    that misses it), ending with what to do."""
+    library = group[0].subject
+    modules = tuple(dict.fromkeys(finding.module for finding in group if finding.module is not None))
+    own = next((finding for finding in group if finding.loader is None), None)
+    users = "" if len(modules) == 1 else f" by {len(modules)} modules ({', '.join(modules)})"
+    if own is not None:
+        why = own.reason.replace("NEEDED", f"NEEDED{users}", 1)
+        remedy = (
+            f"give --libdir with the directory that holds {library}, or set WASM_LIBRARY_DIR to the prefix "
+            "it is installed in (or --exclude it, if the runtime provides it)"
+        )
+    else:
+        loaders = ", ".join(dict.fromkeys(finding.loader for finding in group if finding.loader is not None))
+        why = f"NEEDED{users} but not found by {loaders}"
+        remedy = f"{command('repair')} moves it where every loader looks"
+    provided = "" if not imports else f"; {imports} of their imports may come from it"
+    return replace(
+        group[0],
+        module=modules[0] if len(modules) == 1 else None,
+        reason=f"{why}{provided}; {remedy}",
+        modules=modules,
+        imports=imports,
+        loader=None,
+    )
+
+
 def audit_tree(
     tree: InputTree,
     libdirs: SearchPath | Sequence[Path] = (),
@@ -269,7 +337,7 @@ def audit_tree(
         # Every ABI the tags name, and every release of this one whose loader differs: the
         # libraries found and loaded once there too.
         findings += (
-            Finding("missing-library", module, library, f"NEEDED but not found by {loader}")
+            Finding("missing-library", module, library, f"NEEDED but not found by {loader}", loader=loader)
             for library, modules in sorted(other_analysis.missing.items())
             for module in sorted(set(modules))
         )

@@ -51,12 +51,23 @@ class Finding:
         module: the module it is about (None: the wheel as a whole).
         subject: what is wrong: a library, a symbol, a tag.
         reason: why, in a sentence, ending with what to do.
+        loader: for a library another loader the wheel must load right on misses, that
+            loader (``Pyodide 0.26's loader``); None for the audited ABI's own.
+        awaits: for an unresolved import, the missing libraries of the module's closure it
+            may have come from (a cause of its own: see :func:`~pyodide_auditwheel.policy.causes_of`).
+        modules: for a cause, every module it is about.
+        imports: for a missing library's cause, how many imports of the modules that need it
+            it may have provided (not findings of their own).
     """
 
     kind: FindingKind
     module: str | None
     subject: str
     reason: str
+    loader: str | None = None
+    awaits: tuple[str, ...] = ()
+    modules: tuple[str, ...] = ()
+    imports: int = 0
 
 
 # The loader turns a module's export ``__em_js__NAME`` (the address of EM_JS's text) into the
@@ -184,6 +195,11 @@ class Auditor:
             linkage,
             tuple(zip(libraries, (self.interfaces.exports(library) for library in libraries), strict=True)),
             _where_else(module, libraries),
+            tuple(
+                dict.fromkeys(
+                    dep.name for lib in (module, *libraries) for dep in lib.dependencies if dep.status == "missing"
+                )
+            ),
         )
         if APPLY_DATA_RELOCS in linkage.exports.names and not self.offer.applies_data_relocs:
             yield Finding(
@@ -248,9 +264,9 @@ class Auditor:
                 _through_a_stub(imported, exports.types.get(name)),
             )
             return
-        yield self._unresolved(module, entry, checked.where)
+        yield self._unresolved(module, entry, checked.where, checked.missing)
 
-    def _unresolved(self, module: ModuleReport, entry: Import, where: str) -> Finding:
+    def _unresolved(self, module: ModuleReport, entry: Import, where: str, missing: tuple[str, ...]) -> Finding:
         """An import nothing binds: when it fails, in the runtime's words."""
         name = entry.field
         if entry.module in GOT_MODULES:
@@ -264,6 +280,7 @@ class Auditor:
             module.path,
             f"{entry.module}.{name}",
             f"{entry.kind} not provided by Pyodide {self.offer.pyodide}{where}; {when}",
+            awaits=missing,
         )
 
 
@@ -276,6 +293,7 @@ class _Checked:
     linkage: _Linkage
     libraries: tuple[tuple[ModuleReport, _Exports], ...]
     where: str
+    missing: tuple[str, ...]
 
 
 def _where_else(module: ModuleReport, libraries: Sequence[ModuleReport]) -> str:

@@ -697,3 +697,24 @@ def test_generator_refuses_a_package_without_a_lock_file(tmp_path: Path) -> None
     with pytest.raises(runtime_data.RuntimeDataError) as error:
         generate_runtime_data.generate(package, known_abis())
     assert "has neither pyodide-lock.json nor repodata.json: not an npm pyodide package." in str(error.value)
+
+
+def test_a_missing_library_is_one_finding_whatever_needs_it_and_whoever_misses_it(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    """libouter.so is needed by two modules and missed by both loaders of 2024_0 (0.27's and
+    0.26's): one cause, naming both modules, counting the imports it would have provided, and
+    ending with the remedy; the JSON's findings keep every detail."""
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path, "pyodide_2024_0")
+    report = paw.audit(wheel, discover=False)
+    (cause,) = report.causes
+    assert (cause.kind, cause.subject, cause.module) == ("missing-library", "libouter.so", None)
+    assert cause.modules == ("chainpkg/_ext.so", "chainpkg/sub/deep/libuser.so")
+    assert cause.imports == sum(1 for f in report.findings if f.kind == "unresolved-symbol") > 0
+    assert cause.reason.endswith("(or --exclude it, if the runtime provides it)")
+    missing = [f for f in report.findings if f.kind == "missing-library"]
+    assert {f.loader for f in missing} == {None, "Pyodide 0.26's loader"} and len(missing) == 4
+    assert report.verdict.endswith(": 1 finding")
+    (document,) = json.loads(cli("audit", "--json", "--no-discovery", str(wheel)).stdout)["inputs"]
+    assert len(document["findings"]) == len(report.findings) > len(document["causes"]) == 1
+    assert document["causes"][0]["imports"] == cause.imports

@@ -79,6 +79,17 @@ def audit_json(report: AuditReport) -> dict[str, Any]:
             {"kind": finding.kind, "module": finding.module, "subject": finding.subject, "reason": finding.reason}
             for finding in report.findings
         ],
+        "causes": [
+            {
+                "kind": cause.kind,
+                "module": cause.module,
+                "modules": list(cause.modules or ([cause.module] if cause.module else [])),
+                "subject": cause.subject,
+                "reason": cause.reason,
+                "imports": cause.imports,
+            }
+            for cause in report.causes
+        ],
     }
 
 

@@ -137,13 +137,14 @@ def _render_verdict(console: Console, report: AuditReport) -> None:
 
 
 def render_audit(console: Console, report: AuditReport) -> None:
-    """Findings grouped by module, one line each, the name first: a list, not a table, so no
+    """Causes grouped by module (a missing library once, not once per import it would have
+    provided: the JSON keeps those), one line each, the name first: a list, not a table, so no
     name is ever cut across lines, whatever the terminal's width (and a thousand findings
     print at once)."""
     abi = "ABI unknown" if report.abi is None else f"ABI {report.abi.name}"
     lines = [Text.assemble(inert(report.input, "bold"), (f" (audit against {abi})", "dim"))]
     module: str | None = ""
-    for finding in report.findings:
+    for finding in report.causes:
         if finding.module != module:
             module = finding.module
             lines.append(Text.assemble("  ", inert(module) if module is not None else Text("(the wheel)", "dim")))
