@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import subprocess
@@ -11,7 +12,9 @@ import sys
 import zipfile
 from pathlib import Path
 
+import click
 import pytest
+import typer
 import wheelbuilder
 from clirun import cli
 from conformance import side_module, strings, subsection
@@ -506,3 +509,41 @@ def test_repairing_a_repaired_wheel_in_place_copies_nothing(
     assert again.returncode == 0, again.stderr
     assert "copied to" not in again.stdout
     assert again.stdout.strip().endswith("already self-contained, nothing to change")
+
+
+@pytest.mark.parametrize("command", ["", "show", "audit", "repair", "exports"])
+@pytest.mark.parametrize("columns", [40, 80, 132])
+def test_help_never_cuts_a_name_and_fills_its_lines(command: str, columns: int) -> None:
+    """`repair --help | cat` at 80 columns cut `--output-dir,--w…` and
+    `pyemscripten_202…`, and broke the description mid-sentence: every option name and every
+    variable is whole on one line, nothing is cut with an ellipsis, and a description's lines
+    are filled (one ends early only where its next word would not fit), as pyodide-cli mounts
+    us and as our own script."""
+    from pyodide_auditwheel.cli import app
+
+    group = typer.main.get_command(app)
+    assert isinstance(group, click.Group)
+    target = group.get_command(click.Context(group), command) if command else group
+    assert target is not None
+    options = [param for param in target.params if isinstance(param, click.Option)]
+    names = {opt for param in options for opt in (*param.opts, *param.secondary_opts)}
+    helps = " ".join([target.help or "", *(param.help or "" for param in options)])
+    names |= {"PYODIDE_AUDITWHEEL_LIBDIR", "WASM_LIBRARY_DIR", "pyemscripten_2025_0_wasm32"} & set(helps.split())
+    script = Path(sys.executable).parent / "pyodide-auditwheel"
+    env = {**os.environ, "COLUMNS": str(columns)}
+    args = [command, "--help"] if command else ["--help"]
+    mounted = cli(*args, env=env)
+    own = subprocess.run([str(script), *args], capture_output=True, text=True, env=env, check=False)
+    for run in (mounted, own):
+        assert run.returncode == 0, run.stderr
+        lines = run.stdout.splitlines()
+        assert "…" not in run.stdout
+        commands = lines[lines.index("Commands:") + 1 :] if "Commands:" in lines else []
+        assert not [line for line in commands if line.endswith("...")]
+        words = {piece.strip("(),;.[]") for line in lines for word in line.split() for piece in word.split(",")}
+        assert names <= words, names - words
+        description = list(itertools.takewhile(lambda line: not line.endswith(":"), lines[2:]))
+        width = max(min(columns, 80) - 2, 50)  # click's: at most 78, at least 50
+        for line, following in itertools.pairwise(description):
+            if line.strip() and following.strip():
+                assert len(line) + 1 + len(following.split()[0]) > width, (line, following)

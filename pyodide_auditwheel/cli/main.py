@@ -5,6 +5,8 @@ module each). pyodide-cli mounts this app as ``pyodide auditwheel``; the
 from __future__ import annotations
 
 import sys
+import textwrap
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Annotated, Any, TextIO, cast
 
@@ -24,7 +26,7 @@ sys.excepthook = _quiet_interrupt
 
 import click  # after the hook, which must cover this import and those below
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from ..naming import PLUGIN, SCRIPT, ran_as
 from ..version import __version__
@@ -38,10 +40,66 @@ from .text import inert
 sys.excepthook = _python_excepthook
 
 
+def _wrapped(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` columns, broken at spaces only: never inside a
+    word, an option name (``--no-mangle``) or a variable (``PYODIDE_AUDITWHEEL_LIBDIR``),
+    which then overruns a narrow terminal whole rather than in pieces."""
+    wrapper = textwrap.TextWrapper(max(width, 1), break_long_words=False, break_on_hyphens=False)
+    return wrapper.wrap(" ".join(text.split()))
+
+
+class _HelpFormatter(click.HelpFormatter):
+    """click's plain help layout (rich's panels cut ``--output-dir,--w…`` at 80 columns),
+    with every text broken at spaces only."""
+
+    def write_text(self, text: str) -> None:
+        indent = " " * self.current_indent
+        paragraphs = [paragraph for paragraph in text.split("\n\n") if paragraph.strip()]
+        for number, paragraph in enumerate(paragraphs):
+            if number:
+                self.write("\n")
+            for line in _wrapped(paragraph, self.width - self.current_indent):
+                self.write(f"{indent}{line}\n")
+
+    def write_dl(self, rows: Iterable[tuple[str, str]], col_max: int = 30, col_spacing: int = 2) -> None:
+        rows = list(rows)
+        widths = [len(term) for term, _ in rows]
+        first = min(max(widths, default=0), col_max) + col_spacing
+        indent = " " * self.current_indent
+        for (term, text), width in zip(rows, widths, strict=True):
+            lines = _wrapped(text, self.width - self.current_indent - first) if text else []
+            if width <= first - col_spacing:
+                self.write(f"{indent}{term}{' ' * (first - width)}{lines[0] if lines else ''}".rstrip() + "\n")
+                lines = lines[1:]
+            else:
+                self.write(f"{indent}{term}\n")
+            for line in lines:
+                self.write(f"{indent}{' ' * first}{line}\n")
+
+
+class _Context(click.Context):
+    formatter_class = _HelpFormatter
+
+
+class _Command(TyperCommand):
+    """Help in click's layout, wherever the app is mounted: pyodide-cli's own Typer would
+    otherwise draw rich's panels, which cut names at 80 columns."""
+
+    context_class = _Context
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        click.Command.format_help(self, ctx, formatter)
+
+
 class _Commands(TyperGroup):
     """Our command group.  click >= 8.2 suggests a command for a typo itself, and typer >= 0.16
     adds the same suggestion again ("Did you mean 'show'? Did you mean 'show'?"), whatever
     ``suggest_commands`` says once pyodide-cli mounts the app: click's lookup is used as it is."""
+
+    context_class = _Context
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        click.Group.format_help(self, ctx, formatter)
 
     if hasattr(click.exceptions, "NoSuchCommand"):
         resolve_command = click.Group.resolve_command
@@ -130,5 +188,14 @@ def other_auditwheel_plugins() -> list[str]:
     return sorted(set(others))
 
 
-for command in (show.show, audit.audit, repair.repair, interfaces.exports, interfaces.imports):
-    app.command()(command)
+# The command list's one line each, short enough for 80 columns whole (click cuts a longer
+# first sentence with "...").
+_SUMMARIES: dict[Callable[..., None], str] = {
+    show.show: "What each module needs, and where it is found.",
+    audit.audit: "Whether each input will load on its runtime.",
+    repair.repair: "Vendor the missing libraries and patch the modules.",
+    interfaces.exports: "What each module exports, with types.",
+    interfaces.imports: "What each module imports, with types.",
+}
+for command, summary in _SUMMARIES.items():
+    app.command(cls=_Command, short_help=summary)(command)
