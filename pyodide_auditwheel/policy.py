@@ -84,11 +84,12 @@ class AuditReport:
         if self.abi is None:
             return "unknown ABI: cannot tell which runtime loads it"
         runtime = f"Pyodide {self.runtime.pyodide}" if self.runtime else self.abi.pyodide
+        name = self.abi.spelled_for(self.platform.split(", ") if self.platform else ())
         copies = "" if self.install is None else ", one copy of each library"
         if self.loads and not self.checks_symbols:
-            return f"tags and libraries fit {self.abi.name} ({runtime}){copies}; {command('audit')} checks the symbols"
+            return f"tags and libraries fit {name} ({runtime}){copies}; {command('audit')} checks the symbols"
         if self.loads:
-            return f"loads on {self.abi.name} ({runtime}, Python {self.abi.python}){copies}"
+            return f"loads on {name} ({runtime}, Python {self.abi.python}){copies}"
         count = len(self.causes)
         # show's verdict counts what it checked; the audit may add symbol findings to it
         findings = f"{count} finding{'' if count == 1 else 's'}" + (
@@ -96,10 +97,8 @@ class AuditReport:
         )
         duplicated = sorted({finding.subject for finding in self.causes if finding.kind == "duplicate-load"})
         if len(duplicated) == count:
-            return (
-                f"loads on {self.abi.name} ({runtime}) with more than one copy of {', '.join(duplicated)}: {findings}"
-            )
-        return f"will not load on {self.abi.name} ({runtime}): {findings}"
+            return f"loads on {name} ({runtime}) with more than one copy of {', '.join(duplicated)}: {findings}"
+        return f"will not load on {name} ({runtime}): {findings}"
 
 
 def target_abi(platform: str) -> Abi:

@@ -473,10 +473,11 @@ def test_show_summary_has_the_verdict(symbol_modules: wheelbuilder.SymbolModules
     wheel = wheelbuilder.build_module_wheel(symbol_modules.calls, tmp_path, "pyemscripten_2025_0_wasm32")
     shown = cli("show", str(wheel))
     assert shown.returncode == 0
-    assert "(wheel, ABI pyodide_2025_0: Pyodide 0.28.x, 0.29.x (from 0.29.4))" in shown.stdout
+    said = " ".join(shown.stdout.split())
+    assert "(wheel, ABI pyemscripten_2025_0 (also named pyodide_2025_0): Pyodide 0.28.x, 0.29.x (from 0.29.4))" in said
     assert (
-        "audit: tags and libraries fit pyodide_2025_0 (Pyodide 0.29.5), one copy of each library; "
-        "`pyodide auditwheel audit` checks the symbols" in shown.stdout
+        "audit: tags and libraries fit pyemscripten_2025_0 (Pyodide 0.29.5), one copy of each library; "
+        "`pyodide auditwheel audit` checks the symbols" in said
     )
     assert "consistent with the platform tags:" in shown.stdout
 
@@ -718,3 +719,26 @@ def test_a_missing_library_is_one_finding_whatever_needs_it_and_whoever_misses_i
     (document,) = json.loads(cli("audit", "--json", "--no-discovery", str(wheel)).stdout)["inputs"]
     assert len(document["findings"]) == len(report.findings) > len(document["causes"]) == 1
     assert document["causes"][0]["imports"] == cause.imports
+
+
+def test_the_abi_is_named_as_the_wheels_tag_spells_it(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    """A pyemscripten_2025_0 wheel was audited "against ABI pyodide_2025_0", and `--plat
+    pyemscripten_2026_0_wasm32` on it said it "is built for ABI pyodide_2025_0": the name the
+    user's tag spells first, the other beside it where it helps."""
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2025_0")
+    spelled = wheel.with_name(wheel.name.replace("pyodide_2025_0", "pyemscripten_2025_0"))
+    wheel.rename(spelled)
+    libdir = str(fixture_libs.libdir)
+    audited = " ".join(cli("audit", str(spelled), "--libdir", libdir).stdout.split())
+    assert "(audit against ABI pyemscripten_2025_0 (also named pyodide_2025_0))" in audited
+    assert "audit: loads on pyemscripten_2025_0 (Pyodide 0.29.5, Python 3.13)" in audited
+    shown = " ".join(cli("show", str(spelled), "--libdir", libdir).stdout.split())
+    assert "(wheel, ABI pyemscripten_2025_0 (also named pyodide_2025_0):" in shown
+    refused = cli("repair", str(spelled), "--libdir", libdir, "--plat", "pyemscripten_2026_0_wasm32", "--dry-run")
+    assert refused.returncode == 2
+    assert "but the wheel is built for ABI pyemscripten_2025_0 (also named pyodide_2025_0)" in " ".join(
+        refused.stderr.split()
+    )
+    # the JSON keeps the ABI's own name, for scripts
+    (document,) = json.loads(cli("audit", "--json", str(spelled), "--libdir", libdir).stdout)["inputs"]
+    assert document["abi"] == "pyodide_2025_0"

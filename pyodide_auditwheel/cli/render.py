@@ -45,7 +45,8 @@ def render_analysis(
     them also costs more than the whole analysis).  A table whose names would not fit the
     terminal becomes a list, so a name is never cut across lines."""
     title = Text.assemble(
-        inert(analysis.input), (f" ({analysis.kind}, ABI {analysis.abi.name}{_runtimes(analysis)})", "dim")
+        inert(analysis.input),
+        (f" ({analysis.kind}, ABI {analysis.abi.named_for(_platforms(analysis))}{_runtimes(analysis)})", "dim"),
     )
     shown = [m for m in analysis.modules if list_all or m.dependencies or (with_runtime_paths and m.runtime_paths)]
     # Counted as the summary counts: the input's own modules (a libdir library is always shown).
@@ -77,6 +78,10 @@ def render_analysis(
     console.print(inert(summary, "bold red" if missing else "bold green"))
     if audit is not None:
         _render_verdict(console, audit)
+
+
+def _platforms(analysis: Analysis) -> frozenset[str]:
+    return analysis.wheel.platforms if analysis.wheel is not None else frozenset()
 
 
 def _runtimes(analysis: Analysis) -> str:
@@ -141,7 +146,7 @@ def render_audit(console: Console, report: AuditReport) -> None:
     provided: the JSON keeps those), one line each, the name first: a list, not a table, so no
     name is ever cut across lines, whatever the terminal's width (and a thousand findings
     print at once)."""
-    abi = "ABI unknown" if report.abi is None else f"ABI {report.abi.name}"
+    abi = "ABI unknown" if report.abi is None else f"ABI {report.abi.named_for(_platforms(report.analysis))}"
     lines = [Text.assemble(inert(report.input, "bold"), (f" (audit against {abi})", "dim"))]
     module: str | None = ""
     for finding in report.causes:

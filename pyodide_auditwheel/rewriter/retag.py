@@ -73,9 +73,11 @@ def checked_retag(
     abi = target_abi(platform)
     if tree.abi.name != abi.name:
         platforms = ", ".join(sorted(tree.wheel.platforms)) if tree.wheel else "no platform"
-        built_for = f"ABI {tree.abi.name}" if tree.abi.known else f"{platforms} (no known ABI)"
+        own = tree.wheel.platforms if tree.wheel else ()
+        built_for = f"ABI {tree.abi.named_for(own)}" if tree.abi.known else f"{platforms} (no known ABI)"
         raise AuditwheelError(
-            f"cannot retag to {platform}: it names ABI {abi.name}, but the wheel is built for {built_for}; "
+            f"cannot retag to {platform}: it names ABI {abi.named_for([platform])}, but the wheel is built for "
+            f"{built_for}; "
             "rebuild it for that runtime instead."
         )
     report = audit_tree(tree, libdirs, exclude, platform)

@@ -80,6 +80,19 @@ class Abi:
         """The suffix CPython's importer looks for besides ``.abi3.so`` and ``.so``."""
         return f".cpython-{self.python.replace('.', '')}-wasm32-emscripten.so"
 
+    def spelled_for(self, platforms: Iterable[str]) -> str:
+        """The ABI's name as the tags spell it: ``pyemscripten_2025_0`` for a wheel tagged so
+        (PEP 783's name and Pyodide's name one ABI; the user wrote this one), else its own."""
+        for platform in sorted(platforms):
+            if platform in self.platform_tags:
+                return platform.removesuffix("_wasm32")
+        return self.name
+
+    def named_for(self, platforms: Iterable[str]) -> str:
+        """:meth:`spelled_for`, with the ABI's own name beside it when that differs."""
+        spelled = self.spelled_for(platforms)
+        return spelled if spelled == self.name else f"{spelled} (also named {self.name})"
+
     def runtimes_for(self, platform: str) -> str:
         """The Pyodide releases that install a wheel of this ABI tagged ``platform``."""
         since = self.platform_tags.get(platform)
