@@ -126,6 +126,16 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def runtime_answers(session: nox.Session) -> None:
+    """Record again what each runtime's loader answers to the replayed cases
+    (tests/data/runtime-answers.json, which the fast tier replays against the model); the
+    runtime tier checks, in CI, that the recording is still what the runtimes say."""
+    session.install("-e", ".[test]")
+    install_runtimes(session)
+    session.run("python", "tests/record_runtime_answers.py")
+
+
+@nox.session
 def runtime_data(session: nox.Session) -> None:
     """Regenerate pyodide_auditwheel/data/runtimes/ from the pinned npm pyodide packages: an
     ABI with two pins (0.26, 0.27) gets the newer one's data and the older one's differences."""

@@ -223,6 +223,6 @@ def repair_with_libraries(wheel: GeneratedWheel, out_dir: Path) -> GeneratedWhee
 @pytest.mark.parametrize("runtime", list(RECORDED))
 def test_the_recorded_answers_are_still_the_runtimes(runtime: str, tmp_path: Path) -> None:
     """tests/data/runtime-answers.json, which the fast tier replays against the model, is
-    what the runtime says today (re-record with ``python tests/record_runtime_answers.py``)."""
+    what the runtime says today (re-record with ``nox -s runtime_answers``)."""
     recorded = json.loads(ANSWERS.read_text())[runtime]
     assert answers_now(runtime, tmp_path) == recorded
