@@ -19,6 +19,7 @@ _HOMES = {
     "AuditReport": "policy",
     "Finding": "policy",
     "RepairResult": "api",
+    "PlannedRepair": "api",
     "RepairRequest": "api",
     "apply_each": "api",
     "apply_plan": "api",
@@ -43,6 +44,7 @@ _HOMES = {
 
 if TYPE_CHECKING:
     from .api import (
+        PlannedRepair,
         RepairRequest,
         RepairResult,
         WheelhouseResult,
@@ -92,6 +94,7 @@ __all__ = [
     "InternalError",
     "MissingLibrariesError",
     "ModuleReport",
+    "PlannedRepair",
     "RepairOptions",
     "RepairPlan",
     "RepairRequest",

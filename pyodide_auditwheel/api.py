@@ -13,7 +13,17 @@ from .graph.analysis import Analysis, analyze_tree
 from .graph.libsearch import search_path_for
 from .rewriter.malloc import one_arena_for_all_threads
 from .rewriter.options import RepairOptions
-from .rewriter.single import RepairRequest, RepairResult, apply_each, apply_plan, repair, repair_each, repair_jobs
+from .rewriter.single import (
+    PlannedRepair,
+    RepairOutcome,
+    RepairRequest,
+    RepairResult,
+    apply_each,
+    apply_plan,
+    repair,
+    repair_each,
+    repair_jobs,
+)
 from .rewriter.wheelhouse import WheelhouseResult, repair_wheelhouse
 from .wheel.inputs import PathLike, as_tuple, expand_wheelhouses, open_input
 
@@ -22,7 +32,9 @@ if TYPE_CHECKING:
     from .wasm.sections import Interface
 
 __all__ = [
+    "PlannedRepair",
     "RepairOptions",
+    "RepairOutcome",
     "RepairRequest",
     "RepairResult",
     "WheelhouseResult",

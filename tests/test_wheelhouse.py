@@ -70,8 +70,8 @@ def test_the_results_come_back_from_the_workers_whole(fixture_libs: wheelbuilder
     ]
     request = RepairRequest(libdirs=(str(fixture_libs.libdir),), output_dir=str(tmp_path / "out"), discover=False)
     plans = [outcome for outcome in repair_each(wheels, request, dry_run=True, jobs=2)]
-    assert all(isinstance(plan, paw.api.RepairResult) and plan.output is None for plan in plans)
-    written = list(apply_each([plan for plan in plans if isinstance(plan, paw.api.RepairResult)], request, jobs=2))
+    assert all(isinstance(plan, paw.PlannedRepair) and plan.output is None for plan in plans)
+    written = list(apply_each([plan for plan in plans if isinstance(plan, paw.PlannedRepair)], request, jobs=2))
     assert [outcome.output for outcome in written if isinstance(outcome, paw.api.RepairResult)] == [
         tmp_path / "out" / wheel.name for wheel in wheels
     ]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..version import __version__
 
 if TYPE_CHECKING:
-    from ..api import RepairResult
+    from ..api import RepairOutcome
     from ..graph.analysis import Analysis
     from ..policy import AuditReport
 
@@ -93,7 +93,7 @@ def audit_json(report: AuditReport) -> dict[str, Any]:
     }
 
 
-def repair_json(result: RepairResult) -> dict[str, Any]:
+def repair_json(result: RepairOutcome) -> dict[str, Any]:
     plan = result.plan
     return {
         "input": str(result.input),

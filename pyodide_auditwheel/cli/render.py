@@ -21,7 +21,7 @@ from ..naming import command
 from .text import BLANK, inert, inert_lines, print_table, wrap_at_spaces
 
 if TYPE_CHECKING:
-    from ..api import RepairResult
+    from ..api import RepairOutcome
     from ..graph.analysis import Analysis
     from ..graph.model import Dependency, ModuleReport
     from ..policy import AuditReport
@@ -170,7 +170,7 @@ def render_audit(console: Console, report: AuditReport) -> None:
 # --- repair ----------------------------------------------------------------------------------
 
 
-def different_builds(results: Iterable[RepairResult]) -> list[str]:
+def different_builds(results: Iterable[RepairOutcome]) -> list[str]:
     """One sentence per library that the wheels of one call vendor with different contents:
     Pyodide keeps one library of a name per process, so whichever wheel is imported first
     decides which build every other wheel gets (h5py and netCDF4 each bundling HDF5)."""
@@ -189,7 +189,7 @@ def different_builds(results: Iterable[RepairResult]) -> list[str]:
     ]
 
 
-def wheelhouse_summary(results: Sequence[RepairResult], dry_run: bool) -> str:
+def wheelhouse_summary(results: Sequence[RepairOutcome], dry_run: bool) -> str:
     """The one line after the reports of several wheels."""
     changed = sum(result.changed for result in results)
     libraries = {(lib.original_name, lib.sha256_hex) for result in results for lib in result.plan.vendored}
@@ -206,7 +206,7 @@ def _vendored_detail(lib: VendoredLibrary) -> str:
     return f"{lib.source}{origin}, sha256 {lib.sha256_hex[:16]}"
 
 
-def render_repair(console: Console, result: RepairResult, dry_run: bool) -> None:
+def render_repair(console: Console, result: RepairOutcome, dry_run: bool) -> None:
     plan = result.plan
     if plan.is_noop and result.platform is None:
         copied = "" if dry_run or _same_file(result.output, result.input) else f"; copied to {result.output}"
@@ -270,7 +270,7 @@ def render_repair(console: Console, result: RepairResult, dry_run: bool) -> None
     console.print(inert(repair_summary(result, dry_run)), style="bold green", soft_wrap=True)
 
 
-def repair_summary(result: RepairResult, dry_run: bool) -> str:
+def repair_summary(result: RepairOutcome, dry_run: bool) -> str:
     """The one line a repair ends with, as ``show`` ends with its count."""
     plan = result.plan
     libraries = f"{len(plan.vendored)} librar{'y' if len(plan.vendored) == 1 else 'ies'}"

@@ -7,9 +7,9 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar, overload
 
 from ..errors import AuditwheelError, NotAWheelError
 from ..graph.analysis import Analysis, analyze_tree, library_twins
@@ -59,43 +59,114 @@ class RepairRequest:
 
 
 @dataclass(frozen=True)
-class RepairResult:
-    """One wheel's repair: planned (a dry run, or before :func:`apply_plan`) or written.
+class PlannedRepair:
+    """One wheel's repair, decided and not written: what :func:`repair` returns with
+    ``dry_run``, and what :func:`apply_plan` writes.
 
     Attributes:
-        input: the wheel repaired.
-        output: the wheel written (None: planned only, or nothing to change).
+        input: the wheel to repair.
         plan: what the repair does.
-        changed: whether the output differs from the input.
-        stripped_bytes: what ``--strip`` took out.
-        record_problems: the RECORD rows ``--allow-bad-record`` let through.
-        platform: the platform tag written, when retagged.
+        changed: whether writing it changes the wheel.
+        platform: the platform tag it writes, when it retags.
         notes: what ``-v`` shows: files passed over, where missing libraries were looked for.
         copies_left: when the plan changes nothing, the libraries a runtime the tags name
             still loads more than once (what no repair can fix, such as a NEEDED entry spelt
             as a relative path).
         input_identity: (device, inode, size, mtime in ns) of the input the plan was made
-            from: a plan is applied later only to that same file, unchanged.
-        removed_input: after an in-place retag, the input under its old tag, removed once
-            the new wheel was written.
+            from: it is applied only to that same file, unchanged.
+        output, stripped_bytes, record_problems, removed_input: what a planned repair has
+            not done yet (None, 0, none, None), as :class:`RepairResult` names what it did.
     """
 
     input: Path
-    output: Path | None
     plan: RepairPlan
     changed: bool
-    stripped_bytes: int = 0
-    record_problems: tuple[str, ...] = ()
     platform: str | None = None
     notes: tuple[str, ...] = ()
     copies_left: tuple[str, ...] = ()
     input_identity: tuple[int, int, int, int] | None = None
+
+    output: None = None
+    stripped_bytes: int = 0
+    record_problems: tuple[str, ...] = ()
+    removed_input: None = None
+
+
+@dataclass(frozen=True)
+class RepairResult:
+    """One wheel's repair, written.
+
+    Attributes:
+        planned: the repair as it was decided.
+        output: the wheel written (the input itself, for an in-place repair).
+        changed: whether the output differs from the input.
+        stripped_bytes: what ``--strip`` took out.
+        record_problems: the RECORD rows ``--allow-bad-record`` let through.
+        removed_input: after an in-place retag, the input under its old tag, removed once
+            the new wheel was written.
+    """
+
+    planned: PlannedRepair
+    output: Path
+    changed: bool
+    stripped_bytes: int = 0
+    record_problems: tuple[str, ...] = ()
     removed_input: Path | None = None
+
+    @property
+    def input(self) -> Path:
+        return self.planned.input
+
+    @property
+    def plan(self) -> RepairPlan:
+        return self.planned.plan
+
+    @property
+    def platform(self) -> str | None:
+        return self.planned.platform
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return self.planned.notes
+
+    @property
+    def copies_left(self) -> tuple[str, ...]:
+        return self.planned.copies_left
+
+
+# What one wheel's repair call hands back: planned (a dry run), or written.
+RepairOutcome = PlannedRepair | RepairResult
 
 
 def _identity(tree: WheelArchive) -> tuple[int, int, int, int]:
     status = os.fstat(tree.file.fileno())
     return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
+
+
+@overload
+def repair(
+    wheel: PathLike,
+    request: RepairRequest | None = None,
+    *,
+    dry_run: Literal[False] = False,
+    progress: ProgressHook | None = None,
+) -> RepairResult: ...
+
+
+@overload
+def repair(
+    wheel: PathLike,
+    request: RepairRequest | None = None,
+    *,
+    dry_run: Literal[True],
+    progress: ProgressHook | None = None,
+) -> PlannedRepair: ...
+
+
+@overload
+def repair(
+    wheel: PathLike, request: RepairRequest | None = None, *, dry_run: bool, progress: ProgressHook | None = None
+) -> RepairOutcome: ...
 
 
 def repair(
@@ -104,7 +175,7 @@ def repair(
     *,
     dry_run: bool = False,
     progress: ProgressHook | None = None,
-) -> RepairResult:
+) -> RepairOutcome:
     """Make ``wheel`` self-contained, as ``request`` asks (by default: in place, the
     libraries looked for by discovery alone).
 
@@ -155,9 +226,8 @@ def repair(
             plan = with_sbom(plan, tree, name)
         _output_of(source_path, name, output_dir)  # refused now, before any wheel of a call is written
         copies_left = _copies_left(tree, analysis, sweep) if plan.is_noop else ()
-        planned = RepairResult(
+        planned = PlannedRepair(
             source_path,
-            None,
             plan,
             not plan.is_noop,
             platform=platform,
@@ -173,7 +243,7 @@ def repair(
 
 
 def apply_plan(
-    planned: RepairResult, request: RepairRequest | None = None, *, progress: ProgressHook | None = None
+    planned: PlannedRepair, request: RepairRequest | None = None, *, progress: ProgressHook | None = None
 ) -> RepairResult:
     """Write the repair a ``dry_run`` of :func:`repair` planned, without planning it again;
     refused (nothing written) if the input is no longer the file the plan was made from.  Of
@@ -191,7 +261,7 @@ def apply_plan(
 
 
 def _write(
-    tree: WheelArchive, planned: RepairResult, request: RepairRequest, progress: ProgressHook | None
+    tree: WheelArchive, planned: PlannedRepair, request: RepairRequest, progress: ProgressHook | None
 ) -> RepairResult:
     from .apply import WheelRewriter
 
@@ -220,7 +290,7 @@ def _write(
                 f"{error.strerror or error}; remove it before uploading."
             ) from None
         removed = source_path
-    return replace(
+    return RepairResult(
         planned,
         output=outcome.output,
         changed=outcome.changed,
@@ -273,7 +343,7 @@ def repair_jobs(wheels: Sequence[PathLike], jobs: int | None = None) -> int:
     return min(usable_cores(), len(wheels)) if total >= PARALLEL_MIN_BYTES else 1
 
 
-def _repair_or_refusal(wheel: PathLike, request: RepairRequest, dry_run: bool) -> RepairResult | AuditwheelError:
+def _repair_or_refusal(wheel: PathLike, request: RepairRequest, dry_run: bool) -> RepairOutcome | AuditwheelError:
     """One wheel's repair, or the error that refuses it (returned, so that a worker process
     hands it back like a result)."""
     try:
@@ -282,7 +352,7 @@ def _repair_or_refusal(wheel: PathLike, request: RepairRequest, dry_run: bool) -
         return error
 
 
-def _apply_or_refusal(planned: RepairResult, request: RepairRequest) -> RepairResult | AuditwheelError:
+def _apply_or_refusal(planned: PlannedRepair, request: RepairRequest) -> RepairResult | AuditwheelError:
     try:
         return apply_plan(planned, request)
     except AuditwheelError as error:
@@ -291,7 +361,7 @@ def _apply_or_refusal(planned: RepairResult, request: RepairRequest) -> RepairRe
 
 def repair_each(
     wheels: Sequence[PathLike], request: RepairRequest, *, dry_run: bool = False, jobs: int = 1
-) -> Iterator[RepairResult | AuditwheelError]:
+) -> Iterator[RepairOutcome | AuditwheelError]:
     """Each wheel's :func:`repair` (or the error refusing it), in input order, on ``jobs``
     processes (see :func:`repair_jobs`).  Each wheel is written atomically by its own process;
     Ctrl-C reaches every worker (they share the terminal's process group), and a SIGTERM to
@@ -300,7 +370,7 @@ def repair_each(
 
 
 def apply_each(
-    plans: Sequence[RepairResult], request: RepairRequest, *, jobs: int = 1
+    plans: Sequence[PlannedRepair], request: RepairRequest, *, jobs: int = 1
 ) -> Iterator[RepairResult | AuditwheelError]:
     """:func:`apply_plan` for each of the dry runs :func:`repair_each` returned, as it runs."""
     return _each(_apply_or_refusal, list(plans), (request,), jobs)
@@ -309,9 +379,10 @@ def apply_each(
 T = TypeVar("T")
 
 
-def _each(
-    function: Callable[..., RepairResult | AuditwheelError], items: list[T], shared: tuple[object, ...], jobs: int
-) -> Iterator[RepairResult | AuditwheelError]:
+R = TypeVar("R")
+
+
+def _each(function: Callable[..., R], items: list[T], shared: tuple[object, ...], jobs: int) -> Iterator[R]:
     if jobs <= 1 or len(items) <= 1:
         for item in items:
             yield function(item, *shared)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from ..errors import AuditwheelError, MissingLibrariesError
 from ..graph.libsearch import library_chunks, wheel_member
 from ..wheel.inputs import PathLike, pure_python_wheel
-from .single import RepairRequest, RepairResult, apply_each, repair, repair_each, repair_jobs
+from .single import PlannedRepair, RepairOutcome, RepairRequest, apply_each, repair, repair_each, repair_jobs
 
 if TYPE_CHECKING:
     from .apply import ProgressHook
@@ -63,7 +63,7 @@ class WheelhouseResult:
         not_written: with refusals, the inputs that could have been repaired.
     """
 
-    repaired: tuple[RepairResult, ...] = ()
+    repaired: tuple[RepairOutcome, ...] = ()
     refusals: tuple[Refusal, ...] = ()
     passed_over: tuple[PassedOver, ...] = ()
     not_written: tuple[Path, ...] = ()
@@ -101,11 +101,11 @@ def repair_wheelhouse(
         except AuditwheelError as error:
             return WheelhouseResult(refusals=(Refusal(inputs[0], error),))
     workers = repair_jobs(to_plan, jobs)
-    plans: list[RepairResult] = []
+    plans: list[PlannedRepair] = []
     for path, outcome in zip(to_plan, repair_each(to_plan, request, dry_run=True, jobs=workers), strict=True):
         if isinstance(outcome, AuditwheelError):
             refusals.append(Refusal(path, outcome))
-        else:
+        elif isinstance(outcome, PlannedRepair):
             plans.append(outcome)
     if refusals:
         order = {path: index for index, path in enumerate(inputs)}
@@ -117,7 +117,7 @@ def repair_wheelhouse(
     if dry_run:
         return WheelhouseResult(tuple(plans), passed_over=tuple(passed_over))
     plans = [_with_libraries_read(plan, inputs) for plan in plans]
-    repaired: list[RepairResult] = []
+    repaired: list[RepairOutcome] = []
     for plan, outcome in zip(plans, apply_each(plans, request, jobs=workers), strict=True):
         if isinstance(outcome, AuditwheelError):
             refusals.append(Refusal(plan.input, outcome))
@@ -207,7 +207,7 @@ def _needs_no_repair(path: Path) -> str:
     return "a pure-Python wheel (tagged any, no module): it needs no repair" if pure_python_wheel(path) else ""
 
 
-def _with_libraries_read(planned: RepairResult, inputs: list[Path]) -> RepairResult:
+def _with_libraries_read(planned: PlannedRepair, inputs: list[Path]) -> PlannedRepair:
     """The plan with the bytes of each library it takes from another wheel of the call: that
     wheel may be replaced (its copies merged away) before this one is written."""
     inputs_by_file = {_real(path) for path in inputs}
