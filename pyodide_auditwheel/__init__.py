@@ -33,7 +33,7 @@ _HOMES = {
     "MissingLibrariesError": "errors",
     "Abi": "runtime.abi",
     "RuntimeOffer": "runtime.offers",
-    "InstallOutcome": "runtime.loader",
+    "InstallOutcome": "runtime.install",
     "VendoredLibrary": "rewriter.plan",
     "Interface": "wasm.sections",
     "RepairOptions": "rewriter.options",
@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from .rewriter.options import RepairOptions
     from .rewriter.plan import RepairPlan, VendoredLibrary
     from .runtime.abi import Abi
-    from .runtime.loader import InstallOutcome
+    from .runtime.install import InstallOutcome
     from .runtime.offers import RuntimeOffer
     from .wasm.sections import Interface
 

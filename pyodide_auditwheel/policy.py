@@ -23,7 +23,7 @@ from .graph.analysis import Analysis, analyze_tree, predict_install, same_conten
 from .graph.libsearch import SearchPath
 from .naming import command
 from .runtime.abi import Abi, abi_for_tag, is_emscripten_platform, known_abis
-from .runtime.loader import InstallOutcome
+from .runtime.install import InstallOutcome
 from .runtime.offers import RuntimeOffer, load_offer
 from .symbols import Auditor, Finding, symbol_findings
 from .wheel.inputs import InputTree
@@ -291,6 +291,22 @@ def _missing_library_cause(group: Sequence[Finding], imports: int) -> Finding:
     )
 
 
+def _other_loader_findings(tree: InputTree, sweep: Sequence[LoaderAnalysis]) -> Iterable[Finding]:
+    """Every ABI the tags name, and every release of this one whose loader differs: the
+    libraries found and loaded once there too."""
+    for each in sweep:
+        loader, analysis = each.loader, each.analysis
+        yield from (
+            Finding("missing-library", module, library, f"NEEDED but not found by {loader}", loader=loader)
+            for library, modules in sorted(analysis.missing.items())
+            for module in sorted(set(modules))
+        )
+        install = predict_install(tree, analysis)
+        if install is not None:
+            yield from duplicate_findings(tree, analysis, install, loader)
+            yield from install_failure(analysis, install, loader)
+
+
 def audit_tree(
     tree: InputTree,
     libdirs: SearchPath | Sequence[Path] = (),
@@ -332,18 +348,7 @@ def audit_tree(
         findings += duplicate_findings(tree, analysis, install)
         findings += install_failure(analysis, install)
     sweep = analyses_by_other_loaders(tree, libdirs, exclude, abi)
-    for loader, other_analysis in ((each.loader, each.analysis) for each in sweep):
-        # Every ABI the tags name, and every release of this one whose loader differs: the
-        # libraries found and loaded once there too.
-        findings += (
-            Finding("missing-library", module, library, f"NEEDED but not found by {loader}", loader=loader)
-            for library, modules in sorted(other_analysis.missing.items())
-            for module in sorted(set(modules))
-        )
-        other_install = predict_install(tree, other_analysis)
-        if other_install is not None:
-            findings += duplicate_findings(tree, other_analysis, other_install, loader)
-            findings += install_failure(other_analysis, other_install, loader)
+    findings += _other_loader_findings(tree, sweep)
     findings += _tag_findings(tree.wheel, abi)
     findings += _suffix_findings(analysis, abi)
     auditor = Auditor(tree, analysis, offer)

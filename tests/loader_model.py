@@ -15,13 +15,9 @@ from runtime_driver import ALL_RUNTIMES
 
 from pyodide_auditwheel.errors import WasmError
 from pyodide_auditwheel.runtime.abi import Abi, known_abis
-from pyodide_auditwheel.runtime.loader import (
-    VirtualFS,
-    find_library,
-    loaded_at_install,
-    simulate_install,
-    view_of_module,
-)
+from pyodide_auditwheel.runtime.install import find_library, loaded_at_install, simulate_install
+from pyodide_auditwheel.runtime.loader import view_of_module
+from pyodide_auditwheel.runtime.vfs import VirtualFS
 from pyodide_auditwheel.wheel.names import is_module_name
 
 Install = tuple[bool, list[tuple[list[str], str]]]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import wheelbuilder
 
-from pyodide_auditwheel.runtime.loader import VirtualFS, js_dirname
+from pyodide_auditwheel.runtime.vfs import VirtualFS, js_dirname
 from pyodide_auditwheel.wheel.inputs import open_input
 from pyodide_auditwheel.wheel.names import installed_at
 

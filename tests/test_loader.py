@@ -19,16 +19,9 @@ from conformance import side_module, strings, subsection
 import pyodide_auditwheel as paw
 from pyodide_auditwheel.errors import MalformedModuleError
 from pyodide_auditwheel.runtime.abi import AbiDataError, parse_table
-from pyodide_auditwheel.runtime.loader import (
-    LoaderRules,
-    LoaderView,
-    VirtualFS,
-    js_dirname,
-    js_normalize,
-    read_dylink,
-    simulate_install,
-    view_of_module,
-)
+from pyodide_auditwheel.runtime.install import simulate_install
+from pyodide_auditwheel.runtime.loader import LoaderRules, LoaderView, read_dylink, view_of_module
+from pyodide_auditwheel.runtime.vfs import VirtualFS, js_dirname, js_normalize
 from pyodide_auditwheel.wasm.dylink import read_head
 
 TAGS = {

@@ -209,29 +209,7 @@ def _vendored_detail(lib: VendoredLibrary) -> str:
 def render_repair(console: Console, result: RepairOutcome, dry_run: bool) -> None:
     plan = result.plan
     if plan.is_noop and result.platform is None:
-        copied = "" if dry_run or _same_file(result.output, result.input) else f"; copied to {result.output}"
-        if result.copies_left:
-            console.print(
-                inert(
-                    f"{result.input}: nothing a repair can change{copied}, but more than one copy is loaded of "
-                    f"{', '.join(result.copies_left)}; {command('audit')} says why"
-                ),
-                style="bold yellow",
-                soft_wrap=True,
-            )
-            return
-        if plan.excluded:
-            console.print(
-                inert(f"{result.input}: nothing to vendor{copied}; {_excluded(plan.excluded)}"),
-                style="bold yellow",
-                soft_wrap=True,
-            )
-            return
-        console.print(
-            inert(f"{result.input}: already self-contained, nothing to change{copied}"),
-            style="bold green",
-            soft_wrap=True,
-        )
+        _render_unchanged(console, result, dry_run)
         return
     verb = "would vendor" if dry_run else "vendored"
     title = Text.assemble(inert(f"{result.input} → {result.output or '(dry run)'}"), (f" (ABI {plan.abi.name})", "dim"))
@@ -268,6 +246,35 @@ def render_repair(console: Console, result: RepairOutcome, dry_run: bool) -> Non
     for problem in result.record_problems:
         console.print(Text.assemble(("warning:", "yellow"), " ", inert(problem), " (--allow-bad-record)"))
     console.print(inert(repair_summary(result, dry_run)), style="bold green", soft_wrap=True)
+
+
+def _render_unchanged(console: Console, result: RepairOutcome, dry_run: bool) -> None:
+    """A repair that changes nothing: why (nothing needed, or what it was told to leave out),
+    and what no repair can fix."""
+    plan = result.plan
+    copied = "" if dry_run or _same_file(result.output, result.input) else f"; copied to {result.output}"
+    if result.copies_left:
+        console.print(
+            inert(
+                f"{result.input}: nothing a repair can change{copied}, but more than one copy is loaded of "
+                f"{', '.join(result.copies_left)}; {command('audit')} says why"
+            ),
+            style="bold yellow",
+            soft_wrap=True,
+        )
+        return
+    if plan.excluded:
+        console.print(
+            inert(f"{result.input}: nothing to vendor{copied}; {_excluded(plan.excluded)}"),
+            style="bold yellow",
+            soft_wrap=True,
+        )
+        return
+    console.print(
+        inert(f"{result.input}: already self-contained, nothing to change{copied}"),
+        style="bold green",
+        soft_wrap=True,
+    )
 
 
 def repair_summary(result: RepairOutcome, dry_run: bool) -> str:

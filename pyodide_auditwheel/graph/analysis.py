@@ -19,16 +19,9 @@ from pathlib import Path
 
 from ..errors import AuditwheelError, WasmError
 from ..runtime.abi import Abi
-from ..runtime.loader import (
-    InstallOutcome,
-    LoaderView,
-    VirtualFS,
-    find_library,
-    loaded_at_install,
-    resolve_in_dynlib_fs,
-    simulate_install,
-    view_of_section,
-)
+from ..runtime.install import InstallOutcome, find_library, loaded_at_install, resolve_in_dynlib_fs, simulate_install
+from ..runtime.loader import LoaderView, view_of_section
+from ..runtime.vfs import VirtualFS
 from ..wasm.dylink import ModuleHead
 from ..wheel.inputs import InputKind, InputTree
 from ..wheel.names import WheelName, installed_at

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from ..graph.model import Dependency, ModuleReport
 from ..runtime.abi import Abi
-from ..runtime.loader import js_normalize, runtime_path_directories
+from ..runtime.install import runtime_path_directories
+from ..runtime.vfs import js_normalize
 from ..wheel.names import installed_path
 
 

@@ -19,7 +19,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, canonicaliz
 
 from ..errors import AuditwheelError, RecordError, UnsafePathError, WheelError
 from ..runtime.abi import Abi, unknown_abi
-from ..runtime.loader import VirtualFS, js_dirname
+from ..runtime.vfs import VirtualFS, js_dirname
 from ..wasm.dylink import ModuleHead, read_module_head
 from .names import WheelName, installed_at, is_module_name
 from .record import RECORD_CHUNK, Record, find_record_path
