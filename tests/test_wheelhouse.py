@@ -99,7 +99,9 @@ def test_how_many_processes(tmp_path: Path) -> None:
 
 
 @pytest.mark.realworld
-@pytest.mark.parametrize("how", ["SIGTERM to the command", "Ctrl-C to its process group", "kill -9 of the command"])
+@pytest.mark.parametrize(
+    "how", ["SIGTERM to the command", "Ctrl-C to its process group", "kill -9 of the command", "kill -9 of a worker"]
+)
 def test_an_interrupted_wheelhouse_repair_stops_every_worker(realworld: Path, tmp_path: Path, how: str) -> None:
     """A CI runner's timeout kills the command, not its workers (SIGTERM): they must stop too;
     Ctrl-C reaches them all. Each input is left as it was or repaired whole, no temporary
@@ -138,6 +140,10 @@ def test_an_interrupted_wheelhouse_repair_stops_every_worker(realworld: Path, tm
     if how.startswith("SIGTERM"):
         process.send_signal(signal.SIGTERM)
         expected = -signal.SIGTERM
+    elif how == "kill -9 of a worker":
+        victim = next(pid for pid in seen for wheel in wheels if holds_temp_file_in(pid, wheel.parent))
+        os.kill(victim, signal.SIGKILL)
+        expected = 4  # one sentence: the command cannot finish that wheel
     elif how.startswith("kill -9"):
         process.send_signal(signal.SIGKILL)
         expected = -signal.SIGKILL
@@ -148,6 +154,13 @@ def test_an_interrupted_wheelhouse_repair_stops_every_worker(realworld: Path, tm
     stderr = (tmp_path / "stderr").read_bytes()
     assert process.returncode == expected, stderr
     assert b"Traceback" not in stderr
+    if how == "kill -9 of a worker":
+        said = stderr.decode()
+        assert (
+            "a worker process ended before it finished its wheel (killed, or out of memory); "
+            "each wheel is as it was or repaired whole." in said
+        ), said
+        assert said.strip().splitlines()[-1].startswith("error: not every wheel was repaired"), said
 
     # The workers end too (after a kill -9 of the command, of the SIGTERM its death sends them).
     def running(pid: int) -> bool:

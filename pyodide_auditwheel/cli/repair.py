@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..api import RepairOptions, RepairRequest, expand_wheelhouses, one_arena_for_all_threads, repair_wheelhouse
+from ..errors import InternalError
 from .contract import EXIT_BAD_INPUT, exit_code_of
 from .documents import envelope, repair_json
 from .options import ExcludeOption, JsonOption, LibdirOption, NoDiscoveryOption, VerboseOption, no_option_as_value
@@ -155,7 +156,7 @@ def repair(
     for refusal in outcome.refusals:
         print_error(about(refusal.input, refusal.error))
     if not outcome.written and len(wheels) > 1:
-        print_error(f"nothing was written: {len(outcome.refusals)} of {len(wheels)} inputs cannot be repaired.")
+        print_error(_not_written(outcome, len(wheels)))
     if as_json:
         order = {str(path): index for index, path in enumerate(wheels)}
         entries = sorted(_repair_entries(outcome), key=lambda entry: order.get(entry["input"], len(order)))
@@ -246,3 +247,12 @@ class _ProgressBar:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+def _not_written(outcome: WheelhouseResult, inputs: int) -> str:
+    """What a refused call wrote: nothing, when a wheel was refused before any was written;
+    some, when writing failed part way (a worker lost, a check of a written wheel)."""
+    count = f"{len(outcome.refusals)} of {inputs} inputs"
+    if outcome.repaired or any(isinstance(refusal.error, InternalError) for refusal in outcome.refusals):
+        return f"not every wheel was repaired ({count} were not): each wheel is as it was or repaired whole."
+    return f"nothing was written: {count} cannot be repaired."

@@ -118,11 +118,15 @@ def repair_wheelhouse(
         return WheelhouseResult(tuple(plans), passed_over=tuple(passed_over))
     plans = [_with_libraries_read(plan, inputs) for plan in plans]
     repaired: list[RepairOutcome] = []
-    for plan, outcome in zip(plans, apply_each(plans, request, jobs=workers), strict=True):
-        if isinstance(outcome, AuditwheelError):
-            refusals.append(Refusal(plan.input, outcome))
-        else:
-            repaired.append(outcome)
+    try:
+        for plan, outcome in zip(plans, apply_each(plans, request, jobs=workers), strict=True):
+            if isinstance(outcome, AuditwheelError):
+                refusals.append(Refusal(plan.input, outcome))
+            else:
+                repaired.append(outcome)
+    except AuditwheelError as error:  # the workers could not go on: each wheel not reported is refused
+        reported = {outcome.input for outcome in repaired} | {refusal.input for refusal in refusals}
+        refusals += [Refusal(plan.input, error) for plan in plans if plan.input not in reported]
     if not refusals:
         try:
             passed_over = [_copied(entry, request) for entry in passed_over]

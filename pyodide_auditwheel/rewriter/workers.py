@@ -15,13 +15,21 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from types import FrameType
 from typing import TypeVar
 
+from ..errors import InternalError
+
 T = TypeVar("T")
+
+# How long a broken pool waits for the interrupt that may have broken it: Ctrl-C reaches the
+# command and its workers at once, and a worker may die of it before the command hears it.
+INTERRUPT_GRACE = 0.5
 
 FORWARDED_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1") if hasattr(signal, name)
@@ -95,8 +103,18 @@ class WorkerPool:
         self.executor = executor
 
     def map(self, function: Callable[..., T], *iterables: Iterable[object]) -> Iterator[T]:
+        """The results in input order.  A worker that ends without a result (Ctrl-C reached it
+        first, or something killed it) breaks the pool: an interrupt on its way to this process
+        is let arrive (it is the answer: exit 130), else that is one sentence, not a traceback."""
         columns = [list(iterable) for iterable in iterables]
-        return self.executor.map(_guarded, [function] * len(columns[0]), *columns)
+        try:
+            yield from self.executor.map(_guarded, [function] * len(columns[0]), *columns)
+        except BrokenProcessPool:
+            time.sleep(INTERRUPT_GRACE)  # a SIGINT sent to the process group arrives here
+            raise InternalError(
+                "a worker process ended before it finished its wheel (killed, or out of memory); "
+                "each wheel is as it was or repaired whole."
+            ) from None
 
 
 @contextmanager
