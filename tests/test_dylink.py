@@ -69,8 +69,8 @@ def test_repair_stream_patches_the_same_however_the_module_is_cut(
 ) -> None:
     """The writer reads modules in pieces of whatever size the archive or the file gives, down
     to a few bytes; the patched module must not depend on where they were cut."""
-    from pyodide_auditwheel.rewriter.apply import patch_module_stream
     from pyodide_auditwheel.rewriter.patch import ModulePatch
+    from pyodide_auditwheel.rewriter.sources import patch_module_stream
 
     data = module_with(section, rest)
     patch = ModulePatch("m.so", {}, tuple(rpaths), tuple(rpaths))
@@ -188,8 +188,8 @@ def test_oversized_first_section_is_refused_before_reading_it() -> None:
 
 
 def test_repair_stream_refuses_oversized_first_section_too() -> None:
-    from pyodide_auditwheel.rewriter.apply import patch_module_stream
     from pyodide_auditwheel.rewriter.patch import ModulePatch
+    from pyodide_auditwheel.rewriter.sources import patch_module_stream
     from pyodide_auditwheel.wasm.dylink import MAX_HEAD
 
     claim = HEADER + b"\x00" + encode_uleb(MAX_HEAD * 4) + encode_name("dylink.0")

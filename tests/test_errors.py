@@ -26,8 +26,8 @@ from typer.testing import CliRunner
 from wheelbuilder import zip_bytes
 
 from pyodide_auditwheel.cli import app
-from pyodide_auditwheel.rewriter import apply
 from pyodide_auditwheel.rewriter import plan as plan_module
+from pyodide_auditwheel.rewriter import sources
 from pyodide_auditwheel.wasm.dylink import MAX_HEAD
 from pyodide_auditwheel.wasm.sections import HEADER, encode_uleb
 
@@ -811,7 +811,7 @@ def test_library_changed_during_repair(
 
     monkeypatch.setattr(plan_module, "make_plan", plan_then_change)
     if not compressed_ahead:
-        monkeypatch.setattr(apply, "AHEAD_MAX_MEMBER", -1)
+        monkeypatch.setattr(sources, "AHEAD_MAX_MEMBER", -1)
     result = CliRunner().invoke(app, ["repair", str(wheel), "--libdir", str(libdir), "-o", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert message.lower() in " ".join(result.output.lower().split())

@@ -23,7 +23,7 @@ from wheelcheck import check_wheel_valid
 import pyodide_auditwheel as paw
 from pyodide_auditwheel.errors import InternalError, MissingLibrariesError, RecordError, UnsafePathError
 from pyodide_auditwheel.graph import libsearch
-from pyodide_auditwheel.rewriter import apply
+from pyodide_auditwheel.rewriter import apply, sources
 from pyodide_auditwheel.rewriter.plan import RepairOptions, mangled_name
 from pyodide_auditwheel.wasm.dylink import read_head
 from pyodide_auditwheel.wasm.sections import HEADER
@@ -90,7 +90,7 @@ def test_streamed_members_give_the_same_wheel_as_members_compressed_ahead(
     for byte.  The library files are read in small chunks here, so the dylink head of a
     vendored library is patched across chunk boundaries."""
     ahead = paw.repair(shapely, paw.RepairRequest(libdirs=[geos_libdir], output_dir=tmp_path / "ahead")).output
-    monkeypatch.setattr(apply, "AHEAD_MAX_MEMBER", -1)
+    monkeypatch.setattr(sources, "AHEAD_MAX_MEMBER", -1)
     monkeypatch.setattr(libsearch, "LIBRARY_CHUNK", 7)
 
     def nothing_ahead(*_args: object) -> None:
