@@ -46,6 +46,16 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 _interrupted = False
+# Set in the command when Ctrl-C reaches it while its workers run: the signal may land on one
+# of the pool's threads, so that the main thread wakes first to the pool broken by the
+# workers' own deaths, and the KeyboardInterrupt comes, if at all, where it is not seen.
+_command_interrupted = False
+
+
+def _note_interrupt(signum: int, frame: FrameType | None) -> None:
+    global _command_interrupted
+    _command_interrupted = True
+    signal.default_int_handler(signum, frame)
 
 
 def _interrupt(_signum: int, _frame: FrameType | None) -> None:
@@ -111,6 +121,8 @@ class WorkerPool:
             yield from self.executor.map(_guarded, [function] * len(columns[0]), *columns)
         except BrokenProcessPool:
             time.sleep(INTERRUPT_GRACE)  # a SIGINT sent to the process group arrives here
+            if _command_interrupted:  # it came, and was lost on the way out of the pool
+                raise KeyboardInterrupt from None
             raise InternalError(
                 "a worker process ended before it finished its wheel (killed, or out of memory); "
                 "each wheel is as it was or repaired whole."
@@ -141,6 +153,8 @@ def worker_pool(jobs: int) -> Iterator[WorkerPool]:
     try:
         for signum in FORWARDED_SIGNALS:
             previous[signum] = signal.signal(signum, forward)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            previous[signal.SIGINT] = signal.signal(signal.SIGINT, _note_interrupt)
         yield WorkerPool(pool)
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
