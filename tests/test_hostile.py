@@ -211,10 +211,10 @@ def test_checking_a_member_refuses_what_reading_it_refuses(
     """``check_data`` (how a repair checks the members it copies unchanged: a window of
     members read at once, each inflated in one call) refuses each corruption with the same
     sentence as reading the member does, and passes the members around it."""
-    from pyodide_auditwheel.wheel.zipio import reader as reader_module
+    from pyodide_auditwheel.wheel.zipio import data as data_module
 
     if window == "streamed":  # members larger than the window are streamed as chunks() reads them
-        monkeypatch.setattr(reader_module, "CHECK_WINDOW", 16)
+        monkeypatch.setattr(data_module, "CHECK_WINDOW", 16)
     text = b"".join(b"line %d of the data\n" % n for n in range(400))
     good = zip_bytes([("pkg/a.py", b"a = 1\n" * 50), (MEMBER.decode(), text), ("pkg/z.py", b"z = 2\n" * 50)])
     intact = ZipReader(io.BytesIO(good))

@@ -3,13 +3,16 @@
 ``zipfile`` cannot copy a member without decompressing and recompressing it, and it trusts the
 archive more than a tool that runs on anyone's wheels should.  The rooms: :mod:`.format` (the
 records and a member), :mod:`.names` (which names are safe; digests of lists of them),
-:mod:`.reader` (the checked central directory, local headers, data), :mod:`.deflate` (a
+:mod:`.central` (the central directory, in windows), :mod:`.data` (members' data, checked as
+read), :mod:`.reader` (every entry checked, local headers cross-checked), :mod:`.deflate` (a
 member's stream, on one core or several) and :mod:`.writer` (raw copies and new members).
 """
 
 from __future__ import annotations
 
 from ..atomic import portable_io
+from .central import MAX_COMMENT_SEARCH
+from .data import HEAD_READ_SLACK
 from .deflate import DEFLATE_BLOCK, DEFLATE_WINDOW, ContentDigest, Deflated, Deflater, deflate_block
 from .format import (
     CENTRAL,
@@ -23,7 +26,7 @@ from .format import (
     dos_datetime,
 )
 from .names import NamesDigest, check_member_name, folded, name_hash
-from .reader import HEAD_READ_SLACK, MAX_COMMENT_SEARCH, WrittenArchive, ZipReader
+from .reader import WrittenArchive, ZipReader
 from .writer import ZipWriter
 
 __all__ = [

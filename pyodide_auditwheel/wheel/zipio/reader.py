@@ -4,24 +4,16 @@ checks, bounded head reads."""
 
 from __future__ import annotations
 
-import io
 import itertools
-import os
 import stat
-import struct
-import zlib
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-from ...errors import ArchiveError, InternalError, UnsafePathError
+from ...errors import ArchiveError, UnsafePathError
+from .data import MemberData
 from .format import (
-    CD_WINDOW,
-    CENTRAL,
-    CENTRAL_SIG,
-    CHUNK,
     DEFLATED,
-    EOCD,
     FLAG_DATA_DESCRIPTOR,
     FLAG_ENCRYPTED,
     FLAG_STRONG_ENCRYPTION,
@@ -29,16 +21,9 @@ from .format import (
     LOCAL,
     LOCAL_SIG,
     STORED,
-    ZIP64_COUNT_LIMIT,
-    ZIP64_EOCD,
-    ZIP64_EOCD_SIG,
-    ZIP64_EXTRA_ID,
     ZIP64_LIMIT,
-    ZIP64_LOCATOR,
-    ZIP64_LOCATOR_SIG,
     CentralEntry,
     Member,
-    split_extra,
 )
 from .names import HashSet, NamesDigest, check_member_name, folded, name_hash
 
@@ -47,32 +32,18 @@ NOT_LOCATED = -1
 # Deflate cannot expand data more than ~1032:1; a member declaring more is lying about its
 # size, and reading it would be a decompression bomb.
 MAX_DEFLATE_RATIO = 1100
-MAX_COMMENT_SEARCH = 0xFFFF + EOCD.size
-HEAD_READ_SLACK = 1024
 
 
 def _look_up_all(_name: str) -> bool:
     return True
 
 
-def real_fd(file: BinaryIO) -> int | None:
-    """The OS file descriptor behind ``file``, if it has one (in-memory files do not)."""
-    try:
-        return file.fileno()
-    except (AttributeError, OSError, io.UnsupportedOperation):
-        return None
-
-
 # APPNOTE 6.3.x is the newest zip specification; a "version needed to extract" above it names
 # features no reader here (or pip) knows, so such an archive is refused rather than passed on.
 NEWEST_ZIP_VERSION = 63
-# check_data reads compressed bytes this much at a time, and inflates in one call a member no
-# larger than this either way (a larger one is streamed as chunks() reads it): what a check
-# holds per thread stays below that of reading in CHUNK pieces.
-CHECK_WINDOW = 64 << 10
 
 
-class ZipReader:
+class ZipReader(MemberData):
     """A read-only view of a zip archive on a seekable binary file.
 
     The central directory is checked entry by entry when the reader is made (names, flags,
@@ -90,12 +61,7 @@ class ZipReader:
         display: str = "archive",
         lookup: Callable[[str], bool] | None = None,
     ) -> None:
-        self.file = file
-        self.display = display
-        self.fd = real_fd(file)
-        file.seek(0, 2)
-        self.file_size = file.tell()
-        self._cd_offset, self._cd_size, self.count = self._locate_central_directory()
+        super().__init__(file, display)
         self._data_offsets = array("q")
         self._verbatim = bytearray()
         self.by_name: dict[str, Member] = {}
@@ -156,160 +122,6 @@ class ZipReader:
 
     # -- structure ---------------------------------------------------------------------------
 
-    def _fail(self, why: str) -> ArchiveError:
-        return ArchiveError(f"corrupt zip archive {self.display}: {why}.")
-
-    def _read_at(self, offset: int, size: int) -> bytes:
-        # pread reads exactly what is asked; seek+read on a buffered file would pull a whole
-        # buffer for every 30-byte local header.
-        if self.fd is not None:
-            data = os.pread(self.fd, size, offset)
-        else:
-            self.file.seek(offset)
-            data = self.file.read(size)
-        if len(data) != size:
-            raise self._fail("it is truncated")
-        return data
-
-    def _find_eocd(self) -> tuple[int, tuple[int, ...]]:
-        tail_size = min(self.file_size, MAX_COMMENT_SEARCH)
-        if tail_size < EOCD.size:
-            raise ArchiveError(f"not a zip archive: {self.display} is too short to be one.")
-        tail = self._read_at(self.file_size - tail_size, tail_size)
-        pos = tail.rfind(b"PK\x05\x06")
-        while pos >= 0:
-            if pos + EOCD.size <= len(tail):
-                entry = EOCD.unpack_from(tail, pos)
-                if pos + EOCD.size + entry[7] == len(tail):
-                    return self.file_size - tail_size + pos, entry
-            pos = tail.rfind(b"PK\x05\x06", 0, pos)
-        raise ArchiveError(f"not a zip archive: {self.display} has no end-of-central-directory record.")
-
-    def _locate_central_directory(self) -> tuple[int, int, int]:
-        """(offset, size, entry count) of the central directory, ZIP64 records followed."""
-        eocd_offset, entry = self._find_eocd()
-        _, disk, cd_disk, _entries_disk, entries, cd_size, cd_offset, _ = entry
-        if disk != 0 or cd_disk != 0:
-            raise ArchiveError(f"unsupported zip archive {self.display}: it spans several disks.")
-        cd_end_limit = eocd_offset
-        # The ZIP64 records are read wherever their locator is, needed or not (zipfile and
-        # other writers may add them to a small archive); where the end record's own fields
-        # are not saturated, the ZIP64 record must say the same.
-        locator_offset = eocd_offset - ZIP64_LOCATOR.size
-        if locator_offset >= 0:
-            sig, _, z64_offset, _ = ZIP64_LOCATOR.unpack(self._read_at(locator_offset, ZIP64_LOCATOR.size))
-            if sig == ZIP64_LOCATOR_SIG:
-                if z64_offset + ZIP64_EOCD.size > locator_offset:
-                    raise self._fail("the ZIP64 end record points past its locator")
-                z64 = ZIP64_EOCD.unpack(self._read_at(z64_offset, ZIP64_EOCD.size))
-                if z64[0] != ZIP64_EOCD_SIG:
-                    raise self._fail("the ZIP64 end record is missing")
-                pairs = (
-                    (entries, z64[7], ZIP64_COUNT_LIMIT),
-                    (cd_size, z64[8], ZIP64_LIMIT),
-                    (cd_offset, z64[9], ZIP64_LIMIT),
-                )
-                if any(plain != wide and plain != limit for plain, wide, limit in pairs):
-                    raise self._fail("its ZIP64 end record disagrees with its end record")
-                entries, cd_size, cd_offset = z64[7], z64[8], z64[9]
-                cd_end_limit = z64_offset
-        if cd_offset + cd_size > cd_end_limit:
-            raise self._fail("its central directory runs past the end of the file")
-        if cd_offset + cd_size != cd_end_limit:
-            # A gap hides bytes (other entries, prepended data) that other readers may see.
-            raise self._fail("its central directory does not end where the end record begins")
-        # Each central entry is at least 46 bytes: a count the directory cannot hold is a lie
-        # that would otherwise make us loop (or allocate) for nothing.
-        if entries * CENTRAL.size > cd_size:
-            raise self._fail(f"the end record announces {entries} members, more than the central directory can hold")
-        return cd_offset, cd_size, entries
-
-    def _raw_entries(self) -> Iterator[tuple[bytes, CentralEntry, bytes]]:
-        """(raw name, fixed entry, extra field) of each central entry, reading the directory
-        in windows so it is never held whole."""
-        end = self._cd_offset + self._cd_size
-        pos = self._cd_offset
-        window, window_start = b"", pos
-        for _ in range(self.count):
-            rel = pos - window_start
-            if rel + CENTRAL.size > len(window):
-                window, window_start, rel = self._window(pos, end, CENTRAL.size), pos, 0
-            entry = CentralEntry._make(CENTRAL.unpack_from(window, rel))
-            if entry.signature != CENTRAL_SIG:
-                raise self._fail("a central directory entry has a bad signature")
-            name_len, extra_len = entry.name_length, entry.extra_length
-            total = CENTRAL.size + name_len + extra_len + entry.comment_length
-            if rel + total > len(window):
-                window, window_start, rel = self._window(pos, end, total), pos, 0
-            name_start = rel + CENTRAL.size
-            yield (
-                window[name_start : name_start + name_len],
-                entry,
-                window[name_start + name_len : name_start + name_len + extra_len],
-            )
-            pos += total
-        if pos != end:
-            # Entries past the count would be invisible to us but installed by pip.
-            raise self._fail(f"the end record counts {self.count} members, but its central directory holds more")
-
-    def _window(self, pos: int, end: int, needed: int) -> bytes:
-        if pos + needed > end:
-            raise self._fail("the central directory is truncated")
-        return self._read_at(pos, min(end - pos, max(CD_WINDOW, needed)))
-
-    def _decode(self, raw_name: bytes, entry: CentralEntry, extra: bytes) -> tuple[str, int, int, int]:
-        """(name, compressed size, size, local header offset), ZIP64 values applied."""
-        csize, usize, header_offset = entry.compressed_size, entry.size, entry.header_offset
-        name = self.decode_name(raw_name, entry.flags)
-        if ZIP64_LIMIT in (csize, usize, header_offset):
-            for field_id, body in split_extra(extra):
-                if field_id == ZIP64_EXTRA_ID:
-                    values = list(struct.unpack_from(f"<{len(body) // 8}Q", body)) if len(body) >= 8 else []
-                    if usize == ZIP64_LIMIT and values:
-                        usize = values.pop(0)
-                    if csize == ZIP64_LIMIT and values:
-                        csize = values.pop(0)
-                    if header_offset == ZIP64_LIMIT and values:
-                        header_offset = values.pop(0)
-        return name, csize, usize, header_offset
-
-    def decode_name(self, raw_name: bytes, flags: int) -> str:
-        # Wheels are written with UTF-8 names whether or not the flag is set (as pip reads
-        # them); cp437 is only the fallback for bytes that are not UTF-8 at all.
-        try:
-            return raw_name.decode("utf-8")
-        except UnicodeDecodeError:
-            if flags & FLAG_UTF8:
-                raise self._fail(f"member name {raw_name!r} is flagged UTF-8 but is not") from None
-            return raw_name.decode("cp437")
-
-    def _member(self, raw_name: bytes, entry: CentralEntry, extra: bytes, data_offset: int, position: int) -> Member:
-        name, csize, usize, header_offset = self._decode(raw_name, entry, extra)
-        return Member(
-            name,
-            entry.method,
-            entry.flags,
-            entry.crc,
-            csize,
-            usize,
-            entry.dos_time,
-            entry.dos_date,
-            entry.external_attr,
-            entry.internal_attr,
-            entry.create_version,
-            entry.extract_version,
-            header_offset,
-            extra,
-            data_offset,
-            position,
-        )
-
-    def raw_entries(self) -> Iterator[tuple[int, bytes, CentralEntry, bytes]]:
-        """(position, raw name, fixed entry, extra) of each entry: for loops that must not
-        pay for a Member per entry (see ZipWriter.copy_from)."""
-        for position, (raw_name, entry, extra) in enumerate(self._raw_entries()):
-            yield position, raw_name, entry, extra
-
     def member_at(self, position: int, raw_name: bytes, entry: CentralEntry, extra: bytes) -> Member:
         return self._member(raw_name, entry, extra, self._data_offsets[position], position)
 
@@ -334,7 +146,8 @@ class ZipReader:
         in_offset_order = True
         for raw_name, entry, extra in self._raw_entries():
             name, csize, usize, header_offset = self._decode(raw_name, entry, extra)
-            self._check_entry(name, entry.method, entry.flags, csize, usize, (entry.external_attr >> 16) & 0xFFFF)
+            mode = (entry.external_attr >> 16) & 0xFFFF
+            _check_entry(self.display, name, entry.method, entry.flags, csize, usize, mode)
             if entry.extract_version & 0xFF > NEWEST_ZIP_VERSION:
                 version = entry.extract_version & 0xFF
                 raise ArchiveError(
@@ -390,25 +203,6 @@ class ZipReader:
     def files_digest(self) -> NamesDigest:
         """The digest of the names of the members that are not directories."""
         return NamesDigest(self._files_sum)
-
-    def _check_entry(self, name: str, method: int, flags: int, csize: int, usize: int, mode: int) -> None:
-        check_member_name(name)
-        if stat.S_ISLNK(mode):
-            raise UnsafePathError(f"unsafe member {name!r} in the wheel: it is a symbolic link.")
-        if flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION):
-            raise ArchiveError(f"unsupported zip archive {self.display}: member {name!r} is encrypted.")
-        if method not in (STORED, DEFLATED):
-            raise ArchiveError(
-                f"unsupported zip archive {self.display}: member {name!r} uses compression method "
-                f"{method}; wheels use stored or deflate."
-            )
-        if method == STORED and usize != csize:
-            raise self._fail(f"stored member {name!r} declares {usize} bytes but holds {csize}")
-        if method == DEFLATED and usize > max(csize, 1) * MAX_DEFLATE_RATIO:
-            raise ArchiveError(
-                f"refusing {self.display}: member {name!r} declares a compression ratio no deflate "
-                "stream can reach (a decompression bomb)."
-            )
 
     def _check_unique(self, suspect_hashes: set[int]) -> None:
         """Refuse names that repeat, exactly or once case is folded (they overwrite each other
@@ -500,136 +294,6 @@ class ZipReader:
             if before[1] > after[0]:
                 raise self._fail(f"members {before[2]!r} and {after[2]!r} overlap")
 
-    # -- data --------------------------------------------------------------------------------
-
-    def raw_chunks(self, member: Member, chunk_size: int = CHUNK) -> Iterator[bytes]:
-        """The member's compressed bytes, as stored, in pieces of at most ``chunk_size``."""
-        return self.byte_range(member.data_offset, member.compressed_size, chunk_size)
-
-    def byte_range(self, offset: int, size: int, chunk_size: int = CHUNK) -> Iterator[bytes]:
-        """``size`` bytes of the archive from ``offset``, in pieces."""
-        if offset < 0:
-            raise InternalError(f"internal error: reading {self.display} where its local header was not checked.")
-        remaining = size
-        while remaining:
-            piece = min(chunk_size, remaining)
-            chunk = self._read_at(offset, piece)
-            offset += piece
-            remaining -= piece
-            yield chunk
-
-    def _inflated(self, member: Member, limit: int | None, piece_size: int = CHUNK) -> Iterator[bytes]:
-        """Decompressed chunks; stops after ``limit`` bytes when given.  Never yields more than
-        the declared size: more data than declared is an error, not a longer file."""
-        produced = 0
-        decompressor = zlib.decompressobj(-15) if member.method == DEFLATED else None
-        # A head read pulls compressed bytes in pieces little larger than the head: deflate
-        # output is never much smaller than its input, so this reads (and inflates) no more
-        # than the head needs instead of a whole megabyte per module.
-        piece = piece_size if limit is None else min(piece_size, limit + HEAD_READ_SLACK)
-        for raw in self.raw_chunks(member, piece):
-            pending = raw
-            while pending:
-                if decompressor is None:
-                    out, pending = pending, b""
-                else:
-                    wanted = piece_size if limit is None else max(limit - produced, 1)
-                    try:
-                        out = decompressor.decompress(pending, wanted)
-                    except zlib.error:
-                        raise self._invalid_data(member) from None
-                    pending = decompressor.unconsumed_tail
-                produced += len(out)
-                if produced > member.size:
-                    raise self._more_than_declared(member)
-                if out:
-                    yield out
-                if limit is not None and produced >= limit:
-                    return
-        if decompressor is not None:
-            tail = decompressor.flush()
-            produced += len(tail)
-            if produced > member.size:
-                raise self._more_than_declared(member)
-            if tail:
-                yield tail
-            if not decompressor.eof:
-                raise self._truncated_stream(member)
-        if produced != member.size:
-            raise self._not_its_size(member, produced)
-
-    def _invalid_data(self, member: Member) -> ArchiveError:
-        return self._fail(f"member {member.name!r} has invalid compressed data")
-
-    def _more_than_declared(self, member: Member) -> ArchiveError:
-        return self._fail(f"member {member.name!r} holds more data than its declared {member.size} bytes")
-
-    def _truncated_stream(self, member: Member) -> ArchiveError:
-        return self._fail(f"member {member.name!r} has a truncated compressed stream")
-
-    def _not_its_size(self, member: Member, produced: int) -> ArchiveError:
-        return self._fail(f"member {member.name!r} holds {produced} bytes, not its declared {member.size}")
-
-    def _bad_crc(self, member: Member) -> ArchiveError:
-        return self._fail(f"member {member.name!r} fails its CRC check")
-
-    def check_data(self, members: Iterable[Member]) -> None:
-        """Inflate each member and check its size and CRC, as reading it would, keeping none
-        of it: the check of the members a repair copies unchanged.  Members that lie together
-        are read a window at a time and each small one is inflated in one call: on a wheel of
-        many small files a system call and a GIL hand-over per piece made the check about a
-        tenth slower beside the writer's thread (docs/performance.md)."""
-        window, window_start = b"", 0
-        for member in members:
-            if max(member.compressed_size, member.size) > CHECK_WINDOW or member.data_offset < 0:
-                for _chunk in self.chunks(member):
-                    pass
-                continue
-            start = member.data_offset - window_start
-            if start < 0 or start + member.compressed_size > len(window):
-                window_start, start = member.data_offset, 0
-                window = self._read_at(window_start, min(CHECK_WINDOW, self._cd_offset - window_start))
-            self._check_whole(member, memoryview(window)[start : start + member.compressed_size])
-
-    def _check_whole(self, member: Member, data: memoryview) -> None:
-        content: bytes | memoryview = data
-        if member.method == DEFLATED:
-            decompressor = zlib.decompressobj(-15)
-            try:
-                content = decompressor.decompress(data, member.size + 1)  # one byte more shows a lie
-            except zlib.error:
-                raise self._invalid_data(member) from None
-            if len(content) > member.size:
-                raise self._more_than_declared(member)
-            if not decompressor.eof:
-                raise self._truncated_stream(member)
-        if len(content) != member.size:
-            raise self._not_its_size(member, len(content))
-        if zlib.crc32(content) != member.crc:
-            raise self._bad_crc(member)
-
-    def read_head(self, member: Member, size: int) -> bytes:
-        """At most ``size`` leading bytes, decompressing no more than needed."""
-        out = bytearray()
-        for chunk in self._inflated(member, size):
-            out += chunk
-            if len(out) >= size:
-                break
-        return bytes(out[:size])
-
-    def chunks(self, member: Member, chunk_size: int = CHUNK) -> Iterator[bytes]:
-        """The whole decompressed member in chunks of at most ``chunk_size``, with its CRC
-        checked at the end."""
-        crc = 0
-        for chunk in self._inflated(member, None, chunk_size):
-            crc = zlib.crc32(chunk, crc)
-            yield chunk
-        if crc != member.crc:
-            raise self._bad_crc(member)
-
-    def read(self, member: Member) -> bytes:
-        return b"".join(self.chunks(member))
-
 
 class WrittenArchive(ZipReader):
     """An archive this process has just written, read back to check it: its names were all
@@ -660,3 +324,27 @@ class WrittenArchive(ZipReader):
             self._verbatim.append(False)
             if looked_up:
                 self.by_name[name] = self._member(raw_name, entry, extra, data_offset, position)
+
+
+def _check_entry(archive: str, name: str, method: int, flags: int, csize: int, usize: int, mode: int) -> None:
+    """One central entry on its own: a safe name, no link, no encryption, a method wheels use,
+    sizes a stored or deflated member can have."""
+    check_member_name(name)
+    if stat.S_ISLNK(mode):
+        raise UnsafePathError(f"unsafe member {name!r} in the wheel: it is a symbolic link.")
+    if flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION):
+        raise ArchiveError(f"unsupported zip archive {archive}: member {name!r} is encrypted.")
+    if method not in (STORED, DEFLATED):
+        raise ArchiveError(
+            f"unsupported zip archive {archive}: member {name!r} uses compression method "
+            f"{method}; wheels use stored or deflate."
+        )
+    if method == STORED and usize != csize:
+        raise ArchiveError(
+            f"corrupt zip archive {archive}: stored member {name!r} declares {usize} bytes but holds {csize}."
+        )
+    if method == DEFLATED and usize > max(csize, 1) * MAX_DEFLATE_RATIO:
+        raise ArchiveError(
+            f"refusing {archive}: member {name!r} declares a compression ratio no deflate "
+            "stream can reach (a decompression bomb)."
+        )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from ...errors import ArchiveError, InternalError
 from ..atomic import portable_io
+from .central import real_fd
 from .deflate import ContentDigest, Deflated, Deflater
 from .format import (
     CD_WINDOW,
@@ -37,7 +38,7 @@ from .format import (
     without_zip64,
 )
 from .names import check_member_name
-from .reader import ZipReader, real_fd
+from .reader import ZipReader
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
