@@ -137,3 +137,29 @@ def test_importing_the_cli_leaves_the_excepthook_as_it_was() -> None:
     probe = "import sys; before = sys.excepthook; import pyodide_auditwheel.cli; print(sys.excepthook is before)"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "True"
+
+
+MAX_MODULE_LINES, MAX_CLASS_LINES, MAX_FUNCTION_LINES = 500, 250, 60
+
+
+def test_no_room_outgrows_its_size() -> None:
+    """No module over 500 lines, no class over 250, no function body (its docstring aside)
+    over 60: past those, a module holds two jobs (cli.py reached 815 lines, ZipReader 557)."""
+    oversized = []
+    for path in sorted(Path(paw.__file__).parent.rglob("*.py")):
+        text = path.read_text()
+        where = path.relative_to(Path(paw.__file__).parent)
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            oversized.append(f"{where}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno + 1 > MAX_CLASS_LINES:
+                oversized.append(f"{where}: class {node.name}: {node.end_lineno - node.lineno + 1} lines")
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = node.body[0]
+                has_docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                start = (
+                    (node.body[1].lineno if len(node.body) > 1 else first.end_lineno) if has_docstring else first.lineno
+                )
+                if node.end_lineno - start + 1 > MAX_FUNCTION_LINES:
+                    oversized.append(f"{where}: {node.name}(): {node.end_lineno - start + 1} lines")
+    assert oversized == []
