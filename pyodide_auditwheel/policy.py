@@ -134,7 +134,8 @@ def _tag_findings(wheel: WheelName | None, abi: Abi) -> Iterable[Finding]:
         None,
         tags,
         f"the wheel is for {tags}, but {abi.name} runs Python {abi.python} ({abi.python_tag}); "
-        "pip and micropip will not install it",
+        f"pip and micropip will not install it: build it for Python {abi.python}, or audit it against the "
+        "runtime of its own Python with --plat",
     )
 
 
@@ -147,7 +148,7 @@ def _suffix_findings(analysis: Analysis, abi: Abi) -> Iterable[Finding]:
                 module.path,
                 match.group(0),
                 f"Python {abi.python} imports {abi.extension_suffix}, .abi3.so or .so extension modules, "
-                f"not {match.group(0)}",
+                f"not {match.group(0)}: build the module for Python {abi.python}",
             )
 
 
@@ -182,7 +183,8 @@ def install_failure(analysis: Analysis, outcome: InstallOutcome, loader: str | N
             "missing-library",
             None,
             outcome.error.split('"')[1] if outcome.error.count('"') >= 2 else outcome.error,
-            f"{loader} fails when it installs the wheel: {outcome.error}",
+            f"{loader} fails when it installs the wheel: {outcome.error}; {command('repair')} orders and "
+            "names the wheel's libraries so that it finds each",
         )
 
 
@@ -263,6 +265,18 @@ def causes_of(findings: Sequence[Finding]) -> tuple[Finding, ...]:
     return tuple(sorted(merged, key=lambda cause: (cause.module is not None, cause.module or "")))
 
 
+def _where_to_find(library: str) -> str:
+    return (
+        f"give --libdir with the directory that holds {library}, or set WASM_LIBRARY_DIR to the prefix "
+        "it is installed in (or --exclude it, if the runtime provides it)"
+    )
+
+
+def _moved() -> str:
+    """What moves a library of the wheel that one loader finds and another does not."""
+    return f"{command('repair')} moves it where every loader looks"
+
+
 def _missing_library_cause(group: Sequence[Finding], imports: int) -> Finding:
     """One missing library, from its findings (one per module that needs it and per loader
     that misses it), ending with what to do."""
@@ -271,15 +285,12 @@ def _missing_library_cause(group: Sequence[Finding], imports: int) -> Finding:
     own = next((finding for finding in group if finding.loader is None), None)
     users = "" if len(modules) == 1 else f" by {len(modules)} modules ({', '.join(modules)})"
     if own is not None:
-        why = own.reason.replace("NEEDED", f"NEEDED{users}", 1)
-        remedy = (
-            f"give --libdir with the directory that holds {library}, or set WASM_LIBRARY_DIR to the prefix "
-            "it is installed in (or --exclude it, if the runtime provides it)"
-        )
+        why = own.reason.split("; ", 1)[0].replace("NEEDED", f"NEEDED{users}", 1)
+        remedy = _where_to_find(library)
     else:
         loaders = ", ".join(dict.fromkeys(finding.loader for finding in group if finding.loader is not None))
         why = f"NEEDED{users} but not found by {loaders}"
-        remedy = f"{command('repair')} moves it where every loader looks"
+        remedy = _moved()
     provided = "" if not imports else f"; {imports} of their imports may come from it"
     return replace(
         group[0],
@@ -297,7 +308,7 @@ def _other_loader_findings(tree: InputTree, sweep: Sequence[LoaderAnalysis]) -> 
     for each in sweep:
         loader, analysis = each.loader, each.analysis
         yield from (
-            Finding("missing-library", module, library, f"NEEDED but not found by {loader}", loader=loader)
+            Finding("missing-library", module, library, f"NEEDED but not found by {loader}; {_moved()}", loader=loader)
             for library, modules in sorted(analysis.missing.items())
             for module in sorted(set(modules))
         )
@@ -329,7 +340,7 @@ def audit_tree(
         else "NEEDED but in no --libdir (a lone module has no wheel to hold it)"
     )
     findings: list[Finding] = [
-        Finding("missing-library", module, library, missing)
+        Finding("missing-library", module, library, f"{missing}; {_where_to_find(library)}")
         for library, modules in sorted(analysis.missing.items())
         for module in sorted(set(modules))
     ]

@@ -170,7 +170,8 @@ class Auditor:
             f"{entry.module}.{entry.field}",
             f"imported as a {'function' if entry.kind == 'func' else entry.kind}, which Pyodide "
             f"{self.offer.pyodide} does not hand it; fails at load (LinkError): WebAssembly.instantiate(): "
-            f'Import #{number} module="{entry.module}" function="{entry.field}" error: {error}',
+            f'Import #{number} module="{entry.module}" function="{entry.field}" error: {error}; '
+            "declare it as that release does (rebuild against its headers)",
         )
 
     def __init__(
@@ -223,7 +224,9 @@ class Auditor:
                 "foreign-import",
                 module.path,
                 f"{entry.module}.{name}",
-                f"imports from module {entry.module!r}, which the loader does not provide (LinkError at load)",
+                f"imports from module {entry.module!r}, which the loader does not provide (LinkError at load): "
+                "build it as an emscripten side module (-sSIDE_MODULE), whose imports are env's, "
+                "wasi_snapshot_preview1's and GOT's",
             )
             return
         self.symbols_checked += 1
@@ -279,9 +282,15 @@ class Auditor:
             "unresolved-symbol",
             module.path,
             f"{entry.module}.{name}",
-            f"{entry.kind} not provided by Pyodide {self.offer.pyodide}{where}; {when}",
+            f"{entry.kind} not provided by Pyodide {self.offer.pyodide}{where}; {when}; {_UNRESOLVED_REMEDY}",
             awaits=missing,
         )
+
+
+# What to do about an import nothing provides, at the end of its finding.
+_UNRESOLVED_REMEDY = (
+    "build against the release that has it, or link it in (a library the module NEEDs, or its own code)"
+)
 
 
 @dataclass(frozen=True)
@@ -334,7 +343,8 @@ def _signature_mismatch(
             "signature-mismatch",
             module.path,
             f"{entry.module}.{entry.field}",
-            f"imported as ({imported}), but {provider} exports it as ({expected}); {outcome}",
+            f"imported as ({imported}), but {provider} exports it as ({expected}); {outcome}; "
+            "declare it as its provider defines it (rebuild against that release's headers)",
         )
 
 

@@ -742,3 +742,39 @@ def test_the_abi_is_named_as_the_wheels_tag_spells_it(fixture_libs: wheelbuilder
     # the JSON keeps the ABI's own name, for scripts
     (document,) = json.loads(cli("audit", "--json", str(spelled), "--libdir", libdir).stdout)["inputs"]
     assert document["abi"] == "pyodide_2025_0"
+
+
+REMEDIES = ("build ", "give --", "--plat", "--exclude", "declare it", "repair` ", "repair ", "rebuild")
+
+
+def test_every_finding_ends_with_what_to_do(
+    symbol_modules: wheelbuilder.SymbolModules, fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    """The audit said "NEEDED but not in the wheel … nor in any --libdir" and "func not provided"
+    without saying what to do: every finding, of every kind an audit of these wheels makes
+    (an unresolved call and address, a type that differs, a missing library, a Python tag or
+    an extension suffix of another Python), ends with its remedy."""
+    platform = "pyodide_2025_0_wasm32"
+    wheels = [
+        wheelbuilder.build_module_wheel(getattr(symbol_modules, kind), tmp_path / kind, platform)
+        for kind in ("calls", "address", "oldtime")
+    ]
+    wheels.append(wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "chain", "pyodide_2025_0"))
+    other_python = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "py312", "pyodide_2025_0")
+    wheels.append(other_python.rename(other_python.with_name(other_python.name.replace("cp313-cp313", "cp312-cp312"))))
+    suffixed = wheelbuilder.write_wheel(
+        tmp_path / "suffix",
+        "sfx",
+        "1.0",
+        wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"],
+        {"sfx/_m.cpython-312-wasm32-emscripten.so": symbol_modules.emjs.read_bytes()},
+    )
+    wheels.append(suffixed)
+    kinds = set()
+    for wheel in wheels:
+        report = paw.audit(wheel, discover=False)
+        for finding in (*report.findings, *report.causes):
+            kinds.add(finding.kind)
+            last = finding.reason.rsplit(";", 1)[-1].rsplit(":", 1)[-1]
+            assert any(remedy in last for remedy in REMEDIES), (finding.kind, finding.reason)
+    assert {"unresolved-symbol", "signature-mismatch", "missing-library", "python-tag", "extension-suffix"} <= kinds
