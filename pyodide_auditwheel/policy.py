@@ -96,7 +96,8 @@ class AuditReport:
             "" if self.checks_symbols else f" in tags and libraries ({command('audit')} also checks the symbols)"
         )
         duplicated = sorted({finding.subject for finding in self.causes if finding.kind == "duplicate-load"})
-        if len(duplicated) == count:
+        # Copies alone (one library, whichever loaders copy it) load: one verdict for one situation.
+        if all(finding.kind == "duplicate-load" for finding in self.causes):
             return f"loads on {name} ({runtime}) with more than one copy of {', '.join(duplicated)}: {findings}"
         return f"will not load on {name} ({runtime}): {findings}"
 

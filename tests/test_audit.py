@@ -4,6 +4,7 @@ test_runtime.py), and retagging under PEP 783."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zipfile
 from pathlib import Path
@@ -778,3 +779,24 @@ def test_every_finding_ends_with_what_to_do(
             last = finding.reason.rsplit(";", 1)[-1].rsplit(":", 1)[-1]
             assert any(remedy in last for remedy in REMEDIES), (finding.kind, finding.reason)
     assert {"unresolved-symbol", "signature-mismatch", "missing-library", "python-tag", "extension-suffix"} <= kinds
+
+
+def test_copies_alone_are_one_verdict_whichever_loaders_make_them(
+    fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
+) -> None:
+    """z3-solver 5.3.3 loads on 314 and on 315.0.0a2 with two copies of libz3.so: for 314 the
+    verdict read "loads … with more than one copy", for 315 "will not load", because the two
+    loaders that copy it (2026_5's and 2026_0's) counted as two subjects to one library."""
+    wheel = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path, "pyemscripten_2026_0")
+    report = paw.audit(wheel, libdirs=fixture_libs.libdir, discover=False)
+    assert report.loads
+    copied = [
+        paw.Finding("duplicate-load", "chainpkg/libz3.so", "libz3.so", f"{loader} makes 2 copies of it")
+        for loader in ("pyemscripten_2026_5's loader", "pyemscripten_2026_0's loader")
+    ]
+    twice = dataclasses.replace(report, findings=tuple(copied))
+    assert twice.verdict.startswith(
+        "loads on pyemscripten_2026_0 (Pyodide 314.0.8) with more than one copy of libz3.so"
+    )
+    other = paw.Finding("unresolved-symbol", "chainpkg/_ext.so", "env.f", "func not provided")
+    assert dataclasses.replace(report, findings=(*copied, other)).verdict.startswith("will not load")
