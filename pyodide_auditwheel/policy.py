@@ -266,6 +266,11 @@ def causes_of(findings: Sequence[Finding]) -> tuple[Finding, ...]:
     return tuple(sorted(merged, key=lambda cause: (cause.module is not None, cause.module or "")))
 
 
+# How many of the modules that need a missing library its finding names (a line a CI log can
+# hold; the JSON's `modules` lists them all).
+NAMED_USERS = 3
+
+
 def _where_to_find(library: str) -> str:
     return (
         f"give --libdir with the directory that holds {library}, or set WASM_LIBRARY_DIR to the prefix "
@@ -284,7 +289,10 @@ def _missing_library_cause(group: Sequence[Finding], imports: int) -> Finding:
     library = group[0].subject
     modules = tuple(dict.fromkeys(finding.module for finding in group if finding.module is not None))
     own = next((finding for finding in group if finding.loader is None), None)
-    users = "" if len(modules) == 1 else f" by {len(modules)} modules ({', '.join(modules)})"
+    named = ", ".join(modules[:NAMED_USERS]) + (
+        f", and {len(modules) - NAMED_USERS} more" if len(modules) > NAMED_USERS else ""
+    )
+    users = "" if len(modules) == 1 else f" by {len(modules)} modules ({named})"
     if own is not None:
         why = own.reason.split("; ", 1)[0].replace("NEEDED", f"NEEDED{users}", 1)
         remedy = _where_to_find(library)

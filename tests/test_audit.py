@@ -800,3 +800,15 @@ def test_copies_alone_are_one_verdict_whichever_loaders_make_them(
     )
     other = paw.Finding("unresolved-symbol", "chainpkg/_ext.so", "env.f", "func not provided")
     assert dataclasses.replace(report, findings=(*copied, other)).verdict.startswith("will not load")
+
+
+def test_a_cause_names_three_of_its_modules_and_counts_the_rest() -> None:
+    """python-flint without its libraries: libmpfr.so is needed by 39 modules, and the line
+    named all 39; it names three, and the JSON's `modules` keeps them all."""
+    from pyodide_auditwheel.policy import causes_of
+
+    reason = "NEEDED but not in the wheel where the runtime looks, nor in any --libdir; give --libdir …"
+    findings = [paw.Finding("missing-library", f"pkg/_m{i}.so", "libx.so", reason) for i in range(5)]
+    (cause,) = causes_of(findings)
+    assert "NEEDED by 5 modules (pkg/_m0.so, pkg/_m1.so, pkg/_m2.so, and 2 more) but not in the wheel" in cause.reason
+    assert cause.modules == tuple(f"pkg/_m{i}.so" for i in range(5))
