@@ -163,3 +163,25 @@ def test_no_room_outgrows_its_size() -> None:
                 if node.end_lineno - start + 1 > MAX_FUNCTION_LINES:
                     oversized.append(f"{where}: {node.name}(): {node.end_lineno - start + 1} lines")
     assert oversized == []
+
+
+def test_the_command_line_starts_without_the_machinery() -> None:
+    """`--version`, `--help` and pyodide-cli listing its plugins' commands import the CLI: it
+    must not load the analysis, the audit data or the repair machinery (105 modules, 0.3 s)
+    before a command that needs them runs."""
+    probe = (
+        "import sys; import pyodide_auditwheel.cli; "
+        "roots = ('pyodide_auditwheel', 'packaging'); "
+        "print(' '.join(sorted(name for name in sys.modules if name.split('.')[0] in roots)))"
+    )
+    loaded = set(
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    )
+    needed = {
+        "pyodide_auditwheel",
+        "pyodide_auditwheel.errors",
+        "pyodide_auditwheel.naming",
+        "pyodide_auditwheel.version",
+    }
+    beyond = {name for name in loaded - needed if not name.startswith("pyodide_auditwheel.cli")}
+    assert beyond == set()

@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from ..api import audit as audit_input
-from ..api import check_platform, expand_wheelhouses
 from ..errors import AuditwheelError
 from .contract import EXIT_MISSING
 from .documents import audit_json
@@ -35,6 +33,9 @@ def audit(
 
     Exit 0: it will load; 1: findings, each listed; 2: unusable input.
     """
+    from ..api import audit as audit_input  # loaded by the command that runs it
+    from ..api import check_platform, expand_wheelhouses
+
     if plat is not None:
         try:
             check_platform(plat)

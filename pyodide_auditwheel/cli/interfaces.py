@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from ..api import expand_wheelhouses, interfaces
 from ..errors import AuditwheelError
 from .contract import exit_code_of
 from .output import about, print_error, reader_gone, reports_safely
@@ -18,6 +17,8 @@ from .text import visible
 def _interface_command(kind: str, paths: list[Path], show_type: bool) -> None:
     """The list, input by input (each headed ``# INPUT`` when there are several); an input
     that cannot be read is one line naming it, and the others are still listed (exit 2)."""
+    from ..api import expand_wheelhouses  # loaded by the command that runs it
+
     inputs = expand_wheelhouses(paths)
     worst = 0
     for path in inputs:
@@ -34,6 +35,8 @@ def _interface_command(kind: str, paths: list[Path], show_type: bool) -> None:
 
 
 def _list_interface(kind: str, path: Path, show_type: bool) -> None:
+    from ..api import interfaces  # loaded by the command that runs it
+
     for module, interface in interfaces(path):
         if reader_gone():
             return

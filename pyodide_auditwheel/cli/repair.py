@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..api import RepairOptions, RepairRequest, expand_wheelhouses, one_arena_for_all_threads, repair_wheelhouse
 from ..errors import InternalError
 from .contract import EXIT_BAD_INPUT, exit_code_of
 from .documents import envelope, repair_json
@@ -126,6 +125,14 @@ def repair(
 
     Each WHEEL is a .whl file, or a directory of them (dist/); with several, nothing is written
     unless every one can be repaired."""
+    from ..api import (  # loaded by the command that runs it
+        RepairOptions,
+        RepairRequest,
+        expand_wheelhouses,
+        one_arena_for_all_threads,
+        repair_wheelhouse,
+    )
+
     if only_plat and plat is None:
         print_error("--only-plat writes only the --plat tag: give --plat TAG too.")
         raise typer.Exit(EXIT_BAD_INPUT)

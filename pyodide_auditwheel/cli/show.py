@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from ..api import audit, expand_wheelhouses
 from .contract import EXIT_MISSING
 from .documents import analysis_json
 from .options import ExcludeOption, JsonOption, LibdirOption, NoDiscoveryOption, PlatOption, VerboseOption
@@ -36,6 +35,8 @@ def show(
 
     Each INPUT is a wheel, a .so/.wasm module, an unpacked wheel directory or a directory of
     wheels (dist/)."""
+    from ..api import audit, expand_wheelhouses  # loaded by the command that runs it
+
     console = stdout_console()
     outcome = Outcome(as_json)
     # Tags and libraries only: show reads module heads, the symbol audit reads more.
