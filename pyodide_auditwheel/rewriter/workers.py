@@ -84,11 +84,14 @@ def _end_with_parent(parent: int) -> None:
 
 
 def _worker_start(parent: int) -> None:
-    # The workers take the default dispositions: the parent's handler below is not theirs.
+    # The workers take the default dispositions: the parent's handler below is not theirs.  A
+    # signal the command was started ignoring (nohup, a script's background job) stays ignored.
     for signum in FORWARDED_SIGNALS:
-        signal.signal(signum, signal.SIG_DFL)
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, signal.SIG_DFL)
     # A worker that got Ctrl-C starts no further wheel (the pool may have queued it one).
-    signal.signal(signal.SIGINT, _interrupt)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _interrupt)
     _end_with_parent(parent)
 
 
@@ -152,7 +155,8 @@ def worker_pool(jobs: int) -> Iterator[WorkerPool]:
 
     try:
         for signum in FORWARDED_SIGNALS:
-            previous[signum] = signal.signal(signum, forward)
+            if signal.getsignal(signum) is not signal.SIG_IGN:  # ignored (nohup): not ours to end by
+                previous[signum] = signal.signal(signum, forward)
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             previous[signal.SIGINT] = signal.signal(signal.SIGINT, _note_interrupt)
         yield WorkerPool(pool)
