@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -433,8 +434,9 @@ def test_an_em_config_that_floods_is_read_to_a_bound(chain_wheel: Path, tmp_path
 def test_an_em_config_is_asked_only_when_a_library_is_looked_for(
     fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path
 ) -> None:
-    """A hanging em-config costs nothing to a wheel whose modules need no library (its 20 s
-    timeout would fail the guard), and is asked once in a call of several wheels."""
+    """A hanging em-config costs nothing to a wheel whose modules need no library, costs
+    under a second to one that needs a library, and is asked once in a call of several
+    wheels."""
     env = build_env(tmp_path)
     asked = tmp_path / "asked"
     write_em_config(tmp_path, f"echo asked >> {shlex.quote(str(asked))}\nexec sleep 60\n")
@@ -443,17 +445,96 @@ def test_an_em_config_is_asked_only_when_a_library_is_looked_for(
     )
     shown = cli("show", str(standalone), env=env, timeout=10)
     assert shown.returncode == 0 and not asked.exists(), shown.stdout + shown.stderr
+    shown = cli("show", str(rpath_wheel(fixture_libs, tmp_path, "/nowhere", dist="needy")), "-v", env=env, timeout=10)
+    assert "did not answer within 0.6 s: the emscripten sysroot is not searched" in " ".join(shown.stdout.split())
+    asked.unlink()
     write_em_config(tmp_path, f"echo asked >> {shlex.quote(str(asked))}\necho /nowhere\n")
     needy = [rpath_wheel(fixture_libs, tmp_path, "/nowhere", dist=name) for name in ("alpha", "beta", "gamma")]
     assert cli("show", *map(str, needy), env=env).returncode == 1
     assert asked.read_text().split() == ["asked"]
 
 
+def emscripten_tree(tmp_path: Path, asked: Path) -> Path:
+    """An emscripten laid out as the emsdk installs it (``emsdk/upstream/emscripten`` with its
+    ``emcc.py``, ``tools/config.py`` and ``em-config``), put on PATH through a symlink, whose
+    em-config records that it was asked and then hangs: a run that waits on it fails the
+    test's timeout."""
+    root = tmp_path / "emsdk" / "upstream" / "emscripten"
+    (root / "tools").mkdir(parents=True)
+    (root / "emcc.py").write_text("")
+    (root / "tools" / "config.py").write_text("")
+    em_config = root / "em-config"
+    em_config.write_text(f"#!/bin/sh\necho asked >> {shlex.quote(str(asked))}\nexec sleep 60\n")
+    em_config.chmod(0o755)
+    (tmp_path / "bin" / "em-config").symlink_to(em_config)
+    return root
+
+
+# What `emsdk activate` writes into emsdk/.emscripten: no CACHE, so the cache is the one
+# beside emscripten (its root is writable).
+EMSDK_CONFIG = """import os
+emsdk_path = os.path.dirname(os.getenv('EM_CONFIG')).replace('\\\\', '/')
+NODE_JS = emsdk_path + '/node/20.18.0_64bit/bin/node'
+LLVM_ROOT = emsdk_path + '/upstream/bin'
+BINARYEN_ROOT = emsdk_path + '/upstream'
+"""
+
+
+def test_the_emscripten_sysroot_is_read_from_its_configuration(
+    fixture_libs: wheelbuilder.FixtureLibs, chain_wheel: Path, tmp_path: Path
+) -> None:
+    """em-config is not run when emscripten's configuration tells where its cache is: the
+    emsdk's default (no CACHE in emsdk/.emscripten), a literal CACHE in the tree's own
+    .emscripten, and EM_CONFIG naming another file."""
+    env = build_env(tmp_path)
+    asked = tmp_path / "asked"
+    root = emscripten_tree(tmp_path, asked)
+    (tmp_path / "emsdk" / ".emscripten").write_text(EMSDK_CONFIG)
+    install_libraries(fixture_libs, root / "cache" / "sysroot" / "lib" / "wasm32-emscripten" / "pic")
+    shown = cli("show", str(chain_wheel), "--json", env=env, timeout=15)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert set(dependency_sources(shown.stdout).values()) == {"emscripten sysroot"}
+    elsewhere = tmp_path / "elsewhere"
+    install_libraries(fixture_libs, elsewhere / "sysroot" / "lib")
+    (root / ".emscripten").write_text(EMSDK_CONFIG + f"CACHE = {str(elsewhere)!r}\n")
+    shutil.rmtree(root / "cache")
+    shown = cli("show", str(chain_wheel), "--json", env=env, timeout=15)
+    assert set(dependency_sources(shown.stdout).values()) == {"emscripten sysroot"}, shown.stdout + shown.stderr
+    named = tmp_path / "named-config"
+    named.write_text(f"CACHE: str = {str(elsewhere)!r}\n")
+    (root / ".emscripten").write_text("CACHE = '/nowhere'\n")
+    shown = cli("show", str(chain_wheel), "--json", env={**env, "EM_CONFIG": str(named)}, timeout=15)
+    assert set(dependency_sources(shown.stdout).values()) == {"emscripten sysroot"}, shown.stdout + shown.stderr
+    assert not asked.exists()
+
+
+def test_a_configuration_only_running_could_read_asks_em_config_within_a_second(
+    fixture_libs: wheelbuilder.FixtureLibs, chain_wheel: Path, tmp_path: Path
+) -> None:
+    """A config that computes its CACHE, one that sets it in a branch, one that is not
+    Python: em-config is asked, and a hanging one is given under a second."""
+    env = build_env(tmp_path)
+    asked = tmp_path / "asked"
+    root = emscripten_tree(tmp_path, asked)
+    configs = [
+        "import os\nCACHE = os.path.expanduser('~/cache')\n",
+        "import os\nif os.environ.get('CI'):\n    CACHE = '/ci/cache'\n",
+        "CACHE = '/a'\nCACHE, PORTS = '/b', '/c'\n",
+        "CACHE = (\n",
+    ]
+    for config in configs:
+        (root / ".emscripten").write_text(config)
+        shown = cli("show", str(chain_wheel), "-v", env=env, timeout=15)
+        assert shown.returncode == 1 and "Traceback" not in shown.stderr, shown.stderr
+        assert "did not answer within 0.6 s: the emscripten sysroot is not searched" in " ".join(shown.stdout.split())
+    assert asked.read_text().split() == ["asked"] * len(configs)
+
+
 def test_an_em_config_that_leaves_a_child_holding_its_output(
     fixture_libs: wheelbuilder.FixtureLibs, chain_wheel: Path, tmp_path: Path
 ) -> None:
     """It answered and exited: the answer is used at once, though a child it left running
-    keeps the pipe open (the 20 s timeout would fail the guard)."""
+    keeps the pipe open (waiting on the pipe, its 0.6 s bound would pass the sysroot over)."""
     cache = tmp_path / "cache"
     install_libraries(fixture_libs, cache / "sysroot" / "lib")
     env = build_env(tmp_path)

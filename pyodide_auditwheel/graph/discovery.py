@@ -17,28 +17,18 @@ when it exceeds them.  Discovery runs only when a library is looked for.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
-import shutil
-import stat
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import subprocess
+from .emscripten import emscripten_sysroot
+from .untrusted import read_small_file
 
 WASM_LIBRARY_DIR = "WASM_LIBRARY_DIR"
 # pkg-config reads PKG_CONFIG_PATH before PKG_CONFIG_LIBDIR; emscripten's wrapper sets
 # PKG_CONFIG_PATH from EM_PKG_CONFIG_PATH, so that one comes first.
 PKG_CONFIG_VARIABLES = ("EM_PKG_CONFIG_PATH", "PKG_CONFIG_PATH", "PKG_CONFIG_LIBDIR")
-EM_CONFIG_TIMEOUT = 20.0
-# em-config prints one path; more than this is not an answer (``exec yes``).
-EM_CONFIG_MAX_ANSWER = 64 * 1024
-# After em-config exits, how long a pipe still held open (by a child it left running) is read.
-EM_CONFIG_EXIT_GRACE = 0.2
 # Where an operating system keeps its native libraries (and a per-architecture directory
 # under them, such as /usr/lib/x86_64-linux-gnu): never a source of side modules.
 HOST_LIBRARY_DIRS = (
@@ -130,7 +120,7 @@ def pc_libdir(path: Path) -> tuple[bytes | None, str]:
     value longer than any path, which a chain of self-doubling variables would otherwise build
     for 2**64 bytes.  (None, "") for a file with no ``libdir`` or one that is not a regular
     file."""
-    data = _read_small_file(path, PC_FILE_MAX_BYTES)
+    data = read_small_file(path, PC_FILE_MAX_BYTES)
     if data is None:
         return None, ""
     if len(data) > PC_FILE_MAX_BYTES:
@@ -168,113 +158,6 @@ def _pc_expand_into(variables: dict[bytes, bytes], name: bytes, value: bytes) ->
         return too_long
     variables[name] = expanded
     return ""
-
-
-def _read_small_file(path: Path, limit: int) -> bytes | None:
-    """Up to ``limit + 1`` bytes of a regular file (opened without blocking, so a FIFO named
-    ``x.pc`` is not waited on); None for anything else or an unreadable file."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read(limit + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-def emscripten_sysroot(environ: Mapping[str, str], notes: list[str]) -> Path | None:
-    """The sysroot of the Emscripten that builds here: ``$EM_CACHE/sysroot``, else what
-    ``em-config CACHE`` answers (the emsdk's, or pyodide-build's own)."""
-    cache = environ.get("EM_CACHE")
-    if not cache:
-        em_config = shutil.which("em-config", path=environ.get("PATH"))
-        if em_config is None:
-            return None
-        cache, problem = em_config_cache(em_config)
-        if problem:
-            notes.append(f"em-config ({em_config}) {problem}: the emscripten sysroot is not searched")
-            return None
-    return Path(cache, "sysroot")
-
-
-@functools.lru_cache(maxsize=8)
-def em_config_cache(em_config: str) -> tuple[str, str]:
-    """(cache directory, problem), asked once per process (em-config is itself a Python
-    program, slow to start).  The answer is read with bounds: at most
-    ``EM_CONFIG_MAX_ANSWER`` bytes, for at most ``EM_CONFIG_TIMEOUT`` seconds, and no longer
-    than a moment after em-config exits, since a child it left running may hold the pipe."""
-    import subprocess  # only a run that looks for a library asks
-
-    try:
-        process = subprocess.Popen(
-            [em_config, "CACHE"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    except OSError as error:
-        return "", f"could not be run ({error.strerror or error})"
-    assert process.stdout is not None
-    answer, problem = _bounded_answer(process)
-    process.stdout.close()
-    if process.poll() is None:
-        _kill_group(process)
-        return "", problem
-    if problem:
-        return "", problem
-    lines = os.fsdecode(bytes(answer)).strip().splitlines()
-    if process.returncode != 0 or not lines or not os.path.isabs(lines[-1].strip()):
-        return "", f"gave no cache directory (exit {process.returncode})"
-    return lines[-1].strip(), ""
-
-
-def _bounded_answer(process: subprocess.Popen[bytes]) -> tuple[bytearray, str]:
-    import selectors
-    import subprocess
-
-    assert process.stdout is not None
-    fd = process.stdout.fileno()
-    answer = bytearray()
-    deadline = time.monotonic() + EM_CONFIG_TIMEOUT
-    exited_at: float | None = None
-    with selectors.DefaultSelector() as selector:
-        selector.register(fd, selectors.EVENT_READ)
-        while True:
-            now = time.monotonic()
-            if exited_at is None and process.poll() is not None:
-                exited_at = now
-            limit = deadline if exited_at is None else min(deadline, exited_at + EM_CONFIG_EXIT_GRACE)
-            if now >= limit:
-                if exited_at is None:
-                    return answer, f"did not answer within {EM_CONFIG_TIMEOUT:.0f} s"
-                return answer, ""  # exited; whatever still holds the pipe is not em-config
-            if not selector.select(min(limit - now, 0.05)):
-                continue
-            chunk = os.read(fd, 65536)
-            if not chunk:  # end of the answer; em-config is left its time to exit
-                try:
-                    process.wait(max(0.0, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    return answer, f"did not exit within {EM_CONFIG_TIMEOUT:.0f} s"
-                return answer, ""
-            answer += chunk
-            if len(answer) > EM_CONFIG_MAX_ANSWER:
-                return answer, f"answered with more than {EM_CONFIG_MAX_ANSWER // 1024} KiB"
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(process.pid, 9)
-    except OSError:
-        process.kill()
-    process.wait()
 
 
 def _children(directory: Path) -> list[Path]:
