@@ -60,19 +60,28 @@ def show(
     exclude: Sequence[str] | str = (),
     discover: bool = True,
     companions: Sequence[PathLike] | PathLike = (),
+    platform: str | None = None,
 ) -> Analysis:
     """Analyse a wheel, an unpacked wheel directory or a single module.
 
     Each module's NEEDED libraries are classified as included (in the input, where the target
     runtime will look), found (in one of ``libdirs`` or ``$PYODIDE_AUDITWHEEL_LIBDIR``),
     excluded (matches a glob of ``exclude``) or missing.  One directory or one glob may be
-    given alone.
+    given alone.  ``platform``: resolve as that tag's runtime does, not the input's own.
+
+    The ``show`` command prints this analysis, then the verdict of
+    ``audit(..., check_symbols=False)``, whose ``analysis`` is this one.
     """
     search = search_path_for(as_tuple(libdirs, "libdirs"), discover, as_tuple(companions, "companions"), path)
     globs = [str(glob) for glob in as_tuple(exclude, "exclude")]
+    abi = None
+    if platform is not None:
+        from .policy import target_abi
+
+        abi = target_abi(platform)
     tree = open_input(Path(path))
     try:
-        return analyze_tree(tree, search, globs)
+        return analyze_tree(tree, search, globs, abi)
     finally:
         tree.close()
 

@@ -41,3 +41,17 @@ def test_requests_are_made_by_keyword(fixture_libs: wheelbuilder.FixtureLibs, tm
         paw.show(wheel, [fixture_libs.libdir])  # type: ignore[misc]
     with pytest.raises(TypeError):
         paw.audit(wheel, [fixture_libs.libdir])  # type: ignore[misc]
+
+
+def test_the_show_command_prints_what_show_returns(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path) -> None:
+    """The ``show`` command's table is ``paw.show``'s analysis (the tag's, or ``--plat``'s
+    runtime's) and its verdict is ``paw.audit(check_symbols=False)``'s, made from that same
+    analysis: a script gets what the command prints."""
+    chain = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "in", "pyodide_2024_0")
+    for platform in (None, "pyemscripten_2026_0_wasm32", "emscripten_3_1_32_wasm32"):
+        for libdirs in ((), (fixture_libs.libdir,)):
+            shown = paw.show(chain, libdirs=libdirs, discover=False, platform=platform)
+            report = paw.audit(chain, libdirs=libdirs, discover=False, platform=platform, check_symbols=False)
+            assert report.analysis == shown
+            assert shown.abi.name == (report.abi.name if report.abi else None)
+    assert paw.show(chain, platform="emscripten_3_1_32_wasm32").abi.name != paw.show(chain).abi.name

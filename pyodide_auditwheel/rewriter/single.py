@@ -224,7 +224,7 @@ def repair(
         name = retag.filename if retag is not None else source_path.name
         if options.sbom:
             plan = with_sbom(plan, tree, name)
-        _output_of(source_path, name, output_dir)  # refused now, before any wheel of a call is written
+        output_path(source_path, name, output_dir)  # refused now, before any wheel of a call is written
         copies_left = _copies_left(tree, analysis, sweep) if plan.is_noop else ()
         planned = PlannedRepair(
             source_path,
@@ -270,7 +270,7 @@ def _write(
     # In place under a new name (a retag): the new wheel replaces the input, which is removed
     # once the new one is whole and on disk (a crash in between leaves both, never neither).
     retagged_in_place = request.output_dir is None and name != source_path.name
-    output = _output_of(source_path, name, request.output_dir)
+    output = output_path(source_path, name, request.output_dir)
     rewriter = WheelRewriter(
         tree,
         plan,
@@ -300,7 +300,7 @@ def _write(
     )
 
 
-def _output_of(source_path: Path, name: str, output_dir: PathLike | None) -> Path:
+def output_path(source_path: Path, name: str, output_dir: PathLike | None) -> Path:
     """The file a repair writes: ``name`` in ``output_dir``; in place, the input itself (a
     symbolic link to a wheel stays a link, and its target is repaired), or beside it under a
     new name.  An output name that is a symbolic link loop is refused here, at plan time, in

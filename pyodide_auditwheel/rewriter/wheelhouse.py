@@ -22,7 +22,16 @@ from typing import TYPE_CHECKING
 from ..errors import AuditwheelError, MissingLibrariesError
 from ..graph.libsearch import library_chunks, wheel_member
 from ..wheel.inputs import PathLike, pure_python_wheel
-from .single import PlannedRepair, RepairOutcome, RepairRequest, apply_each, repair, repair_each, repair_jobs
+from .single import (
+    PlannedRepair,
+    RepairOutcome,
+    RepairRequest,
+    apply_each,
+    output_path,
+    repair,
+    repair_each,
+    repair_jobs,
+)
 
 if TYPE_CHECKING:
     from .apply import ProgressHook
@@ -180,8 +189,8 @@ def _one_target_each(inputs: list[Path], request: RepairRequest) -> list[Refusal
     targets: dict[Path, Path] = {}
     refusals = []
     for path in inputs:
-        target = repair_target(path, request)
-        if targets.setdefault(target, path) != path:
+        target = _written_file(path, request)
+        if target is not None and targets.setdefault(target, path) != path:
             message = (
                 f"not repaired: {targets[target]} is written to {target} too; repair them into different directories."
             )
@@ -189,21 +198,20 @@ def _one_target_each(inputs: list[Path], request: RepairRequest) -> list[Refusal
     return refusals
 
 
-def repair_target(wheel: Path, request: RepairRequest) -> Path:
-    """The file a repair of ``wheel`` writes (the retagged name where ``request`` retags),
-    resolved as the writer resolves it: an in-place repair writes through a link."""
+def _written_file(wheel: Path, request: RepairRequest) -> Path | None:
+    """The file a repair of ``wheel`` writes (:func:`.single.output_path`, under the retagged
+    name where ``request`` retags), its directory resolved, so that two spellings of one place
+    are one; None where the plan itself will refuse the output."""
     from .retag import retagged_filename
 
     name = (
         retagged_filename(wheel.name, request.platform) if request.platform and wheel.suffix == ".whl" else wheel.name
     )
-    if request.output_dir is not None:
-        return Path(os.path.abspath(Path(request.output_dir) / name))
     try:
-        parent = wheel.resolve().parent if name == wheel.name else wheel.parent.resolve()
-    except (OSError, RuntimeError):
-        parent = Path(os.path.abspath(wheel.parent))
-    return parent / name
+        target = output_path(wheel, name, request.output_dir)
+    except AuditwheelError:
+        return None
+    return _real(target.parent) / target.name
 
 
 def _needs_no_repair(path: Path) -> str:
@@ -230,8 +238,8 @@ def _copied(entry: PassedOver, request: RepairRequest) -> PassedOver:
         return entry
     from ..wheel.atomic import atomic_output, make_directories
 
-    target = Path(request.output_dir) / entry.input.name
-    if os.path.abspath(target) == os.path.abspath(entry.input):
+    target = output_path(entry.input, entry.input.name, request.output_dir)
+    if _real(target) == _real(entry.input):
         return entry
     try:
         make_directories(Path(request.output_dir))
