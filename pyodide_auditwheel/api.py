@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .errors import AuditwheelError
 from .graph.analysis import Analysis, analyze_tree
 from .graph.libsearch import search_path_for
 from .rewriter.malloc import one_arena_for_all_threads
@@ -29,6 +30,7 @@ from .wheel.inputs import PathLike, as_tuple, expand_wheelhouses, open_input
 
 if TYPE_CHECKING:
     from .policy import AuditReport
+    from .verify.run import VerifyReport
     from .wasm.sections import Interface
 
 __all__ = [
@@ -126,6 +128,42 @@ def audit(
         return audit_tree(tree, search, globs, platform, check_symbols=check_symbols)
     finally:
         tree.close()
+
+
+def verify(
+    path: PathLike,
+    *,
+    runtime: PathLike | None = None,
+    pyodide: str | None = None,
+    before: Sequence[PathLike] | PathLike = (),
+    timeout: float | None = None,
+) -> VerifyReport:
+    """Run the wheel in a real Pyodide under Node: install it as that release installs
+    packages, import each top-level package, load each extension module the imports did not
+    reach, and count the copies of each library; beside each, what :func:`audit` predicted.
+
+    This runs the wheel's own code (see :mod:`pyodide_auditwheel.verify.run`).  ``runtime``:
+    the folder of an installed npm ``pyodide`` (else ``$PYODIDE_AUDITWHEEL_RUNTIME``);
+    ``pyodide``: a release to install with npm into the user's cache; by default, the newest
+    release of the ABI the wheel's tag names.  ``before``: wheels installed first (its
+    dependencies), not verified.  ``timeout``: seconds for the whole run (default 120).
+    Raises :class:`~pyodide_auditwheel.errors.RuntimeUnavailableError` when there is no
+    Node, npm or runtime, :class:`AuditwheelError` for a file that is not a wheel.
+    """
+    import os
+
+    from .verify.run import DEFAULT_TIMEOUT, resolved_runtime, verify_wheel
+    from .verify.runtimes import check_node
+    from .wheel.names import WheelName
+
+    wheel = Path(path)
+    if not wheel.is_file() or wheel.suffix != ".whl":
+        raise AuditwheelError(f"cannot verify {wheel}: verify takes .whl files.")
+    node = check_node(os.environ)
+    abis = WheelName.parse(wheel.name).abis
+    chosen = resolved_runtime(Path(runtime) if runtime is not None else None, pyodide, abis, os.environ)
+    extra = [Path(item) for item in as_tuple(before, "before")]
+    return verify_wheel(wheel, chosen, node, before=extra, timeout=timeout or DEFAULT_TIMEOUT)
 
 
 def check_platform(platform: str) -> None:

@@ -65,6 +65,11 @@ class LibdirError(AuditwheelError):
     """A ``--libdir`` cannot be searched (unreadable, symlink loop, not a directory)."""
 
 
+class RuntimeUnavailableError(AuditwheelError):
+    """``verify`` has no runtime to run: Node or npm is absent, a folder is not a Pyodide,
+    a release cannot be installed, or the runtime does not start."""
+
+
 class NotAWheelError(AuditwheelError):
     """Repair was given something other than a wheel file (a module, a directory)."""
 

@@ -58,6 +58,10 @@ class Finding:
         modules: for a cause, every module it is about.
         imports: for a missing library's cause, how many imports of the modules that need it
             it may have provided (not findings of their own).
+        when: ``load`` when the runtime fails as it loads the module (its import fails),
+            ``call`` when the module loads and a call fails or runs wrong (an import stubbed by the
+            loader, or bound through a stub that converts values): ``verify``, which imports
+            each module, cannot tell a ``call`` finding from success without calling it.
     """
 
     kind: FindingKind
@@ -68,6 +72,7 @@ class Finding:
     awaits: tuple[str, ...] = ()
     modules: tuple[str, ...] = ()
     imports: int = 0
+    when: Literal["load", "call"] = "load"
 
 
 # The loader turns a module's export ``__em_js__NAME`` (the address of EM_JS's text) into the
@@ -210,6 +215,7 @@ class Auditor:
                 f"exported by a module from a newer wasm-ld than Pyodide {self.offer.pyodide}'s; its loader "
                 "never calls it, so the module runs with its data relocations unapplied (pointers into its "
                 "own data, such as a PyModuleDef's name, are wrong): rebuild with that release's emscripten",
+                when="call",
             )
         for number, entry in enumerate(linkage.imports):
             yield from self._check_import(checked, number, entry)
@@ -251,6 +257,7 @@ class Auditor:
                 "fails at load (LinkError): WebAssembly.instantiate(): "
                 f'Import #{number} module="{entry.module}" function="{name}" '
                 "error: imported function does not match the expected type",
+                "load",
             )
             return
         if name in own_exports:
@@ -265,6 +272,7 @@ class Auditor:
                 exports.types.get(name),
                 posixpath.basename(library.path),
                 _through_a_stub(imported, exports.types.get(name)),
+                "call",
             )
             return
         yield self._unresolved(module, entry, checked.where, checked.missing)
@@ -272,10 +280,11 @@ class Auditor:
     def _unresolved(self, module: ModuleReport, entry: Import, where: str, missing: tuple[str, ...]) -> Finding:
         """An import nothing binds: when it fails, in the runtime's words."""
         name = entry.field
+        fails: Literal["load", "call"] = "load"
         if entry.module in GOT_MODULES:
             when = "fails at load: " + self.offer.undefined_got.format(name=name)
         elif entry.kind == "func":
-            when = "fails when called: " + self.offer.unresolved_call.format(name=name)
+            when, fails = "fails when called: " + self.offer.unresolved_call.format(name=name), "call"
         else:
             when = "fails at load: the import cannot be satisfied"
         return Finding(
@@ -284,6 +293,7 @@ class Auditor:
             f"{entry.module}.{name}",
             f"{entry.kind} not provided by Pyodide {self.offer.pyodide}{where}; {when}; {_UNRESOLVED_REMEDY}",
             awaits=missing,
+            when=fails,
         )
 
 
@@ -335,7 +345,13 @@ def _through_a_stub(imported: str | None, exported: str | None) -> str:
 
 
 def _signature_mismatch(
-    module: ModuleReport, entry: Import, imported: str | None, expected: str | None, provider: str, outcome: str
+    module: ModuleReport,
+    entry: Import,
+    imported: str | None,
+    expected: str | None,
+    provider: str,
+    outcome: str,
+    fails: Literal["load", "call"],
 ) -> Iterable[Finding]:
     """A function imported with another type than its provider's (when both are known)."""
     if imported is not None and expected is not None and imported != expected:
@@ -345,6 +361,7 @@ def _signature_mismatch(
             f"{entry.module}.{entry.field}",
             f"imported as ({imported}), but {provider} exports it as ({expected}); {outcome}; "
             "declare it as its provider defines it (rebuild against that release's headers)",
+            when=fails,
         )
 
 

@@ -1,4 +1,4 @@
-"""The versioned JSON documents of show, audit and repair (``--json``): the shapes
+"""The versioned JSON documents of show, audit, repair and verify (``--json``): the shapes
 ``docs/schemas/`` describe, kept apart from the terminal rendering so each can change alone.
 """
 
@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from ..api import RepairOutcome
     from ..graph.analysis import Analysis
     from ..policy import AuditReport
+    from ..verify.run import VerifyReport
 
 
 SCHEMA_VERSION = 2
@@ -128,4 +129,35 @@ def repair_json(result: RepairOutcome) -> dict[str, Any]:
         "stripped_bytes": result.stripped_bytes,
         "record_problems": list(result.record_problems),
         "removed_input": None if result.removed_input is None else str(result.removed_input),
+    }
+
+
+def verify_json(report: VerifyReport) -> dict[str, Any]:
+    return {
+        "input": report.input,
+        "runtime": {
+            "pyodide": report.runtime.version,
+            "directory": str(report.runtime.directory),
+            "abi": None if report.runtime.abi is None else report.runtime.abi.name,
+        },
+        "install": report.install,
+        "install_errors": list(report.install_errors),
+        "modules": [
+            {
+                "name": module.name,
+                "path": module.path,
+                "imported": module.imported,
+                "error": module.error,
+                "predicted": module.predicted,
+                "agreement": module.agreement,
+            }
+            for module in report.modules
+        ],
+        "libraries": [
+            {"names": list(library.names), "copies": library.copies, "predicted_copies": library.predicted_copies}
+            for library in report.libraries
+        ],
+        "problem": report.problem,
+        "ok": report.ok,
+        "agrees": report.agrees,
     }

@@ -30,7 +30,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from ..naming import PLUGIN, SCRIPT, ran_as
 from ..version import __version__
-from . import audit, interfaces, repair, show
+from . import audit, interfaces, repair, show, verify
 from .contract import EXIT_CODES
 from .output import SETTINGS, TrimmedLines, safe_streams, stderr_console
 from .text import inert
@@ -194,6 +194,7 @@ _SUMMARIES: dict[Callable[..., None], str] = {
     show.show: "What each module needs, and where it is found.",
     audit.audit: "Whether each input will load on its runtime.",
     repair.repair: "Vendor the missing libraries and patch the modules.",
+    verify.verify: "Run each wheel in a real Pyodide (runs its code).",
     interfaces.exports: "What each module exports, with types.",
     interfaces.imports: "What each module imports, with types.",
 }

@@ -23,7 +23,7 @@ from .documents import document
 from .text import error_line
 
 if TYPE_CHECKING:
-    from ..policy import AuditReport
+    pass
 
 # Set when the reader of stdout stopped reading (``| head``): the rest of the report goes to
 # the null device, and the command ends with its own exit code, quietly.
@@ -152,6 +152,7 @@ def _stdout_fails() -> bool:
 
 
 F = TypeVar("F", bound=Callable[..., None])
+R = TypeVar("R")
 
 
 def reports_safely(command: F) -> F:
@@ -191,7 +192,7 @@ class Outcome:
         self.documents: list[dict[str, Any]] = []
         self.worst = 0
 
-    def reports(self, inputs: list[Path], make: Callable[[Path], AuditReport]) -> Iterator[AuditReport]:
+    def reports(self, inputs: list[Path], make: Callable[[Path], R]) -> Iterator[R]:
         for path in inputs:
             try:
                 report = make(path)

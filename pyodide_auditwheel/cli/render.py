@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ..graph.model import Dependency, ModuleReport
     from ..policy import AuditReport
     from ..rewriter.plan import VendoredLibrary
+    from ..verify.run import VerifyReport
 
 STATUS_STYLE = {"included": "green", "found": "cyan", "excluded": "yellow", "missing": "bold red"}
 
@@ -320,3 +321,44 @@ def _same_file(output: Path | None, source: Path) -> bool:
         return os.path.samefile(output, source)
     except OSError:
         return os.path.abspath(output) == os.path.abspath(source)
+
+
+def render_verify(console: Console, report: VerifyReport) -> None:
+    """What the runtime did, beside what the audit predicted: one row per import, one line
+    per library loaded more than once, and the verdict."""
+    runtime = report.runtime
+    abi = "" if runtime.abi is None else f", ABI {runtime.abi.name}"
+    title = Text.assemble(
+        inert(report.input, "bold"),
+        (f" (Pyodide {runtime.version}{abi}, installed with {report.install})", "dim"),
+    )
+    rows = [
+        [
+            inert(module.name),
+            inert("imported" if module.imported else "not run" if module.imported is None else "failed"),
+            inert(module.predicted),
+            inert(module.agreement),
+            inert(module.error.strip().splitlines()[-1] if module.error.strip() else ""),
+        ]
+        for module in report.modules
+    ]
+    print_table(console, title, ["module", "runtime", "audit predicted", "match", "runtime's words"], rows)
+    for message in report.install_errors:
+        for line in message.splitlines():
+            if line.strip():
+                console.print(inert(f"install: {line.strip()}", "red"))
+    for library in report.libraries:
+        if library.copies > 1:
+            predicted = "predicted" if library.predicted_copies else "not predicted by audit"
+            console.print(
+                inert(f"{library.copies} copies of one library ({predicted}): {', '.join(library.names)}", "red")
+            )
+    if report.problem:
+        console.print(inert(report.problem, "bold red"))
+    loaded = sum(bool(module.imported) for module in report.modules)
+    verdict = (
+        f"verify: {loaded} of {len(report.modules)} import(s) succeeded"
+        + (", one copy of each library" if all(lib.copies == 1 for lib in report.libraries) else "")
+        + ("; the audit agrees" if report.agrees else "; the audit said otherwise (see the rows marked differs)")
+    )
+    console.print(inert(verdict, "bold green" if report.ok else "bold red"))

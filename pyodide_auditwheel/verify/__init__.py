@@ -1,0 +1,1 @@
+"""verify: the runtime's own word on a wheel (see :mod:`.run`)."""

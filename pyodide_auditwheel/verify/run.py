@@ -1,0 +1,352 @@
+"""A wheel run in a real Pyodide under Node: installed as that release installs packages
+(``pyodide.loadPackage``), each top-level package imported, each extension module the
+imports did not reach loaded from its file, and the library instances the loader made
+counted by their code; the audit's prediction for that release is set beside each.
+
+This runs the wheel's own code, with the rights of the user who runs ``verify``: Pyodide's
+Python can reach Node (``pyodide.code.run_js``), as ``pip install`` and ``import`` of a native
+wheel can reach the host.  Nothing of the host's file system is mounted into the runtime; the
+wheel (and the wheels named to be installed before it) are read into its memory.  Each wheel
+runs in a runtime of its own (a Node process), so no wheel's state reaches another's.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import AuditwheelError, RuntimeUnavailableError
+from ..graph.untrusted import bounded_output
+from ..policy import AuditReport, audit_tree
+from ..runtime.abi import Abi
+from ..symbols import Finding
+from ..wheel.inputs import WheelArchive, open_input
+from .runtimes import Runtime
+
+# How long one wheel may take, install and imports together, before Node is stopped (a module
+# whose initialisation never returns).  Starting the runtime itself takes 2-4 s.
+DEFAULT_TIMEOUT = 120.0
+# What the driver may print: events of one line each, the runtime's words bounded.
+OUTPUT_LIMIT = 16 << 20
+INSTALL_WAY = "pyodide.loadPackage"
+Agreement = Literal["agrees", "differs", "not exercised", "needs a dependency", "not run"]
+
+
+@dataclass(frozen=True)
+class ModuleOutcome:
+    """One import ``verify`` made.
+
+    Attributes:
+        name: the dotted name imported (a top-level package, or an extension module).
+        path: for an extension module, its path in the wheel (None for a package).
+        imported: True, False (``error`` says why, in the runtime's words), or None when the
+            run ended before it (a timeout or a crash of Node).
+        error: the runtime's words for the failure ("" when it imported).
+        predicted: what ``audit`` said of it for this release: ``loads``, ``fails at load``
+            (with the first reason), or ``loads; a call fails`` (a symbol it imports is not
+            bound, which an import does not exercise).
+        agreement: ``agrees``; ``differs``; ``not exercised`` (it imported, and the audit
+            flagged a call the import does not make); ``needs a dependency`` (the import
+            wants a module the wheel does not hold: install it first with ``--with``);
+            ``not run``.
+    """
+
+    name: str
+    path: str | None
+    imported: bool | None
+    error: str
+    predicted: str
+    agreement: Agreement
+
+
+@dataclass(frozen=True)
+class LibraryOutcome:
+    """The instances the loader made of one file's code.
+
+    Attributes:
+        names: the paths (and names) the instances are known by in the runtime.
+        copies: how many instances of that code the loader made (more than one: two copies
+            of the library's state, as z3-solver's two ``libz3.so`` make).
+        predicted_copies: whether ``audit`` predicted more than one copy.
+    """
+
+    names: tuple[str, ...]
+    copies: int
+    predicted_copies: bool
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What the runtime did with one wheel.
+
+    Attributes:
+        input: the wheel as the user named it.
+        runtime: the Pyodide it ran in.
+        install: how it was installed (``pyodide.loadPackage``).
+        install_errors: what the runtime said while installing it (a library it could not
+            load, in its words); empty when the install was clean.
+        modules: each import, in the order made.
+        libraries: each file's code the loader instantiated, with how many copies.
+        problem: why the run ended early ("" when it finished): a timeout, or Node ending.
+        audit: the audit for this release the outcomes are set beside (None where the
+            release's ABI is unknown to the tool).
+    """
+
+    input: str
+    runtime: Runtime
+    install: str
+    install_errors: tuple[str, ...]
+    modules: tuple[ModuleOutcome, ...]
+    libraries: tuple[LibraryOutcome, ...]
+    problem: str
+    audit: AuditReport | None
+
+    @property
+    def ok(self) -> bool:
+        """Every module imported, one copy of each library, a clean install, a finished run."""
+        return (
+            not self.problem
+            and not self.install_errors
+            and all(module.imported for module in self.modules)
+            and all(library.copies == 1 for library in self.libraries)
+        )
+
+    @property
+    def agrees(self) -> bool:
+        """Whether the audit said what the runtime did, wherever the run could tell."""
+        return all(module.agreement != "differs" for module in self.modules) and all(
+            (library.copies > 1) == library.predicted_copies for library in self.libraries
+        )
+
+
+def verify_wheel(
+    wheel: Path,
+    runtime: Runtime,
+    node: str,
+    *,
+    before: Sequence[Path] = (),
+    timeout: float = DEFAULT_TIMEOUT,
+) -> VerifyReport:
+    """Run ``wheel`` in ``runtime`` (``before``: wheels installed first, such as its
+    dependencies, not verified themselves)."""
+    tree = open_input(wheel)
+    try:
+        if not isinstance(tree, WheelArchive):
+            raise AuditwheelError(f"cannot verify {wheel}: verify takes .whl files.")
+        tree.check_dist_info()
+        packages, extensions = importable(tree)
+        report = _audit_for(tree, runtime)
+    finally:
+        tree.close()
+    job = {
+        "wheel": str(wheel.resolve()),
+        "before": [str(path.resolve()) for path in before],
+        "packages": packages,
+        "extensions": [[name, path] for name, path in extensions],
+    }
+    events, problem = _run_driver(node, runtime, job, timeout)
+    return _report(str(wheel), runtime, events, problem, (packages, extensions), report)
+
+
+def importable(tree: WheelArchive) -> tuple[list[str], list[tuple[str, str]]]:
+    """The wheel's top-level packages and modules, and its extension modules (a module that
+    exports ``PyInit_<name>``) with their dotted names and paths in site-packages."""
+    from ..wasm.sections import read_interface_prefix
+
+    packages: set[str] = set()
+    for member in tree.files():
+        path = _installed_path(member)
+        if path is None:
+            continue
+        top = path.split("/", 1)[0]
+        name = top.split(".", 1)[0] if "/" not in path else top
+        if name.isidentifier() and not top.endswith((".dist-info", ".data", ".libs")):
+            if "/" in path or path.endswith((".py", ".so")):
+                packages.add(name)
+    extensions = []
+    for member in tree.module_paths():
+        path = _installed_path(member)
+        if path is None:
+            continue
+        *folders, base = path.split("/")
+        stem = base.split(".", 1)[0]
+        if not all(part.isidentifier() for part in [*folders, stem]):
+            continue
+        try:
+            interface, _ = read_interface_prefix(functools.partial(tree.read_prefix, member), member)
+        except AuditwheelError:
+            continue
+        if any(export.name == f"PyInit_{stem}" for export in interface.exports):
+            extensions.append((".".join([*folders, stem]), path))
+    return sorted(packages), extensions
+
+
+def _installed_path(member: str) -> str | None:
+    """Where a wheel member lands relative to site-packages (None: not there)."""
+    first, _, rest = member.partition("/")
+    if first.endswith(".data"):
+        scheme, _, inside = rest.partition("/")
+        return inside if scheme in ("purelib", "platlib") and inside else None
+    return member
+
+
+def _audit_for(tree: WheelArchive, runtime: Runtime) -> AuditReport | None:
+    if runtime.abi is None:
+        return None
+    platform = next(iter(sorted(runtime.abi.platform_tags)))
+    try:
+        return audit_tree(tree, (), (), platform if tree.abi.name != runtime.abi.name else None)
+    except AuditwheelError:
+        return None
+
+
+def _run_driver(node: str, runtime: Runtime, job: dict[str, Any], timeout: float) -> tuple[list[dict[str, Any]], str]:
+    driver = resources.files("pyodide_auditwheel.verify").joinpath("driver.mjs")
+    with tempfile.TemporaryDirectory(prefix="paw-verify-") as scratch, resources.as_file(driver) as script:
+        job_file = Path(scratch, "job.json")
+        job_file.write_text(json.dumps(job), "utf-8")
+        output, status, problem = bounded_output(
+            [node, str(script), str(runtime.directory), str(job_file)], timeout=timeout, limit=OUTPUT_LIMIT
+        )
+    events = list(_events(output))
+    fatal = next((event for event in events if event.get("event") == "fatal"), None)
+    if fatal is not None:
+        raise RuntimeUnavailableError(
+            f"Pyodide {runtime.version} in {runtime.directory} did not start under Node: {fatal.get('error', '')}"
+        )
+    if problem.startswith("did not answer") or problem.startswith("did not exit"):
+        running = next((e["name"] for e in reversed(events) if e.get("event") == "start"), None)
+        where = f" while importing {running}" if running else ""
+        return events, f"stopped after {timeout:g} s{where} (--timeout sets the limit)"
+    if problem:
+        return events, f"the runtime's output was cut: it {problem}"
+    if not any(event.get("event") == "done" for event in events):
+        how = f"with exit {status}" if status is not None and status >= 0 else f"killed by signal {-(status or 0)}"
+        running = next((e["name"] for e in reversed(events) if e.get("event") == "start"), None)
+        return events, f"Node ended {how}" + (f" while importing {running}" if running else "")
+    return events, ""
+
+
+def _events(output: bytes) -> Iterator[dict[str, Any]]:
+    for line in output.decode("utf-8", "replace").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            yield event
+
+
+def _report(
+    display: str,
+    runtime: Runtime,
+    events: list[dict[str, Any]],
+    problem: str,
+    planned: tuple[list[str], list[tuple[str, str]]],
+    audit: AuditReport | None,
+) -> VerifyReport:
+    """The events set beside the audit: every import planned, in order, with the outcome the
+    runtime gave it (None for those the run did not reach)."""
+    packages, extensions = planned
+    installed = next((event for event in events if event.get("event") == "installed"), {})
+    install_errors = tuple(str(line) for line in installed.get("errors", ()))
+    results = {str(e.get("name")): str(e.get("error", "")) for e in events if e.get("event") == "module"}
+    predictions = _predictions(audit, runtime)
+    by_module = {name: predictions.get(path, "loads") for name, path in extensions}
+    modules = []
+    for name, path in [*((package, None) for package in packages), *extensions]:
+        error = results.get(name)
+        imported = None if error is None else not error
+        if path is None:  # a package: as its extension modules are predicted
+            failing = [
+                module for module, said in by_module.items() if module.startswith(f"{name}.") and said != "loads"
+            ]
+            predicted = by_module[failing[0]] if failing else "loads"
+        else:
+            predicted = by_module[name]
+        agreement = _agreement(imported, predicted, error or "", packages)
+        modules.append(ModuleOutcome(name, path, imported, error or "", predicted, agreement))
+    libraries = _libraries(events, audit)
+    return VerifyReport(display, runtime, INSTALL_WAY, install_errors, tuple(modules), libraries, problem, audit)
+
+
+def _predictions(audit: AuditReport | None, runtime: Runtime) -> dict[str, str]:
+    """What the audit said of each module (by its path in the wheel) for this release."""
+    if audit is None:
+        return {}
+    family = ".".join(runtime.version.split("-", 1)[0].split(".")[:2])
+    said: dict[str, str] = {}
+    for finding in audit.findings:
+        if finding.loader is not None and f" {family}'s" not in f" {finding.loader}":
+            continue  # another release's loader
+        for module in _modules_of(finding):
+            if finding.when == "load" and finding.kind != "duplicate-load":
+                said.setdefault(module, f"fails at load: {finding.kind} {finding.subject}")
+            elif finding.when == "call":
+                said.setdefault(module, "loads; a call fails")
+    return said
+
+
+def _modules_of(finding: Finding) -> tuple[str, ...]:
+    return finding.modules or ((finding.module,) if finding.module else ())
+
+
+def _agreement(imported: bool | None, predicted: str, error: str, packages: list[str]) -> Agreement:
+    if imported is None:
+        return "not run"
+    fails = predicted.startswith("fails at load")
+    if imported and predicted == "loads; a call fails":
+        return "not exercised"
+    wanted = _MODULE_NOT_FOUND.match(error)
+    if not imported and not fails and wanted and wanted.group(1).split(".")[0] not in packages:
+        return "needs a dependency"
+    return "agrees" if imported != fails else "differs"
+
+
+_MODULE_NOT_FOUND = re.compile(r"ModuleNotFoundError: No module named '([^']+)'")
+
+
+def _libraries(events: list[dict[str, Any]], audit: AuditReport | None) -> tuple[LibraryOutcome, ...]:
+    listed = next((event for event in events if event.get("event") == "libraries"), {})
+    by_code: dict[str, list[tuple[str, ...]]] = {}
+    for index, instance in enumerate(listed.get("instances", ())):
+        names = tuple(str(name) for name in instance.get("names", ()))
+        by_code.setdefault(str(instance.get("sha256") or f"unread-{index}"), []).append(names)
+    duplicated = (
+        set() if audit is None else {finding.subject for finding in audit.findings if finding.kind == "duplicate-load"}
+    )
+    outcomes = []
+    for instances in by_code.values():
+        names = tuple(sorted({name for instance in instances for name in instance}))
+        bases = {os.path.basename(name) for name in names}
+        outcomes.append(LibraryOutcome(names, len(instances), bool(bases & duplicated)))
+    return tuple(sorted(outcomes, key=lambda outcome: outcome.names))
+
+
+def resolved_runtime(
+    runtime_dir: Path | None, release: str | None, abis: Sequence[Abi], environ: Mapping[str, str]
+) -> Runtime:
+    """The runtime a call names (``--runtime``, ``--pyodide``, ``$PYODIDE_AUDITWHEEL_RUNTIME``),
+    else the default for the ABI the wheel targets (the first its tags name)."""
+    from .runtimes import RUNTIME_ENV, default_runtime, installed_release, runtime_in
+
+    if runtime_dir is not None:
+        return runtime_in(runtime_dir)
+    if release is not None:
+        return installed_release(release, environ)
+    if environ.get(RUNTIME_ENV):
+        return runtime_in(Path(environ[RUNTIME_ENV]))
+    if not abis:
+        raise RuntimeUnavailableError(
+            "the wheel's tags name no ABI this tool knows, so there is no default runtime: "
+            "give --runtime DIR or --pyodide VERSION."
+        )
+    return default_runtime(abis[0], environ)

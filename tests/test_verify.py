@@ -1,0 +1,144 @@
+"""``verify``: wheels run in every pinned Pyodide under Node, through the installed command.
+
+Each release family gets, in one call: a repaired wheel that loads, the same wheel with its
+libraries missing (the runtime's own message quoted back), and a wheel that ships one library
+twice (two identical files, as z3-solver does), which the loader instantiates twice.  One
+release also runs a package whose initialisation raises and one that never returns (the
+timeout).  Without a runtime: Node absent from PATH, a folder that is not a Pyodide.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import wheelbuilder
+from clirun import cli
+from jsonschemas import validate
+from runtime_driver import ALL_RUNTIMES, RUNTIME_DIR
+
+pytestmark = [pytest.mark.runtime, pytest.mark.toolchain, pytest.mark.usefixtures("runtimes")]
+
+# One runtime per ABI (the newest of its pins): the families verify supports.
+FAMILIES = {abi: runtime for runtime, (abi, _release) in ALL_RUNTIMES.items() if runtime != "pyodide-0.26"}
+
+
+def _verify(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> tuple[int, dict[str, Any]]:
+    result = cli("verify", "--json", *args, env=env, timeout=timeout)
+    assert "Traceback" not in result.stderr, result.stderr
+    document = json.loads(result.stdout)
+    validate(document, "verify")
+    return result.returncode, {Path(entry["input"]).name: entry for entry in document["inputs"]}
+
+
+def _duplicate_wheel(libs: wheelbuilder.FixtureLibs, out: Path, abi: str) -> Path:
+    """Two identical copies of a library at two paths: the install loads each .so it holds."""
+    files = {
+        "twins/__init__.py": b"",
+        "twins/a/libstandalone.so": libs.standalone.read_bytes(),
+        "twins/b/libstandalone.so": libs.standalone.read_bytes(),
+    }
+    return wheelbuilder.write_wheel(out, "twins", "1.0", wheelbuilder.PLATFORM_TAGS[abi], files)
+
+
+@pytest.mark.parametrize("abi", sorted(FAMILIES), ids=[FAMILIES[abi] for abi in sorted(FAMILIES)])
+def test_verify_says_what_each_release_does(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, abi: str) -> None:
+    runtime = str(RUNTIME_DIR / "node_modules" / FAMILIES[abi])
+    missing = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "dist", abi)
+    repaired = cli("repair", str(missing), "--libdir", str(fixture_libs.libdir), "-w", str(tmp_path / "fixed"))
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    loads = tmp_path / "fixed" / missing.name
+    twins = _duplicate_wheel(fixture_libs, tmp_path / "twins", abi)
+
+    code, reports = _verify(str(loads), "--runtime", runtime)
+    assert code == 0, reports
+    report = reports[loads.name]
+    assert report["ok"] and report["agrees"] and not report["install_errors"], report
+    # 0.21's loader never applies the data relocations a newer wasm-ld emits: the audit flags
+    # what runs wrong once called, which an import does not exercise.
+    expected = "not exercised" if abi == "emscripten_3_1_14" else "agrees"
+    assert [(m["name"], m["imported"], m["agreement"]) for m in report["modules"]] == [
+        ("chainpkg", True, expected),
+        ("chainpkg._ext", True, expected),
+    ]
+    assert {library["copies"] for library in report["libraries"]} == {1}
+    assert any("libcounter" in name for library in report["libraries"] for name in library["names"])
+
+    code, reports = _verify(str(missing), str(twins), "--runtime", runtime)
+    assert code == 1
+    report = reports[twins.name]
+    copies = [library for library in report["libraries"] if library["copies"] > 1]
+    assert len(copies) == 1 and copies[0]["copies"] == 2 and copies[0]["predicted_copies"], report
+    assert not report["ok"] and report["agrees"], report
+    report = reports[missing.name]
+    said = " ".join([*report["install_errors"], *(m["error"] for m in report["modules"])])
+    if abi == "emscripten_3_1_14":
+        # 0.21's install fails on the missing library, and then the import succeeds (the
+        # loader stubs what it could not bind; a call fails): the audit's "fails at load" for
+        # the module is what verify exists to catch.
+        assert "ENOENT: no such file or directory, open 'libouter.so'" in said, report
+        assert [(m["imported"], m["agreement"]) for m in report["modules"]] == [(True, "differs")] * 2, report
+        assert not report["ok"] and not report["agrees"], report
+        return
+    assert not report["ok"] and report["agrees"], report
+    # The runtime's words, as it says them: most name the library it could not find; the
+    # loadPackage of 0.23-0.27 masks it behind emscripten's file_packager error.
+    assert "libouter.so" in said or "Didn't expect to load any more file_packager files!" in said, report
+    ext = next(module for module in report["modules"] if module["name"] == "chainpkg._ext")
+    assert ext["imported"] is False and ext["predicted"].startswith("fails at load: missing-library")
+
+
+def _python_wheel(out: Path, dist: str, init: str, abi: str = "pyemscripten_2026_0") -> Path:
+    files = {f"{dist}/__init__.py": init.encode(), f"{dist}/_helper.py": b"VALUE = 1\n"}
+    return wheelbuilder.write_wheel(out, dist, "1.0", wheelbuilder.PLATFORM_TAGS[abi], files)
+
+
+def test_an_initialisation_that_raises_is_quoted_and_one_that_never_returns_is_stopped(tmp_path: Path) -> None:
+    runtime = str(RUNTIME_DIR / "node_modules" / "pyodide-314")
+    raises = _python_wheel(tmp_path, "raises", "raise RuntimeError('no display attached')\n")
+    needs = _python_wheel(tmp_path, "needsnumpy", "import numpy\n")
+    code, reports = _verify(str(raises), str(needs), "--runtime", runtime)
+    assert code == 1
+    module = reports[raises.name]["modules"][0]
+    assert (module["imported"], module["error"]) == (False, "RuntimeError: no display attached")
+    assert module["agreement"] == "differs"  # the audit judges libraries and symbols, not Python code
+    module = reports[needs.name]["modules"][0]
+    assert module["agreement"] == "needs a dependency", module
+
+    hangs = _python_wheel(tmp_path, "hangs", "while True:\n    pass\n")
+    code, reports = _verify(str(hangs), "--runtime", runtime, "--timeout", "20", timeout=120)
+    report = reports[hangs.name]
+    assert code == 1 and report["problem"] == "stopped after 20 s while importing hangs (--timeout sets the limit)"
+    assert report["modules"][0]["imported"] is None and report["modules"][0]["agreement"] == "not run"
+
+
+def test_without_node_or_a_runtime_it_is_one_sentence(tmp_path: Path) -> None:
+    wheel = _python_wheel(tmp_path, "plain", "")
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}
+    result = cli("verify", str(wheel), "--runtime", str(tmp_path), env=env)
+    assert result.returncode == 2 and "no node is on PATH: install Node.js 18 or newer" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    result = cli("verify", str(wheel), "--runtime", str(tmp_path))
+    assert result.returncode == 2 and f"{tmp_path} is not a Pyodide runtime" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+    result = cli("verify", str(wheel), "--pyodide", "latest")
+    assert result.returncode == 2 and "is not a release number" in result.stderr
+
+
+def test_a_runtime_that_does_not_start_is_one_sentence(tmp_path: Path) -> None:
+    """A folder that looks like a Pyodide but whose loader throws: Node runs, the runtime does
+    not start, and that is said (exit 2), not reported as the wheel's failure."""
+    wheel = _python_wheel(tmp_path, "plain", "")
+    broken = tmp_path / "broken-pyodide"
+    broken.mkdir()
+    (broken / "pyodide.asm.wasm").write_bytes(b"")
+    (broken / "pyodide.js").write_text("throw new Error('this build is incomplete');\n")
+    (broken / "package.json").write_text('{"name": "pyodide", "version": "314.0.8"}')
+    result = cli("verify", str(wheel), "--runtime", str(broken), timeout=120)
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"Pyodide 314.0.8 in {broken} did not start under Node: this build is incomplete" in said
