@@ -40,6 +40,12 @@ _HOMES = {
     "RepairPlan": "rewriter.plan",
     "repair_wheelhouse": "api",
     "WheelhouseResult": "api",
+    "verify": "api",
+    "VerifyReport": "verifier.run",
+    "ModuleOutcome": "verifier.run",
+    "LibraryOutcome": "verifier.run",
+    "Runtime": "verifier.runtimes",
+    "RuntimeUnavailableError": "errors",
 }
 
 if TYPE_CHECKING:
@@ -56,8 +62,9 @@ if TYPE_CHECKING:
         repair_each,
         repair_wheelhouse,
         show,
+        verify,
     )
-    from .errors import AuditwheelError, InternalError, MissingLibrariesError
+    from .errors import AuditwheelError, InternalError, MissingLibrariesError, RuntimeUnavailableError
     from .graph.analysis import Analysis
     from .graph.model import Dependency, DependencyGraph, ModuleReport
     from .policy import AuditReport, Finding
@@ -66,6 +73,8 @@ if TYPE_CHECKING:
     from .runtime.abi import Abi
     from .runtime.install import InstallOutcome
     from .runtime.offers import RuntimeOffer
+    from .verifier.run import LibraryOutcome, ModuleOutcome, VerifyReport
+    from .verifier.runtimes import Runtime
     from .wasm.sections import Interface
 
 
@@ -92,15 +101,20 @@ __all__ = [
     "InstallOutcome",
     "Interface",
     "InternalError",
+    "LibraryOutcome",
     "MissingLibrariesError",
+    "ModuleOutcome",
     "ModuleReport",
     "PlannedRepair",
     "RepairOptions",
     "RepairPlan",
     "RepairRequest",
     "RepairResult",
+    "Runtime",
     "RuntimeOffer",
+    "RuntimeUnavailableError",
     "VendoredLibrary",
+    "VerifyReport",
     "WheelhouseResult",
     "__version__",
     "apply_each",
@@ -111,4 +125,5 @@ __all__ = [
     "repair_each",
     "repair_wheelhouse",
     "show",
+    "verify",
 ]

@@ -30,7 +30,7 @@ from .wheel.inputs import PathLike, as_tuple, expand_wheelhouses, open_input
 
 if TYPE_CHECKING:
     from .policy import AuditReport
-    from .verify.run import VerifyReport
+    from .verifier.run import VerifyReport
     from .wasm.sections import Interface
 
 __all__ = [
@@ -142,7 +142,7 @@ def verify(
     packages, import each top-level package, load each extension module the imports did not
     reach, and count the copies of each library; beside each, what :func:`audit` predicted.
 
-    This runs the wheel's own code (see :mod:`pyodide_auditwheel.verify.run`).  ``runtime``:
+    This runs the wheel's own code (see :mod:`pyodide_auditwheel.verifier.run`).  ``runtime``:
     the folder of an installed npm ``pyodide`` (else ``$PYODIDE_AUDITWHEEL_RUNTIME``);
     ``pyodide``: a release to install with npm into the user's cache; by default, the newest
     release of the ABI the wheel's tag names.  ``before``: wheels installed first (its
@@ -152,8 +152,8 @@ def verify(
     """
     import os
 
-    from .verify.run import DEFAULT_TIMEOUT, resolved_runtime, verify_wheel
-    from .verify.runtimes import check_node
+    from .verifier.run import DEFAULT_TIMEOUT, resolved_runtime, verify_wheel
+    from .verifier.runtimes import check_node
     from .wheel.names import WheelName
 
     wheel = Path(path)

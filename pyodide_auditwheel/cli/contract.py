@@ -10,8 +10,11 @@ EXIT_BAD_INPUT = 2
 EXIT_REPORT_LOST = 3
 EXIT_INTERNAL = 4
 EXIT_CODES = {
-    0: "fine: nothing missing (show), it will load (audit), repaired or nothing to do (repair)",
-    EXIT_MISSING: "libraries missing (show, repair; repair then writes nothing), findings (audit)",
+    0: "fine: nothing missing (show), it will load (audit), repaired or nothing to do (repair), it loaded (verify)",
+    EXIT_MISSING: (
+        "libraries missing (show, repair; repair then writes nothing), findings (audit), "
+        "an import failed or a library loaded twice (verify)"
+    ),
     EXIT_BAD_INPUT: "an input or option cannot be used: one sentence on stderr, nothing written",
     EXIT_REPORT_LOST: (
         "the report could not be printed (stdout closed or full): what was done stands; a reader that "
@@ -27,6 +30,8 @@ ENVIRONMENT = {
     ),
     "COLUMNS": "the width of tables and lists when the output is not a terminal (default: wide enough for any name)",
     "PYODIDE_AUDITWHEEL_PORTABLE_IO": "1: write without O_TMPFILE and copy_file_range, as on macOS (for tests)",
+    "PYODIDE_AUDITWHEEL_RUNTIME": "verify: the installed npm pyodide package to run in, when --runtime is not given",
+    "PYODIDE_AUDITWHEEL_CACHE": "verify: where releases are installed (default $XDG_CACHE_HOME/pyodide-auditwheel)",
 }
 
 

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from ..api import RepairOutcome
     from ..graph.analysis import Analysis
     from ..policy import AuditReport
-    from ..verify.run import VerifyReport
+    from ..verifier.run import VerifyReport
 
 
 SCHEMA_VERSION = 2

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..graph.model import Dependency, ModuleReport
     from ..policy import AuditReport
     from ..rewriter.plan import VendoredLibrary
-    from ..verify.run import VerifyReport
+    from ..verifier.run import VerifyReport
 
 STATUS_STYLE = {"included": "green", "found": "cyan", "excluded": "yellow", "missing": "bold red"}
 

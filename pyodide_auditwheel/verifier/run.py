@@ -209,7 +209,7 @@ def _audit_for(tree: WheelArchive, runtime: Runtime) -> AuditReport | None:
 
 
 def _run_driver(node: str, runtime: Runtime, job: dict[str, Any], timeout: float) -> tuple[list[dict[str, Any]], str]:
-    driver = resources.files("pyodide_auditwheel.verify").joinpath("driver.mjs")
+    driver = resources.files("pyodide_auditwheel.verifier").joinpath("driver.mjs")
     with tempfile.TemporaryDirectory(prefix="paw-verify-") as scratch, resources.as_file(driver) as script:
         job_file = Path(scratch, "job.json")
         job_file.write_text(json.dumps(job), "utf-8")
