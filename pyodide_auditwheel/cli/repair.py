@@ -85,6 +85,16 @@ def repair(
         bool,
         typer.Option("--no-sbom", help="Do not write the SBOM of vendored libraries (.dist-info/sboms/, PEP 770)."),
     ] = False,
+    zip_compression_level: Annotated[
+        int,
+        typer.Option(
+            "--zip-compression-level",
+            "-z",
+            min=0,
+            max=9,
+            help="Deflate level (0-9) of the members the repair writes anew; those copied unchanged keep their bytes.",
+        ),
+    ] = 6,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan, write nothing.")] = False,
     verify_record: Annotated[bool, typer.Option("--verify-record", help="Check every member against RECORD.")] = False,
     allow_bad_record: Annotated[
@@ -145,6 +155,7 @@ def repair(
         strip=strip,
         strip_wheel_modules=strip_wheel_modules,
         sbom=not no_sbom,
+        compression_level=zip_compression_level,
     )
     wheels = expand_wheelhouses(wheels)
     request = RepairRequest(

@@ -156,7 +156,7 @@ class WheelRewriter:
         return WrittenLayout()
 
     def _write_archive(self, handle: BinaryIO, ahead: AheadOfTime[Rewritten]) -> WrittenLayout:
-        writer = ZipWriter(handle)
+        writer = ZipWriter(handle, level=self.plan.compression_level)
         created = new_member_time(self.reader)
         replaced: dict[str, RecordRow] = {}
         added: list[RecordRow] = []

@@ -19,6 +19,9 @@ class RepairOptions:
         strip: drop the name and ``.debug_*`` sections of the vendored libraries.
         strip_wheel_modules: drop them from the wheel's own modules too.
         sbom: write the CycloneDX SBOM of what was vendored (``.dist-info/sboms/``, PEP 770).
+        compression_level: the deflate level (0-9) of the members a repair writes anew (the
+            vendored libraries, the patched modules, the metadata); the members it copies
+            unchanged keep their bytes, so a level does not recompress them.
     """
 
     lib_sdir: str | None = None
@@ -27,3 +30,4 @@ class RepairOptions:
     strip: bool = False
     strip_wheel_modules: bool = False
     sbom: bool = True
+    compression_level: int = 6

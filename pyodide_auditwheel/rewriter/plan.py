@@ -107,6 +107,8 @@ class RepairPlan:
         merged: the wheel's copies of a vendored library (member → the vendored file): each
             would be instantiated at install beside it; their users are patched to find the
             vendored file, and the copies are not written.
+        compression_level: the deflate level of the members the writer compresses
+            (``RepairOptions.compression_level``).
     """
 
     wheel: str
@@ -119,6 +121,7 @@ class RepairPlan:
     sbom: SbomPlan | None = None
     moved_first: tuple[str, ...] = ()
     merged: dict[str, str] = field(default_factory=dict)
+    compression_level: int = 6
 
     @property
     def removed(self) -> tuple[str, ...]:
@@ -301,6 +304,7 @@ def make_plan(
         patches=_patches(analysis, options, vendored, layout_abis, libs_dir),
         excluded=analysis.dependencies_with("excluded"),
         retag=retag,
+        compression_level=options.compression_level,
     )
 
 

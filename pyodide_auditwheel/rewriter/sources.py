@@ -138,8 +138,9 @@ class MemberSources:
     def jobs_ahead(self) -> dict[str, Callable[[], Rewritten]]:
         """Members to compress ahead, in the order docs/design.md explains (vendored libraries
         first); members over AHEAD_MAX_MEMBER are streamed instead, so none is held whole."""
+        level = self.plan.compression_level
         positioned: list[tuple[int, str, Callable[[], Rewritten]]] = [
-            (-1, library.dest, functools.partial(self.rewrite, functools.partial(self.vendored, library)))
+            (-1, library.dest, functools.partial(self.rewrite, functools.partial(self.vendored, library), level))
             for library in self.plan.vendored
             if library.size <= AHEAD_MAX_MEMBER
         ]
@@ -147,7 +148,7 @@ class MemberSources:
             (
                 member.position,
                 member.name,
-                functools.partial(self.rewrite, functools.partial(self.patched, member, patch)),
+                functools.partial(self.rewrite, functools.partial(self.patched, member, patch), level),
             )
             for name, patch in self.plan.patches.items()
             if (member := self.reader.by_name.get(name)) is not None and member.size <= AHEAD_MAX_MEMBER
@@ -183,10 +184,10 @@ class MemberSources:
         )
 
     @staticmethod
-    def rewrite(stream: StreamOpener) -> Rewritten:
+    def rewrite(stream: StreamOpener, level: int) -> Rewritten:
         """A job for the worker: the member's new content compressed into memory."""
         original, content = stream()
-        deflated = Deflater().deflate_all(content)
+        deflated = Deflater(level=level).deflate_all(content)
         return Rewritten(deflated, original.seen())
 
 

@@ -20,19 +20,21 @@ if TYPE_CHECKING:  # importing concurrent.futures costs 30 ms, a tenth of a `sho
 # be compressed on several cores at once.
 DEFLATE_BLOCK = 1 << 20
 DEFLATE_WINDOW = 32 * 1024
+# zlib's own default, which pip, zipfile and pypa/auditwheel write with; -z sets another.
+DEFAULT_LEVEL = 6
 
 
-def _compressor(dictionary: bytes) -> zlib._Compress:
+def _compressor(dictionary: bytes, level: int = DEFAULT_LEVEL) -> zlib._Compress:
     if dictionary:
-        return zlib.compressobj(6, zlib.DEFLATED, -15, zdict=dictionary)
-    return zlib.compressobj(6, zlib.DEFLATED, -15)
+        return zlib.compressobj(level, zlib.DEFLATED, -15, zdict=dictionary)
+    return zlib.compressobj(level, zlib.DEFLATED, -15)
 
 
-def deflate_block(block: bytes, dictionary: bytes, last: bool) -> bytes:
+def deflate_block(block: bytes, dictionary: bytes, last: bool, level: int = DEFAULT_LEVEL) -> bytes:
     """One block of a raw deflate stream: primed with what precedes it, and ended with a
     sync flush (byte-aligned, so the next block's output can simply follow) or, for the last
     block, with the end of the stream.  A stream of one block is plain zlib output."""
-    compressor = _compressor(dictionary)
+    compressor = _compressor(dictionary, level)
     return compressor.compress(block) + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
 
 
@@ -54,8 +56,10 @@ class Deflater:
         *,
         in_flight: int = 2,
         block_size: int = DEFLATE_BLOCK,
+        level: int = DEFAULT_LEVEL,
     ) -> None:
         self.method = DEFLATED if compress else STORED
+        self._level = level
         self._compress = compress
         self._pool = pool
         self._in_flight = in_flight
@@ -64,7 +68,7 @@ class Deflater:
         # dictionary of the next block.
         self._tail = bytearray()
         # Without a pool: the current block's compressor, and how much input it has had.
-        self._current = _compressor(b"")
+        self._current = _compressor(b"", level)
         self._filled = 0
         # With a pool: input not yet in a block, and the blocks under way, oldest first.
         self._pending = bytearray()
@@ -112,7 +116,7 @@ class Deflater:
         while view:
             if self._filled == self._block_size:  # more input follows a full block: end it
                 out.append(self._current.flush(zlib.Z_SYNC_FLUSH))
-                self._current = _compressor(bytes(self._tail[-DEFLATE_WINDOW:]))
+                self._current = _compressor(bytes(self._tail[-DEFLATE_WINDOW:]), self._level)
                 self._filled = 0
             piece = view[: self._block_size - self._filled]
             out.append(self._current.compress(piece))
@@ -134,7 +138,7 @@ class Deflater:
             raise InternalError("internal error: a block started without a thread pool.")
         dictionary = bytes(self._tail[-DEFLATE_WINDOW:])
         self._remember(block)
-        self._blocks.append(self._pool.submit(deflate_block, block, dictionary, last))
+        self._blocks.append(self._pool.submit(deflate_block, block, dictionary, last, self._level))
 
     def _finished_blocks(self, keep: int) -> bytes:
         """The output of the blocks done so far, in order, waiting for the oldest ones while

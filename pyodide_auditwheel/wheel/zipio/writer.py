@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from ...errors import ArchiveError, InternalError
 from ..atomic import portable_io
 from .central import real_fd
-from .deflate import ContentDigest, Deflated, Deflater
+from .deflate import DEFAULT_LEVEL, ContentDigest, Deflated, Deflater
 from .format import (
     DEFLATED,
     FLAG_DATA_DESCRIPTOR,
@@ -37,8 +37,10 @@ class ZipWriter(ArchiveRecords):
     as objects: memory stays small however many members pass.
     """
 
-    def __init__(self, file: BinaryIO) -> None:
+    def __init__(self, file: BinaryIO, *, level: int = DEFAULT_LEVEL) -> None:
         super().__init__(file)
+        # The deflate level of the members this writer compresses (not of those it copies).
+        self.level = level
         # Members copied byte for byte are gathered into runs that are contiguous in their
         # archive, and each run is copied in one go (by the kernel where it can).
         self._run: tuple[ZipReader, int, int] | None = None
@@ -213,7 +215,7 @@ class ZipWriter(ArchiveRecords):
             entry = replace(entry, compressed_size=ZIP64_LIMIT, size=ZIP64_LIMIT)
         header = self._local_header(entry)
         self.file.write(header)
-        deflater = Deflater(compress, pool)
+        deflater = Deflater(compress, pool, level=self.level)
         for chunk in chunks:
             self.file.write(deflater.feed(chunk))
         self.file.write(deflater.finish())
