@@ -51,7 +51,9 @@ def tests(session: nox.Session) -> None:
     global _runtime_tests_done
     session.install("-e", ".[test]")
     install_runtimes(session)
-    args = list(session.posargs or ["-q", "-rs"])
+    # One pytest worker per core: the Node-driven tests are single-threaded processes, and the
+    # conformance harness alone is ten of them of half a minute each.
+    args = list(session.posargs or ["-q", "-rs", "-n", "auto"])
     if not session.posargs and _runtime_tests_done:
         args += ["-m", "not runtime"]
     try:
