@@ -33,12 +33,28 @@ FindingKind = Literal[
     "foreign-import",
     "duplicate-load",
     "data-relocations",
+    "exception-model",
 ]
 # The export in which a newer wasm-ld than emscripten 3.1.14's puts a side module's data relocations.
 APPLY_DATA_RELOCS = "__wasm_apply_data_relocs"
 # Import modules the loader answers: its proxy serves both, GOT.* are made from symbols.
 PROXIED_MODULES = ("env", "wasi_snapshot_preview1")
 GOT_MODULES = ("GOT.mem", "GOT.func")
+
+
+def _field_of(subject: str) -> str:
+    """The field of an import finding's ``module.field`` subject (``GOT.mem.x`` → ``x``)."""
+    for module in (*GOT_MODULES, *PROXIED_MODULES):
+        if subject.startswith(f"{module}."):
+            return subject[len(module) + 1 :]
+    return subject
+
+
+# What a module built for WebAssembly exception handling (-fwasm-exceptions, and its setjmp)
+# imports: the C++ exception tag, the landing-pad context, the personality call, longjmp's tag.
+WASM_EH_IMPORTS = frozenset({"__cpp_exception", "__wasm_lpad_context", "_Unwind_CallPersonality", "__c_longjmp"})
+# What one built for JavaScript exceptions (-fexceptions) imports: the invoke_* trampolines.
+JS_EH_PREFIX = "invoke_"
 
 
 @dataclass(frozen=True)
@@ -217,8 +233,51 @@ class Auditor:
                 "own data, such as a PyModuleDef's name, are wrong): rebuild with that release's emscripten",
                 when="call",
             )
-        for number, entry in enumerate(linkage.imports):
-            yield from self._check_import(checked, number, entry)
+        found = [
+            finding
+            for number, entry in enumerate(linkage.imports)
+            for finding in self._check_import(checked, number, entry)
+        ]
+        yield from self._one_exception_model_finding(module, found)
+
+    def _one_exception_model_finding(self, module: ModuleReport, found: list[Finding]) -> Iterable[Finding]:
+        """The imports a module has because it was built for the other exception-handling
+        model than the runtime's are one cause, named as such (z3-solver's libz3.so, built for
+        wasm exceptions, on 0.22-0.27: ``bad export type for '__wasm_lpad_context'``)."""
+        runtime_model = self.offer.exception_model
+
+        def of_the_other_model(finding: Finding) -> bool:
+            name = _field_of(finding.subject)
+            return name in WASM_EH_IMPORTS if runtime_model == "js" else name.startswith(JS_EH_PREFIX)
+
+        marked = [f for f in found if f.kind == "unresolved-symbol" and of_the_other_model(f)]
+        if not marked:
+            yield from found
+            return
+        yield from (finding for finding in found if finding not in marked)
+        names = sorted({_field_of(finding.subject) for finding in marked})
+        at_load = next((finding for finding in marked if finding.when == "load"), None)
+        if at_load is not None and at_load.subject.startswith(GOT_MODULES):
+            when = "fails at load: " + self.offer.undefined_got.format(name=_field_of(at_load.subject))
+        elif at_load is not None:
+            when = "fails at load: the import cannot be satisfied"
+        else:
+            when = "fails when an exception is thrown: " + self.offer.unresolved_call.format(name=names[0])
+        built, runtime = (
+            ("WebAssembly exception handling (-fwasm-exceptions)", "JavaScript exceptions")
+            if runtime_model == "js"
+            else ("JavaScript exceptions (-fexceptions: invoke_* trampolines)", "WebAssembly exception handling")
+        )
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        yield Finding(
+            "exception-model",
+            module.path,
+            built.split(" (", 1)[0],
+            f"built for {built}, and Pyodide {self.offer.pyodide} is built for {runtime}: it does not provide "
+            f"{shown}; {when}; build it with the exception flags of that release's Pyodide (0.27 and earlier: "
+            "-fexceptions; 0.28 and later: -fwasm-exceptions), or target a release built the same way",
+            when="load" if at_load is not None else "call",
+        )
 
     def _check_import(self, checked: _Checked, number: int, entry: Import) -> Iterable[Finding]:
         """One import, bound as the loader binds it: to the runtime's offer, to the module's

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -59,3 +60,58 @@ def test_priming_keeps_the_ratio_of_one_stream() -> None:
     one_stream = len(compressor.compress(data) + compressor.flush())
     blocks = Deflater(pool=POOL, block_size=64 * 1024).deflate_all([data]).compressed_size
     assert blocks < one_stream * 1.01
+
+
+def _repair_retagged(wheel: Path, out: Path, *, accelerated: bool) -> bytes:
+    """``repair --plat`` in a process that has libdeflate, or one where it is not there."""
+    import subprocess
+    import sys
+
+    hide = "" if accelerated else "sys.modules['deflate'] = None; "
+    code = (
+        f"import sys; {hide}from pyodide_auditwheel.wheel.zipio import data; "
+        "assert (data._fast_inflate is not None) == (sys.modules.get('deflate') is not None); "
+        "from pyodide_auditwheel.cli import app; app()"
+    )
+    argv = ["repair", str(wheel), "--plat", "pyemscripten_2025_0_wasm32", "-w", str(out)]
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (written,) = out.glob("*.whl")
+    return written.read_bytes()
+
+
+def test_the_inflate_accelerator_changes_no_byte_and_no_verdict(tmp_path: Path) -> None:
+    """The members a repair copies are CRC-checked with libdeflate where it is installed (the
+    dependency's markers: CPython >= 3.11 on x86_64/aarch64), with zlib elsewhere: the same
+    wheel comes out either way, and a member that fails its CRC is refused either way.
+    Members of every path: windowed (small), whole (1 MiB) and streamed (5 MiB)."""
+    import platform
+    import random
+    import sys
+
+    import wheelbuilder
+
+    rng = random.Random(7)
+    words = [bytes(rng.choices(range(97, 123), k=rng.randint(2, 9))) for _ in range(500)]
+    text = lambda size: b" ".join(rng.choices(words, k=size // 5))[:size]  # noqa: E731
+    files = {f"pkg/m{index}.py": text(2000) for index in range(20)}
+    files |= {"pkg/medium.dat": text(1 << 20), "pkg/large.dat": text(5 << 20), "pkg/__init__.py": b""}
+    wheel = wheelbuilder.write_wheel(tmp_path / "in", "pkg", "1.0", wheelbuilder.PLATFORM_TAGS["pyodide_2025_0"], files)
+    accelerated = _repair_retagged(wheel, tmp_path / "with", accelerated=True)
+    assert accelerated == _repair_retagged(wheel, tmp_path / "without", accelerated=False)
+    if sys.version_info >= (3, 11) and platform.machine() in ("x86_64", "aarch64"):
+        import deflate  # the dependency installs here  # noqa: F401
+    data = bytearray(wheel.read_bytes())
+    at = data.index(b"pkg/medium.dat") + len(b"pkg/medium.dat")  # in the local header: the data follows
+    data[at + 1000] ^= 0xFF
+    broken = tmp_path / "broken" / wheel.name
+    broken.parent.mkdir()
+    broken.write_bytes(bytes(data))
+    import subprocess
+
+    for hide in ("", "import sys; sys.modules['deflate'] = None; "):
+        code = f"{hide}from pyodide_auditwheel.cli import app; app()"
+        argv = ["repair", str(broken), "--plat", "pyemscripten_2025_0_wasm32", "-w", str(tmp_path / "refused")]
+        done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=False)
+        assert done.returncode == 2 and "pkg/medium.dat" in done.stderr, done.stderr
+        assert not (tmp_path / "refused").exists()

@@ -15,7 +15,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -208,28 +207,6 @@ def test_the_hosts_own_libraries_are_never_searched(
     text = " ".join(shown.stdout.split())
     assert f"{host} (WASM_LIBRARY_DIR): not searched, it holds the host's own libraries" in text
     assert "/usr/lib (pkg-config zlib.pc): not searched, it holds the host's own libraries" in text
-
-
-def test_cibuildwheel_hooks_need_no_libdir_when_the_build_sets_wasm_library_dir(
-    fixture_libs: wheelbuilder.FixtureLibs, chain_wheel: Path, tmp_path: Path
-) -> None:
-    """The commands docs/cibuildwheel.md gives, run as cibuildwheel runs its hooks: the
-    placeholders replaced, through a shell, in the build's environment."""
-    prefix = tmp_path / "recipes" / ".libs"
-    install_libraries(fixture_libs, prefix / "lib")
-    env = build_env(tmp_path, WASM_LIBRARY_DIR=str(prefix))
-    page = (Path(__file__).parents[1] / "docs" / "cibuildwheel.md").read_text()
-    repair = next(line for line in page.splitlines() if line.startswith('repair-wheel-command = "'))
-    audit = next(line for line in page.splitlines() if line.startswith('audit-command = "'))
-    dest_dir = tmp_path / "wheelhouse"
-    for template, values in ((repair, {"wheel": chain_wheel, "dest_dir": dest_dir}), (audit, {"wheel": None})):
-        command = json.loads(template.split("=", 1)[1].strip())
-        if values["wheel"] is None:
-            values = {"wheel": dest_dir / chain_wheel.name}
-        prepared = command.format(**{key: str(value) for key, value in values.items()})  # as prepare_command
-        run = subprocess.run(prepared, shell=True, env=env, capture_output=True, text=True, check=False)
-        assert run.returncode == 0, (prepared, run.stdout, run.stderr)
-    assert vendored(dest_dir / chain_wheel.name) == ["libcounter.so", "libouter.so"]
 
 
 def test_a_library_vendored_with_two_builds_in_one_call_is_reported(

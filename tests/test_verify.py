@@ -142,3 +142,41 @@ def test_a_runtime_that_does_not_start_is_one_sentence(tmp_path: Path) -> None:
     said = " ".join(result.stderr.split())
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert f"Pyodide 314.0.8 in {broken} did not start under Node: this build is incomplete" in said
+
+
+@pytest.fixture(scope="module")
+def z3_solver(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """z3-solver 5.3.3 from PyPI: its libz3.so is built for WebAssembly exception handling,
+    and shipped twice (libz3.so and libz3.so.5.3, identical)."""
+    import subprocess
+
+    target = tmp_path_factory.mktemp("z3")
+    command = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "--platform"]
+    command += ["pyemscripten_2026_0_wasm32", "--python-version", "3.14", "-d", str(target), "z3-solver==5.3.3.0"]
+    subprocess.run(command, check=True, capture_output=True)
+    (wheel,) = target.glob("z3_solver-*.whl")
+    return wheel
+
+
+@pytest.mark.network
+def test_an_exception_model_the_runtime_lacks_is_one_finding_and_what_verify_sees(z3_solver: Path) -> None:
+    """On 0.27 (built for JavaScript exceptions) the install fails on the first import only wasm
+    exception handling has; the audit says so as one cause per module, and verify agrees."""
+    audited = cli("audit", str(z3_solver), "--plat", "pyodide_2024_0_wasm32", "--json")
+    document = json.loads(audited.stdout)
+    findings = document["inputs"][0]["findings"]
+    models = [f for f in findings if f["kind"] == "exception-model"]
+    assert sorted(f["module"] for f in models) == ["z3/lib/libz3.so", "z3/lib/libz3.so.5.3"], findings
+    assert "fails at load: bad export type for '__wasm_lpad_context': undefined" in models[0]["reason"]
+    eh = ("__cpp_exception", "__wasm_lpad_context", "_Unwind_CallPersonality")
+    assert not [f for f in findings if f["kind"] == "unresolved-symbol" and f["subject"].endswith(eh)], findings
+    code, reports = _verify(str(z3_solver), "--runtime", str(RUNTIME_DIR / "node_modules" / "pyodide-0.27"))
+    report = reports[z3_solver.name]
+    assert code == 1 and "bad export type for '__wasm_lpad_context': undefined" in report["install_errors"], report
+    (module,) = report["modules"]
+    assert module["predicted"].startswith("fails at load: exception-model") and module["agreement"] == "agrees"
+    # On 314 it loads, with the two copies the audit predicts.
+    code, reports = _verify(str(z3_solver), "--runtime", str(RUNTIME_DIR / "node_modules" / "pyodide-314"))
+    report = reports[z3_solver.name]
+    assert report["modules"][0]["imported"] and report["agrees"], report
+    assert [library["copies"] for library in report["libraries"]] == [2], report

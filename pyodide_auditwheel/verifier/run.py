@@ -265,11 +265,10 @@ def _report(
     for name, path in [*((package, None) for package in packages), *extensions]:
         error = results.get(name)
         imported = None if error is None else not error
-        if path is None:  # a package: as its extension modules are predicted
-            failing = [
-                module for module, said in by_module.items() if module.startswith(f"{name}.") and said != "loads"
-            ]
-            predicted = by_module[failing[0]] if failing else "loads"
+        if path is None:  # a package: it fails to load when a module in it does (the install loads each)
+            failing = [said for file, said in sorted(predictions.items()) if file.startswith(f"{name}/")]
+            predicted = next((said for said in failing if said.startswith("fails at load")), None)
+            predicted = predicted or (failing[0] if failing else "loads")
         else:
             predicted = by_module[name]
         agreement = _agreement(imported, predicted, error or "", packages)
@@ -289,7 +288,8 @@ def _predictions(audit: AuditReport | None, runtime: Runtime) -> dict[str, str]:
             continue  # another release's loader
         for module in _modules_of(finding):
             if finding.when == "load" and finding.kind != "duplicate-load":
-                said.setdefault(module, f"fails at load: {finding.kind} {finding.subject}")
+                if not said.get(module, "").startswith("fails at load"):  # a load failure outranks a call's
+                    said[module] = f"fails at load: {finding.kind} {finding.subject}"
             elif finding.when == "call":
                 said.setdefault(module, "loads; a call fails")
     return said
