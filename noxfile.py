@@ -122,6 +122,7 @@ def bench(session: nox.Session) -> None:
     ≈90 MB wheel."""
     # Installed as users get it (not editable): pip byte-compiles it, so start-up is theirs.
     session.install(".")
+    install_runtimes(session)  # verify's figure runs in one
     theirs = Path(session.create_tmp()) / "auditwheel-emscripten"
     session.run(_peer_python(session), "-m", "venv", "--clear", str(theirs), external=True)
     # it unpacks and packs wheels with the `wheel` command

@@ -144,6 +144,40 @@ def measure_abi_loads(runs: int) -> dict[str, float]:
     return loads
 
 
+# verify's anchor (issue 33): a bare Node script that starts that Pyodide, installs the wheel
+# and imports its module, which is the least verify must do.
+BARE_VERIFY = """
+const { loadPyodide } = require(process.argv[2] + "/pyodide.js");
+(async () => {
+  const pyodide = await loadPyodide({ stdout: () => {}, stderr: () => {} });
+  await pyodide.loadPackage(process.argv[3], { messageCallback: () => {}, errorCallback: () => {} });
+  pyodide.runPython("import msgpack");
+})();
+"""
+VERIFY_WHEEL = "msgpack==1.2.4"
+
+
+def measure_verify(ours: str, work: Path, runs: int) -> dict[str, dict[str, float]] | None:
+    """``verify`` of a one-module wheel from PyPI on Pyodide 314, beside the bare script."""
+    runtime = Path(__file__).resolve().parents[1] / "tests" / "runtime" / "node_modules" / "pyodide-314"
+    target = work / "verify"
+    download = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "--platform"]
+    download += ["pyemscripten_2026_0_wasm32", "--python-version", "3.14", "-d", str(target), VERIFY_WHEEL]
+    if not runtime.is_dir() or subprocess.run(download, capture_output=True, check=False).returncode != 0:
+        print("verify: no runtime or no download; skipped", flush=True)
+        return None
+    (wheel,) = target.glob("msgpack-*.whl")
+    script = target / "bare.cjs"
+    script.write_text(BARE_VERIFY)
+    return measure(
+        {
+            "ours_verify": ([ours, "verify", str(wheel), "--runtime", str(runtime)], None),
+            "bare_node_import": (["node", str(script), str(runtime), str(wheel)], None),
+        },
+        runs,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--theirs", required=True, help="the `pyodide` script of a venv with auditwheel-emscripten")
@@ -226,6 +260,9 @@ def main() -> int:
     house = measure_wheelhouse(ours, work, libdir, args.wheelhouse, args.wheelhouse_runs)
     results["wheelhouse"] = house
     print(json.dumps(house, indent=1), flush=True)
+    verified = measure_verify(ours, work, args.runs)
+    results["verify"] = verified
+    print(json.dumps(verified, indent=1), flush=True)
     base = results["wheel"]
     assert isinstance(base, dict)
     double = results["double"]
@@ -248,6 +285,9 @@ def main() -> int:
         "wheelhouse_vs_separate_calls": house["ours_wheelhouse"]["seconds"] / house["ours_separately"]["seconds"],
         "small_show_vs_python_pass": startup["ours_show_small_wheel"]["seconds"] / startup["python_pass"]["seconds"],
         "slowest_abi_data_ms": max(abi_loads.values()),
+        "verify_vs_bare_node": None
+        if verified is None
+        else verified["ours_verify"]["seconds"] / verified["bare_node_import"]["seconds"],
     }
     results["summary"] = summary
     (out / "results.json").write_text(json.dumps(results, indent=2))
