@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import nox
@@ -128,6 +129,25 @@ def bench(session: nox.Session) -> None:
     # it unpacks and packs wheels with the `wheel` command
     session.run(str(theirs / "bin" / "pip"), "install", "-q", PEER, "wheel", external=True)
     session.run("python", "benchmarks/bench.py", "--theirs", str(theirs / "bin" / "pyodide"), *session.posargs)
+
+
+@nox.session
+def realworld_data(session: nox.Session) -> None:
+    """The real-world test data for a clone without ../shared: auditwheel-emscripten 0.0.16's
+    sdist from PyPI (its hash pinned), the files the tests read taken out of it and checked
+    one by one (tests/realworld.py), into tests/data/realworld."""
+    download = Path(session.create_tmp()) / "realworld-sdist"
+    requirement = download.parent / "realworld-requirement.txt"
+    sys.path.insert(0, str(Path(__file__).parent / "tests"))
+    from realworld import SDIST, SDIST_SHA256
+
+    requirement.write_text(f"{SDIST} --hash=sha256:{SDIST_SHA256}\n")
+    session.run(
+        "python", "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", "--require-hashes",
+        "-r", str(requirement), "-d", str(download), external=True,
+    )  # fmt: skip
+    (sdist,) = download.glob("auditwheel_emscripten-*.tar.gz")
+    session.run("python", "tests/realworld.py", str(sdist), external=True)
 
 
 @nox.session

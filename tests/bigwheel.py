@@ -10,11 +10,12 @@ import csv
 import io
 from pathlib import Path
 
+from realworld import REALWORLD
+
 from pyodide_auditwheel.wasm.sections import encode_name, encode_uleb
 from pyodide_auditwheel.wheel.record import RecordRow
 from pyodide_auditwheel.wheel.zipio import ZipReader, ZipWriter
 
-REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "realworld"
 NUMPY = REALWORLD / "numpy-1.22.4-cp310-cp310-emscripten_3_1_14_wasm32.whl"
 SHAPELY = REALWORLD / "Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl"
 DIST = "bigpkg"

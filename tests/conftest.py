@@ -15,9 +15,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import wheelbuilder
+from realworld import HOW_TO_GET_IT, REALWORLD
 from runtime_driver import runtimes_missing
 
-REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "realworld"
 REQUIRE_ALL = os.environ.get("PYODIDE_AUDITWHEEL_REQUIRE_ALL") == "1"
 
 
@@ -36,7 +36,7 @@ def unavailable(reason: str) -> None:
 @pytest.fixture(scope="session")
 def realworld() -> Path:
     if not (REALWORLD / "Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl").is_file():
-        unavailable(f"real-world data not found at {REALWORLD}")
+        unavailable(f"real-world data not found at {REALWORLD}: {HOW_TO_GET_IT}")
     return REALWORLD
 
 
