@@ -158,6 +158,8 @@ def verify(
 
     wheel = Path(path)
     if not wheel.is_file() or wheel.suffix != ".whl":
+        if wheel.is_dir():
+            open_input(wheel).close()  # an empty dist/ is "no wheels in", as for every command
         raise AuditwheelError(f"cannot verify {wheel}: verify takes .whl files.")
     node = check_node(os.environ)
     abis = WheelName.parse(wheel.name).abis

@@ -99,3 +99,6 @@ def test_a_wheel_of_no_known_abi_or_not_a_wheel(tmp_path: Path, env: dict[str, s
     module = tmp_path / "ext.so"
     module.write_bytes(b"\0asm\1\0\0\0")
     assert f"cannot verify {module}: verify takes .whl files" in _refused(str(module), env=env)
+    empty = tmp_path / "dist"
+    empty.mkdir()
+    assert f"no wheels in {empty}: it holds no .whl file" in _refused(str(empty), env=env)

@@ -45,7 +45,8 @@ def verify(
         ),
     ] = [],  # noqa: B006
     timeout: Annotated[
-        float, typer.Option("--timeout", help="Seconds one wheel may take, install and imports (default 120).")
+        float,
+        typer.Option("--timeout", min=1.0, help="Seconds one wheel may take, install and imports (default 120)."),
     ] = 120.0,
     as_json: JsonOption = False,
 ) -> None:

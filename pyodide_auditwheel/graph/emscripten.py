@@ -36,8 +36,8 @@ CACHE_SETTINGS = ("CACHE", "FROZEN_CACHE")
 def emscripten_sysroot(environ: Mapping[str, str], notes: list[str]) -> Path | None:
     """The sysroot of the Emscripten that builds here, or None (with a note when an
     ``em-config`` was asked and did not tell)."""
-    cache = environ.get("EM_CACHE")
-    if cache and cache != "0":  # emscripten reads "" and "0" as unset
+    cache = _setting_from_environ(environ, "CACHE")
+    if isinstance(cache, str):
         return Path(cache, "sysroot")
     em_config = shutil.which("em-config", path=environ.get("PATH"))
     if em_config is None:

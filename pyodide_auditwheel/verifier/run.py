@@ -29,7 +29,8 @@ from ..policy import AuditReport, audit_tree
 from ..runtime.abi import Abi
 from ..symbols import Finding
 from ..wheel.inputs import WheelArchive, open_input
-from .runtimes import Runtime
+from ..wheel.names import installed_path
+from .runtimes import Runtime, release_family
 
 # How long one wheel may take, install and imports together, before Node is stopped (a module
 # whose initialisation never returns).  Starting the runtime itself takes 2-4 s.
@@ -162,10 +163,7 @@ def importable(tree: WheelArchive) -> tuple[list[str], list[tuple[str, str]]]:
     from ..wasm.sections import read_interface_prefix
 
     packages: set[str] = set()
-    for member in tree.files():
-        path = _installed_path(member)
-        if path is None:
-            continue
+    for path in map(installed_path, tree.files()):
         top = path.split("/", 1)[0]
         name = top.split(".", 1)[0] if "/" not in path else top
         if name.isidentifier() and not top.endswith((".dist-info", ".data", ".libs")):
@@ -173,9 +171,7 @@ def importable(tree: WheelArchive) -> tuple[list[str], list[tuple[str, str]]]:
                 packages.add(name)
     extensions = []
     for member in tree.module_paths():
-        path = _installed_path(member)
-        if path is None:
-            continue
+        path = installed_path(member)  # where loadPackage unpacks it (.data/ stays where it is)
         *folders, base = path.split("/")
         stem = base.split(".", 1)[0]
         if not all(part.isidentifier() for part in [*folders, stem]):
@@ -189,19 +185,10 @@ def importable(tree: WheelArchive) -> tuple[list[str], list[tuple[str, str]]]:
     return sorted(packages), extensions
 
 
-def _installed_path(member: str) -> str | None:
-    """Where a wheel member lands relative to site-packages (None: not there)."""
-    first, _, rest = member.partition("/")
-    if first.endswith(".data"):
-        scheme, _, inside = rest.partition("/")
-        return inside if scheme in ("purelib", "platlib") and inside else None
-    return member
-
-
 def _audit_for(tree: WheelArchive, runtime: Runtime) -> AuditReport | None:
     if runtime.abi is None:
         return None
-    platform = next(iter(sorted(runtime.abi.platform_tags)))
+    platform = min(runtime.abi.platform_tags)
     try:
         return audit_tree(tree, (), (), platform if tree.abi.name != runtime.abi.name else None)
     except AuditwheelError:
@@ -222,16 +209,15 @@ def _run_driver(node: str, runtime: Runtime, job: dict[str, Any], timeout: float
         raise RuntimeUnavailableError(
             f"Pyodide {runtime.version} in {runtime.directory} did not start under Node: {fatal.get('error', '')}"
         )
-    if problem.startswith("did not answer") or problem.startswith("did not exit"):
-        running = next((e["name"] for e in reversed(events) if e.get("event") == "start"), None)
-        where = f" while importing {running}" if running else ""
-        return events, f"stopped after {timeout:g} s{where} (--timeout sets the limit)"
-    if problem:
+    running = next((e["name"] for e in reversed(events) if e.get("event") == "start"), None)
+    where = f" while importing {running}" if running else ""
+    if len(output) > OUTPUT_LIMIT:
         return events, f"the runtime's output was cut: it {problem}"
+    if status is None:  # still running at the bound, and stopped
+        return events, f"stopped after {timeout:g} s{where} (--timeout sets the limit)"
     if not any(event.get("event") == "done" for event in events):
-        how = f"with exit {status}" if status is not None and status >= 0 else f"killed by signal {-(status or 0)}"
-        running = next((e["name"] for e in reversed(events) if e.get("event") == "start"), None)
-        return events, f"Node ended {how}" + (f" while importing {running}" if running else "")
+        how = f"with exit {status}" if status >= 0 else f"killed by signal {-status}"
+        return events, f"Node ended {how}{where}"
     return events, ""
 
 
@@ -281,7 +267,7 @@ def _predictions(audit: AuditReport | None, runtime: Runtime) -> dict[str, str]:
     """What the audit said of each module (by its path in the wheel) for this release."""
     if audit is None:
         return {}
-    family = ".".join(runtime.version.split("-", 1)[0].split(".")[:2])
+    family = release_family(runtime.version)
     said: dict[str, str] = {}
     for finding in audit.findings:
         if finding.loader is not None and f" {family}'s" not in f" {finding.loader}":

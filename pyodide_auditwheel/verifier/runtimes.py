@@ -12,6 +12,7 @@ lock, so concurrent calls install it once.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -47,9 +48,15 @@ class Runtime:
     abi: Abi | None
 
 
+def release_family(version: str) -> str:
+    """The release series a version is of, as the ABI data and the loaders' names spell it
+    (``315.0.0-alpha.2`` → ``315.0``)."""
+    return ".".join(version.split("-", 1)[0].split(".")[:2])
+
+
 def abi_of_release(version: str) -> Abi | None:
     """The known ABI whose releases include ``version`` (``0.27.8`` → ``pyodide_2024_0``)."""
-    family = ".".join(version.split("-", 1)[0].split(".")[:2]) + ".x"
+    family = release_family(version) + ".x"
     return next((abi for abi in known_abis() if family in abi.pyodide.split(", ")), None)
 
 
@@ -143,13 +150,20 @@ def check_node(environ: Mapping[str, str]) -> str:
             f"verify runs the wheel in Pyodide under Node.js, and no node is on PATH: install Node.js "
             f"{NODE_MIN_MAJOR} or newer."
         )
-    try:
-        said = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30, check=False).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        said = ""
+    said = _version_said_by(node)
     match = re.match(r"v(\d+)\.", said.strip())
     if match is None or int(match.group(1)) < NODE_MIN_MAJOR:
         raise RuntimeUnavailableError(
             f"{node} is not Node.js {NODE_MIN_MAJOR} or newer (it says {said.strip() or 'nothing'!r})."
         )
     return node
+
+
+@functools.lru_cache(maxsize=4)
+def _version_said_by(node: str) -> str:
+    """What ``node --version`` prints, asked once per process (a call verifies each of its
+    wheels in a Node of its own, with one Node)."""
+    try:
+        return subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""

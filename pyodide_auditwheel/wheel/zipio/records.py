@@ -7,7 +7,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import BinaryIO, Protocol
 
 from .format import (
     CD_WINDOW,
@@ -26,9 +26,6 @@ from .format import (
     ZIP64_LOCATOR_SIG,
     Member,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 class EntryFields(Protocol):
