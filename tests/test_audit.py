@@ -256,21 +256,27 @@ def test_generator_reads_keys_past_strings_and_nesting(tmp_path: Path) -> None:
     assert offer.on_demand_prefixes == ("invoke_",)
 
 
+def _gzipped(data: bytes) -> bytes:
+    """Gzip with no time stamp: these bytes name parametrized cases, and pytest-xdist collects
+    on each worker, whose ids must agree (a second between two collections made them differ)."""
+    return runtime_data.gzip.compress(data, mtime=0)
+
+
 def _damaged_offer(damage: Any) -> bytes:
     """pyodide_2024_0's stored data (it has an older release), damaged by ``damage``."""
     raw = runtime_data.load_offer("pyodide_2024_0").to_json()
     damage(raw)
-    return runtime_data.gzip.compress(json.dumps(raw).encode())
+    return _gzipped(json.dumps(raw).encode())
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
         (b"not gzip", "damaged runtime data for ABI x"),
-        (runtime_data.gzip.compress(b'{"schema_version": 9}'), "schema_version 9"),
-        (runtime_data.gzip.compress(b'{"schema_version": 1}'), "damaged runtime data x"),
+        (_gzipped(b'{"schema_version": 9}'), "schema_version 9"),
+        (_gzipped(b'{"schema_version": 1}'), "damaged runtime data x"),
         (
-            runtime_data.gzip.compress(
+            _gzipped(
                 json.dumps(
                     {
                         **runtime_data.load_offer("pyodide_2025_0").to_json(),
@@ -281,9 +287,7 @@ def _damaged_offer(damage: Any) -> bytes:
             "function_types.of_func does not match exports.func",
         ),
         (
-            runtime_data.gzip.compress(
-                json.dumps({**runtime_data.load_offer("pyodide_2025_0").to_json(), "js_library": "abc"}).encode()
-            ),
+            _gzipped(json.dumps({**runtime_data.load_offer("pyodide_2025_0").to_json(), "js_library": "abc"}).encode()),
             "expected a list of strings",
         ),
         (_damaged_offer(lambda raw: raw.update(older_releases={})), "older_releases is not a list"),
