@@ -238,12 +238,13 @@ class Auditor:
             for number, entry in enumerate(linkage.imports)
             for finding in self._check_import(checked, number, entry)
         ]
-        yield from self._one_exception_model_finding(module, found)
+        yield from self._one_exception_model_finding(checked, found)
 
-    def _one_exception_model_finding(self, module: ModuleReport, found: list[Finding]) -> Iterable[Finding]:
+    def _one_exception_model_finding(self, checked: _Checked, found: list[Finding]) -> Iterable[Finding]:
         """The imports a module has because it was built for the other exception-handling
         model than the runtime's are one cause, named as such (z3-solver's libz3.so, built for
         wasm exceptions, on 0.22-0.27: ``bad export type for '__wasm_lpad_context'``)."""
+        module = checked.module
         runtime_model = self.offer.exception_model
 
         def of_the_other_model(finding: Finding) -> bool:
@@ -257,8 +258,10 @@ class Auditor:
         yield from (finding for finding in found if finding not in marked)
         names = sorted({_field_of(finding.subject) for finding in marked})
         at_load = next((finding for finding in marked if finding.when == "load"), None)
-        if at_load is not None and at_load.subject.startswith(GOT_MODULES):
-            when = "fails at load: " + self.offer.undefined_got.format(name=_field_of(at_load.subject))
+        unlinked = at_load is not None and not at_load.subject.startswith(GOT_MODULES)
+        named = self._first_entry_left_unset(checked) if unlinked else None
+        if at_load is not None and (named or at_load.subject.startswith(GOT_MODULES)):
+            when = "fails at load: " + self.offer.undefined_got.format(name=named or _field_of(at_load.subject))
         elif at_load is not None:
             when = "fails at load: the import cannot be satisfied"
         else:
@@ -278,6 +281,23 @@ class Auditor:
             "-fexceptions; 0.28 and later: -fwasm-exceptions), or target a release built the same way",
             when="load" if at_load is not None else "call",
         )
+
+    def _first_entry_left_unset(self, checked: _Checked) -> str | None:
+        """The GOT entry the runtime names when the module cannot be instantiated (a tag
+        import of the other exception model: LinkError).  V8 reads every import before it
+        checks any, so the loader's GOT proxy has made an entry for each of the module's GOT
+        imports; with no instance, none is filled from the module's own exports, and the
+        install's ``reportUndefinedSymbols`` stops at the first non-weak one that neither the
+        runtime nor a library loaded before it provides.  That is why uuid_utils' Rust module
+        on 0.22-0.27 fails with ``bad export type for '…__RUST_STD_INTERNAL_VAL'``, a symbol it
+        exports itself; had it been instantiated, the loader would have bound it."""
+        for entry in checked.linkage.imports:
+            name = entry.field
+            if entry.module not in GOT_MODULES or name in checked.linkage.weak or self.offer.provides(name):
+                continue
+            if not any(name in exports.names for _, exports in checked.libraries):
+                return name
+        return None
 
     def _check_import(self, checked: _Checked, number: int, entry: Import) -> Iterable[Finding]:
         """One import, bound as the loader binds it: to the runtime's offer, to the module's

@@ -35,6 +35,16 @@ def _verify(*args: str, env: dict[str, str] | None = None, timeout: float = 600)
     return result.returncode, {Path(entry["input"]).name: entry for entry in document["inputs"]}
 
 
+@pytest.fixture(scope="module")
+def selfgot(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A library that reaches its own exported data and function through GOT imports (as the
+    Rust std does), built once as is and once with a wasm exception tag import."""
+    where = tmp_path_factory.mktemp("selfgot")
+    plain = wheelbuilder.build_c("selfgot", where, "libselfgot.so")
+    flags = ["-mexception-handling", "-DSELFGOT_THROWS"]
+    return plain, wheelbuilder.build_c("selfgot", where, "libselfgoteh.so", flags=flags)
+
+
 def _duplicate_wheel(libs: wheelbuilder.FixtureLibs, out: Path, abi: str) -> Path:
     """Two identical copies of a library at two paths: the install loads each .so it holds."""
     files = {
@@ -46,7 +56,9 @@ def _duplicate_wheel(libs: wheelbuilder.FixtureLibs, out: Path, abi: str) -> Pat
 
 
 @pytest.mark.parametrize("abi", sorted(FAMILIES), ids=[FAMILIES[abi] for abi in sorted(FAMILIES)])
-def test_verify_says_what_each_release_does(fixture_libs: wheelbuilder.FixtureLibs, tmp_path: Path, abi: str) -> None:
+def test_verify_says_what_each_release_does(
+    fixture_libs: wheelbuilder.FixtureLibs, selfgot: tuple[Path, Path], tmp_path: Path, abi: str
+) -> None:
     runtime = str(RUNTIME_DIR / "node_modules" / FAMILIES[abi])
     missing = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "dist", abi)
     repaired = cli("repair", str(missing), "--libdir", str(fixture_libs.libdir), "-w", str(tmp_path / "fixed"))
@@ -54,8 +66,14 @@ def test_verify_says_what_each_release_does(fixture_libs: wheelbuilder.FixtureLi
     loads = tmp_path / "fixed" / missing.name
     twins = _duplicate_wheel(fixture_libs, tmp_path / "twins", abi)
 
-    code, reports = _verify(str(loads), "--runtime", runtime)
+    platform = wheelbuilder.PLATFORM_TAGS[abi].rsplit("-", 1)[1]
+    own = wheelbuilder.build_module_wheel(selfgot[0], tmp_path / "own", platform, dist="owngot")
+    thrower = wheelbuilder.build_module_wheel(selfgot[1], tmp_path / "eh", platform, dist="ehgot")
+
+    code, reports = _verify(str(loads), str(own), "--runtime", runtime)
     assert code == 0, reports
+    # GOT entries of the module's own exports are filled from its instance: it loads.
+    assert [(m["imported"], m["agreement"]) for m in reports[own.name]["modules"]] == [(True, "agrees")]
     report = reports[loads.name]
     assert report["ok"] and report["agrees"] and not report["install_errors"], report
     # 0.21's loader never applies the data relocations a newer wasm-ld emits: the audit flags
@@ -68,8 +86,12 @@ def test_verify_says_what_each_release_does(fixture_libs: wheelbuilder.FixtureLi
     assert {library["copies"] for library in report["libraries"]} == {1}
     assert any("libcounter" in name for library in report["libraries"] for name in library["names"])
 
-    code, reports = _verify(str(missing), str(twins), "--runtime", runtime)
+    code, reports = _verify(str(missing), str(twins), str(thrower), "--runtime", runtime)
     assert code == 1
+    said = _check_the_exception_model(reports[thrower.name], abi)
+    if said:  # the audit quotes the runtime's words
+        audited = json.loads(cli("audit", str(thrower), "--json").stdout)["inputs"][0]["findings"]
+        assert [f["kind"] for f in audited] == ["exception-model"] and f"fails at load: {said};" in audited[0]["reason"]
     report = reports[twins.name]
     copies = [library for library in report["libraries"] if library["copies"] > 1]
     assert len(copies) == 1 and copies[0]["copies"] == 2 and copies[0]["predicted_copies"], report
@@ -90,6 +112,26 @@ def test_verify_says_what_each_release_does(fixture_libs: wheelbuilder.FixtureLi
     assert "libouter.so" in said or "Didn't expect to load any more file_packager files!" in said, report
     ext = next(module for module in report["modules"] if module["name"] == "chainpkg._ext")
     assert ext["imported"] is False and ext["predicted"].startswith("fails at load: missing-library")
+
+
+def _check_the_exception_model(report: dict[str, Any], abi: str) -> str:
+    """0.21-0.27 are built for JavaScript exceptions: the tag import fails the instantiation,
+    the GOT entries V8 asked for stay empty, and the install names the first, a symbol the
+    module exports itself, as the audit predicts; the import then runs on the handle the
+    loader kept, with no code.  The releases built for wasm exceptions load it."""
+    (module,) = report["modules"]
+    if abi in ("pyodide_2025_0", "pyemscripten_2026_0", "pyemscripten_2026_5"):
+        assert (module["imported"], module["agreement"]) == (True, "agrees") and report["ok"], report
+        return ""
+    quote = "`" if abi in ("emscripten_3_1_14", "emscripten_3_1_27", "emscripten_3_1_32") else "'"
+    said = f"bad export type for {quote}selfgot_state{quote}: undefined"
+    assert report["install_errors"] == [said], report
+    assert (module["imported"], module["agreement"]) == (False, "agrees"), report
+    assert module["predicted"].startswith("fails at load: exception-model"), report
+    assert [(library["names"][0].rsplit("/", 2)[-2:], library["copies"]) for library in report["libraries"]] == [
+        (["ehgot", "libselfgoteh.so"], 0)
+    ], report
+    return said
 
 
 def _python_wheel(out: Path, dist: str, init: str, abi: str = "pyemscripten_2026_0") -> Path:

@@ -45,10 +45,11 @@ def zig(*args: str) -> None:
         raise RuntimeError(f"zig {' '.join(args)} failed:\n{error.stderr}") from None
 
 
-def compile_object(source: Path, out: Path) -> Path:
+def compile_object(source: Path, out: Path, flags: Sequence[str] = ()) -> Path:
     # zig's default CPU for this target (lime1) enables extended-const, which the V8 in Node 20
     # (and so the Pyodide runtimes tested here) rejects; emcc does not enable it either.
-    zig("cc", "-target", "wasm32-emscripten", "-fPIC", "-O2", "-mno-extended-const", "-c", str(source), "-o", str(out))
+    target = ("-target", "wasm32-emscripten", "-fPIC", "-O2", "-mno-extended-const")
+    zig("cc", *target, *flags, "-c", str(source), "-o", str(out))
     return out
 
 
@@ -71,9 +72,16 @@ def link_side_module(
     return out
 
 
-def build_c(name: str, workdir: Path, out_name: str, needs: Sequence[Path] = (), rpaths: Sequence[str] = ()) -> Path:
+def build_c(
+    name: str,
+    workdir: Path,
+    out_name: str,
+    needs: Sequence[Path] = (),
+    rpaths: Sequence[str] = (),
+    flags: Sequence[str] = (),
+) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
-    obj = compile_object(CSRC / f"{name}.c", workdir / f"{name}.o")
+    obj = compile_object(CSRC / f"{name}.c", workdir / f"{out_name}.o", flags)
     return link_side_module([obj], workdir / out_name, needs, rpaths)
 
 

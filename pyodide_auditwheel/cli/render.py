@@ -348,7 +348,9 @@ def render_verify(console: Console, report: VerifyReport) -> None:
             if line.strip():
                 console.print(inert(f"install: {line.strip()}", "red"))
     for library in report.libraries:
-        if library.copies > 1:
+        if library.copies == 0:
+            console.print(inert(f"did not load (a call into it fails): {', '.join(library.names)}", "red"))
+        elif library.copies > 1:
             predicted = "predicted" if library.predicted_copies else "not predicted by audit"
             console.print(
                 inert(f"{library.copies} copies of one library ({predicted}): {', '.join(library.names)}", "red")
@@ -359,6 +361,7 @@ def render_verify(console: Console, report: VerifyReport) -> None:
     verdict = (
         f"verify: {loaded} of {len(report.modules)} import(s) succeeded"
         + (", one copy of each library" if all(lib.copies == 1 for lib in report.libraries) else "")
+        + (", a library did not load" if any(lib.copies == 0 for lib in report.libraries) else "")
         + ("; the audit agrees" if report.agrees else "; the audit said otherwise (see the rows marked differs)")
     )
     console.print(inert(verdict, "bold green" if report.ok else "bold red"))

@@ -5,7 +5,7 @@
 //   JOB: {"wheel": path, "before": [path...], "packages": [name...],
 //         "extensions": [[dotted name, path relative to site-packages]...]}
 // Events: ready {version}; installed {errors}; start {name}; module {name, error};
-//         libraries {instances: [{names, sha256}]}; done.  Exit 0 whatever the wheel does;
+//         libraries {instances: [{names, sha256}], unloaded: [name...]}; done.  Exit 0 whatever the wheel does;
 //         3 when the runtime itself cannot start.
 import { readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
@@ -127,5 +127,10 @@ const instances = fromFiles.map((names) => {
   }
   return { names: [...names].sort(), sha256 };
 });
-emit({ event: "libraries", instances });
+// A library whose load failed keeps its LDSO entry, with no exports: a later dlopen of it (a
+// ctypes.CDLL) is handed that entry and "succeeds", and every call into it fails.
+const unloaded = loadedNames()
+  .filter(([name, exports]) => name.startsWith("/") && !before.has(name) && (typeof exports !== "object" || !exports))
+  .map(([name]) => name);
+emit({ event: "libraries", instances, unloaded });
 emit({ event: "done" });

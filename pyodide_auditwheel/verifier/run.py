@@ -75,7 +75,8 @@ class LibraryOutcome:
     Attributes:
         names: the paths (and names) the instances are known by in the runtime.
         copies: how many instances of that code the loader made (more than one: two copies
-            of the library's state, as z3-solver's two ``libz3.so`` make).
+            of the library's state, as z3-solver's two ``libz3.so`` make; 0: its load failed,
+            and the loader keeps a handle to it that holds no code).
         predicted_copies: whether ``audit`` predicted more than one copy.
     """
 
@@ -144,6 +145,7 @@ def verify_wheel(
             raise AuditwheelError(f"cannot verify {wheel}: verify takes .whl files.")
         tree.check_dist_info()
         packages, extensions = importable(tree)
+        modules = [installed_path(member) for member in tree.module_paths()]
         report = _audit_for(tree, runtime)
     finally:
         tree.close()
@@ -154,7 +156,7 @@ def verify_wheel(
         "extensions": [[name, path] for name, path in extensions],
     }
     events, problem = _run_driver(node, runtime, job, timeout)
-    return _report(str(wheel), runtime, events, problem, (packages, extensions), report)
+    return _report(str(wheel), runtime, events, problem, (packages, extensions, modules), report)
 
 
 def importable(tree: WheelArchive) -> tuple[list[str], list[tuple[str, str]]]:
@@ -236,15 +238,25 @@ def _report(
     runtime: Runtime,
     events: list[dict[str, Any]],
     problem: str,
-    planned: tuple[list[str], list[tuple[str, str]]],
+    planned: tuple[list[str], list[tuple[str, str]], list[str]],
     audit: AuditReport | None,
 ) -> VerifyReport:
     """The events set beside the audit: every import planned, in order, with the outcome the
-    runtime gave it (None for those the run did not reach)."""
-    packages, extensions = planned
+    runtime gave it (None for those the run did not reach).  An import that ran on a library
+    whose load had failed is a failure: the loader handed it the handle it kept, with no code."""
+    packages, extensions, wheel_modules = planned
     installed = next((event for event in events if event.get("event") == "installed"), {})
     install_errors = tuple(str(line) for line in installed.get("errors", ()))
     results = {str(e.get("name")): str(e.get("error", "")) for e in events if e.get("event") == "module"}
+    listed = next((event for event in events if event.get("event") == "libraries"), {})
+    unloaded = _unloaded(listed.get("unloaded", ()), wheel_modules)
+    for name in results:
+        dead = [path for path in unloaded if _holds(name, path, extensions)]
+        if dead and not results[name]:
+            results[name] = (
+                f"the import ran, but {dead[0]} did not load: the loader kept a handle to it from its failed "
+                "load, which holds no code" + (f" (the install said: {install_errors[0]})" if install_errors else "")
+            )
     predictions = _predictions(audit, runtime)
     by_module = {name: predictions.get(path, "loads") for name, path in extensions}
     modules = []
@@ -259,7 +271,7 @@ def _report(
             predicted = by_module[name]
         agreement = _agreement(imported, predicted, error or "", packages)
         modules.append(ModuleOutcome(name, path, imported, error or "", predicted, agreement))
-    libraries = _libraries(events, audit)
+    libraries = _libraries(listed, unloaded, audit)
     return VerifyReport(display, runtime, INSTALL_WAY, install_errors, tuple(modules), libraries, problem, audit)
 
 
@@ -300,8 +312,22 @@ def _agreement(imported: bool | None, predicted: str, error: str, packages: list
 _MODULE_NOT_FOUND = re.compile(r"ModuleNotFoundError: No module named '([^']+)'")
 
 
-def _libraries(events: list[dict[str, Any]], audit: AuditReport | None) -> tuple[LibraryOutcome, ...]:
-    listed = next((event for event in events if event.get("event") == "libraries"), {})
+def _unloaded(names: Sequence[object], wheel_modules: Sequence[str]) -> dict[str, str]:
+    """The wheel's modules (their paths in site-packages) among the runtime's libraries whose
+    load failed, with the name the runtime knows each by."""
+    return {path: str(name) for path in wheel_modules for name in names if str(name).endswith(f"/{path}")}
+
+
+def _holds(name: str, path: str, extensions: Sequence[tuple[str, str]]) -> bool:
+    """Whether the import of ``name`` (a package, or an extension module) reaches ``path``."""
+    if (name, path) in extensions:
+        return True
+    return path.startswith(f"{name}/") or ("/" not in path and path.split(".", 1)[0] == name)
+
+
+def _libraries(
+    listed: Mapping[str, Any], unloaded: Mapping[str, str], audit: AuditReport | None
+) -> tuple[LibraryOutcome, ...]:
     by_code: dict[str, list[tuple[str, ...]]] = {}
     for index, instance in enumerate(listed.get("instances", ())):
         names = tuple(str(name) for name in instance.get("names", ()))
@@ -314,6 +340,7 @@ def _libraries(events: list[dict[str, Any]], audit: AuditReport | None) -> tuple
         names = tuple(sorted({name for instance in instances for name in instance}))
         bases = {os.path.basename(name) for name in names}
         outcomes.append(LibraryOutcome(names, len(instances), bool(bases & duplicated)))
+    outcomes.extend(LibraryOutcome((name,), 0, False) for name in unloaded.values())
     return tuple(sorted(outcomes, key=lambda outcome: outcome.names))
 
 
