@@ -155,6 +155,9 @@ const { loadPyodide } = require(process.argv[2] + "/pyodide.js");
 })();
 """
 VERIFY_WHEEL = "msgpack==1.2.4"
+# verify of several wheels in one call (one Node process, a Pyodide instance for each) against
+# as many calls.
+VERIFY_BATCH = 4
 
 
 def measure_verify(ours: str, work: Path, runs: int) -> dict[str, dict[str, float]] | None:
@@ -169,10 +172,14 @@ def measure_verify(ours: str, work: Path, runs: int) -> dict[str, dict[str, floa
     (wheel,) = target.glob("msgpack-*.whl")
     script = target / "bare.cjs"
     script.write_text(BARE_VERIFY)
+    one_call = [ours, "verify", *[str(wheel)] * VERIFY_BATCH, "--runtime", str(runtime)]
+    one_by_one = " && ".join([shlex.join([ours, "verify", str(wheel), "--runtime", str(runtime)])] * VERIFY_BATCH)
     return measure(
         {
             "ours_verify": ([ours, "verify", str(wheel), "--runtime", str(runtime)], None),
             "bare_node_import": (["node", str(script), str(runtime), str(wheel)], None),
+            f"ours_verify_{VERIFY_BATCH}_in_one_call": (one_call, None),
+            f"ours_verify_{VERIFY_BATCH}_calls": (["sh", "-c", one_by_one], None),
         },
         runs,
     )
@@ -288,6 +295,10 @@ def main() -> int:
         "verify_vs_bare_node": None
         if verified is None
         else verified["ours_verify"]["seconds"] / verified["bare_node_import"]["seconds"],
+        "verify_one_call_vs_separate_calls": None
+        if verified is None
+        else verified[f"ours_verify_{VERIFY_BATCH}_in_one_call"]["seconds"]
+        / verified[f"ours_verify_{VERIFY_BATCH}_calls"]["seconds"],
     }
     results["summary"] = summary
     (out / "results.json").write_text(json.dumps(results, indent=2))

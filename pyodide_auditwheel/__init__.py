@@ -41,6 +41,7 @@ _HOMES = {
     "repair_wheelhouse": "api",
     "WheelhouseResult": "api",
     "verify": "api",
+    "verify_each": "api",
     "VerifyReport": "verifier.run",
     "ModuleOutcome": "verifier.run",
     "LibraryOutcome": "verifier.run",
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
         repair_wheelhouse,
         show,
         verify,
+        verify_each,
     )
     from .errors import AuditwheelError, InternalError, MissingLibrariesError, RuntimeUnavailableError
     from .graph.analysis import Analysis
@@ -126,4 +128,5 @@ __all__ = [
     "repair_wheelhouse",
     "show",
     "verify",
+    "verify_each",
 ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from .errors import AuditwheelError
 from .graph.analysis import Analysis, analyze_tree
@@ -52,6 +52,8 @@ __all__ = [
     "repair_jobs",
     "repair_wheelhouse",
     "show",
+    "verify",
+    "verify_each",
 ]
 
 
@@ -150,22 +152,63 @@ def verify(
     Raises :class:`~pyodide_auditwheel.errors.RuntimeUnavailableError` when there is no
     Node, npm or runtime, :class:`AuditwheelError` for a file that is not a wheel.
     """
+    (outcome,) = verify_each([path], runtime=runtime, pyodide=pyodide, before=before, timeout=timeout)
+    if isinstance(outcome, AuditwheelError):
+        raise outcome
+    return outcome
+
+
+def verify_each(
+    paths: Sequence[PathLike],
+    *,
+    runtime: PathLike | None = None,
+    pyodide: str | None = None,
+    before: Sequence[PathLike] | PathLike = (),
+    timeout: float | None = None,
+) -> list[VerifyReport | AuditwheelError]:
+    """:func:`verify` of several wheels, in the order given: for each, its report, or the
+    error that made it unusable (the others go on).  The wheels that run in one runtime share
+    Node processes, up to eight wheels to a process, one after another, each in a Pyodide
+    instance of its own: they share the process (its JavaScript globals, its environment)
+    and the runtime's compiled code, not Python, the file system or the loader's tables.  A
+    wheel that hangs or ends Node ends its process; the wheels after it get a new one.
+    """
     import os
 
-    from .verifier.run import DEFAULT_TIMEOUT, resolved_runtime, verify_wheel
-    from .verifier.runtimes import check_node
+    from .verifier.run import DEFAULT_TIMEOUT, PreparedWheel, prepare, resolved_runtime, verify_prepared
+    from .verifier.runtimes import Runtime, check_node
     from .wheel.names import WheelName
 
-    wheel = Path(path)
-    if not wheel.is_file() or wheel.suffix != ".whl":
-        if wheel.is_dir():
-            open_input(wheel).close()  # an empty dist/ is "no wheels in", as for every command
-        raise AuditwheelError(f"cannot verify {wheel}: verify takes .whl files.")
-    node = check_node(os.environ)
-    abis = WheelName.parse(wheel.name).abis
-    chosen = resolved_runtime(Path(runtime) if runtime is not None else None, pyodide, abis, os.environ)
+    outcomes: list[VerifyReport | AuditwheelError | None] = [None] * len(paths)
     extra = [Path(item) for item in as_tuple(before, "before")]
-    return verify_wheel(wheel, chosen, node, before=extra, timeout=timeout or DEFAULT_TIMEOUT)
+    groups: dict[Path, tuple[Runtime, list[tuple[int, PreparedWheel]]]] = {}
+    node: str | None = None
+    for index, path in enumerate(paths):
+        wheel = Path(path)
+        try:
+            if not wheel.is_file() or wheel.suffix != ".whl":
+                if wheel.is_dir():
+                    open_input(wheel).close()  # an empty dist/ is "no wheels in", as for every command
+                raise AuditwheelError(f"cannot verify {wheel}: verify takes .whl files.")
+            node = node or check_node(os.environ)
+            abis = WheelName.parse(wheel.name).abis
+            chosen = resolved_runtime(Path(runtime) if runtime is not None else None, pyodide, abis, os.environ)
+            prepared = prepare(wheel, chosen, before=extra)
+        except AuditwheelError as error:
+            outcomes[index] = error
+            continue
+        groups.setdefault(chosen.directory, (chosen, []))[1].append((index, prepared))
+    for chosen, members in groups.values():
+        assert node is not None  # a wheel was prepared
+        try:
+            reports = verify_prepared([p for _, p in members], chosen, node, timeout=timeout or DEFAULT_TIMEOUT)
+        except AuditwheelError as error:
+            for index, _ in members:
+                outcomes[index] = error
+            continue
+        for (index, _), report in zip(members, reports, strict=True):
+            outcomes[index] = report
+    return cast("list[VerifyReport | AuditwheelError]", outcomes)  # every input has its outcome
 
 
 def check_platform(platform: str) -> None:

@@ -152,10 +152,40 @@ def test_an_initialisation_that_raises_is_quoted_and_one_that_never_returns_is_s
     assert module["agreement"] == "needs a dependency", module
 
     hangs = _python_wheel(tmp_path, "hangs", "while True:\n    pass\n")
-    code, reports = _verify(str(hangs), "--runtime", runtime, "--timeout", "20", timeout=120)
+    after = _python_wheel(tmp_path, "after", "")
+    code, reports = _verify(str(hangs), str(after), "--runtime", runtime, "--timeout", "20", timeout=120)
     report = reports[hangs.name]
     assert code == 1 and report["problem"] == "stopped after 20 s while importing hangs (--timeout sets the limit)"
     assert report["modules"][0]["imported"] is None and report["modules"][0]["agreement"] == "not run"
+    # The wheel after it in the same call gets a new process, and its own 20 s.
+    assert reports[after.name]["ok"] and reports[after.name]["modules"][0]["imported"], reports[after.name]
+
+
+FIRST = """
+import js, sys
+open("/tmp/paw-first", "w").write("here")
+sys.paw_first = True
+js.eval("globalThis.pawFirst = true")
+"""
+SECOND = """
+import js, os, sys
+seen = {"file": os.path.exists("/tmp/paw-first"), "python": hasattr(sys, "paw_first"), "import": "first" in sys.modules}
+if any(seen.values()):
+    raise RuntimeError("the first wheel's state: " + ", ".join(what for what, there in seen.items() if there))
+if not js.eval("globalThis.pawFirst === true"):
+    raise RuntimeError("not the first wheel's Node process")
+"""
+
+
+@pytest.mark.parametrize("family", ["pyodide-0.21", "pyodide-0.27", "pyodide-314"])
+def test_wheels_of_one_call_share_a_node_process_and_nothing_of_pyodide(tmp_path: Path, family: str) -> None:
+    """What the docs say is shared between the wheels of one call (Node's process, its
+    JavaScript globals) and what is not (Python, the file system, the imports)."""
+    abi = next(abi for abi, name in FAMILIES.items() if name == family)
+    first, second = (_python_wheel(tmp_path, dist, init, abi) for dist, init in (("first", FIRST), ("second", SECOND)))
+    code, reports = _verify(str(first), str(second), "--runtime", str(RUNTIME_DIR / "node_modules" / family))
+    assert code == 0, reports
+    assert [module["imported"] for report in reports.values() for module in report["modules"]] == [True, True]
 
 
 def test_without_node_or_a_runtime_it_is_one_sentence(tmp_path: Path) -> None:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..errors import AuditwheelError
 from .contract import EXIT_MISSING
 from .documents import verify_json
 from .options import JsonOption, no_option_as_value
 from .output import Outcome, reports_safely, stdout_console
 from .render import render_verify
+
+if TYPE_CHECKING:
+    from ..verifier.run import VerifyReport
 
 
 @reports_safely
@@ -63,15 +67,13 @@ def verify(
     Exit 0: every module imported, one copy of each library; 1: otherwise; 2: unusable input
     or no runtime.
     """
-    from ..api import expand_wheelhouses
-    from ..api import verify as verify_wheel  # loaded by the command that runs it
+    from ..api import expand_wheelhouses, verify_each  # loaded by the command that runs it
 
     console = stdout_console()
     outcome = Outcome(as_json)
-    for report in outcome.reports(
-        expand_wheelhouses(inputs),
-        lambda path: verify_wheel(path, runtime=runtime, pyodide=pyodide, before=before, timeout=timeout),
-    ):
+    wheels = expand_wheelhouses(inputs)
+    ran = iter(verify_each(wheels, runtime=runtime, pyodide=pyodide, before=before, timeout=timeout))
+    for report in outcome.reports(wheels, lambda _: _raised_or_report(next(ran))):
         if not report.ok:
             outcome.worst = max(outcome.worst, EXIT_MISSING)
         if as_json:
@@ -79,3 +81,9 @@ def verify(
         else:
             render_verify(console, report)
     outcome.finish()
+
+
+def _raised_or_report(outcome: VerifyReport | AuditwheelError) -> VerifyReport:
+    if isinstance(outcome, AuditwheelError):
+        raise outcome
+    return outcome

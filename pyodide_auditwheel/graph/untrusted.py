@@ -41,11 +41,16 @@ def read_small_file(path: Path, limit: int) -> bytes | None:
         os.close(fd)
 
 
-def bounded_output(command: Sequence[str], *, timeout: float, limit: int) -> tuple[bytes, int | None, str]:
+def bounded_output(
+    command: Sequence[str], *, timeout: float, limit: int, lap: bytes = b""
+) -> tuple[bytes, int | None, str]:
     """(stdout, exit status, problem) of ``command`` run with no input: at most ``limit``
     bytes, for at most ``timeout`` seconds, and no longer than a moment after it exits, since
     a child it left running may hold the pipe.  A program still running when a bound is hit
-    is killed with its whole process group; its status is then None."""
+    is killed with its whole process group; its status is then None.  With ``lap``, the
+    ``timeout`` counts again from each time ``lap`` appears in the output: a program that does
+    several jobs in turn (verify's driver, one wheel after another) says when each starts, and
+    each gets the whole time."""
     import subprocess  # only a run that asks a program imports it
 
     try:
@@ -59,7 +64,7 @@ def bounded_output(command: Sequence[str], *, timeout: float, limit: int) -> tup
     except OSError as error:
         return b"", None, f"could not be run ({error.strerror or error})"
     assert process.stdout is not None
-    answer, problem = _read_answer(process, timeout, limit)
+    answer, problem = _read_answer(process, timeout, limit, lap)
     process.stdout.close()
     if process.poll() is None:
         _kill_group(process)
@@ -67,7 +72,7 @@ def bounded_output(command: Sequence[str], *, timeout: float, limit: int) -> tup
     return bytes(answer), process.returncode, problem
 
 
-def _read_answer(process: subprocess.Popen[bytes], timeout: float, limit: int) -> tuple[bytearray, str]:
+def _read_answer(process: subprocess.Popen[bytes], timeout: float, limit: int, lap: bytes) -> tuple[bytearray, str]:
     import selectors
     import subprocess
 
@@ -96,7 +101,10 @@ def _read_answer(process: subprocess.Popen[bytes], timeout: float, limit: int) -
                 except subprocess.TimeoutExpired:
                     return answer, f"did not exit within {timeout:g} s"
                 return answer, ""
+            seen = max(0, len(answer) - len(lap) + 1)
             answer += chunk
+            if lap and answer.find(lap, seen) >= 0:
+                deadline = time.monotonic() + timeout
             if len(answer) > limit:
                 return answer, f"answered with more than {limit // 1024} KiB"
 
