@@ -165,6 +165,7 @@ def verify_each(
     pyodide: str | None = None,
     before: Sequence[PathLike] | PathLike = (),
     timeout: float | None = None,
+    jobs: int | None = None,
 ) -> list[VerifyReport | AuditwheelError]:
     """:func:`verify` of several wheels, in the order given: for each, its report, or the
     error that made it unusable (the others go on).  The wheels that run in one runtime share
@@ -172,6 +173,7 @@ def verify_each(
     instance of its own: they share the process (its JavaScript globals, its environment)
     and the runtime's compiled code, not Python, the file system or the loader's tables.  A
     wheel that hangs or ends Node ends its process; the wheels after it get a new one.
+    ``jobs``: Node processes at once (by default one per core, at most four).
     """
     import os
 
@@ -201,7 +203,8 @@ def verify_each(
     for chosen, members in groups.values():
         assert node is not None  # a wheel was prepared
         try:
-            reports = verify_prepared([p for _, p in members], chosen, node, timeout=timeout or DEFAULT_TIMEOUT)
+            wheels = [prepared for _, prepared in members]
+            reports = verify_prepared(wheels, chosen, node, timeout=timeout or DEFAULT_TIMEOUT, jobs=jobs)
         except AuditwheelError as error:
             for index, _ in members:
                 outcomes[index] = error

@@ -153,7 +153,7 @@ def test_an_initialisation_that_raises_is_quoted_and_one_that_never_returns_is_s
 
     hangs = _python_wheel(tmp_path, "hangs", "while True:\n    pass\n")
     after = _python_wheel(tmp_path, "after", "")
-    code, reports = _verify(str(hangs), str(after), "--runtime", runtime, "--timeout", "20", timeout=120)
+    code, reports = _verify(str(hangs), str(after), "--runtime", runtime, "--timeout", "20", "-j", "1", timeout=120)
     report = reports[hangs.name]
     assert code == 1 and report["problem"] == "stopped after 20 s while importing hangs (--timeout sets the limit)"
     assert report["modules"][0]["imported"] is None and report["modules"][0]["agreement"] == "not run"
@@ -183,7 +183,8 @@ def test_wheels_of_one_call_share_a_node_process_and_nothing_of_pyodide(tmp_path
     JavaScript globals) and what is not (Python, the file system, the imports)."""
     abi = next(abi for abi, name in FAMILIES.items() if name == family)
     first, second = (_python_wheel(tmp_path, dist, init, abi) for dist, init in (("first", FIRST), ("second", SECOND)))
-    code, reports = _verify(str(first), str(second), "--runtime", str(RUNTIME_DIR / "node_modules" / family))
+    runtime = str(RUNTIME_DIR / "node_modules" / family)
+    code, reports = _verify(str(first), str(second), "--runtime", runtime, "--jobs", "1")
     assert code == 0, reports
     assert [module["imported"] for report in reports.values() for module in report["modules"]] == [True, True]
 

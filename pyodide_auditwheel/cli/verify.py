@@ -52,6 +52,16 @@ def verify(
         float,
         typer.Option("--timeout", min=1.0, help="Seconds one wheel may take, install and imports (default 120)."),
     ] = 120.0,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Node processes running wheels at once (default: one per core, at most 4); "
+            "each runs up to 8 wheels, one after another.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run each wheel in a real Pyodide under Node and say what the runtime did.
@@ -72,7 +82,7 @@ def verify(
     console = stdout_console()
     outcome = Outcome(as_json)
     wheels = expand_wheelhouses(inputs)
-    ran = iter(verify_each(wheels, runtime=runtime, pyodide=pyodide, before=before, timeout=timeout))
+    ran = iter(verify_each(wheels, runtime=runtime, pyodide=pyodide, before=before, timeout=timeout, jobs=jobs))
     for report in outcome.reports(wheels, lambda _: _raised_or_report(next(ran))):
         if not report.ok:
             outcome.worst = max(outcome.worst, EXIT_MISSING)
