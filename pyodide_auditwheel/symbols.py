@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from .errors import AuditwheelError
 from .graph.analysis import Analysis
 from .graph.model import ModuleReport
-from .runtime.loader import LoaderRules, view_of_section
+from .runtime.loader import LoaderRules, call_through_a_stub, view_of_section
 from .runtime.offers import RuntimeOffer, function_type_text
+from .wasm.calls import LoadTimeCalls, load_time_calls
 from .wasm.dylink import read_head
 from .wasm.sections import Import, Interface, read_interface_prefix
 from .wheel.inputs import InputTree, open_input_file
@@ -136,6 +138,7 @@ class _Interfaces:
         self.tree = tree
         self.rules = rules
         self._exports: dict[str, _Exports] = {}
+        self._load_time: dict[str, LoadTimeCalls] = {}
 
     def _reader(self, module: ModuleReport) -> Callable[[int], bytes]:
         if module.origin == "wheel":
@@ -154,6 +157,23 @@ class _Interfaces:
         interface, prefix = read_interface_prefix(self._reader(module), what, signatures="imports")
         weak = view_of_section(read_head(prefix, what).dylink, self.rules).weak_imports
         return _Linkage(interface.imports, _exports_of(interface), weak)
+
+    def load_time_calls(self, module: ModuleReport) -> LoadTimeCalls:
+        """The function imports the code the loader runs at load reaches (read once per
+        module, and only for a module with an import nothing provides)."""
+        cached = self._load_time.get(module.path)
+        if cached is None:
+            try:
+                if module.origin == "wheel":
+                    data = self.tree.read(module.path)
+                else:
+                    with open_input_file(Path(module.path)) as handle:
+                        data = handle.read()
+                cached = load_time_calls(data, f"module {module.path}")
+            except (AuditwheelError, OSError):
+                cached = LoadTimeCalls({}, False, ())  # its code unread: it cannot tell
+            self._load_time[module.path] = cached
+        return cached
 
     def exports(self, library: ModuleReport) -> _Exports:
         cached = self._exports.get(library.path)
@@ -350,7 +370,7 @@ class Auditor:
                 imported,
                 exports.types.get(name),
                 posixpath.basename(library.path),
-                _through_a_stub(imported, exports.types.get(name)),
+                call_through_a_stub(imported, exports.types.get(name)),
                 "call",
             )
             return
@@ -363,7 +383,7 @@ class Auditor:
         if entry.module in GOT_MODULES:
             when = "fails at load: " + self.offer.undefined_got.format(name=name)
         elif entry.kind == "func":
-            when, fails = "fails when called: " + self.offer.unresolved_call.format(name=name), "call"
+            when, fails = self._unresolved_function(module, entry)
         else:
             when = "fails at load: the import cannot be satisfied"
         return Finding(
@@ -375,7 +395,30 @@ class Auditor:
             when=fails,
         )
 
+    def _unresolved_function(self, module: ModuleReport, entry: Import) -> tuple[str, Literal["load", "call"]]:
+        """A function nothing provides gets a stub that throws when called: at load, when the
+        code the loader runs as it loads the module (its constructors) reaches it."""
+        said = self.offer.unresolved_call.format(name=entry.field)
+        reach = self.interfaces.load_time_calls(module)
+        root = reach.imports.get((entry.module, entry.field))
+        if root is not None:
+            runs = _LOAD_TIME_CODE.get(root, root)
+            return f"fails at load: {runs}, which run as the module loads, call it: {said}", "load"
+        if reach.complete:
+            return f"fails when called: {said} (no code run at load calls it)", "call"
+        return (
+            f"fails when called: {said}; or at load, if the module's constructors reach it through a function "
+            "pointer, which the audit cannot follow (`verify` runs them)",
+            "call",
+        )
 
+
+# The code run at load, as a finding names it.
+_LOAD_TIME_CODE = {
+    "__wasm_call_ctors": "its constructors (__wasm_call_ctors)",
+    "__wasm_apply_data_relocs": "its data relocations (__wasm_apply_data_relocs)",
+    "start": "its start function",
+}
 # What to do about an import nothing provides, at the end of its finding.
 _UNRESOLVED_REMEDY = (
     "build against the release that has it, or link it in (a library the module NEEDs, or its own code)"
@@ -403,24 +446,6 @@ def _where_else(module: ModuleReport, libraries: Sequence[ModuleReport]) -> str:
         hints = dict.fromkeys(f"{dep.status} {dep.name}" for dep in unread)  # each once, in order
         where += " (perhaps in the " + ", ".join(hints) + ")"
     return where
-
-
-def _through_a_stub(imported: str | None, exported: str | None) -> str:
-    """What a call does when the loader binds an import to another module's export through a
-    JavaScript stub (which checks no types): JavaScript converts each value between the two
-    types, and a BigInt (i64) and a Number do not convert into each other."""
-    stub = "the loader binds it through a JavaScript stub that checks no types, so "
-    if imported is None or exported is None:
-        return stub + "the call gets converted arguments and results"
-    (import_params, import_results), (export_params, export_results) = (
-        [[value for value in side.split(",") if value] for side in text.split("->")] for text in (imported, exported)
-    )
-    pairs = [*zip(import_params, export_params, strict=False), *zip(export_results, import_results, strict=False)]
-    if any((given == "i64") != (wanted == "i64") for given, wanted in pairs):
-        big = next(given == "i64" for given, wanted in pairs if (given == "i64") != (wanted == "i64"))
-        words = "Cannot convert a BigInt value to a number" if big else "Cannot convert <value> to a BigInt"
-        return stub + f"the call fails with TypeError: {words}"
-    return stub + "the call gets converted arguments and results (missing ones undefined, extra ones dropped)"
 
 
 def _signature_mismatch(

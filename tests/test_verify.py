@@ -45,6 +45,13 @@ def selfgot(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return plain, wheelbuilder.build_c("selfgot", where, "libselfgoteh.so", flags=flags)
 
 
+@pytest.fixture(scope="module")
+def ctorcall(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A library whose constructor calls a function nothing provides (and another function
+    only from an export)."""
+    return wheelbuilder.build_c("ctorcall", tmp_path_factory.mktemp("ctorcall"), "libctorcall.so")
+
+
 def _duplicate_wheel(libs: wheelbuilder.FixtureLibs, out: Path, abi: str) -> Path:
     """Two identical copies of a library at two paths: the install loads each .so it holds."""
     files = {
@@ -57,7 +64,7 @@ def _duplicate_wheel(libs: wheelbuilder.FixtureLibs, out: Path, abi: str) -> Pat
 
 @pytest.mark.parametrize("abi", sorted(FAMILIES), ids=[FAMILIES[abi] for abi in sorted(FAMILIES)])
 def test_verify_says_what_each_release_does(
-    fixture_libs: wheelbuilder.FixtureLibs, selfgot: tuple[Path, Path], tmp_path: Path, abi: str
+    fixture_libs: wheelbuilder.FixtureLibs, selfgot: tuple[Path, Path], ctorcall: Path, tmp_path: Path, abi: str
 ) -> None:
     runtime = str(RUNTIME_DIR / "node_modules" / FAMILIES[abi])
     missing = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "dist", abi)
@@ -69,6 +76,7 @@ def test_verify_says_what_each_release_does(
     platform = wheelbuilder.PLATFORM_TAGS[abi].rsplit("-", 1)[1]
     own = wheelbuilder.build_module_wheel(selfgot[0], tmp_path / "own", platform, dist="owngot")
     thrower = wheelbuilder.build_module_wheel(selfgot[1], tmp_path / "eh", platform, dist="ehgot")
+    constructs = wheelbuilder.build_module_wheel(ctorcall, tmp_path / "ctor", platform, dist="ctorcall")
 
     code, reports = _verify(str(loads), str(own), "--runtime", runtime)
     assert code == 0, reports
@@ -86,8 +94,9 @@ def test_verify_says_what_each_release_does(
     assert {library["copies"] for library in report["libraries"]} == {1}
     assert any("libcounter" in name for library in report["libraries"] for name in library["names"])
 
-    code, reports = _verify(str(missing), str(twins), str(thrower), "--runtime", runtime)
+    code, reports = _verify(str(missing), str(twins), str(thrower), str(constructs), "--runtime", runtime)
     assert code == 1
+    _check_the_constructor_call(reports[constructs.name], constructs)
     said = _check_the_exception_model(reports[thrower.name], abi)
     if said:  # the audit quotes the runtime's words
         audited = json.loads(cli("audit", str(thrower), "--json").stdout)["inputs"][0]["findings"]
@@ -112,6 +121,22 @@ def test_verify_says_what_each_release_does(
     assert "libouter.so" in said or "Didn't expect to load any more file_packager files!" in said, report
     ext = next(module for module in report["modules"] if module["name"] == "chainpkg._ext")
     assert ext["imported"] is False and ext["predicted"].startswith("fails at load: missing-library")
+
+
+def _check_the_constructor_call(report: dict[str, Any], wheel: Path) -> None:
+    """Every loader runs a library's constructors as it loads it: a call there to a function
+    nothing provides fails the load, as the audit says; the other function's finding stays a
+    call's, and says that no code run at load reaches it."""
+    (module,) = report["modules"]
+    assert (module["imported"], module["agreement"]) == (False, "agrees"), report
+    assert module["predicted"] == "fails at load: unresolved-symbol env.paw_absent_at_load", report
+    audited = json.loads(cli("audit", str(wheel), "--json").stdout)["inputs"][0]["findings"]
+    found = {finding["subject"]: finding for finding in audited}
+    at_load, when_called = found["env.paw_absent_at_load"], found["env.paw_absent_when_called"]
+    assert at_load["when"] == "load" and "fails at load: its constructors (__wasm_call_ctors)" in at_load["reason"]
+    predicted = at_load["reason"].split(", call it: ", 1)[1].split("; ", 1)[0]  # the runtime's words, as audited
+    assert predicted in " ".join([*report["install_errors"], module["error"]]), (predicted, report)
+    assert when_called["when"] == "call" and "(no code run at load calls it)" in when_called["reason"], when_called
 
 
 def _check_the_exception_model(report: dict[str, Any], abi: str) -> str:

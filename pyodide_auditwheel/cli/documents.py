@@ -77,7 +77,13 @@ def audit_json(report: AuditReport) -> dict[str, Any]:
         "symbols_checked": report.symbols_checked,
         "consistent_platform_tags": list(report.consistent_tags),
         "findings": [
-            {"kind": finding.kind, "module": finding.module, "subject": finding.subject, "reason": finding.reason}
+            {
+                "kind": finding.kind,
+                "module": finding.module,
+                "subject": finding.subject,
+                "reason": finding.reason,
+                "when": finding.when,
+            }
             for finding in report.findings
         ],
         "causes": [

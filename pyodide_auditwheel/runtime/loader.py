@@ -154,3 +154,21 @@ def view_of_module(data: bytes, rules: LoaderRules) -> LoaderView:
     if name not in ("dylink.0", "dylink"):
         raise MalformedModuleError(f"need dylink section: the first section is {name!r}.")
     return read_dylink(name, section.take(section.remaining), rules)
+
+
+def call_through_a_stub(imported: str | None, exported: str | None) -> str:
+    """What a call does when the loader binds an import to another module's export through a
+    JavaScript stub (which checks no types): JavaScript converts each value between the two
+    types, and a BigInt (i64) and a Number do not convert into each other."""
+    stub = "the loader binds it through a JavaScript stub that checks no types, so "
+    if imported is None or exported is None:
+        return stub + "the call gets converted arguments and results"
+    (import_params, import_results), (export_params, export_results) = (
+        [[value for value in side.split(",") if value] for side in text.split("->")] for text in (imported, exported)
+    )
+    pairs = [*zip(import_params, export_params, strict=False), *zip(export_results, import_results, strict=False)]
+    if any((given == "i64") != (wanted == "i64") for given, wanted in pairs):
+        big = next(given == "i64" for given, wanted in pairs if (given == "i64") != (wanted == "i64"))
+        words = "Cannot convert a BigInt value to a number" if big else "Cannot convert <value> to a BigInt"
+        return stub + f"the call fails with TypeError: {words}"
+    return stub + "the call gets converted arguments and results (missing ones undefined, extra ones dropped)"
