@@ -242,18 +242,22 @@ def test_a_runtime_that_does_not_start_is_one_sentence(tmp_path: Path) -> None:
     assert f"Pyodide 314.0.8 in {broken} did not start under Node: this build is incomplete" in said
 
 
+def _from_pypi(where: Path, requirement: str) -> Path:
+    """A PEP 783 wheel downloaded from PyPI (for Pyodide 314, Python 3.14)."""
+    import subprocess
+
+    command = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "--platform"]
+    command += ["pyemscripten_2026_0_wasm32", "--python-version", "3.14", "-d", str(where), requirement]
+    subprocess.run(command, check=True, capture_output=True)
+    (wheel,) = where.glob("*.whl")
+    return wheel
+
+
 @pytest.fixture(scope="module")
 def z3_solver(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """z3-solver 5.3.3 from PyPI: its libz3.so is built for WebAssembly exception handling,
     and shipped twice (libz3.so and libz3.so.5.3, identical)."""
-    import subprocess
-
-    target = tmp_path_factory.mktemp("z3")
-    command = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "--platform"]
-    command += ["pyemscripten_2026_0_wasm32", "--python-version", "3.14", "-d", str(target), "z3-solver==5.3.3.0"]
-    subprocess.run(command, check=True, capture_output=True)
-    (wheel,) = target.glob("z3_solver-*.whl")
-    return wheel
+    return _from_pypi(tmp_path_factory.mktemp("z3"), "z3-solver==5.3.3.0")
 
 
 @pytest.mark.network
@@ -278,3 +282,29 @@ def test_an_exception_model_the_runtime_lacks_is_one_finding_and_what_verify_see
     report = reports[z3_solver.name]
     assert report["modules"][0]["imported"] and report["agrees"], report
     assert [library["copies"] for library in report["libraries"]] == [2], report
+
+
+@pytest.mark.network
+def test_real_wheels_fail_where_the_audit_says_and_verify_agrees(tmp_path: Path) -> None:
+    """onnx 1.23.2's constructors call __hash_memory, which 0.29 lacks: it fails at load, not
+    when called. uuid_utils 1.2.0 (Rust, wasm exceptions) on 0.27: the install names a GOT
+    import of a symbol the module exports itself, the entry its failed instantiation left
+    empty, and the audit's exception-model finding says those words."""
+    onnx = _from_pypi(tmp_path / "onnx", "onnx==1.23.2")
+    findings = json.loads(cli("audit", str(onnx), "--plat", "pyodide_2025_0_wasm32", "--json").stdout)["inputs"][0]
+    (hashing,) = [f for f in findings["findings"] if f["subject"].endswith("__hash_memoryEPKvm")]
+    assert hashing["when"] == "load" and "its constructors (__wasm_call_ctors)" in hashing["reason"], hashing
+    code, reports = _verify(str(onnx), "--runtime", str(RUNTIME_DIR / "node_modules" / "pyodide-0.29"))
+    assert code == 1
+    (ext,) = [m for m in reports[onnx.name]["modules"] if m["name"] == "onnx.onnx_cpp2py_export"]
+    assert (ext["imported"], ext["agreement"]) == (False, "agrees") and ext["predicted"].startswith("fails at load")
+    assert any("__hash_memoryEPKvm" in line for line in reports[onnx.name]["install_errors"]), reports
+
+    uuid = _from_pypi(tmp_path / "uuid", "uuid_utils==1.2.0")
+    findings = json.loads(cli("audit", str(uuid), "--plat", "pyodide_2024_0_wasm32", "--json").stdout)["inputs"][0]
+    (model,) = [f for f in findings["findings"] if f["kind"] == "exception-model"]
+    code, reports = _verify(str(uuid), "--runtime", str(RUNTIME_DIR / "node_modules" / "pyodide-0.27"))
+    assert code == 1
+    (said,) = reports[uuid.name]["install_errors"][-1:]
+    assert "__RUST_STD_INTERNAL_VAL': undefined" in said and f"fails at load: {said};" in model["reason"], (said, model)
+    assert all(m["agreement"] == "agrees" for m in reports[uuid.name]["modules"]), reports
