@@ -1,10 +1,11 @@
 """``verify``: wheels run in every pinned Pyodide under Node, through the installed command.
 
-Each release family gets, in one call: a repaired wheel that loads, the same wheel with its
-libraries missing (the runtime's own message quoted back), and a wheel that ships one library
-twice (two identical files, as z3-solver does), which the loader instantiates twice.  One
-release also runs a package whose initialisation raises and one that never returns (the
-timeout).  Without a runtime: Node absent from PATH, a folder that is not a Pyodide.
+Each release family gets: a repaired wheel that loads, the same wheel with its libraries
+missing (the runtime's own message quoted back), a wheel that ships one library twice (two
+identical files, as z3-solver does), which the loader instantiates twice, a library built for
+the other exception model, one whose constructor calls a missing function, a package whose
+initialisation raises and one that never returns (the timeout).  Without a runtime: Node
+absent from PATH, a folder that is not a Pyodide.
 """
 
 from __future__ import annotations
@@ -94,9 +95,17 @@ def test_verify_says_what_each_release_does(
     assert {library["copies"] for library in report["libraries"]} == {1}
     assert any("libcounter" in name for library in report["libraries"] for name in library["names"])
 
-    code, reports = _verify(str(missing), str(twins), str(thrower), str(constructs), "--runtime", runtime)
+    raises = _python_wheel(tmp_path / "py", "raises", "raise RuntimeError('no display attached')\n", abi)
+    hangs = _python_wheel(tmp_path / "py", "hangs", "while True:\n    pass\n", abi)
+    failing = [str(wheel) for wheel in (missing, twins, thrower, constructs, raises, hangs)]
+    code, reports = _verify(*failing, "--runtime", runtime, "--timeout", "20", timeout=600)
     assert code == 1
     _check_the_constructor_call(reports[constructs.name], constructs)
+    module = reports[raises.name]["modules"][0]
+    assert (module["imported"], module["error"]) == (False, "RuntimeError: no display attached"), module
+    report = reports[hangs.name]
+    assert report["problem"] == "stopped after 20 s while importing hangs (--timeout sets the limit)", report
+    assert report["modules"][0]["imported"] is None and report["modules"][0]["agreement"] == "not run"
     said = _check_the_exception_model(reports[thrower.name], abi)
     if said:  # the audit quotes the runtime's words
         audited = json.loads(cli("audit", str(thrower), "--json").stdout)["inputs"][0]["findings"]
