@@ -185,3 +185,21 @@ def test_the_command_line_starts_without_the_machinery() -> None:
     }
     beyond = {name for name in loaded - needed if not name.startswith("pyodide_auditwheel.cli")}
     assert beyond == set()
+
+
+def test_show_and_audit_do_not_load_the_repair_machinery(tmp_path: Path) -> None:
+    """`show` and `audit` read; the rewriter (planning, patching, the streaming writer) is
+    loaded by the repair alone."""
+    from pyodide_auditwheel.wasm.sections import HEADER
+
+    module = tmp_path / "lone.so"
+    module.write_bytes(HEADER)
+    probe = (
+        "import sys; from pyodide_auditwheel.cli import app; sys.argv = ['x', sys.argv[1], sys.argv[2]]\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass\n"
+        "print('LOADED', ' '.join(sorted(name for name in sys.modules if '.rewriter' in name)))"
+    )
+    for command in ("show", "audit"):
+        ran = subprocess.run([sys.executable, "-c", probe, command, str(module)], capture_output=True, text=True)
+        assert "LOADED" in ran.stdout, ran.stdout + ran.stderr
+        assert ran.stdout.rsplit("LOADED", 1)[1].split() == [], (command, ran.stdout)
