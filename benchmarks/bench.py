@@ -54,6 +54,52 @@ os._exit(os.waitstatus_to_exitcode(status))
 
 
 BIG_LIBRARY = 64 << 20
+# Issue 34's floors: the least a Python tool on typer must do for each command.
+# show: start typer and rich's console, read the central directory, read every local header.
+SHOW_FLOOR = """
+import sys, zipfile
+import typer, rich.console
+with zipfile.ZipFile(sys.argv[1]) as archive:
+    handle = archive.fp
+    for info in archive.infolist():
+        handle.seek(info.header_offset)
+        head = handle.read(30)
+        handle.read(int.from_bytes(head[26:28], "little") + int.from_bytes(head[28:30], "little"))
+"""
+# repair (beside a cp of the wheel): start typer, read the central directory, inflate and
+# CRC-check every member, on every core, with the fastest inflate installed.
+REPAIR_FLOOR = """
+import mmap, os, sys, threading, zipfile, zlib
+import typer
+try:
+    from deflate import crc32, deflate_decompress
+except ImportError:
+    deflate_decompress = None
+    from zlib import crc32
+
+def check(view, infos):
+    for info in infos:
+        head = info.header_offset
+        name_size = int.from_bytes(view[head + 26 : head + 28], "little")
+        start = head + 30 + name_size + int.from_bytes(view[head + 28 : head + 30], "little")
+        raw = view[start : start + info.compress_size]
+        if info.compress_type != zipfile.ZIP_DEFLATED:
+            data = raw
+        elif deflate_decompress is not None:
+            data = deflate_decompress(raw, info.file_size)
+        else:
+            data = zlib.decompress(raw, -15)
+        assert crc32(data) == info.CRC, info.filename
+
+with open(sys.argv[1], "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+    infos = zipfile.ZipFile(handle).infolist()
+    cores = os.cpu_count() or 1
+    threads = [threading.Thread(target=check, args=(view, infos[core::cores])) for core in range(cores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+"""
 ZIPFILE_READ = "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).infolist()"
 AUDIT_PLATFORM = "pyodide_2024_0_wasm32"
 Command = tuple[list[str], list[str] | None]  # the command, and one to run before each run
@@ -160,16 +206,25 @@ VERIFY_WHEEL = "msgpack==1.2.4"
 VERIFY_BATCH = 4
 
 
+def fetch_one_module_wheel(work: Path) -> Path | None:
+    """msgpack 1.2.4 from PyPI, a wheel of one extension module (None without the network)."""
+    target = work / "one-module"
+    download = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "--platform"]
+    download += ["pyemscripten_2026_0_wasm32", "--python-version", "3.14", "-d", str(target), VERIFY_WHEEL]
+    if subprocess.run(download, capture_output=True, check=False).returncode != 0:
+        print(f"{VERIFY_WHEEL}: no download", flush=True)
+        return None
+    return next(target.glob("msgpack-*.whl"))
+
+
 def measure_verify(ours: str, work: Path, runs: int) -> dict[str, dict[str, float]] | None:
     """``verify`` of a one-module wheel from PyPI on Pyodide 314, beside the bare script."""
     runtime = Path(__file__).resolve().parents[1] / "tests" / "runtime" / "node_modules" / "pyodide-314"
-    target = work / "verify"
-    download = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "--platform"]
-    download += ["pyemscripten_2026_0_wasm32", "--python-version", "3.14", "-d", str(target), VERIFY_WHEEL]
-    if not runtime.is_dir() or subprocess.run(download, capture_output=True, check=False).returncode != 0:
+    wheel = fetch_one_module_wheel(work)
+    if not runtime.is_dir() or wheel is None:
         print("verify: no runtime or no download; skipped", flush=True)
         return None
-    (wheel,) = target.glob("msgpack-*.whl")
+    target = wheel.parent
     script = target / "bare.cjs"
     script.write_text(BARE_VERIFY)
     one_call = [ours, "verify", *[str(wheel)] * VERIFY_BATCH, "--runtime", str(runtime)]
@@ -231,6 +286,8 @@ def main() -> int:
             "cp": (["cp", str(wheel), str(work / "copy.whl")], ["rm", "-f", str(work / "copy.whl")]),
             # show's anchor (issue 22): a bare read of the central directory, start-up included.
             "zipfile_infolist": ([sys.executable, "-c", ZIPFILE_READ, str(wheel)], None),
+            "show_floor": ([sys.executable, "-c", SHOW_FLOOR, str(wheel)], None),
+            "repair_floor_script": ([sys.executable, "-c", REPAIR_FLOOR, str(wheel)], None),
         }
         if label == "wheel":
             commands["theirs_show"] = ([args.theirs, "auditwheel", "show", str(wheel)], None)
@@ -252,13 +309,15 @@ def main() -> int:
         print(json.dumps(row, indent=1), flush=True)
     # Start-up: a cibuildwheel run's wheels are small, so this is what its users wait for.
     small = REALWORLD / "Shapely-1.8.2-cp310-cp310-emscripten_3_1_14_wasm32.whl"
-    startup = measure(
-        {
-            "ours_show_small_wheel": ([ours, "show", str(small), "--libdir", str(libdir)], None),
-            "python_pass": ([sys.executable, "-c", "pass"], None),
-        },
-        args.runs,
-    )
+    one_module = fetch_one_module_wheel(work)
+    startup_commands: dict[str, Command] = {
+        "ours_show_small_wheel": ([ours, "show", str(small), "--libdir", str(libdir)], None),
+        "python_pass": ([sys.executable, "-c", "pass"], None),
+        "typer_rich_import": ([sys.executable, "-c", "import typer, rich.console"], None),
+    }
+    if one_module is not None:
+        startup_commands["ours_show_one_module"] = ([ours, "show", str(one_module)], None)
+    startup = measure(startup_commands, args.runs)
     results["startup"] = startup
     print(json.dumps(startup, indent=1), flush=True)
     abi_loads = measure_abi_loads(args.runs)
@@ -286,6 +345,13 @@ def main() -> int:
         },
         "rss_growth_with_64mib_library": big["ours_repair"]["peak_rss_mb"] / base["ours_repair"]["peak_rss_mb"] - 1,
         "repair_vs_cp": base["ours_repair"]["seconds"] / base["cp"]["seconds"],
+        "repair_vs_floor": base["ours_repair"]["seconds"]
+        / (base["cp"]["seconds"] + base["repair_floor_script"]["seconds"]),
+        "show_vs_floor": base["ours_show"]["seconds"] / base["show_floor"]["seconds"],
+        "one_module_show_vs_typer_rich": startup["ours_show_one_module"]["seconds"]
+        / startup["typer_rich_import"]["seconds"]
+        if "ours_show_one_module" in startup
+        else None,
         "audit_vs_show": base["ours_audit"]["seconds"] / base["ours_show"]["seconds"],
         "show_vs_zipfile": base["ours_show"]["seconds"] / base["zipfile_infolist"]["seconds"],
         "audit_peak_rss_mb": max(case["ours_audit"]["peak_rss_mb"] for case in (base, double, big)),
