@@ -123,3 +123,23 @@ def test_every_function_body_of_real_emscripten_modules_decodes_to_its_end(realw
             decoded += 1
         assert calls.load_time_calls(data, name).complete, name
     assert decoded > 15_000
+
+
+def test_a_module_is_read_up_to_the_end_of_its_code_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The data and the custom sections after the code are not read (a library padded to
+    64 MiB with one kept an audit's memory at 103 MB); a module whose code ends past
+    MOST_CODE_READ is not walked at all."""
+    module = _module(["absent"], [_call(0)], {"__wasm_call_ctors": 1})
+    padded = module + _section(0, encode_name("padding") + bytes(256 * 1024))
+    asked: list[int] = []
+
+    def read_prefix(size: int) -> bytes:
+        asked.append(size)
+        return padded[:size]
+
+    reach = calls.load_time_calls_of(read_prefix)
+    assert dict(reach.imports) == {("env", "absent"): "__wasm_call_ctors"} and reach.complete
+    assert max(asked) <= calls._PROBE < len(padded)
+    monkeypatch.setattr(calls, "MOST_CODE_READ", len(module) - 1)
+    skipped = calls.load_time_calls_of(read_prefix)
+    assert not skipped.imports and not skipped.complete

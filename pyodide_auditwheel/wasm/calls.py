@@ -2,7 +2,8 @@
 
 The loader of every Pyodide release runs two of a side module's exports as it loads it,
 ``__wasm_apply_data_relocs`` and then ``__wasm_call_ctors`` (C++ static constructors,
-``__attribute__((constructor))``), and a start function where the module has one.  An import
+``__attribute__((constructor))``), after the start function instantiation runs (wasm-ld's
+``__wasm_apply_global_relocs``, where the module has one).  An import
 the loader stubs (a function no one provides: the call throws) is therefore a failure at load,
 not at a call, when that code reaches it: onnx 1.23.2's constructors call ``__hash_memory``,
 which Pyodide 0.28 and 0.29 lack.
@@ -16,24 +17,35 @@ is what can tell.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ..errors import MalformedModuleError
+from ..errors import MalformedModuleError, TruncatedSectionError
 from .sections import (
     EXPORT_SECTION_ID,
+    HEADER_SIZE,
     IMPORT_SECTION_ID,
     ByteReader,
+    check_header,
     iter_sections,
 )
 
 CODE_SECTION_ID = 10
 START_SECTION_ID = 8
-# The exports every loader calls at load, in the order it calls them.
-LOAD_TIME_EXPORTS = ("__wasm_apply_data_relocs", "__wasm_call_ctors")
+# The exports every loader calls at load, in the order it calls them, that the walk follows:
+# ``__wasm_apply_data_relocs``, which the loader calls first, is written by wasm-ld itself
+# and only stores addresses (one store per relocation: in numpy, most of what a walk would
+# decode), so it is not.
+LOAD_TIME_EXPORTS = ("__wasm_call_ctors",)
 # Bytes of function bodies decoded at most: what constructors reach is small; a walk that
 # grows past this is not worth its time to an audit, and says so.
 MOST_CODE_DECODED = 8 << 20
+# A module is read up to the end of its code section (not its data, nor the custom sections
+# after it); one whose code ends further in is not walked, so an audit's memory stays bounded.
+MOST_CODE_READ = 24 << 20
+# The first read of a module, and what is read past a section's end for the next header.
+_PROBE = 64 * 1024
+_NEXT_HEADER = 16
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,41 @@ class LoadTimeCalls:
 
 class _CannotTell(Exception):
     """An instruction this decoder does not know: the walk stops, incomplete."""
+
+
+def load_time_calls_of(read_prefix: Callable[[int], bytes], what: str = "module") -> LoadTimeCalls:
+    """:func:`load_time_calls` of a module read through ``read_prefix`` (its first bytes, as
+    many as asked for), up to the end of its code section only."""
+    size = _PROBE
+    while True:
+        data = read_prefix(size)
+        if len(data) < size:  # the whole module
+            return load_time_calls(data, what)
+        known, end = _code_extent(data, what)
+        if known and end > MOST_CODE_READ:
+            return LoadTimeCalls({}, False, ())
+        if known:
+            return load_time_calls(data[:end] if end <= len(data) else read_prefix(end), what)
+        size = max(end, 2 * size)
+
+
+def _code_extent(data: bytes, what: str) -> tuple[bool, int]:
+    """``(True, n)``: the module's code section ends at ``n`` (the end of what ``data`` holds
+    when it has none); ``(False, n)``: at least ``n`` bytes are needed to tell."""
+    check_header(data, what)
+    reader = ByteReader(data, HEADER_SIZE, what=what)
+    while not reader.at_end():
+        try:
+            section_id = reader.u8()
+            size = reader.uleb32()
+        except TruncatedSectionError:
+            return False, len(data) + _NEXT_HEADER
+        if section_id == CODE_SECTION_ID:
+            return True, reader.pos + size
+        if size > reader.remaining:
+            return False, reader.pos + size + _NEXT_HEADER
+        reader.pos += size
+    return True, len(data)
 
 
 def load_time_calls(data: bytes | memoryview, what: str = "module") -> LoadTimeCalls:

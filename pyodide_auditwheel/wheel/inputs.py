@@ -76,6 +76,12 @@ class InputTree:
         """A file's size, without reading it where the input can say (to find identical copies)."""
         return len(self.read(path))
 
+    def content_key(self, path: str) -> tuple[int, int] | None:
+        """What the input says of a file's content without reading it, (CRC-32, size) in an
+        archive's directory, to share what is worked out from a file among its copies; None
+        where it cannot say."""
+        return None
+
     def module_paths(self) -> list[str]:
         return [path for path in self.files() if is_module_name(path)]
 
@@ -212,6 +218,10 @@ class WheelArchive(InputTree):
 
     def size(self, path: str) -> int:
         return self._member(path).size
+
+    def content_key(self, path: str) -> tuple[int, int] | None:
+        member = self._member(path)
+        return member.crc, member.size
 
     @property
     def dist_info(self) -> str:
