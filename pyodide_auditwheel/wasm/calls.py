@@ -21,14 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..errors import MalformedModuleError, TruncatedSectionError
-from .sections import (
-    EXPORT_SECTION_ID,
-    HEADER_SIZE,
-    IMPORT_SECTION_ID,
-    ByteReader,
-    check_header,
-    iter_sections,
-)
+from .sections import HEADER_SIZE, ByteReader, check_header, iter_sections, read_interface
 
 CODE_SECTION_ID = 10
 START_SECTION_ID = 8
@@ -110,21 +103,14 @@ def _code_extent(data: bytes, what: str) -> tuple[bool, int]:
 def load_time_calls(data: bytes | memoryview, what: str = "module") -> LoadTimeCalls:
     """The function imports reached from the code the loader runs as it loads ``data``."""
     data = bytes(data)
-    imported: list[tuple[str, str]] = []
-    exported: dict[str, int] = {}
+    interface = read_interface(data, what, signatures=False)
+    imported = [(entry.module, entry.field) for entry in interface.imports if entry.kind == "func"]
+    exported = {export.name: export.item_index for export in interface.exports if export.kind == "func"}
     start: int | None = None
     code: tuple[int, int] | None = None
     for section in iter_sections(data, what):
-        reader = ByteReader(data, section.payload_start, section.end, what=f"section {section.id} of {what}")
-        if section.id == IMPORT_SECTION_ID:
-            imported = _function_imports(reader)
-        elif section.id == EXPORT_SECTION_ID:
-            for _ in range(reader.count(3)):
-                name, kind, index = reader.name(), reader.u8(), reader.uleb32()
-                if kind == 0:
-                    exported[name] = index
-        elif section.id == START_SECTION_ID:
-            start = reader.uleb32()
+        if section.id == START_SECTION_ID:
+            start = ByteReader(data, section.payload_start, section.end, what=f"start section of {what}").uleb32()
         elif section.id == CODE_SECTION_ID:
             code = (section.payload_start, section.end)
     # Instantiation runs the start function; the loader then calls its two exports.
@@ -140,36 +126,6 @@ def load_time_calls(data: bytes | memoryview, what: str = "module") -> LoadTimeC
         complete,
         tuple(name for name, _ in roots),
     )
-
-
-def _function_imports(reader: ByteReader) -> list[tuple[str, str]]:
-    functions = []
-    for _ in range(reader.count(3)):
-        module, field, kind = reader.name(), reader.name(), reader.u8()
-        if kind == 0:
-            reader.uleb32()
-            functions.append((module, field))
-        elif kind == 1:  # table: reftype, limits
-            reader.u8()
-            _skip_limits(reader)
-        elif kind == 2:
-            _skip_limits(reader)
-        elif kind == 3:
-            reader.u8()
-            reader.u8()
-        elif kind == 4:
-            reader.u8()
-            reader.uleb32()
-        else:
-            raise MalformedModuleError(f"malformed import section: unknown import kind {kind}.")
-    return functions
-
-
-def _skip_limits(reader: ByteReader) -> None:
-    flags = reader.u8()
-    reader.uleb32()
-    if flags & 1:
-        reader.uleb32()
 
 
 def _bodies(data: bytes, code: tuple[int, int] | None, what: str) -> list[tuple[int, int]]:

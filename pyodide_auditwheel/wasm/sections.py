@@ -267,6 +267,8 @@ class Export(NamedTuple):
     name: str
     kind: str
     type: FunctionType | None = None
+    # The index of what it exports, in its kind's index space (functions: imports first).
+    item_index: int = -1
 
 
 @dataclass(frozen=True)
@@ -419,5 +421,5 @@ def read_interface(data: bytes | memoryview, what: str = "module", *, signatures
                 signature = None
                 if kind_code == 0 and index < len(all_functions):
                     signature = all_functions[index]
-                exports.append(Export(name, EXTERNAL_KINDS.get(kind_code, f"kind{kind_code}"), signature))
+                exports.append(Export(name, EXTERNAL_KINDS.get(kind_code, f"kind{kind_code}"), signature, index))
     return Interface(tuple(imports), tuple(exports))
