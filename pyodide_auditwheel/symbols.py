@@ -36,6 +36,7 @@ FindingKind = Literal[
     "duplicate-load",
     "data-relocations",
     "exception-model",
+    "shared-memory",
 ]
 # The export in which a newer wasm-ld than emscripten 3.1.14's puts a side module's data relocations.
 APPLY_DATA_RELOCS = "__wasm_apply_data_relocs"
@@ -251,6 +252,15 @@ class Auditor:
                 "own data, such as a PyModuleDef's name, are wrong): rebuild with that release's emscripten",
                 when="call",
             )
+        if any(entry.kind == "memory" and entry.shared for entry in linkage.imports):
+            yield Finding(
+                "shared-memory",
+                module.path,
+                "env.memory",
+                f"imports a shared memory (it was built with threads: -pthread, --shared-memory), and Pyodide "
+                f"{self.offer.pyodide}'s memory is not shared (no release is built with threads); fails at load "
+                f"(LinkError): {_SHARED_MEMORY_ERROR}; build it without threads",
+            )
         found = [
             finding
             for number, entry in enumerate(linkage.imports)
@@ -411,6 +421,8 @@ class Auditor:
         )
 
 
+# V8's words when a module's memory import is shared and the memory it is handed is not.
+_SHARED_MEMORY_ERROR = "mismatch in shared state of memory, declared = 1, imported = 0"
 # The code run at load, as a finding names it.
 _LOAD_TIME_CODE = {"__wasm_call_ctors": "its constructors (__wasm_call_ctors)", "start": "its start function"}
 # What to do about an import nothing provides, at the end of its finding.

@@ -53,6 +53,14 @@ def ctorcall(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return wheelbuilder.build_c("ctorcall", tmp_path_factory.mktemp("ctorcall"), "libctorcall.so")
 
 
+@pytest.fixture(scope="module")
+def threaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A library built with threads (atomics, a shared memory)."""
+    where = tmp_path_factory.mktemp("threads")
+    atomics = ["-matomics", "-mbulk-memory"]
+    return wheelbuilder.build_c("threads", where, "libthreads.so", flags=atomics, link_flags=["--shared-memory"])
+
+
 def _duplicate_wheel(libs: wheelbuilder.FixtureLibs, out: Path, abi: str) -> Path:
     """Two identical copies of a library at two paths: the install loads each .so it holds."""
     files = {
@@ -65,7 +73,12 @@ def _duplicate_wheel(libs: wheelbuilder.FixtureLibs, out: Path, abi: str) -> Pat
 
 @pytest.mark.parametrize("abi", sorted(FAMILIES), ids=[FAMILIES[abi] for abi in sorted(FAMILIES)])
 def test_verify_says_what_each_release_does(
-    fixture_libs: wheelbuilder.FixtureLibs, selfgot: tuple[Path, Path], ctorcall: Path, tmp_path: Path, abi: str
+    fixture_libs: wheelbuilder.FixtureLibs,
+    selfgot: tuple[Path, Path],
+    ctorcall: Path,
+    threaded: Path,
+    tmp_path: Path,
+    abi: str,
 ) -> None:
     runtime = str(RUNTIME_DIR / "node_modules" / FAMILIES[abi])
     missing = wheelbuilder.build_chain_wheel(fixture_libs, tmp_path / "dist", abi)
@@ -78,6 +91,7 @@ def test_verify_says_what_each_release_does(
     own = wheelbuilder.build_module_wheel(selfgot[0], tmp_path / "own", platform, dist="owngot")
     thrower = wheelbuilder.build_module_wheel(selfgot[1], tmp_path / "eh", platform, dist="ehgot")
     constructs = wheelbuilder.build_module_wheel(ctorcall, tmp_path / "ctor", platform, dist="ctorcall")
+    threads = wheelbuilder.build_module_wheel(threaded, tmp_path / "threads", platform, dist="threads")
 
     code, reports = _verify(str(loads), str(own), "--runtime", runtime)
     assert code == 0, reports
@@ -97,10 +111,11 @@ def test_verify_says_what_each_release_does(
 
     raises = _python_wheel(tmp_path / "py", "raises", "raise RuntimeError('no display attached')\n", abi)
     hangs = _python_wheel(tmp_path / "py", "hangs", "while True:\n    pass\n", abi)
-    failing = [str(wheel) for wheel in (missing, twins, thrower, constructs, raises, hangs)]
+    failing = [str(wheel) for wheel in (missing, twins, thrower, constructs, threads, raises, hangs)]
     code, reports = _verify(*failing, "--runtime", runtime, "--timeout", "20", timeout=600)
     assert code == 1
     _check_the_constructor_call(reports[constructs.name], constructs)
+    _check_the_shared_memory(reports[threads.name], threads)
     module = reports[raises.name]["modules"][0]
     assert (module["imported"], module["error"]) == (False, "RuntimeError: no display attached"), module
     report = reports[hangs.name]
@@ -146,6 +161,18 @@ def _check_the_constructor_call(report: dict[str, Any], wheel: Path) -> None:
     predicted = at_load["reason"].split(", call it: ", 1)[1].split("; ", 1)[0]  # the runtime's words, as audited
     assert predicted in " ".join([*report["install_errors"], module["error"]]), (predicted, report)
     assert when_called["when"] == "call" and "(no code run at load calls it)" in when_called["reason"], when_called
+
+
+def _check_the_shared_memory(report: dict[str, Any], wheel: Path) -> None:
+    """No release's memory is shared: a module built with threads fails its instantiation, in
+    the words the audit quotes."""
+    (module,) = report["modules"]
+    assert (module["imported"], module["agreement"]) == (False, "agrees"), report
+    assert module["predicted"] == "fails at load: shared-memory env.memory", report
+    audited = json.loads(cli("audit", str(wheel), "--json").stdout)["inputs"][0]["findings"]
+    (finding,) = [f for f in audited if f["kind"] == "shared-memory"]
+    said = finding["reason"].split("fails at load (LinkError): ", 1)[1].split(";", 1)[0]
+    assert said in " ".join([*report["install_errors"], module["error"]]) and finding["when"] == "load", (said, report)
 
 
 def _check_the_exception_model(report: dict[str, Any], abi: str) -> str:

@@ -54,7 +54,11 @@ def compile_object(source: Path, out: Path, flags: Sequence[str] = ()) -> Path:
 
 
 def link_side_module(
-    objects: Sequence[Path], out: Path, needs: Sequence[Path] = (), rpaths: Sequence[str] = ()
+    objects: Sequence[Path],
+    out: Path,
+    needs: Sequence[Path] = (),
+    rpaths: Sequence[str] = (),
+    link_flags: Sequence[str] = (),
 ) -> Path:
     """Link a side module; each library in ``needs`` becomes a NEEDED entry (its basename)."""
     # Symbols the main module provides (CPython, libc) stay imports, as with emcc -sSIDE_MODULE.
@@ -63,6 +67,7 @@ def link_side_module(
         "--experimental-pic",
         "-shared",
         "--unresolved-symbols=import-dynamic",
+        *link_flags,
         *map(str, objects),
         *map(str, needs),
     ]
@@ -79,10 +84,11 @@ def build_c(
     needs: Sequence[Path] = (),
     rpaths: Sequence[str] = (),
     flags: Sequence[str] = (),
+    link_flags: Sequence[str] = (),
 ) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     obj = compile_object(CSRC / f"{name}.c", workdir / f"{out_name}.o", flags)
-    return link_side_module([obj], workdir / out_name, needs, rpaths)
+    return link_side_module([obj], workdir / out_name, needs, rpaths, link_flags)
 
 
 @dataclass(frozen=True)

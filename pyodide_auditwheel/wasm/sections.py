@@ -261,6 +261,8 @@ class Import(NamedTuple):
     type: FunctionType | None = None
     # For a global: whether it is imported mutable (GOT entries and __stack_pointer are).
     mutable: bool = False
+    # For a memory: whether it is shared (a module built with threads).
+    shared: bool = False
 
 
 class Export(NamedTuple):
@@ -292,11 +294,13 @@ def _value_type(reader: ByteReader) -> str:
         raise MalformedModuleError(f"malformed {reader.what}: unknown value type 0x{code:02x}.") from None
 
 
-def _limits(reader: ByteReader) -> None:
+def _limits(reader: ByteReader) -> bool:
+    """Reads a memory's or table's limits; whether they say shared (flag 2, threads)."""
     flags = reader.u8()
     reader.uleb32()
     if flags & 1:
         reader.uleb32()
+    return bool(flags & 2)
 
 
 def _decode_types(reader: ByteReader) -> list[FunctionType]:
@@ -391,7 +395,7 @@ def read_interface(data: bytes | memoryview, what: str = "module", *, signatures
                 kind_code = reader.u8()
                 kind = EXTERNAL_KINDS.get(kind_code, f"kind{kind_code}")
                 signature = None
-                mutable = False
+                mutable = shared = False
                 if kind_code == 0:
                     type_index = reader.uleb32()
                     signature = _type_at(types, type_index) if signatures else None
@@ -399,7 +403,7 @@ def read_interface(data: bytes | memoryview, what: str = "module", *, signatures
                     reader.u8()
                     _limits(reader)
                 elif kind_code == 2:
-                    _limits(reader)
+                    shared = _limits(reader)
                 elif kind_code == 3:
                     reader.u8()
                     mutable = reader.u8() == 1
@@ -408,7 +412,7 @@ def read_interface(data: bytes | memoryview, what: str = "module", *, signatures
                     reader.uleb32()
                 else:
                     raise MalformedModuleError(f"malformed import section: unknown import kind {kind_code}.")
-                imports.append(Import(module, field, kind, signature, mutable))
+                imports.append(Import(module, field, kind, signature, mutable, shared))
         elif section.id == FUNCTION_SECTION_ID and signatures is True:
             function_types = [_type_at(types, reader.uleb32()) for _ in range(reader.count())]
         elif section.id == EXPORT_SECTION_ID:
