@@ -413,7 +413,7 @@ class Auditor:
             runs = _LOAD_TIME_CODE.get(root, root)
             return f"fails at load: {runs}, which run as the module loads, call it: {said}", "load"
         if reach.complete:
-            return f"fails when called: {said} (no code run at load calls it)", "call"
+            return f"fails when called: {said}; no code run at load calls it", "call"
         return (
             f"fails when called: {said}; or at load, if the module's constructors reach it through a function "
             "pointer, which the audit cannot follow (`verify` runs them)",
