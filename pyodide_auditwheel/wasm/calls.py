@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ..errors import MalformedModuleError, TruncatedSectionError
-from .sections import HEADER_SIZE, ByteReader, check_header, iter_sections, read_interface
+from ..errors import MalformedModuleError
+from .sections import ByteReader, iter_sections, read_interface, read_module_prefix
 
 CODE_SECTION_ID = 10
 START_SECTION_ID = 8
@@ -36,9 +36,8 @@ MOST_CODE_DECODED = 8 << 20
 # A module is read up to the end of its code section (not its data, nor the custom sections
 # after it); one whose code ends further in is not walked, so an audit's memory stays bounded.
 MOST_CODE_READ = 24 << 20
-# The first read of a module, and what is read past a section's end for the next header.
+# The first read of a module.
 _PROBE = 64 * 1024
-_NEXT_HEADER = 16
 
 
 @dataclass(frozen=True)
@@ -68,36 +67,12 @@ class _CannotTell(Exception):
 def load_time_calls_of(read_prefix: Callable[[int], bytes], what: str = "module") -> LoadTimeCalls:
     """:func:`load_time_calls` of a module read through ``read_prefix`` (its first bytes, as
     many as asked for), up to the end of its code section only."""
-    size = _PROBE
-    while True:
-        data = read_prefix(size)
-        if len(data) < size:  # the whole module
-            return load_time_calls(data, what)
-        known, end = _code_extent(data, what)
-        if known and end > MOST_CODE_READ:
-            return LoadTimeCalls({}, False, ())
-        if known:
-            return load_time_calls(data[:end] if end <= len(data) else read_prefix(end), what)
-        size = max(end, 2 * size)
+    data = read_module_prefix(read_prefix, what, _through_the_code, probe=_PROBE, most=MOST_CODE_READ)
+    return LoadTimeCalls({}, False, ()) if data is None else load_time_calls(data, what)
 
 
-def _code_extent(data: bytes, what: str) -> tuple[bool, int]:
-    """``(True, n)``: the module's code section ends at ``n`` (the end of what ``data`` holds
-    when it has none); ``(False, n)``: at least ``n`` bytes are needed to tell."""
-    check_header(data, what)
-    reader = ByteReader(data, HEADER_SIZE, what=what)
-    while not reader.at_end():
-        try:
-            section_id = reader.u8()
-            size = reader.uleb32()
-        except TruncatedSectionError:
-            return False, len(data) + _NEXT_HEADER
-        if section_id == CODE_SECTION_ID:
-            return True, reader.pos + size
-        if size > reader.remaining:
-            return False, reader.pos + size + _NEXT_HEADER
-        reader.pos += size
-    return True, len(data)
+def _through_the_code(section_id: int, _start: int, end: int) -> int | None:
+    return end if section_id == CODE_SECTION_ID else None
 
 
 def load_time_calls(data: bytes | memoryview, what: str = "module") -> LoadTimeCalls:

@@ -329,13 +329,17 @@ INTERFACE_PROBE = 16 * 1024
 NEXT_SECTION_HEADER = 16
 
 
-def interface_extent(data: bytes | memoryview, what: str = "module") -> tuple[bool, int]:
-    """``(True, n)``: the first ``n`` bytes hold every section up to the export section;
-    ``(False, n)``: ``data``, a prefix of a longer module, ends before that can be told, and
-    at least ``n`` bytes are needed to tell more."""
+# Where a prefix of a module ends, asked of each section header in turn: (section id, start,
+# end) -> the prefix's end, or None to read on.
+PrefixEnd = Callable[[int, int, int], "int | None"]
+
+
+def prefix_extent(data: bytes | memoryview, what: str, ends_at: PrefixEnd) -> tuple[bool, int]:
+    """``(True, n)``: the prefix ``ends_at`` asks for is the first ``n`` bytes; ``(False, n)``:
+    ``data``, a prefix of a longer module, ends before that can be told, and at least ``n``
+    bytes are needed to tell more."""
     check_header(data, what)
     reader = ByteReader(data, HEADER_SIZE, what=what)
-    export_rank = SECTION_ORDER.index(EXPORT_SECTION_ID)
     while not reader.at_end():
         start = reader.pos
         try:
@@ -343,16 +347,46 @@ def interface_extent(data: bytes | memoryview, what: str = "module") -> tuple[bo
             size = reader.uleb32()
         except TruncatedSectionError:
             return False, len(data) + NEXT_SECTION_HEADER
-        if (
-            section_id != CUSTOM_SECTION_ID
-            and section_id in SECTION_ORDER
-            and SECTION_ORDER.index(section_id) > export_rank
-        ):
-            return True, start
+        end = ends_at(section_id, start, reader.pos + size)
+        if end is not None:
+            return True, end
         if size > reader.remaining:
             return False, reader.pos + size + NEXT_SECTION_HEADER
         reader.pos += size
     return False, len(data) + NEXT_SECTION_HEADER
+
+
+def read_module_prefix(
+    read_prefix: Callable[[int], bytes],
+    what: str,
+    ends_at: PrefixEnd,
+    *,
+    probe: int = INTERFACE_PROBE,
+    most: int | None = None,
+) -> bytes | None:
+    """The module's first bytes up to where ``ends_at`` says (the whole module when it is
+    shorter), read through ``read_prefix``; None when that is past ``most`` bytes.  Each read
+    asks for at least what the last one showed is needed, and at least twice as much, so a
+    module is read a few times at most."""
+    size = probe
+    while True:
+        data = read_prefix(size)
+        if len(data) < size:  # the whole module
+            return data
+        complete, extent = prefix_extent(data, what, ends_at)
+        if complete:
+            if most is not None and extent > most:
+                return None
+            return data[:extent] if extent <= len(data) else read_prefix(extent)
+        size = max(extent, 2 * size)
+
+
+def _before_the_code(section_id: int, start: int, _end: int) -> int | None:
+    """Every section up to the export section: where the first section after it starts."""
+    if section_id != CUSTOM_SECTION_ID and section_id in SECTION_ORDER:
+        if SECTION_ORDER.index(section_id) > SECTION_ORDER.index(EXPORT_SECTION_ID):
+            return start
+    return None
 
 
 Signatures = Literal[False, "imports", True]
@@ -362,19 +396,10 @@ def read_interface_prefix(
     read_prefix: Callable[[int], bytes], what: str = "module", signatures: Signatures = False
 ) -> tuple[Interface, bytes]:
     """Import and export names read from the module's first bytes only (not its code and
-    data), with the prefix read, which also holds the dylink section.  Each read asks for at
-    least what the last one showed is needed, and at least twice as much, so a module is
-    read a few times at most."""
-    size = INTERFACE_PROBE
-    while True:
-        data = read_prefix(size)
-        if len(data) < size:  # the whole module
-            return read_interface(data, what, signatures=signatures), data
-        complete, extent = interface_extent(data, what)
-        if complete:
-            prefix = data[:extent]
-            return read_interface(prefix, what, signatures=signatures), prefix
-        size = max(extent, 2 * size)
+    data), with the prefix read, which also holds the dylink section."""
+    prefix = read_module_prefix(read_prefix, what, _before_the_code)
+    assert prefix is not None  # no bound asked
+    return read_interface(prefix, what, signatures=signatures), prefix
 
 
 def read_interface(data: bytes | memoryview, what: str = "module", *, signatures: Signatures = True) -> Interface:
